@@ -1,0 +1,55 @@
+# h2o-infra: the two commands that matter are `make synth` and `make test` (see README.md).
+SHELL       := bash
+.SHELLFLAGS := -euo pipefail -c
+STAGE       ?= dev
+# The project's pinned Node (22 LTS, from npm) and CLI come first on PATH, for the CLI and for jsii alike.
+export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
+CDK         := cdk
+GO_FILES     = $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './node_modules/*')
+
+.PHONY: deps synth test unit lint cli-check ls diff deploy clean
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@# The CLI ships Go `cdk init` templates; a go.mod here keeps them out of `go test ./...`.
+	printf 'module ignored/node_modules\n' > node_modules/go.mod
+	touch $@
+
+deps: node_modules/.installed
+	go mod download
+
+## synth: every stage into cdk.out/ through the pinned CLI (offline, no credentials)
+synth: deps
+	$(CDK) synth --quiet
+	@ls cdk.out/assembly-*/*.template.json | sed 's/^/  /'
+
+## test: unit + assertion tests, formatting, vet, cfn-lint over the synthesized templates
+test: unit lint
+
+unit: deps
+	@unformatted=$$(gofmt -l $(GO_FILES)); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	go vet ./...
+	go test ./...
+
+lint: synth cli-check
+	@if command -v cfn-lint >/dev/null; then \
+	  echo "cfn-lint $$(cfn-lint --version | awk '{print $$2}') over cdk.out"; cfn-lint cdk.out/assembly-*/*.template.json; \
+	else echo "cfn-lint not on PATH: skipped"; fi
+
+# A bad context value must stop the CLI with a message naming the key.
+cli-check: deps
+	@out=$$($(CDK) synth --quiet -c alarmEmail=not-an-email -o .build/bad-out 2>&1) && { echo "bad alarmEmail was accepted"; exit 1; }; \
+	  grep -q 'alarmEmail = "not-an-email"' <<<"$$out" || { echo "$$out"; echo "error does not name alarmEmail"; exit 1; }; \
+	  echo "cli-check: bad alarmEmail rejected by cdk synth"
+
+ls: deps
+	$(CDK) ls
+
+diff: deps
+	$(CDK) diff -c stage=$(STAGE) '$(STAGE)/*'
+
+deploy: deps
+	$(CDK) deploy -c stage=$(STAGE) '$(STAGE)/*'
+
+clean:
+	rm -rf cdk.out .build node_modules

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/jsii-runtime-go"
+)
+
+func newApp(ctx map[string]interface{}) awscdk.App {
+	return awscdk.NewApp(&awscdk.AppProps{Context: &ctx})
+}
+
+func TestBadContextFailsBeforeAnyConstructNamingStageAndKey(t *testing.T) {
+	// GIVEN `cdk synth -c alarmEmail=not-an-email -c account=42`
+	app := newApp(map[string]interface{}{"alarmEmail": "not-an-email", "account": "42"})
+	// WHEN the app is built
+	stages, err := buildApp(app)
+	// THEN it fails naming both stages and both keys, and no stage was created
+	if err == nil {
+		t.Fatal("want an error")
+	}
+	for _, want := range []string{`stage "dev"`, `stage "prod"`, "alarmEmail", `"not-an-email"`, "account", `"42"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not contain %s:\n%v", want, err)
+		}
+	}
+	if len(stages) != 0 || len(*app.Node().Children()) != 0 {
+		t.Errorf("constructs were created despite invalid config: %d stages", len(stages))
+	}
+}
+
+func TestStageContextBuildsOnlyThatStage(t *testing.T) {
+	// GIVEN -c stage=prod WHEN built THEN only prod exists; without it, every stage does
+	stages, err := buildApp(newApp(map[string]interface{}{"stage": "prod"}))
+	if err != nil || len(stages) != 1 || *stages[0].StageName() != "prod" {
+		t.Fatalf("stage=prod built %d stages, err %v", len(stages), err)
+	}
+	if _, err := buildApp(newApp(map[string]interface{}{"stage": "staging"})); err == nil ||
+		!strings.Contains(err.Error(), `"staging"`) {
+		t.Errorf("unknown stage: want an error naming it, got %v", err)
+	}
+}
+
+func TestErrorAnnotationsAreFound(t *testing.T) {
+	// GIVEN a stack inside a Stage carrying an error annotation (as cdk-nag adds them)
+	app := newApp(nil)
+	stack := awscdk.NewStack(awscdk.NewStage(app, jsii.String("s"), nil), jsii.String("x"), nil)
+	awscdk.NewCfnWaitConditionHandle(stack, jsii.String("H"), nil)
+	awscdk.Annotations_Of(stack).AddError(jsii.String("boom"))
+	// WHEN synthesized THEN errorMessages reports it (main exits 1 on it)
+	msgs := errorMessages(app.Synth(nil))
+	if len(msgs) != 1 || !strings.Contains(msgs[0], "boom") {
+		t.Errorf("errorMessages = %v, want the one error", msgs)
+	}
+}

@@ -1,0 +1,145 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func lookupFrom(ctx map[string]string) Lookup {
+	return func(k string) (string, bool) { v, ok := ctx[k]; return v, ok }
+}
+
+func TestDefaultsAreValidAndMatchTheDesign(t *testing.T) {
+	// GIVEN no context WHEN each stage loads THEN it validates and carries the design's values
+	for _, stage := range Stages() {
+		c, err := Load(stage, lookupFrom(nil))
+		if err != nil {
+			t.Fatalf("%s: %v", stage, err)
+		}
+		if c.TaskCpu != 2048 || c.TaskMemoryMiB != 4096 || c.Workers != 6 || c.MaxTasks != 3 || c.BackupRetentionDays != 7 {
+			t.Errorf("%s: task %d/%d workers %d max %d backups %d, want 2048/4096, 6, 3, 7",
+				stage, c.TaskCpu, c.TaskMemoryMiB, c.Workers, c.MaxTasks, c.BackupRetentionDays)
+		}
+		if strings.Join(c.AvailabilityZones, ",") != "us-east-1a,us-east-1b" || c.Region != "us-east-1" {
+			t.Errorf("%s: region %s AZs %v", stage, c.Region, c.AvailabilityZones)
+		}
+	}
+	dev, _ := Load("dev", lookupFrom(nil))
+	prod, _ := Load("prod", lookupFrom(nil))
+	if dev.MinTasks != 1 || dev.DbInstanceClass != "db.t4g.micro" || dev.DbMultiAz || dev.CacheNodeType != "cache.t4g.micro" || dev.DeletionProtection {
+		t.Errorf("dev differs from the design: %+v", dev)
+	}
+	if prod.MinTasks != 2 || prod.DbInstanceClass != "db.t4g.small" || !prod.DbMultiAz || prod.CacheNodeType != "cache.t4g.small" ||
+		prod.CacheReplicas != 1 || !prod.DeletionProtection || prod.NatGateways != 2 {
+		t.Errorf("prod differs from the design: %+v", prod)
+	}
+}
+
+func TestContextOverrides(t *testing.T) {
+	// GIVEN a global and a stage-scoped override WHEN loading THEN the stage-scoped one wins for its stage
+	ctx := lookupFrom(map[string]string{
+		"account": "123456789012", "imageTag": "abc123", "alarmEmail": "team@h2o.example",
+		"prod.imageTag": "v1.2.3", "domainName": "h2o.example", "hostedZoneId": "Z0ABCDEF12345",
+	})
+	dev, err := Load("dev", ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prod, err := Load("prod", ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dev.ImageTag != "abc123" || prod.ImageTag != "v1.2.3" || dev.Account != "123456789012" ||
+		dev.AlarmEmail != "team@h2o.example" || prod.DomainName != "h2o.example" || prod.HostedZoneId != "Z0ABCDEF12345" {
+		t.Errorf("overrides not applied: dev %+v prod %+v", dev, prod)
+	}
+}
+
+func TestEveryRuleRejectsBadValues(t *testing.T) {
+	cases := []struct {
+		name   string
+		mutate func(*Config)
+		field  string // the field the error must name
+		value  string // the bad value the error must quote
+	}{
+		{"email", func(c *Config) { c.AlarmEmail = "not-an-email" }, "alarmEmail", "not-an-email"},
+		{"email without domain dot", func(c *Config) { c.AlarmEmail = "ops@localhost" }, "alarmEmail", "ops@localhost"},
+		{"email with display name", func(c *Config) { c.AlarmEmail = "Ops <ops@example.com>" }, "alarmEmail", "Ops <ops@example.com>"},
+		{"image tag syntax", func(c *Config) { c.ImageTag = "-bad:tag" }, "imageTag", "-bad:tag"},
+		{"image tag length", func(c *Config) { c.ImageTag = strings.Repeat("a", 129) }, "imageTag", strings.Repeat("a", 129)},
+		{"account digits", func(c *Config) { c.Account = "12345" }, "account", "12345"},
+		{"account letters", func(c *Config) { c.Account = "12345678901x" }, "account", "12345678901x"},
+		{"region", func(c *Config) { c.Region = "eu-west-1"; c.AvailabilityZones = []string{"eu-west-1a", "eu-west-1b"} }, "region", "eu-west-1"},
+		{"fargate cpu", func(c *Config) { c.TaskCpu = 3000 }, "taskCpu", "3000"},
+		{"fargate pair", func(c *Config) { c.TaskCpu, c.TaskMemoryMiB = 2048, 2048 }, "taskMemoryMiB", "2048"},
+		{"min above max", func(c *Config) { c.MinTasks, c.MaxTasks = 3, 2 }, "maxTasks", "2"},
+		{"min zero", func(c *Config) { c.MinTasks = 0 }, "minTasks", "0"},
+		{"cidr syntax", func(c *Config) { c.VpcCidr = "10.0.0.0/33" }, "vpcCidr", "10.0.0.0/33"},
+		{"cidr too small", func(c *Config) { c.VpcCidr = "10.0.0.0/24" }, "vpcCidr", "10.0.0.0/24"},
+		{"cidr host bits", func(c *Config) { c.VpcCidr = "10.0.1.0/16" }, "vpcCidr", "10.0.1.0/16"},
+		{"one AZ with Multi-AZ", func(c *Config) { c.AvailabilityZones = []string{"us-east-1a"}; c.DbMultiAz, c.NatGateways = true, 1 }, "availabilityZones", "us-east-1a"},
+		{"AZ of another region", func(c *Config) { c.AvailabilityZones = []string{"us-east-1a", "us-west-2b"} }, "availabilityZones", "us-west-2b"},
+		{"duplicate AZ", func(c *Config) { c.AvailabilityZones = []string{"us-east-1a", "us-east-1a"} }, "availabilityZones", "us-east-1a,us-east-1a"},
+		{"NAT above AZs", func(c *Config) { c.NatGateways = 3 }, "natGateways", "3"},
+		{"architecture", func(c *Config) { c.CpuArchitecture = "arm" }, "cpuArchitecture", "arm"},
+		{"workers", func(c *Config) { c.Workers = 0 }, "workers", "0"},
+		{"privileged port", func(c *Config) { c.ContainerPort = 80 }, "containerPort", "80"},
+		{"container user", func(c *Config) { c.ContainerUser = "Root User" }, "containerUser", "Root User"},
+		{"repository name", func(c *Config) { c.RepositoryName = "H2O" }, "repositoryName", "H2O"},
+		{"db class", func(c *Config) { c.DbInstanceClass = "t4g.micro" }, "dbInstanceClass", "t4g.micro"},
+		{"db storage", func(c *Config) { c.DbAllocatedStorageGiB = 10 }, "dbAllocatedStorageGiB", "10"},
+		{"db storage ceiling", func(c *Config) { c.DbMaxAllocatedStorageGiB = 20 }, "dbMaxAllocatedStorageGiB", "20"},
+		{"backups off", func(c *Config) { c.BackupRetentionDays = 0 }, "backupRetentionDays", "0"},
+		{"cache class", func(c *Config) { c.CacheNodeType = "t4g.micro" }, "cacheNodeType", "t4g.micro"},
+		{"cache replicas", func(c *Config) { c.CacheReplicas = 6 }, "cacheReplicas", "6"},
+		{"log retention", func(c *Config) { c.LogRetentionDays = 10 }, "logRetentionDays", "10"},
+		{"log never expires", func(c *Config) { c.LogRetentionDays = 0 }, "logRetentionDays", "0"},
+		{"domain syntax", func(c *Config) { c.DomainName = "Not A Domain"; c.HostedZoneId = "Z123" }, "domainName", "Not A Domain"},
+		{"domain without zone", func(c *Config) { c.DomainName = "h2o.example" }, "hostedZoneId", ""},
+		{"zone without domain", func(c *Config) { c.HostedZoneId = "Z123" }, "hostedZoneId", "Z123"},
+	}
+	for _, tc := range cases {
+		for _, stage := range Stages() {
+			t.Run(stage+"/"+tc.name, func(t *testing.T) {
+				// GIVEN a valid stage config with one bad value
+				c, err := Load(stage, lookupFrom(nil))
+				if err != nil {
+					t.Fatal(err)
+				}
+				tc.mutate(c)
+				// WHEN it is validated
+				errs := c.Validate()
+				// THEN exactly that problem is reported, naming stage, field, value and what is allowed
+				if len(errs) != 1 {
+					t.Fatalf("want 1 error, got %d: %v", len(errs), errs)
+				}
+				msg := errs[0].Error()
+				for _, want := range []string{`stage "` + stage + `"`, tc.field, `"` + tc.value + `"`, "want "} {
+					if !strings.Contains(msg, want) {
+						t.Errorf("error %q does not contain %q", msg, want)
+					}
+				}
+			})
+		}
+	}
+}
+
+func TestBadContextFailsLoadWithEveryProblem(t *testing.T) {
+	// GIVEN three bad context values WHEN loading THEN one error names all three keys
+	_, err := Load("dev", lookupFrom(map[string]string{"alarmEmail": "not-an-email", "account": "42", "imageTag": "a b"}))
+	if err == nil {
+		t.Fatal("want an error")
+	}
+	for _, key := range []string{"alarmEmail", "account", "imageTag"} {
+		if !strings.Contains(err.Error(), key) {
+			t.Errorf("error %q does not name %s", err, key)
+		}
+	}
+}
+
+func TestUnknownStage(t *testing.T) {
+	_, err := LoadAll([]string{"dev", "staging"}, lookupFrom(nil))
+	if err == nil || !strings.Contains(err.Error(), `"staging"`) || !strings.Contains(err.Error(), "dev, prod") {
+		t.Fatalf("want an unknown-stage error listing dev, prod; got %v", err)
+	}
+}

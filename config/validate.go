@@ -1,0 +1,151 @@
+package config
+
+import (
+	"fmt"
+	"net/mail"
+	"net/netip"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+var (
+	accountRe    = regexp.MustCompile(`^[0-9]{12}$`)
+	azRe         = regexp.MustCompile(`^[a-z]{2}-[a-z]+-[0-9][a-z]$`)
+	repoRe       = regexp.MustCompile(`^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$`)
+	dockerTagRe  = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+	userRe       = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$|^[0-9]+(:[0-9]+)?$`)
+	dbClassRe    = regexp.MustCompile(`^db\.[a-z0-9]+\.[a-z0-9]+$`)
+	cacheClassRe = regexp.MustCompile(`^cache\.[a-z0-9]+\.[a-z0-9]+$`)
+	domainRe     = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
+	zoneIdRe     = regexp.MustCompile(`^Z[A-Z0-9]{1,31}$`)
+)
+
+// LogRetentionChoices returns the retention values (days) LogRetentionDays accepts.
+func LogRetentionChoices() []int { return slices.Clone(logRetentionDays) }
+
+// logRetentionDays are the values CloudWatch Logs accepts (0, "never expire", is left out on purpose).
+var logRetentionDays = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
+	2192, 2557, 2922, 3288, 3653}
+
+// fargateMemory maps each Fargate CPU value to the memory sizes (MiB) AWS accepts with it.
+var fargateMemory = map[int][]int{
+	256:   {512, 1024, 2048},
+	512:   steps(1024, 4096, 1024),
+	1024:  steps(2048, 8192, 1024),
+	2048:  steps(4096, 16384, 1024),
+	4096:  steps(8192, 30720, 1024),
+	8192:  steps(16384, 61440, 4096),
+	16384: steps(32768, 122880, 8192),
+}
+
+func steps(from, to, by int) []int {
+	var out []int
+	for v := from; v <= to; v += by {
+		out = append(out, v)
+	}
+	return out
+}
+
+// Validate returns every problem of c; an empty result means c is safe to build.
+func (c *Config) Validate() []error {
+	v := validator{stage: c.Stage}
+	v.check(c.Account == "" || accountRe.MatchString(c.Account), "account", c.Account,
+		"12 digits, or empty to use the deploying credentials' account")
+	v.check(c.Region == "us-east-1", "region", c.Region,
+		"us-east-1 (CloudFront's WAF and certificates must live there)")
+	c.validateNetwork(&v)
+	c.validateCompute(&v)
+	c.validateData(&v)
+	v.check(slices.Contains(logRetentionDays, c.LogRetentionDays), "logRetentionDays", strconv.Itoa(c.LogRetentionDays),
+		"a CloudWatch Logs retention in days: "+joinInts(logRetentionDays))
+	addr, err := mail.ParseAddress(c.AlarmEmail)
+	v.check(err == nil && addr.Address == c.AlarmEmail && strings.Contains(c.AlarmEmail[strings.LastIndex(c.AlarmEmail, "@")+1:], "."),
+		"alarmEmail", c.AlarmEmail, "an e-mail address such as ops@example.com")
+	c.validateDomain(&v)
+	return v.errs
+}
+
+func (c *Config) validateNetwork(v *validator) {
+	azs := strings.Join(c.AvailabilityZones, ",")
+	v.check(len(c.AvailabilityZones) >= 2, "availabilityZones", azs,
+		"at least 2 zones (Multi-AZ database, cache failover and RDS subnet groups need two)")
+	for _, az := range c.AvailabilityZones {
+		v.check(azRe.MatchString(az) && strings.HasPrefix(az, c.Region), "availabilityZones", az,
+			"zones of "+c.Region+" such as "+c.Region+"a")
+	}
+	v.check(len(slices.Compact(slices.Sorted(slices.Values(c.AvailabilityZones)))) == len(c.AvailabilityZones),
+		"availabilityZones", azs, "distinct zones")
+	prefix, err := netip.ParsePrefix(c.VpcCidr)
+	v.check(err == nil && prefix.Addr().Is4() && prefix.Masked() == prefix && prefix.Bits() >= 16 && prefix.Bits() <= 21,
+		"vpcCidr", c.VpcCidr, "an IPv4 network from /16 to /21 (room for three /24 subnet tiers in each AZ)")
+	v.check(c.NatGateways >= 0 && c.NatGateways <= len(c.AvailabilityZones), "natGateways", strconv.Itoa(c.NatGateways),
+		fmt.Sprintf("0 to %d (at most one per availability zone)", len(c.AvailabilityZones)))
+}
+
+func (c *Config) validateCompute(v *validator) {
+	v.check(repoRe.MatchString(c.RepositoryName) && len(c.RepositoryName) >= 2 && len(c.RepositoryName) <= 256,
+		"repositoryName", c.RepositoryName, "an ECR repository name (lowercase letters, digits, . _ - /)")
+	v.check(dockerTagRe.MatchString(c.ImageTag), "imageTag", c.ImageTag,
+		"a Docker tag: letters, digits, _ . - ; at most 128 characters, not starting with . or -")
+	v.check(c.CpuArchitecture == ArchARM64 || c.CpuArchitecture == ArchX8664, "cpuArchitecture", c.CpuArchitecture,
+		ArchARM64+" or "+ArchX8664)
+	mems, cpuOK := fargateMemory[c.TaskCpu]
+	v.check(cpuOK, "taskCpu", strconv.Itoa(c.TaskCpu), "a Fargate CPU value: 256, 512, 1024, 2048, 4096, 8192, 16384")
+	if cpuOK {
+		v.check(slices.Contains(mems, c.TaskMemoryMiB), "taskMemoryMiB", strconv.Itoa(c.TaskMemoryMiB),
+			fmt.Sprintf("a Fargate memory size for %d CPU units: %s", c.TaskCpu, joinInts(mems)))
+	}
+	v.check(c.Workers >= 1 && c.Workers <= 64, "workers", strconv.Itoa(c.Workers), "1 to 64")
+	v.check(c.ContainerPort >= 1024 && c.ContainerPort <= 65535, "containerPort", strconv.Itoa(c.ContainerPort),
+		"1024 to 65535 (a non-root process cannot bind lower ports)")
+	v.check(c.ContainerUser == "" || userRe.MatchString(c.ContainerUser), "containerUser", c.ContainerUser,
+		`a user name, uid or uid:gid, or "" for the image's own USER`)
+	v.check(c.MinTasks >= 1, "minTasks", strconv.Itoa(c.MinTasks), "at least 1")
+	v.check(c.MaxTasks >= c.MinTasks && c.MaxTasks <= 50, "maxTasks", strconv.Itoa(c.MaxTasks),
+		fmt.Sprintf("from minTasks (%d) to 50", c.MinTasks))
+}
+
+func (c *Config) validateData(v *validator) {
+	v.check(dbClassRe.MatchString(c.DbInstanceClass), "dbInstanceClass", c.DbInstanceClass, "an RDS class such as db.t4g.micro")
+	v.check(c.DbAllocatedStorageGiB >= 20 && c.DbAllocatedStorageGiB <= 65536, "dbAllocatedStorageGiB",
+		strconv.Itoa(c.DbAllocatedStorageGiB), "20 to 65536 (gp3 limits)")
+	v.check(c.DbMaxAllocatedStorageGiB > c.DbAllocatedStorageGiB && c.DbMaxAllocatedStorageGiB <= 65536,
+		"dbMaxAllocatedStorageGiB", strconv.Itoa(c.DbMaxAllocatedStorageGiB),
+		fmt.Sprintf("more than dbAllocatedStorageGiB (%d), at most 65536", c.DbAllocatedStorageGiB))
+	v.check(c.BackupRetentionDays >= 1 && c.BackupRetentionDays <= 35, "backupRetentionDays",
+		strconv.Itoa(c.BackupRetentionDays), "1 to 35 (0 would turn off backups and point-in-time recovery)")
+	v.check(cacheClassRe.MatchString(c.CacheNodeType), "cacheNodeType", c.CacheNodeType, "a node type such as cache.t4g.micro")
+	v.check(c.CacheReplicas >= 0 && c.CacheReplicas <= 5, "cacheReplicas", strconv.Itoa(c.CacheReplicas), "0 to 5")
+}
+
+func (c *Config) validateDomain(v *validator) {
+	v.check(c.DomainName == "" || domainRe.MatchString(c.DomainName), "domainName", c.DomainName,
+		"a lowercase DNS name such as example.com, or empty for no custom domain")
+	if c.DomainName != "" {
+		v.check(zoneIdRe.MatchString(c.HostedZoneId), "hostedZoneId", c.HostedZoneId,
+			"the Route 53 hosted zone id of domainName, such as Z0123456789ABCDEFGHIJ")
+	} else {
+		v.check(c.HostedZoneId == "", "hostedZoneId", c.HostedZoneId, "empty when domainName is empty")
+	}
+}
+
+type validator struct {
+	stage string
+	errs  []error
+}
+
+func (v *validator) check(ok bool, field, value, allowed string) {
+	if !ok {
+		v.errs = append(v.errs, &FieldError{Stage: v.stage, Field: field, Value: value, Allowed: allowed})
+	}
+}
+
+func joinInts(values []int) string {
+	parts := make([]string, len(values))
+	for i, n := range values {
+		parts[i] = strconv.Itoa(n)
+	}
+	return strings.Join(parts, ", ")
+}

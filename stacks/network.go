@@ -1,0 +1,67 @@
+package stacks
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"h2o-infra/config"
+)
+
+// NetworkStack is the VPC every other layer lives in.
+type NetworkStack struct {
+	awscdk.Stack
+	Vpc awsec2.Vpc
+	// AppSubnets hold the Fargate tasks: private with NAT egress, or public when the stage has no NAT.
+	AppSubnets *awsec2.SubnetSelection
+	// DataSubnets hold the database and cache: isolated, no route to or from the internet.
+	DataSubnets *awsec2.SubnetSelection
+	// AppSubnetsArePublic tells compute to give tasks a public IP (their only way to ECR without a NAT).
+	AppSubnetsArePublic bool
+}
+
+// NewNetworkStack builds a VPC in exactly the configured AZs with public, app and isolated data tiers.
+func NewNetworkStack(scope constructs.Construct, cfg *config.Config) *NetworkStack {
+	stack := newLayerStack(scope, cfg, "network", "VPC, subnets, NAT, S3 endpoint, flow logs")
+
+	subnets := []*awsec2.SubnetConfiguration{
+		{Name: jsii.String("public"), SubnetType: awsec2.SubnetType_PUBLIC, CidrMask: jsii.Number(24),
+			MapPublicIpOnLaunch: jsii.Bool(false)}, // nothing here needs an automatic public IP
+		{Name: jsii.String("data"), SubnetType: awsec2.SubnetType_PRIVATE_ISOLATED, CidrMask: jsii.Number(24)},
+	}
+	appTier := awsec2.SubnetType_PUBLIC
+	if cfg.NatGateways > 0 {
+		appTier = awsec2.SubnetType_PRIVATE_WITH_EGRESS
+		subnets = append(subnets, &awsec2.SubnetConfiguration{Name: jsii.String("app"), SubnetType: appTier, CidrMask: jsii.Number(24)})
+	}
+
+	flowLogs := newLogGroup(stack, "FlowLogs", cfg, "")
+	vpc := awsec2.NewVpc(stack, jsii.String("Vpc"), &awsec2.VpcProps{
+		IpAddresses:         awsec2.IpAddresses_Cidr(jsii.String(cfg.VpcCidr)),
+		AvailabilityZones:   jsii.Strings(cfg.AvailabilityZones...),
+		NatGateways:         jsii.Number(float64(cfg.NatGateways)),
+		SubnetConfiguration: &subnets,
+		// Removes every rule of the default security group, so nothing can use it by accident.
+		RestrictDefaultSecurityGroup: jsii.Bool(true),
+		// Free S3 traffic (PDFs, ECR image layers) that would otherwise pay NAT processing per GB.
+		GatewayEndpoints: &map[string]*awsec2.GatewayVpcEndpointOptions{
+			"S3": {Service: awsec2.GatewayVpcEndpointAwsService_S3()},
+		},
+		FlowLogs: &map[string]*awsec2.FlowLogOptions{
+			"FlowLog": {
+				Destination: awsec2.FlowLogDestination_ToCloudWatchLogs(flowLogs, nil),
+				// ALL: accepted flows are what answers "why can't the task reach the database?".
+				TrafficType: awsec2.FlowLogTrafficType_ALL,
+			},
+		},
+	})
+
+	return &NetworkStack{
+		Stack:               stack,
+		Vpc:                 vpc,
+		AppSubnets:          &awsec2.SubnetSelection{SubnetType: appTier},
+		DataSubnets:         &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_ISOLATED},
+		AppSubnetsArePublic: cfg.NatGateways == 0,
+	}
+}

@@ -1,0 +1,82 @@
+package stacks
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+
+	"h2o-infra/config"
+)
+
+func TestNetworkSubnetsSpanExactlyTheConfiguredAZs(t *testing.T) {
+	forEachStage(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
+		// GIVEN the stage's network stack WHEN synthesized THEN each tier has one /24 subnet in each configured AZ
+		tiers := map[string][]string{} // tier name -> AZs
+		for _, r := range resources(t, s.Network.Stack, "AWS::EC2::Subnet") {
+			p := props(r)
+			tier := ""
+			for _, tag := range p["Tags"].([]interface{}) {
+				if tag := tag.(map[string]interface{}); tag["Key"] == "aws-cdk:subnet-name" {
+					tier = tag["Value"].(string)
+				}
+			}
+			if az, ok := p["AvailabilityZone"].(string); ok {
+				tiers[tier] = append(tiers[tier], az)
+			} else {
+				t.Errorf("subnet AZ is not a literal (a lookup or Fn::GetAZs): %v", p["AvailabilityZone"])
+			}
+		}
+		want := []string{"public", "data", "app"}
+		if cfg.NatGateways == 0 {
+			want = []string{"public", "data"}
+		}
+		if len(tiers) != len(want) {
+			t.Errorf("tiers %v, want %v", tiers, want)
+		}
+		for _, tier := range want {
+			if got := tiers[tier]; len(got) != 2 || got[0] == got[1] || !slices.Contains(cfg.AvailabilityZones, got[0]) || !slices.Contains(cfg.AvailabilityZones, got[1]) {
+				t.Errorf("tier %s in %v, want one subnet in each of %v", tier, got, cfg.AvailabilityZones)
+			}
+		}
+		expect(t, "VPC CIDR", func() {
+			tmpl(s.Network.Stack).HasResourceProperties(jsii.String("AWS::EC2::VPC"), &map[string]interface{}{
+				"CidrBlock": cfg.VpcCidr, "EnableDnsHostnames": true, "EnableDnsSupport": true})
+		})
+	})
+}
+
+func TestNetworkNatGatewaysPerStage(t *testing.T) {
+	want := map[string]int{"dev": 1, "prod": 2} // prod: one per AZ
+	forEachStage(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
+		expect(t, "NAT gateways", func() {
+			tmpl(s.Network.Stack).ResourceCountIs(jsii.String("AWS::EC2::NatGateway"), jsii.Number(float64(want[cfg.Stage])))
+		})
+		if s.Network.AppSubnetsArePublic != (want[cfg.Stage] == 0) {
+			t.Errorf("AppSubnetsArePublic %v with %d NAT gateways", s.Network.AppSubnetsArePublic, want[cfg.Stage])
+		}
+	})
+}
+
+func TestNetworkS3EndpointFlowLogsAndDefaultSecurityGroup(t *testing.T) {
+	forEachStage(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
+		tm := tmpl(s.Network.Stack)
+		expect(t, "S3 gateway endpoint", func() {
+			tm.HasResourceProperties(jsii.String("AWS::EC2::VPCEndpoint"), &map[string]interface{}{
+				"VpcEndpointType": "Gateway",
+				"ServiceName":     assertions.Match_ObjectLike(&map[string]interface{}{"Fn::Join": assertions.Match_ArrayWith(&[]interface{}{assertions.Match_ArrayWith(&[]interface{}{".s3"})})}),
+			})
+		})
+		expect(t, "flow log of all traffic to CloudWatch Logs", func() {
+			tm.HasResourceProperties(jsii.String("AWS::EC2::FlowLog"), &map[string]interface{}{
+				"ResourceType": "VPC", "TrafficType": "ALL", "LogDestinationType": "cloud-watch-logs"})
+		})
+		expect(t, "flow log retention", func() {
+			tm.HasResourceProperties(jsii.String("AWS::Logs::LogGroup"), &map[string]interface{}{"RetentionInDays": cfg.LogRetentionDays})
+		})
+		expect(t, "default security group stripped", func() {
+			tm.ResourceCountIs(jsii.String("Custom::VpcRestrictDefaultSG"), jsii.Number(1))
+		})
+	})
+}

@@ -1,0 +1,70 @@
+// Package stacks holds one file per layer of h2o-infra. Each layer is a struct embedding awscdk.Stack that
+// exports the typed fields the next layer needs; H2oStage wires them together for one environment.
+package stacks
+
+import (
+	"fmt"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"h2o-infra/config"
+)
+
+// H2oStage is one environment (dev, prod): the same stacks built from that stage's Config.
+type H2oStage struct {
+	awscdk.Stage
+	Network *NetworkStack
+}
+
+// NewH2oStage builds every layer of one stage. Stack names are h2o-<stage>-<layer>, so
+// `cdk deploy 'dev/*'` selects one stage and stacks of both stages can share an account.
+func NewH2oStage(scope constructs.Construct, cfg *config.Config) *H2oStage {
+	stage := awscdk.NewStage(scope, jsii.String(cfg.Stage), &awscdk.StageProps{Env: env(cfg)})
+	// Applied once here, so every taggable resource of every stack carries them (cost allocation tags).
+	for k, v := range map[string]string{"Project": "h2o", "Stage": cfg.Stage, "ManagedBy": "cdk"} {
+		awscdk.Tags_Of(stage).Add(jsii.String(k), jsii.String(v), nil)
+	}
+	// Aspects added to the App stop at Stage boundaries, so cdk-nag is added to each Stage.
+	awscdk.Aspects_Of(stage).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
+
+	s := &H2oStage{Stage: stage}
+	s.Network = NewNetworkStack(stage, cfg)
+	return s
+}
+
+// Stacks lists the stage's stacks in deploy order.
+func (s *H2oStage) Stacks() []awscdk.Stack {
+	return []awscdk.Stack{s.Network.Stack}
+}
+
+func env(cfg *config.Config) *awscdk.Environment {
+	e := &awscdk.Environment{Region: jsii.String(cfg.Region)}
+	if cfg.Account != "" {
+		e.Account = jsii.String(cfg.Account)
+	}
+	return e
+}
+
+// newLayerStack creates the stack of one layer, named h2o-<stage>-<layer> and tagged Layer=<layer>.
+func newLayerStack(scope constructs.Construct, cfg *config.Config, layer, description string) awscdk.Stack {
+	stack := awscdk.NewStack(scope, jsii.String(layer), &awscdk.StackProps{
+		StackName:   jsii.String(fmt.Sprintf("h2o-%s-%s", cfg.Stage, layer)),
+		Description: jsii.String(fmt.Sprintf("h2o %s: %s", cfg.Stage, description)),
+		// prod stacks refuse `cdk destroy`/DeleteStack until someone turns this off on purpose.
+		TerminationProtection: jsii.Bool(cfg.DeletionProtection),
+	})
+	awscdk.Tags_Of(stack).Add(jsii.String("Layer"), jsii.String(layer), nil)
+	return stack
+}
+
+// suppress records cdk-nag suppressions on a construct; every reason must say why the rule does not apply.
+func suppress(c constructs.IConstruct, reasons map[string]string) {
+	var list []*cdknag.NagPackSuppression
+	for id, reason := range reasons {
+		list = append(list, &cdknag.NagPackSuppression{Id: jsii.String(id), Reason: jsii.String(reason)})
+	}
+	cdknag.NagSuppressions_AddResourceSuppressions(c, &list, jsii.Bool(true))
+}

@@ -5,6 +5,9 @@ STAGE       ?= dev
 # The project's pinned Node (22 LTS, from npm) and CLI come first on PATH, for the CLI and for jsii alike.
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 CDK         := cdk
+# Each mk/*.mk adds its own targets and appends the checks `make test` must run to EXTRA_TESTS.
+EXTRA_TESTS :=
+-include mk/*.mk
 GO_FILES     = $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './node_modules/*')
 
 .PHONY: deps synth test unit lint cli-check ls diff deploy clean
@@ -24,7 +27,7 @@ synth: deps
 	@ls cdk.out/assembly-*/*.template.json | sed 's/^/  /'
 
 ## test: unit + assertion tests, formatting, vet, cfn-lint over the synthesized templates
-test: unit lint
+test: unit lint $(EXTRA_TESTS)
 
 unit: deps
 	@unformatted=$$(gofmt -l $(GO_FILES)); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi

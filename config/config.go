@@ -40,10 +40,15 @@ type Config struct {
 	DbMaxAllocatedStorageGiB int    // storage autoscaling ceiling, so a full disk grows instead of stopping writes.
 	BackupRetentionDays      int    // the design's 7 days.
 	EnhancedMonitoring       bool   // OS-level metrics every 60 s; costs CloudWatch Logs, so prod only.
+	PerformanceInsights      bool   // Database Insights standard (7 days free); prod's db.t4g.small supports it.
 
 	// Cache.
 	CacheNodeType string // cache.t4g.micro dev, cache.t4g.small prod.
 	CacheReplicas int    // 1 replica in prod gives automatic failover + Multi-AZ.
+
+	// AppSecretKeys are the JSON keys of the h2o/<stage>/app secret, each injected into the task as an
+	// environment variable of the same name. Values are set out of band (README), never in code.
+	AppSecretKeys []string
 
 	// Data safety.
 	DeletionProtection bool // prod: databases and load balancer refuse deletion, data is retained or snapshotted.
@@ -75,6 +80,7 @@ func defaults(stage string) Config {
 		DbAllocatedStorageGiB:    20,
 		DbMaxAllocatedStorageGiB: 100,
 		BackupRetentionDays:      7,
+		AppSecretKeys:            []string{"AI_API_KEY"},
 		AlarmEmail:               "ops@example.com",
 	}
 }
@@ -97,6 +103,7 @@ var stageDefaults = map[string]func(*Config){
 		c.DbInstanceClass = "db.t4g.small"
 		c.DbMultiAz = true
 		c.EnhancedMonitoring = true
+		c.PerformanceInsights = true
 		c.CacheNodeType = "cache.t4g.small"
 		c.CacheReplicas = 1
 		c.DeletionProtection = true

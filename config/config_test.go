@@ -90,6 +90,8 @@ func TestEveryRuleRejectsBadValues(t *testing.T) {
 		{"db storage", func(c *Config) { c.DbAllocatedStorageGiB = 10 }, "dbAllocatedStorageGiB", "10"},
 		{"db storage ceiling", func(c *Config) { c.DbMaxAllocatedStorageGiB = 20 }, "dbMaxAllocatedStorageGiB", "20"},
 		{"backups off", func(c *Config) { c.BackupRetentionDays = 0 }, "backupRetentionDays", "0"},
+		{"app secret key", func(c *Config) { c.AppSecretKeys = []string{"ai-key"} }, "appSecretKeys", "ai-key"},
+		{"no app secret keys", func(c *Config) { c.AppSecretKeys = nil }, "appSecretKeys", ""},
 		{"cache class", func(c *Config) { c.CacheNodeType = "t4g.micro" }, "cacheNodeType", "t4g.micro"},
 		{"cache replicas", func(c *Config) { c.CacheReplicas = 6 }, "cacheReplicas", "6"},
 		{"log retention", func(c *Config) { c.LogRetentionDays = 10 }, "logRetentionDays", "10"},

@@ -19,6 +19,7 @@ var (
 	dbClassRe    = regexp.MustCompile(`^db\.[a-z0-9]+\.[a-z0-9]+$`)
 	cacheClassRe = regexp.MustCompile(`^cache\.[a-z0-9]+\.[a-z0-9]+$`)
 	domainRe     = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
+	envNameRe    = regexp.MustCompile(`^[A-Z_][A-Z0-9_]*$`)
 	zoneIdRe     = regexp.MustCompile(`^Z[A-Z0-9]{1,31}$`)
 )
 
@@ -116,6 +117,10 @@ func (c *Config) validateData(v *validator) {
 		fmt.Sprintf("more than dbAllocatedStorageGiB (%d), at most 65536", c.DbAllocatedStorageGiB))
 	v.check(c.BackupRetentionDays >= 1 && c.BackupRetentionDays <= 35, "backupRetentionDays",
 		strconv.Itoa(c.BackupRetentionDays), "1 to 35 (0 would turn off backups and point-in-time recovery)")
+	v.check(len(c.AppSecretKeys) > 0, "appSecretKeys", "", "at least one key")
+	for _, k := range c.AppSecretKeys {
+		v.check(envNameRe.MatchString(k), "appSecretKeys", k, "an environment variable name such as AI_API_KEY")
+	}
 	v.check(cacheClassRe.MatchString(c.CacheNodeType), "cacheNodeType", c.CacheNodeType, "a node type such as cache.t4g.micro")
 	v.check(c.CacheReplicas >= 0 && c.CacheReplicas <= 5, "cacheReplicas", strconv.Itoa(c.CacheReplicas), "0 to 5")
 }

@@ -17,6 +17,7 @@ import (
 type H2oStage struct {
 	awscdk.Stage
 	Network *NetworkStack
+	Data    *DataStack
 }
 
 // NewH2oStage builds every layer of one stage. Stack names are h2o-<stage>-<layer>, so
@@ -32,12 +33,13 @@ func NewH2oStage(scope constructs.Construct, cfg *config.Config) *H2oStage {
 
 	s := &H2oStage{Stage: stage}
 	s.Network = NewNetworkStack(stage, cfg)
+	s.Data = NewDataStack(stage, cfg, s.Network)
 	return s
 }
 
 // Stacks lists the stage's stacks in deploy order.
 func (s *H2oStage) Stacks() []awscdk.Stack {
-	return []awscdk.Stack{s.Network.Stack}
+	return []awscdk.Stack{s.Network.Stack, s.Data.Stack}
 }
 
 func env(cfg *config.Config) *awscdk.Environment {

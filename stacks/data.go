@@ -1,0 +1,276 @@
+package stacks
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awselasticache"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsrds"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"h2o-infra/config"
+)
+
+const (
+	databaseName = "h2o"
+	cachePort    = 6379
+)
+
+// postgresVersion: 17.6 is a current minor that AWS accepts for new instances (bare majors and several early
+// minors are deprecated for creation); auto minor upgrades keep it patched from there.
+var postgresVersion = awsrds.PostgresEngineVersion_VER_17_6()
+
+// DataStack holds everything stateful: the database, the cache, the PDF bucket and the app's secrets.
+type DataStack struct {
+	awscdk.Stack
+	Database  awsrds.DatabaseInstance
+	Cache     *Cache
+	PdfBucket awss3.Bucket
+	// AppSecret is h2o/<stage>/app: the backend's API keys, one JSON key per config.AppSecretKeys.
+	AppSecret awssecretsmanager.Secret
+	// SlowQueryLogGroup receives PostgreSQL's log, where statements over 1 s are logged.
+	SlowQueryLogGroupName string
+}
+
+// Cache is the Valkey replication group and what a client needs to reach it.
+type Cache struct {
+	ReplicationGroup awselasticache.CfnReplicationGroup
+	SecurityGroup    awsec2.SecurityGroup
+	AuthSecret       awssecretsmanager.Secret // the AUTH token, generated, never in the template
+	Port             int
+}
+
+// Endpoint is the primary endpoint address clients connect to (TLS on Port).
+func (c *Cache) Endpoint() *string { return c.ReplicationGroup.AttrPrimaryEndPointAddress() }
+
+// NewDataStack builds the stateful layer in the network's isolated subnets.
+func NewDataStack(scope constructs.Construct, cfg *config.Config, network *NetworkStack) *DataStack {
+	stack := newLayerStack(scope, cfg, "data", "PostgreSQL, Valkey cache, PDF bucket, secrets")
+	d := &DataStack{Stack: stack}
+	d.Database, d.SlowQueryLogGroupName = newDatabase(stack, cfg, network)
+	d.Cache = newCache(stack, cfg, network)
+	d.PdfBucket = newPdfBucket(stack, cfg)
+	d.AppSecret = awssecretsmanager.NewSecret(stack, jsii.String("AppSecret"), &awssecretsmanager.SecretProps{
+		SecretName:  jsii.String(fmt.Sprintf("h2o/%s/app", cfg.Stage)),
+		Description: jsii.String("Backend API keys; values are set with aws secretsmanager put-secret-value (README)."),
+		// Empty placeholders: the real keys never pass through code or templates.
+		GenerateSecretString: &awssecretsmanager.SecretStringGenerator{
+			SecretStringTemplate: jsii.String(emptyKeysJSON(cfg.AppSecretKeys)),
+			GenerateStringKey:    jsii.String("_placeholder"),
+		},
+		RemovalPolicy: statefulRemoval(cfg, awscdk.RemovalPolicy_RETAIN),
+	})
+	suppress(d.AppSecret, map[string]string{
+		"AwsSolutions-SMG4": "Third-party API keys are issued by their provider; AWS cannot rotate them. Rotate at the provider, then put-secret-value (docs/runbook.md).",
+	})
+	return d
+}
+
+// statefulRemoval is what happens to data when its stack is deleted: prod keeps it (retainPolicy: RETAIN or
+// SNAPSHOT), dev lets it go with the stack.
+func statefulRemoval(cfg *config.Config, retainPolicy awscdk.RemovalPolicy) awscdk.RemovalPolicy {
+	if cfg.DeletionProtection {
+		return retainPolicy
+	}
+	return awscdk.RemovalPolicy_DESTROY
+}
+
+func newDatabase(stack awscdk.Stack, cfg *config.Config, network *NetworkStack) (awsrds.DatabaseInstance, string) {
+	id := fmt.Sprintf("h2o-%s-postgres", cfg.Stage)
+	sg := awsec2.NewSecurityGroup(stack, jsii.String("DatabaseSecurityGroup"), &awsec2.SecurityGroupProps{
+		Vpc: network.Vpc, AllowAllOutbound: jsii.Bool(false),
+		Description: jsii.String("PostgreSQL: ingress only from the backend service (added by compute)"),
+	})
+	// Log groups made here (not by CloudwatchLogsRetention's Lambda) so retention, removal and the slow-query
+	// metric filter are plain CloudFormation.
+	logs := map[string]string{}
+	for _, kind := range []string{"postgresql", "upgrade"} {
+		name := fmt.Sprintf("/aws/rds/instance/%s/%s", id, kind)
+		logs[kind] = name
+		newLogGroup(stack, "DatabaseLog-"+kind, cfg, name)
+	}
+	engine := awsrds.DatabaseInstanceEngine_Postgres(&awsrds.PostgresInstanceEngineProps{Version: postgresVersion})
+	params := awsrds.NewParameterGroup(stack, jsii.String("DatabaseParameters"), &awsrds.ParameterGroupProps{
+		Engine:      engine,
+		Description: jsii.String("h2o: TLS only, log statements slower than 1 s"),
+		Parameters: &map[string]*string{
+			"rds.force_ssl":              jsii.String("1"),
+			"log_min_duration_statement": jsii.String("1000"), // ms; the slow-query alarm reads these lines
+		},
+	})
+	props := &awsrds.DatabaseInstanceProps{
+		Engine:             engine,
+		InstanceIdentifier: jsii.String(id),
+		InstanceType:       awsec2.NewInstanceType(jsii.String(cfg.DbInstanceClass[len("db."):])),
+		Vpc:                network.Vpc,
+		VpcSubnets:         network.DataSubnets,
+		SecurityGroups:     &[]awsec2.ISecurityGroup{sg},
+		PubliclyAccessible: jsii.Bool(false),
+		MultiAz:            jsii.Bool(cfg.DbMultiAz),
+		DatabaseName:       jsii.String(databaseName),
+		// RDS owns and rotates the master password in Secrets Manager; it never exists in code or template.
+		Credentials:              awsrds.Credentials_FromUsername(jsii.String("h2o_admin"), nil),
+		ManageMasterUserPassword: jsii.Bool(true),
+		IamAuthentication:        jsii.Bool(true),
+		StorageType:              awsrds.StorageType_GP3,
+		AllocatedStorage:         jsii.Number(float64(cfg.DbAllocatedStorageGiB)),
+		MaxAllocatedStorage:      jsii.Number(float64(cfg.DbMaxAllocatedStorageGiB)),
+		StorageEncrypted:         jsii.Bool(true),
+		CaCertificate:            awsrds.CaCertificate_RDS_CA_RSA2048_G1(),
+		ParameterGroup:           params,
+		BackupRetention:          awscdk.Duration_Days(jsii.Number(float64(cfg.BackupRetentionDays))),
+		// UTC, outside US business hours; maintenance follows the backup window so they never overlap.
+		PreferredBackupWindow:      jsii.String("07:00-08:00"),
+		PreferredMaintenanceWindow: jsii.String("sun:08:30-sun:09:30"),
+		AutoMinorVersionUpgrade:    jsii.Bool(true),
+		CloudwatchLogsExports:      jsii.Strings("postgresql", "upgrade"),
+		CopyTagsToSnapshot:         jsii.Bool(true),
+		DeletionProtection:         jsii.Bool(cfg.DeletionProtection),
+		DeleteAutomatedBackups:     jsii.Bool(!cfg.DeletionProtection),
+		RemovalPolicy:              statefulRemoval(cfg, awscdk.RemovalPolicy_SNAPSHOT),
+	}
+	if cfg.EnhancedMonitoring {
+		props.MonitoringInterval = awscdk.Duration_Seconds(jsii.Number(60))
+	}
+	if cfg.PerformanceInsights {
+		props.EnablePerformanceInsights = jsii.Bool(true)
+		props.DatabaseInsightsMode = awsrds.DatabaseInsightsMode_STANDARD
+	}
+	db := awsrds.NewDatabaseInstance(stack, jsii.String("Database"), props)
+	for _, name := range []string{"DatabaseLog-postgresql", "DatabaseLog-upgrade"} {
+		db.Node().AddDependency(stack.Node().FindChild(jsii.String(name)))
+	}
+
+	reasons := map[string]string{
+		"AwsSolutions-RDS11": "Port obscurity adds nothing here: the instance is in isolated subnets and its security group admits only the backend service.",
+	}
+	if !cfg.DbMultiAz {
+		reasons["AwsSolutions-RDS3"] = "dev runs single-AZ to halve the database cost; prod is Multi-AZ (config DbMultiAz)."
+	}
+	if !cfg.DeletionProtection {
+		reasons["AwsSolutions-RDS10"] = "dev databases are disposable; prod has deletion protection (config DeletionProtection)."
+	}
+	suppress(db, reasons)
+	if cfg.EnhancedMonitoring {
+		suppress(db, map[string]string{
+			"AwsSolutions-IAM4": "Enhanced monitoring's role needs AWS's AmazonRDSEnhancedMonitoringRole managed policy; it grants only log writes to RDSOSMetrics.",
+		})
+	}
+	return db, logs["postgresql"]
+}
+
+func newCache(stack awscdk.Stack, cfg *config.Config, network *NetworkStack) *Cache {
+	sg := awsec2.NewSecurityGroup(stack, jsii.String("CacheSecurityGroup"), &awsec2.SecurityGroupProps{
+		Vpc: network.Vpc, AllowAllOutbound: jsii.Bool(false),
+		Description: jsii.String("Valkey: ingress only from the backend service (added by compute)"),
+	})
+	auth := awssecretsmanager.NewSecret(stack, jsii.String("CacheAuthToken"), &awssecretsmanager.SecretProps{
+		SecretName:  jsii.String(fmt.Sprintf("h2o/%s/cache-auth", cfg.Stage)),
+		Description: jsii.String("Valkey AUTH token"),
+		// AUTH tokens allow 16-128 printable characters but not every punctuation mark: letters and digits only.
+		GenerateSecretString: &awssecretsmanager.SecretStringGenerator{
+			ExcludePunctuation: jsii.Bool(true), PasswordLength: jsii.Number(64),
+		},
+		RemovalPolicy: statefulRemoval(cfg, awscdk.RemovalPolicy_RETAIN),
+	})
+	suppress(auth, map[string]string{
+		"AwsSolutions-SMG4": "Secrets Manager has no rotation function for ElastiCache AUTH tokens; rotation is a ModifyReplicationGroup with AuthTokenUpdateStrategy ROTATE (docs/runbook.md).",
+	})
+	subnets := awselasticache.NewCfnSubnetGroup(stack, jsii.String("CacheSubnets"), &awselasticache.CfnSubnetGroupProps{
+		Description: jsii.String("h2o cache: isolated data subnets"),
+		SubnetIds:   toAnySlice(network.Vpc.SelectSubnets(network.DataSubnets).SubnetIds),
+	})
+	failover := cfg.CacheReplicas > 0
+	snapshotDays := 0 // dev: the cache holds nothing worth restoring
+	if cfg.DeletionProtection {
+		snapshotDays = 7
+	}
+	group := awselasticache.NewCfnReplicationGroup(stack, jsii.String("Cache"), &awselasticache.CfnReplicationGroupProps{
+		ReplicationGroupDescription: jsii.String(fmt.Sprintf("h2o %s cache (job status, rate limiting)", cfg.Stage)),
+		// Valkey: the same protocol and clients as Redis OSS, 20 % cheaper per node-hour.
+		Engine:                   jsii.String("valkey"),
+		EngineVersion:            jsii.String("8.0"),
+		CacheNodeType:            jsii.String(cfg.CacheNodeType),
+		NumCacheClusters:         jsii.Number(float64(1 + cfg.CacheReplicas)),
+		AutomaticFailoverEnabled: jsii.Bool(failover),
+		MultiAzEnabled:           jsii.Bool(failover),
+		CacheSubnetGroupName:     subnets.Ref(),
+		SecurityGroupIds:         jsii.Strings(*sg.SecurityGroupId()),
+		Port:                     jsii.Number(cachePort),
+		TransitEncryptionEnabled: jsii.Bool(true),
+		AtRestEncryptionEnabled:  jsii.Bool(true),
+		// A {{resolve:secretsmanager:...}} dynamic reference: CloudFormation resolves it, the template never holds it.
+		AuthToken:                  auth.SecretValue().UnsafeUnwrap(),
+		AutoMinorVersionUpgrade:    jsii.Bool(true),
+		SnapshotRetentionLimit:     jsii.Number(float64(snapshotDays)),
+		SnapshotWindow:             jsii.String("06:00-07:00"),
+		PreferredMaintenanceWindow: jsii.String("sun:09:30-sun:10:30"),
+	})
+	group.ApplyRemovalPolicy(statefulRemoval(cfg, awscdk.RemovalPolicy_SNAPSHOT), nil)
+	if !failover {
+		suppress(group, map[string]string{
+			"AwsSolutions-AEC4": "dev runs one cache node (cost); prod has a replica with automatic failover and Multi-AZ (config CacheReplicas).",
+		})
+	}
+	return &Cache{ReplicationGroup: group, SecurityGroup: sg, AuthSecret: auth, Port: cachePort}
+}
+
+func newPdfBucket(stack awscdk.Stack, cfg *config.Config) awss3.Bucket {
+	removal := statefulRemoval(cfg, awscdk.RemovalPolicy_RETAIN)
+	autoDelete := removal == awscdk.RemovalPolicy_DESTROY
+	// The access-log target itself (cdk-nag S1 accepts a bucket that receives access logs unlogged).
+	logBucket := awss3.NewBucket(stack, jsii.String("AccessLogBucket"), &awss3.BucketProps{
+		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
+		Encryption:        awss3.BucketEncryption_S3_MANAGED, // the S3 log delivery service cannot write SSE-KMS
+		EnforceSSL:        jsii.Bool(true),
+		ObjectOwnership:   awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
+		LifecycleRules: &[]*awss3.LifecycleRule{{
+			Id: jsii.String("expire-access-logs"), Expiration: awscdk.Duration_Days(jsii.Number(365)),
+		}},
+		RemovalPolicy:     removal,
+		AutoDeleteObjects: jsii.Bool(autoDelete),
+	})
+	return awss3.NewBucket(stack, jsii.String("PdfBucket"), &awss3.BucketProps{
+		BlockPublicAccess:      awss3.BlockPublicAccess_BLOCK_ALL(),
+		Encryption:             awss3.BucketEncryption_S3_MANAGED,
+		EnforceSSL:             jsii.Bool(true),
+		ObjectOwnership:        awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
+		Versioned:              jsii.Bool(true), // an overwritten or deleted PDF can be restored
+		ServerAccessLogsBucket: logBucket,
+		ServerAccessLogsPrefix: jsii.String("pdf-bucket/"),
+		LifecycleRules: &[]*awss3.LifecycleRule{{
+			Id: jsii.String("pdf-tiering"),
+			// PDFs are read mostly in their first weeks; IA is ~45 % cheaper per GB after the 30-day minimum.
+			Transitions: &[]*awss3.Transition{{
+				StorageClass: awss3.StorageClass_INFREQUENT_ACCESS(), TransitionAfter: awscdk.Duration_Days(jsii.Number(30)),
+			}},
+			NoncurrentVersionExpiration:         awscdk.Duration_Days(jsii.Number(30)),
+			AbortIncompleteMultipartUploadAfter: awscdk.Duration_Days(jsii.Number(7)),
+		}},
+		RemovalPolicy:     removal,
+		AutoDeleteObjects: jsii.Bool(autoDelete),
+	})
+}
+
+// emptyKeysJSON is {"KEY":"",...}: the secret's shape with no value in it.
+func emptyKeysJSON(keys []string) string {
+	shape := map[string]string{}
+	for _, k := range keys {
+		shape[k] = ""
+	}
+	out, _ := json.Marshal(shape) // a map of strings always marshals
+	return string(out)
+}
+
+func toAnySlice(values *[]*string) *[]interface{} {
+	out := make([]interface{}, 0, len(*values))
+	for _, v := range *values {
+		out = append(out, v)
+	}
+	return &out
+}

@@ -48,6 +48,11 @@ func buildApp(app awscdk.App) ([]*stacks.H2oStage, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Account-level, deployed once before any stage: the image repository every stage pulls from.
+	stacks.NewCiStack(app, "h2o-ci", &stacks.CiStackProps{
+		StackProps:     awscdk.StackProps{StackName: jsii.String("h2o-ci"), Env: stacks.Env(configs[0])},
+		RepositoryName: configs[0].RepositoryName,
+	})
 	var built []*stacks.H2oStage
 	for _, cfg := range configs {
 		built = append(built, stacks.NewH2oStage(app, cfg))

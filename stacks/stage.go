@@ -18,15 +18,16 @@ type H2oStage struct {
 	awscdk.Stage
 	Network *NetworkStack
 	Data    *DataStack
+	Compute *ComputeStack
 }
 
 // NewH2oStage builds every layer of one stage. Stack names are h2o-<stage>-<layer>, so
 // `cdk deploy 'dev/*'` selects one stage and stacks of both stages can share an account.
 func NewH2oStage(scope constructs.Construct, cfg *config.Config) *H2oStage {
-	stage := awscdk.NewStage(scope, jsii.String(cfg.Stage), &awscdk.StageProps{Env: env(cfg)})
+	stage := awscdk.NewStage(scope, jsii.String(cfg.Stage), &awscdk.StageProps{Env: Env(cfg)})
 	// Applied once here, so every taggable resource of every stack carries them (cost allocation tags).
 	for k, v := range map[string]string{"Project": "h2o", "Stage": cfg.Stage, "ManagedBy": "cdk"} {
-		awscdk.Tags_Of(stage).Add(jsii.String(k), jsii.String(v), nil)
+		awscdk.Tags_Of(stage).Add(jsii.String(k), jsii.String(v), untaggedTypes)
 	}
 	// Aspects added to the App stop at Stage boundaries, so cdk-nag is added to each Stage.
 	awscdk.Aspects_Of(stage).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
@@ -34,21 +35,28 @@ func NewH2oStage(scope constructs.Construct, cfg *config.Config) *H2oStage {
 	s := &H2oStage{Stage: stage}
 	s.Network = NewNetworkStack(stage, cfg)
 	s.Data = NewDataStack(stage, cfg, s.Network)
+	s.Compute = NewComputeStack(stage, cfg, s.Network, s.Data)
 	return s
 }
 
 // Stacks lists the stage's stacks in deploy order.
 func (s *H2oStage) Stacks() []awscdk.Stack {
-	return []awscdk.Stack{s.Network.Stack, s.Data.Stack}
+	return []awscdk.Stack{s.Network.Stack, s.Data.Stack, s.Compute.Stack}
 }
 
-func env(cfg *config.Config) *awscdk.Environment {
+// Env is where a stage (or the account-level stack) deploys.
+func Env(cfg *config.Config) *awscdk.Environment {
 	e := &awscdk.Environment{Region: jsii.String(cfg.Region)}
 	if cfg.Account != "" {
 		e.Account = jsii.String(cfg.Account)
 	}
 	return e
 }
+
+// untaggedTypes: CDK 2.276 tags these, but cfn-lint 1.51's schemas reject Tags on them (E3002). Both are
+// free, so cost allocation loses nothing.
+var untaggedTypes = &awscdk.TagProps{ExcludeResourceTypes: jsii.Strings(
+	"AWS::ElasticLoadBalancingV2::Listener", "AWS::ApplicationAutoScaling::ScalableTarget")}
 
 // newLayerStack creates the stack of one layer, named h2o-<stage>-<layer> and tagged Layer=<layer>.
 func newLayerStack(scope constructs.Construct, cfg *config.Config, layer, description string) awscdk.Stack {
@@ -58,7 +66,7 @@ func newLayerStack(scope constructs.Construct, cfg *config.Config, layer, descri
 		// prod stacks refuse `cdk destroy`/DeleteStack until someone turns this off on purpose.
 		TerminationProtection: jsii.Bool(cfg.DeletionProtection),
 	})
-	awscdk.Tags_Of(stack).Add(jsii.String("Layer"), jsii.String(layer), nil)
+	awscdk.Tags_Of(stack).Add(jsii.String("Layer"), jsii.String(layer), untaggedTypes)
 	return stack
 }
 
@@ -68,5 +76,20 @@ func suppress(c constructs.IConstruct, reasons map[string]string) {
 	for id, reason := range reasons {
 		list = append(list, &cdknag.NagPackSuppression{Id: jsii.String(id), Reason: jsii.String(reason)})
 	}
+	cdknag.NagSuppressions_AddResourceSuppressions(c, &list, jsii.Bool(true))
+}
+
+// suppressWildcards suppresses only the listed IAM5 findings (each a literal like "Resource::*" or, between
+// slashes, a regular expression), so a new wildcard added later is still reported.
+func suppressWildcards(c constructs.IConstruct, reason string, findings ...string) {
+	var appliesTo []interface{}
+	for _, f := range findings {
+		if len(f) > 1 && f[0] == '/' {
+			appliesTo = append(appliesTo, &cdknag.RegexAppliesTo{Regex: jsii.String(f)})
+		} else {
+			appliesTo = append(appliesTo, f)
+		}
+	}
+	list := []*cdknag.NagPackSuppression{{Id: jsii.String("AwsSolutions-IAM5"), Reason: jsii.String(reason), AppliesTo: &appliesTo}}
 	cdknag.NagSuppressions_AddResourceSuppressions(c, &list, jsii.Bool(true))
 }

@@ -1,0 +1,372 @@
+package stacks
+
+import (
+	"fmt"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapplicationautoscaling"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscertificatemanager"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecr"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecspatterns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsroute53"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"h2o-infra/config"
+)
+
+const (
+	serviceName   = "h2o-backend-service"
+	containerName = "backend"
+)
+
+// ComputeStack runs the backend: the cluster and the load-balanced Fargate service.
+type ComputeStack struct {
+	awscdk.Stack
+	Cluster        awsecs.Cluster
+	BackendService awsecspatterns.ApplicationLoadBalancedFargateService
+	// Alarms the service rolls a deployment back on; observability routes their state changes to SNS.
+	ErrorRateAlarm, UnhealthyHostsAlarm awscloudwatch.Alarm
+	LogGroupName                        string
+	// OriginHTTPS tells edge whether CloudFront reaches the ALB over HTTPS (only with a domain's certificate).
+	OriginHTTPS bool
+}
+
+// NewComputeStack builds the cluster and BackendService on the network and data layers.
+func NewComputeStack(scope constructs.Construct, cfg *config.Config, network *NetworkStack, data *DataStack) *ComputeStack {
+	stack := newLayerStack(scope, cfg, "compute", "ECS cluster and the backend Fargate service behind an internal ALB")
+	c := &ComputeStack{Stack: stack, LogGroupName: "/aws/ecs/h2o-backend-" + cfg.Stage, OriginHTTPS: cfg.DomainName != ""}
+
+	execLogs := newLogGroup(stack, "ExecSessionLogs", cfg, "/aws/ecs/h2o-exec-"+cfg.Stage)
+	c.Cluster = awsecs.NewCluster(stack, jsii.String("Cluster"), &awsecs.ClusterProps{
+		ClusterName:                    jsii.String("h2o-" + cfg.Stage),
+		Vpc:                            network.Vpc,
+		ContainerInsightsV2:            awsecs.ContainerInsights_ENHANCED,
+		EnableFargateCapacityProviders: jsii.Bool(true),
+		// ECS Exec sessions are logged, so debugging in a container leaves an audit trail.
+		ExecuteCommandConfiguration: &awsecs.ExecuteCommandConfiguration{
+			Logging:          awsecs.ExecuteCommandLogging_OVERRIDE,
+			LogConfiguration: &awsecs.ExecuteCommandLogConfiguration{CloudWatchLogGroup: execLogs},
+		},
+	})
+
+	task := newBackendTask(stack, cfg, data, c.LogGroupName)
+	// Egress is listed, not open: AWS APIs and the AI provider over HTTPS, the database and the cache.
+	serviceSG := awsec2.NewSecurityGroup(stack, jsii.String("ServiceSecurityGroup"), &awsec2.SecurityGroupProps{
+		Vpc: network.Vpc, AllowAllOutbound: jsii.Bool(false), Description: jsii.String("h2o backend tasks"),
+	})
+	serviceSG.AddEgressRule(awsec2.Peer_AnyIpv4(), awsec2.Port_Tcp(jsii.Number(443)),
+		jsii.String("HTTPS to AWS APIs (ECR, Secrets Manager, logs) and the AI provider"), nil)
+	alb := newLoadBalancer(stack, cfg, network)
+	props := &awsecspatterns.ApplicationLoadBalancedFargateServiceProps{
+		Cluster:              c.Cluster,
+		ServiceName:          jsii.String(serviceName),
+		TaskDefinition:       task,
+		DesiredCount:         jsii.Number(float64(cfg.MinTasks)),
+		LoadBalancer:         alb,
+		OpenListener:         jsii.Bool(false), // ingress is added below: only what CloudFront's VPC origin uses
+		TaskSubnets:          network.AppSubnets,
+		SecurityGroups:       &[]awsec2.ISecurityGroup{serviceSG},
+		AssignPublicIp:       jsii.Bool(network.AppSubnetsArePublic),
+		EnableExecuteCommand: jsii.Bool(true),
+		// Rolling, zero-downtime: new tasks start before old ones stop; a deployment that never gets healthy
+		// is rolled back by the circuit breaker, one that hurts users by the deployment alarms below.
+		MinHealthyPercent: jsii.Number(100),
+		MaxHealthyPercent: jsii.Number(200),
+		CircuitBreaker:    &awsecs.DeploymentCircuitBreaker{Enable: jsii.Bool(true), Rollback: jsii.Bool(true)},
+		// Enough for the app to boot and pass two health checks before failed checks count.
+		HealthCheckGracePeriod:     awscdk.Duration_Seconds(jsii.Number(60)),
+		CapacityProviderStrategies: capacityStrategy(cfg),
+		PropagateTags:              awsecs.PropagatedTagSource_SERVICE,
+	}
+	if c.OriginHTTPS {
+		props.Certificate = awscertificatemanager.NewCertificate(stack, jsii.String("ApiCertificate"), &awscertificatemanager.CertificateProps{
+			DomainName: jsii.String("api." + cfg.DomainName),
+			Validation: awscertificatemanager.CertificateValidation_FromDns(hostedZone(stack, cfg)),
+		})
+		props.SslPolicy = awselasticloadbalancingv2.SslPolicy_RECOMMENDED_TLS // TLS 1.3 and 1.2 only
+		props.RedirectHTTP = jsii.Bool(true)
+	}
+	svc := awsecspatterns.NewApplicationLoadBalancedFargateService(stack, jsii.String("BackendService"), props)
+	c.BackendService = svc
+	// The ALB is internal: nothing on the internet can route to it. CloudFront's VPC origin reaches it from
+	// ENIs inside the VPC, so the listener admits the VPC's own range (a literal, so cdk-nag can read it).
+	listenerPort := map[bool]float64{true: 443, false: 80}[c.OriginHTTPS]
+	alb.Connections().AllowFrom(awsec2.Peer_Ipv4(jsii.String(cfg.VpcCidr)), awsec2.Port_Tcp(jsii.Number(listenerPort)),
+		jsii.String("CloudFront VPC origin ENIs"))
+
+	configureHealthCheck(svc)
+	// Database and cache admit the service only; the rules live here (consumer side) so there is no cycle.
+	svc.Service().Connections().AllowToDefaultPort(data.Database, jsii.String("backend to PostgreSQL"))
+	svc.Service().Connections().AllowTo(data.Cache.SecurityGroup, awsec2.Port_Tcp(jsii.Number(float64(data.Cache.Port))),
+		jsii.String("backend to Valkey"))
+	grantTaskRole(task, data)
+	autoscale(svc, cfg)
+	c.ErrorRateAlarm, c.UnhealthyHostsAlarm = deploymentAlarms(stack, cfg, svc)
+	outputs(stack, c, network, task)
+
+	return c
+}
+
+// capacityStrategy keeps MinTasks on regular Fargate and, when the config allows, runs the tasks autoscaling
+// adds above that floor on Fargate Spot (about 70 % cheaper; an interruption only removes surplus capacity).
+func capacityStrategy(cfg *config.Config) *[]*awsecs.CapacityProviderStrategy {
+	onDemand := &awsecs.CapacityProviderStrategy{CapacityProvider: jsii.String("FARGATE"),
+		Base: jsii.Number(float64(cfg.MinTasks)), Weight: jsii.Number(1)}
+	if !cfg.SpotTasksAboveBase {
+		return &[]*awsecs.CapacityProviderStrategy{onDemand}
+	}
+	onDemand.Weight = jsii.Number(0)
+	return &[]*awsecs.CapacityProviderStrategy{onDemand,
+		{CapacityProvider: jsii.String("FARGATE_SPOT"), Weight: jsii.Number(1)}}
+}
+
+func hostedZone(scope constructs.Construct, cfg *config.Config) awsroute53.IHostedZone {
+	return awsroute53.HostedZone_FromHostedZoneAttributes(scope, jsii.String("Zone"), &awsroute53.HostedZoneAttributes{
+		HostedZoneId: jsii.String(cfg.HostedZoneId), ZoneName: jsii.String(cfg.DomainName),
+	})
+}
+
+func newLoadBalancer(stack awscdk.Stack, cfg *config.Config, network *NetworkStack) awselasticloadbalancingv2.ApplicationLoadBalancer {
+	logs := awss3.NewBucket(stack, jsii.String("AlbLogBucket"), &awss3.BucketProps{
+		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
+		Encryption:        awss3.BucketEncryption_S3_MANAGED, // ALB log delivery supports SSE-S3 only
+		EnforceSSL:        jsii.Bool(true),
+		ObjectOwnership:   awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
+		LifecycleRules: &[]*awss3.LifecycleRule{{
+			Id: jsii.String("expire-alb-logs"), Expiration: awscdk.Duration_Days(jsii.Number(float64(cfg.LogRetentionDays))),
+		}},
+		RemovalPolicy:     awscdk.RemovalPolicy_DESTROY, // request logs, kept for LogRetentionDays anyway
+		AutoDeleteObjects: jsii.Bool(true),
+	})
+	suppress(logs, map[string]string{
+		"AwsSolutions-S1": "This bucket only receives ALB access logs; logging access to the logs would need yet another log bucket.",
+	})
+	alb := awselasticloadbalancingv2.NewApplicationLoadBalancer(stack, jsii.String("LoadBalancer"), &awselasticloadbalancingv2.ApplicationLoadBalancerProps{
+		Vpc:            network.Vpc,
+		InternetFacing: jsii.Bool(false), // only CloudFront's VPC origin reaches it (edge stack)
+		VpcSubnets:     network.AppSubnets,
+		// Requests with malformed headers are dropped instead of passed to the app (request smuggling).
+		DropInvalidHeaderFields: jsii.Bool(true),
+		DeletionProtection:      jsii.Bool(cfg.DeletionProtection),
+		// Longer than the slowest AI generation request the API serves synchronously.
+		IdleTimeout: awscdk.Duration_Seconds(jsii.Number(120)),
+	})
+	alb.LogAccessLogs(logs, jsii.String("alb"))
+	return alb
+}
+
+func newBackendTask(stack awscdk.Stack, cfg *config.Config, data *DataStack, logGroupName string) awsecs.FargateTaskDefinition {
+	arch := awsecs.CpuArchitecture_ARM64()
+	if cfg.CpuArchitecture == config.ArchX8664 {
+		arch = awsecs.CpuArchitecture_X86_64()
+	}
+	task := awsecs.NewFargateTaskDefinition(stack, jsii.String("BackendTask"), &awsecs.FargateTaskDefinitionProps{
+		Family:         jsii.String("h2o-backend-" + cfg.Stage),
+		Cpu:            jsii.Number(float64(cfg.TaskCpu)),
+		MemoryLimitMiB: jsii.Number(float64(cfg.TaskMemoryMiB)),
+		RuntimePlatform: &awsecs.RuntimePlatform{
+			CpuArchitecture: arch, OperatingSystemFamily: awsecs.OperatingSystemFamily_LINUX(),
+		},
+	})
+	repo := awsecr.Repository_FromRepositoryName(stack, jsii.String("BackendRepository"), jsii.String(cfg.RepositoryName))
+	secrets := map[string]awsecs.Secret{
+		"DB_USERNAME":      awsecs.Secret_FromSecretsManager(data.Database.Secret(), jsii.String("username")),
+		"DB_PASSWORD":      awsecs.Secret_FromSecretsManager(data.Database.Secret(), jsii.String("password")),
+		"REDIS_AUTH_TOKEN": awsecs.Secret_FromSecretsManager(data.Cache.AuthSecret, nil),
+	}
+	for _, key := range cfg.AppSecretKeys {
+		secrets[key] = awsecs.Secret_FromSecretsManager(data.AppSecret, jsii.String(key))
+	}
+	port := fmt.Sprint(cfg.ContainerPort)
+	container := task.AddContainer(jsii.String(containerName), &awsecs.ContainerDefinitionOptions{
+		ContainerName: jsii.String(containerName),
+		Image:         awsecs.ContainerImage_FromEcrRepository(repo, jsii.String(cfg.ImageTag)),
+		PortMappings:  &[]*awsecs.PortMapping{{ContainerPort: jsii.Number(float64(cfg.ContainerPort))}},
+		Logging: awsecs.LogDrivers_AwsLogs(&awsecs.AwsLogDriverProps{
+			StreamPrefix: jsii.String(containerName), LogGroup: newLogGroup(stack, "BackendLogs", cfg, logGroupName),
+		}),
+		// Plain settings only; everything secret arrives through Secrets below, resolved by ECS at start.
+		Environment: &map[string]*string{
+			"STAGE": jsii.String(cfg.Stage), "PORT": jsii.String(port), "WORKERS": jsii.String(fmt.Sprint(cfg.Workers)),
+			"DB_HOST": data.Database.DbInstanceEndpointAddress(), "DB_PORT": data.Database.DbInstanceEndpointPort(),
+			"DB_NAME": jsii.String(databaseName), "DB_SSLMODE": jsii.String("require"),
+			"REDIS_HOST": data.Cache.Endpoint(), "REDIS_PORT": jsii.String(fmt.Sprint(data.Cache.Port)),
+			"REDIS_TLS": jsii.String("true"), "PDF_BUCKET": data.PdfBucket.BucketName(),
+		},
+		Secrets:                &secrets,
+		User:                   optional(cfg.ContainerUser), // non-root; "" keeps the image's USER
+		ReadonlyRootFilesystem: jsii.Bool(true),
+		Privileged:             jsii.Bool(false),
+		HealthCheck: &awsecs.HealthCheck{
+			// The backend image is Python (alembic migrations), so python is there even where curl is not.
+			Command:     jsii.Strings("CMD-SHELL", "python -c \"import urllib.request; urllib.request.urlopen('http://localhost:"+port+"/health', timeout=4)\" || exit 1"),
+			Interval:    awscdk.Duration_Seconds(jsii.Number(30)),
+			Timeout:     awscdk.Duration_Seconds(jsii.Number(5)),
+			Retries:     jsii.Number(3),
+			StartPeriod: awscdk.Duration_Seconds(jsii.Number(60)),
+		},
+	})
+	// The root filesystem is read-only: /tmp and the ECS Exec agent's directories get task-local volumes.
+	for name, path := range map[string]string{"tmp": "/tmp", "ssm-lib": "/var/lib/amazon/ssm",
+		"ssm-log": "/var/log/amazon/ssm", "managed-agents": "/managed-agents"} {
+		task.AddVolume(&awsecs.Volume{Name: jsii.String(name)})
+		container.AddMountPoints(&awsecs.MountPoint{SourceVolume: jsii.String(name),
+			ContainerPath: jsii.String(path), ReadOnly: jsii.Bool(false)})
+	}
+	if cfg.EnableXRay {
+		addXRaySidecar(task)
+	}
+	return task
+}
+
+func addXRaySidecar(task awsecs.FargateTaskDefinition) {
+	task.AddContainer(jsii.String("xray-daemon"), &awsecs.ContainerDefinitionOptions{
+		Image:                awsecs.ContainerImage_FromRegistry(jsii.String("public.ecr.aws/xray/aws-xray-daemon:3.3.14"), nil),
+		Essential:            jsii.Bool(false), // tracing must never take the API down
+		Cpu:                  jsii.Number(32),
+		MemoryReservationMiB: jsii.Number(64),
+		PortMappings:         &[]*awsecs.PortMapping{{ContainerPort: jsii.Number(2000), Protocol: awsecs.Protocol_UDP}},
+		User:                 jsii.String("1337"),
+		Logging:              awsecs.LogDrivers_AwsLogs(&awsecs.AwsLogDriverProps{StreamPrefix: jsii.String("xray")}),
+	})
+	task.TaskRole().AddManagedPolicy(awsiam.ManagedPolicy_FromAwsManagedPolicyName(jsii.String("AWSXRayDaemonWriteAccess")))
+}
+
+func configureHealthCheck(svc awsecspatterns.ApplicationLoadBalancedFargateService) {
+	svc.TargetGroup().ConfigureHealthCheck(&awselasticloadbalancingv2.HealthCheck{
+		Path: jsii.String("/health"), HealthyHttpCodes: jsii.String("200"),
+		// 15 s x 2 healthy checks brings a new task into service in ~30 s; 3 failures (45 s) take one out.
+		Interval: awscdk.Duration_Seconds(jsii.Number(15)), Timeout: awscdk.Duration_Seconds(jsii.Number(5)),
+		HealthyThresholdCount: jsii.Number(2), UnhealthyThresholdCount: jsii.Number(3),
+	})
+	// In-flight requests get 30 s to finish during a deploy instead of the default 300 s wait.
+	svc.TargetGroup().SetAttribute(jsii.String("deregistration_delay.timeout_seconds"), jsii.String("30"))
+}
+
+// grantTaskRole gives the running app exactly the PDF bucket's objects and its app secret.
+func grantTaskRole(task awsecs.FargateTaskDefinition, data *DataStack) {
+	task.AddToTaskRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"),
+		Resources: jsii.Strings(*data.PdfBucket.ArnForObjects(jsii.String("*"))),
+	}))
+	task.AddToTaskRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions: jsii.Strings("s3:ListBucket"), Resources: jsii.Strings(*data.PdfBucket.BucketArn()),
+	}))
+	data.AppSecret.GrantRead(task.TaskRole(), nil)
+	suppressWildcards(task.TaskRole(),
+		"The PDF bucket's object actions need its objects' ARN (<bucket ARN>/*); ECS Exec's ssmmessages channel "+
+			"actions and logs:DescribeLogGroups have no resource-level permissions; exec session logs are written "+
+			"to streams of the stage's exec log group.",
+		`/^Resource::<PdfBucket[A-Z0-9]+\.Arn>\/\*$/`, "Resource::*",
+		`/^Resource::arn:aws:logs:.*:log-group:<ExecSessionLogs[A-Z0-9]+>:\*$/`)
+	suppressWildcards(task.ObtainExecutionRole(),
+		"ecr:GetAuthorizationToken has no resource-level permissions; image pulls are scoped to the repository.",
+		"Resource::*")
+	suppress(task, map[string]string{
+		"AwsSolutions-ECS2": "Only non-secret settings (stage, ports, hostnames, bucket name) are plain environment variables; every credential is an ECS secret from Secrets Manager.",
+	})
+}
+
+func autoscale(svc awsecspatterns.ApplicationLoadBalancedFargateService, cfg *config.Config) {
+	scaling := svc.Service().AutoScaleTaskCount(&awsapplicationautoscaling.EnableScalingProps{
+		MinCapacity: jsii.Number(float64(cfg.MinTasks)), MaxCapacity: jsii.Number(float64(cfg.MaxTasks)),
+	})
+	// Scale out after a minute of load, scale in only after five quiet minutes, so a burst of AI generations
+	// does not make the service flap.
+	out, in := awscdk.Duration_Seconds(jsii.Number(60)), awscdk.Duration_Seconds(jsii.Number(300))
+	scaling.ScaleOnCpuUtilization(jsii.String("Cpu"), &awsecs.CpuUtilizationScalingProps{
+		TargetUtilizationPercent: jsii.Number(cpuTarget), ScaleOutCooldown: out, ScaleInCooldown: in})
+	scaling.ScaleOnMemoryUtilization(jsii.String("Memory"), &awsecs.MemoryUtilizationScalingProps{
+		TargetUtilizationPercent: jsii.Number(memoryTarget), ScaleOutCooldown: out, ScaleInCooldown: in})
+}
+
+// Autoscaling targets: below the design's 80 % CPU / 85 % memory alarms, so scaling acts before alarms fire.
+const (
+	cpuTarget    = 70
+	memoryTarget = 80
+)
+
+func outputs(stack awscdk.Stack, c *ComputeStack, network *NetworkStack, task awsecs.FargateTaskDefinition) {
+	assign := map[bool]string{true: "ENABLED", false: "DISABLED"}[network.AppSubnetsArePublic]
+	subnets := network.Vpc.SelectSubnets(network.AppSubnets).SubnetIds
+	for key, value := range map[string]*string{
+		"ClusterName":          c.Cluster.ClusterName(),
+		"ServiceName":          c.BackendService.Service().ServiceName(),
+		"TaskDefinitionFamily": task.Family(),
+		"ContainerName":        jsii.String(containerName),
+		"TaskSubnetIds":        awscdk.Fn_Join(jsii.String(","), subnets),
+		"TaskSecurityGroupId":  (*c.BackendService.Service().Connections().SecurityGroups())[0].SecurityGroupId(),
+		"AssignPublicIp":       jsii.String(assign),
+		"LogGroupName":         jsii.String(c.LogGroupName),
+	} {
+		awscdk.NewCfnOutput(stack, jsii.String(key), &awscdk.CfnOutputProps{Value: value,
+			Description: jsii.String("for aws ecs run-task (scripts/migrate.sh) and the deploy scripts")})
+	}
+}
+
+func deploymentAlarms(stack awscdk.Stack, cfg *config.Config, svc awsecspatterns.ApplicationLoadBalancedFargateService) (awscloudwatch.Alarm, awscloudwatch.Alarm) {
+	fiveMinutes := awscdk.Duration_Minutes(jsii.Number(5))
+	// Metrics built from the full names in the stack that owns the ALB (no cross-stack metric helpers).
+	albMetric := func(name, statistic string, targetGroup bool) awscloudwatch.Metric {
+		dims := map[string]interface{}{"LoadBalancer": svc.LoadBalancer().LoadBalancerFullName()}
+		if targetGroup {
+			dims["TargetGroup"] = svc.TargetGroup().TargetGroupFullName()
+		}
+		return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{Namespace: jsii.String("AWS/ApplicationELB"),
+			MetricName: jsii.String(name), DimensionsMap: toStringMap(dims), Statistic: jsii.String(statistic), Period: fiveMinutes})
+	}
+	errorRate := awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+		Label: jsii.String("5xx error rate (%)"), Period: fiveMinutes,
+		// Target and load-balancer 5xx both reach users; no requests means no error rate (0).
+		Expression: jsii.String("IF(requests > 0, 100 * (FILL(target5xx, 0) + FILL(elb5xx, 0)) / requests, 0)"),
+		UsingMetrics: &map[string]awscloudwatch.IMetric{
+			"requests":  albMetric("RequestCount", "Sum", false),
+			"target5xx": albMetric("HTTPCode_Target_5XX_Count", "Sum", false),
+			"elb5xx":    albMetric("HTTPCode_ELB_5XX_Count", "Sum", false),
+		},
+	})
+	errorAlarm := errorRate.CreateAlarm(stack, jsii.String("ErrorRateAlarm"), &awscloudwatch.CreateAlarmOptions{
+		AlarmName:          jsii.String(fmt.Sprintf("h2o-%s-error-rate", cfg.Stage)),
+		AlarmDescription:   jsii.String("More than 1 % of API requests failed with 5xx over 5 minutes (design threshold); rolls back ECS deployments."),
+		Threshold:          jsii.Number(1),
+		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
+		EvaluationPeriods:  jsii.Number(1),
+		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING, // no traffic is not an outage
+	})
+	unhealthyAlarm := albMetric("UnHealthyHostCount", "Maximum", true).CreateAlarm(stack, jsii.String("UnhealthyHostsAlarm"),
+		&awscloudwatch.CreateAlarmOptions{
+			AlarmName:          jsii.String(fmt.Sprintf("h2o-%s-unhealthy-hosts", cfg.Stage)),
+			AlarmDescription:   jsii.String("At least one backend task failed the ALB health check within 5 minutes; rolls back ECS deployments."),
+			Threshold:          jsii.Number(1),
+			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+			EvaluationPeriods:  jsii.Number(1),
+			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING, // ALB reports no datapoint while idle
+		})
+	// Plain names plus explicit dependencies: passing the alarm objects makes CDK warn about a possible cycle.
+	svc.Service().EnableDeploymentAlarms(&[]*string{errorAlarm.AlarmName(), unhealthyAlarm.AlarmName()},
+		&awsecs.DeploymentAlarmOptions{Behavior: awsecs.AlarmBehavior_ROLLBACK_ON_ALARM})
+	svc.Service().Node().AddDependency(errorAlarm, unhealthyAlarm)
+	return errorAlarm, unhealthyAlarm
+}
+
+func toStringMap(m map[string]interface{}) *map[string]*string {
+	out := map[string]*string{}
+	for k, v := range m {
+		out[k] = v.(*string)
+	}
+	return &out
+}
+
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return jsii.String(s)
+}

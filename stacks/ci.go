@@ -23,6 +23,7 @@ type CiStack struct {
 // NewCiStack builds h2o-ci.
 func NewCiStack(scope constructs.Construct, id string, props *CiStackProps) *CiStack {
 	stack := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
+	addNagChecks(stack)
 	awscdk.Tags_Of(stack).Add(jsii.String("Project"), jsii.String("h2o"), nil)
 	awscdk.Tags_Of(stack).Add(jsii.String("Layer"), jsii.String("ci"), nil)
 	awscdk.Tags_Of(stack).Add(jsii.String("ManagedBy"), jsii.String("cdk"), nil)

@@ -102,7 +102,7 @@ func TestCacheIsEncryptedValkeyWithFailoverInProd(t *testing.T) {
 
 func TestPdfBucketIsPrivateEncryptedVersionedAndLogged(t *testing.T) {
 	forEachStage(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
-		pdfID := *s.Data.Stack.GetLogicalId(s.Data.PdfBucket.Node().DefaultChild().(awscdk.CfnElement))
+		pdfID := logicalIDOf(s.Data.Stack, s.Data.PdfBucket.Node().DefaultChild())
 		pdf := resources(t, s.Data.Stack, "AWS::S3::Bucket")[pdfID]
 		p := props(pdf)
 		bpa := map[string]interface{}{"BlockPublicAcls": true, "BlockPublicPolicy": true, "IgnorePublicAcls": true, "RestrictPublicBuckets": true}

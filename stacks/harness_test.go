@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/cxapi"
+	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
 	"h2o-infra/config"
@@ -17,10 +18,16 @@ import (
 
 // The app is synthesized once for the whole package (one jsii process, one synth); tests share it.
 var (
-	built    = map[string]*H2oStage{} // by stage name
+	built    = map[string]*H2oStage{} // by stage name, default config
+	ci       *CiStack
 	outdir   string
 	template = map[awscdk.Stack]assertions.Template{}
+	// withDomain is prod with a custom domain: the listener, certificate and DNS variants.
+	withDomain *H2oStage
 )
+
+// variantContext is what `-c domainName=... -c hostedZoneId=...` would pass.
+var variantContext = map[string]string{"domainName": "h2o.example.com", "hostedZoneId": "Z0123456789ABCDEFGHIJ"}
 
 func TestMain(m *testing.M) {
 	code := func() int {
@@ -33,16 +40,25 @@ func TestMain(m *testing.M) {
 		outdir = dir
 		app := awscdk.NewApp(&awscdk.AppProps{Context: cdkJSONContext(), Outdir: jsii.String(dir)})
 		for _, name := range config.Stages() {
-			cfg, err := config.Load(name, func(string) (string, bool) { return "", false })
-			if err != nil {
-				panic(err)
-			}
-			built[name] = NewH2oStage(app, cfg)
+			built[name] = NewH2oStage(app, mustLoad(name, nil))
 		}
+		ci = NewCiStack(app, "h2o-ci", &CiStackProps{RepositoryName: "h2o-backend"})
 		app.Synth(nil)
+		// The variant is its own App: stage names must be unique within one.
+		variantApp := awscdk.NewApp(&awscdk.AppProps{Context: cdkJSONContext(), Outdir: jsii.String(filepath.Join(dir, "variant"))})
+		withDomain = NewH2oStage(variantApp, mustLoad("prod", variantContext))
+		variantApp.Synth(nil)
 		return m.Run()
 	}()
 	os.Exit(code)
+}
+
+func mustLoad(stage string, ctx map[string]string) *config.Config {
+	cfg, err := config.Load(stage, func(k string) (string, bool) { v, ok := ctx[k]; return v, ok })
+	if err != nil {
+		panic(err)
+	}
+	return cfg
 }
 
 // cdkJSONContext returns cdk.json's context, so tests run with the same feature flags as `cdk synth`.
@@ -86,8 +102,7 @@ func expect(t *testing.T, what string, assert func()) {
 func forEachStage(t *testing.T, f func(t *testing.T, s *H2oStage, cfg *config.Config)) {
 	for _, name := range config.Stages() {
 		t.Run(name, func(t *testing.T) {
-			cfg, _ := config.Load(name, func(string) (string, bool) { return "", false })
-			f(t, built[name], cfg)
+			f(t, built[name], mustLoad(name, nil))
 		})
 	}
 }
@@ -101,6 +116,11 @@ func resources(t *testing.T, stack awscdk.Stack, typ string) map[string]map[stri
 		out[id] = *r
 	}
 	return out
+}
+
+// logicalIDOf is the logical ID of an L1 construct (an L2's Node().DefaultChild()).
+func logicalIDOf(stack awscdk.Stack, c constructs.IConstruct) string {
+	return *stack.GetLogicalId(c.(awscdk.CfnElement))
 }
 
 func props(r map[string]interface{}) map[string]interface{} {
@@ -123,8 +143,10 @@ func TestStacksAreNamedPerStageAndLayer(t *testing.T) {
 }
 
 func TestCdkNagHasNoUnsuppressedFindings(t *testing.T) {
-	forEachStage(t, func(t *testing.T, s *H2oStage, _ *config.Config) {
-		for _, stack := range s.Stacks() {
+	all := append(append(built["dev"].Stacks(), built["prod"].Stacks()...), withDomain.Stacks()...)
+	all = append(all, ci.Stack)
+	t.Run("all", func(t *testing.T) {
+		for _, stack := range all {
 			// GIVEN the AwsSolutions pack on the stage WHEN synthesized THEN no stack carries an error or warning
 			for level, find := range map[string]func(*string, interface{}) *[]*cxapi.SynthesisMessage{
 				"error":   assertions.Annotations_FromStack(stack).FindError,
@@ -139,7 +161,13 @@ func TestCdkNagHasNoUnsuppressedFindings(t *testing.T) {
 }
 
 func TestCloudFormationValidateReportsNoErrors(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join(outdir, "validation-report.json"))
+	for _, dir := range []string{outdir, filepath.Join(outdir, "variant")} {
+		checkValidationReport(t, dir)
+	}
+}
+
+func checkValidationReport(t *testing.T, dir string) {
+	raw, err := os.ReadFile(filepath.Join(dir, "validation-report.json"))
 	if err != nil {
 		t.Fatalf("no validation report (is @aws-cdk/core:validateAgainstDefaultRules on in cdk.json?): %v", err)
 	}

@@ -29,8 +29,7 @@ func NewH2oStage(scope constructs.Construct, cfg *config.Config) *H2oStage {
 	for k, v := range map[string]string{"Project": "h2o", "Stage": cfg.Stage, "ManagedBy": "cdk"} {
 		awscdk.Tags_Of(stage).Add(jsii.String(k), jsii.String(v), untaggedTypes)
 	}
-	// Aspects added to the App stop at Stage boundaries, so cdk-nag is added to each Stage.
-	awscdk.Aspects_Of(stage).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
+	addNagChecks(stage)
 
 	s := &H2oStage{Stage: stage}
 	s.Network = NewNetworkStack(stage, cfg)
@@ -68,6 +67,12 @@ func newLayerStack(scope constructs.Construct, cfg *config.Config, layer, descri
 	})
 	awscdk.Tags_Of(stack).Add(jsii.String("Layer"), jsii.String(layer), untaggedTypes)
 	return stack
+}
+
+// addNagChecks runs cdk-nag's AwsSolutions pack over scope. Aspects added to the App stop at Stage
+// boundaries, so each Stage and each top-level stack gets its own.
+func addNagChecks(scope constructs.IConstruct) {
+	awscdk.Aspects_Of(scope).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
 }
 
 // suppress records cdk-nag suppressions on a construct; every reason must say why the rule does not apply.

@@ -1,0 +1,286 @@
+package stacks
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+
+	"h2o-infra/config"
+)
+
+func TestEcrRepositoryLivesInTheCiStack(t *testing.T) {
+	_, repo := only(t, ci.Stack, "AWS::ECR::Repository")
+	p := props(repo)
+	if p["RepositoryName"] != "h2o-backend" || p["ImageTagMutability"] != "IMMUTABLE" ||
+		!jsonEqual(p["ImageScanningConfiguration"], map[string]interface{}{"ScanOnPush": true}) ||
+		// AES-256 is ECR's default encryption; CDK leaves the property out for it.
+		!(p["EncryptionConfiguration"] == nil || jsonEqual(p["EncryptionConfiguration"], map[string]interface{}{"EncryptionType": "AES256"})) {
+		t.Errorf("repository %v", p)
+	}
+	policy := p["LifecyclePolicy"].(map[string]interface{})["LifecyclePolicyText"].(string)
+	for _, want := range []string{`"tagStatus":"untagged"`, `"countType":"sinceImagePushed"`, `"countNumber":1`,
+		`"tagStatus":"any"`, `"countType":"imageCountMoreThan"`, `"countNumber":30`} {
+		if !strings.Contains(policy, want) {
+			t.Errorf("lifecycle policy lacks %s: %s", want, policy)
+		}
+	}
+	if repo["DeletionPolicy"] != "Retain" {
+		t.Errorf("repository DeletionPolicy %v, want Retain", repo["DeletionPolicy"])
+	}
+}
+
+func TestClusterHasInsightsAndBothFargateCapacityProviders(t *testing.T) {
+	forEachStage(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
+		tm := tmpl(s.Compute.Stack)
+		expect(t, "cluster", func() {
+			tm.HasResourceProperties(jsii.String("AWS::ECS::Cluster"), &map[string]interface{}{
+				"ClusterName":     "h2o-" + cfg.Stage,
+				"ClusterSettings": []interface{}{map[string]interface{}{"Name": "containerInsights", "Value": "enhanced"}},
+			})
+		})
+		expect(t, "capacity providers", func() {
+			tm.HasResourceProperties(jsii.String("AWS::ECS::ClusterCapacityProviderAssociations"), &map[string]interface{}{
+				"CapacityProviders": []interface{}{"FARGATE", "FARGATE_SPOT"},
+			})
+		})
+	})
+}
+
+func TestBackendServiceDeploysWithoutDowntimeAndRollsBack(t *testing.T) {
+	forEachStage(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
+		_, svc := only(t, s.Compute.Stack, "AWS::ECS::Service")
+		p := props(svc)
+		deploy := p["DeploymentConfiguration"].(map[string]interface{})
+		wantAlarms := []interface{}{
+			map[string]interface{}{"Ref": logicalIDOf(s.Compute.Stack, s.Compute.ErrorRateAlarm.Node().DefaultChild())},
+			map[string]interface{}{"Ref": logicalIDOf(s.Compute.Stack, s.Compute.UnhealthyHostsAlarm.Node().DefaultChild())},
+		}
+		for k, v := range map[string]interface{}{
+			"MinimumHealthyPercent": float64(100), "MaximumPercent": float64(200),
+			"DeploymentCircuitBreaker": map[string]interface{}{"Enable": true, "Rollback": true},
+			"Alarms":                   map[string]interface{}{"AlarmNames": wantAlarms, "Enable": true, "Rollback": true},
+		} {
+			if !jsonEqual(deploy[k], v) {
+				t.Errorf("deployment %s = %v, want %v", k, deploy[k], v)
+			}
+		}
+		if p["ServiceName"] != "h2o-backend-service" || p["DesiredCount"] != float64(cfg.MinTasks) || p["EnableExecuteCommand"] != true {
+			t.Errorf("service name %v, desired %v, exec %v", p["ServiceName"], p["DesiredCount"], p["EnableExecuteCommand"])
+		}
+		vpc := p["NetworkConfiguration"].(map[string]interface{})["AwsvpcConfiguration"].(map[string]interface{})
+		if vpc["AssignPublicIp"] != "DISABLED" || !strings.Contains(mustJSON(vpc["Subnets"]), "appSubnet") {
+			t.Errorf("tasks must run in the private app subnets without public IPs: %v", vpc)
+		}
+		// prod: the on-demand base covers MinTasks; only surplus tasks run on Spot.
+		want := []interface{}{map[string]interface{}{"Base": float64(cfg.MinTasks), "CapacityProvider": "FARGATE", "Weight": float64(1)}}
+		if cfg.SpotTasksAboveBase {
+			want = []interface{}{map[string]interface{}{"Base": float64(cfg.MinTasks), "CapacityProvider": "FARGATE", "Weight": float64(0)},
+				map[string]interface{}{"CapacityProvider": "FARGATE_SPOT", "Weight": float64(1)}}
+		}
+		if !jsonEqual(p["CapacityProviderStrategy"], want) {
+			t.Errorf("capacity strategy %v, want %v", p["CapacityProviderStrategy"], want)
+		}
+		if p["HealthCheckGracePeriodSeconds"] != float64(60) {
+			t.Errorf("grace period %v", p["HealthCheckGracePeriodSeconds"])
+		}
+	})
+}
+
+func TestDeploymentAlarmsWatchErrorRateAndUnhealthyHosts(t *testing.T) {
+	forEachStage(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
+		alarms := resources(t, s.Compute.Stack, "AWS::CloudWatch::Alarm")
+		errorRate := props(alarms[logicalIDOf(s.Compute.Stack, s.Compute.ErrorRateAlarm.Node().DefaultChild())])
+		if errorRate["AlarmName"] != "h2o-"+cfg.Stage+"-error-rate" || errorRate["Threshold"] != float64(1) ||
+			errorRate["ComparisonOperator"] != "GreaterThanThreshold" || errorRate["EvaluationPeriods"] != float64(1) ||
+			errorRate["TreatMissingData"] != "notBreaching" {
+			t.Errorf("error-rate alarm %v", errorRate)
+		}
+		expr := mustJSON(errorRate["Metrics"])
+		for _, want := range []string{"100 * (FILL(target5xx, 0) + FILL(elb5xx, 0)) / requests", `"MetricName":"RequestCount"`,
+			`"MetricName":"HTTPCode_Target_5XX_Count"`, `"MetricName":"HTTPCode_ELB_5XX_Count"`, `"Period":300`} {
+			if !strings.Contains(expr, want) {
+				t.Errorf("error-rate metrics lack %s: %s", want, expr)
+			}
+		}
+		unhealthy := props(alarms[logicalIDOf(s.Compute.Stack, s.Compute.UnhealthyHostsAlarm.Node().DefaultChild())])
+		if unhealthy["MetricName"] != "UnHealthyHostCount" || unhealthy["Statistic"] != "Maximum" || unhealthy["Threshold"] != float64(1) ||
+			unhealthy["ComparisonOperator"] != "GreaterThanOrEqualToThreshold" || unhealthy["Period"] != float64(300) {
+			t.Errorf("unhealthy-host alarm %v", unhealthy)
+		}
+	})
+}
+
+func TestBackendTaskIsSizedHardenedAndGetsSecretsFromEcs(t *testing.T) {
+	forEachStage(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
+		_, task := only(t, s.Compute.Stack, "AWS::ECS::TaskDefinition")
+		p := props(task)
+		if p["Cpu"] != "2048" || p["Memory"] != "4096" || !jsonEqual(p["RuntimePlatform"],
+			map[string]interface{}{"CpuArchitecture": "ARM64", "OperatingSystemFamily": "LINUX"}) {
+			t.Errorf("task size/platform %v %v %v", p["Cpu"], p["Memory"], p["RuntimePlatform"])
+		}
+		c := p["ContainerDefinitions"].([]interface{})[0].(map[string]interface{})
+		env := map[string]interface{}{}
+		for _, e := range c["Environment"].([]interface{}) {
+			e := e.(map[string]interface{})
+			env[e["Name"].(string)] = e["Value"]
+		}
+		if env["WORKERS"] != "6" || env["PORT"] != "8000" || env["STAGE"] != cfg.Stage {
+			t.Errorf("environment %v", env)
+		}
+		for name := range env {
+			if strings.Contains(name, "PASSWORD") || strings.Contains(name, "TOKEN") || strings.Contains(name, "KEY") {
+				t.Errorf("secret-looking %s is a plain environment variable", name)
+			}
+		}
+		secrets := map[string]string{}
+		for _, sec := range c["Secrets"].([]interface{}) {
+			sec := sec.(map[string]interface{})
+			secrets[sec["Name"].(string)] = mustJSON(sec["ValueFrom"])
+		}
+		for name, from := range map[string]string{"DB_USERNAME": "MasterUserSecret", "DB_PASSWORD": "MasterUserSecret",
+			"REDIS_AUTH_TOKEN": "CacheAuthToken", "AI_API_KEY": "AppSecret"} {
+			if !strings.Contains(secrets[name], from) {
+				t.Errorf("secret %s comes from %q, want the %s secret", name, secrets[name], from)
+			}
+		}
+		if c["ReadonlyRootFilesystem"] != true || c["Privileged"] != false || c["User"] != "1000" {
+			t.Errorf("hardening: readonly %v privileged %v user %v", c["ReadonlyRootFilesystem"], c["Privileged"], c["User"])
+		}
+		if !strings.Contains(mustJSON(c["MountPoints"]), `"ContainerPath":"/tmp"`) {
+			t.Errorf("no writable /tmp: %v", c["MountPoints"])
+		}
+		if hc := mustJSON(c["HealthCheck"]); !strings.Contains(hc, "localhost:8000/health") {
+			t.Errorf("container health check %s", hc)
+		}
+		if img := mustJSON(c["Image"]); !strings.Contains(img, "/h2o-backend:"+cfg.ImageTag) {
+			t.Errorf("image %s, want h2o-backend:%s", img, cfg.ImageTag)
+		}
+		expect(t, "log group", func() {
+			tmpl(s.Compute.Stack).HasResourceProperties(jsii.String("AWS::Logs::LogGroup"), &map[string]interface{}{
+				"LogGroupName": "/aws/ecs/h2o-backend-" + cfg.Stage, "RetentionInDays": cfg.LogRetentionDays})
+		})
+		expect(t, "target group health check", func() {
+			tmpl(s.Compute.Stack).HasResourceProperties(jsii.String("AWS::ElasticLoadBalancingV2::TargetGroup"), &map[string]interface{}{
+				"HealthCheckPath": "/health", "HealthCheckIntervalSeconds": 15, "HealthyThresholdCount": 2,
+				"UnhealthyThresholdCount": 3, "Matcher": map[string]interface{}{"HttpCode": "200"}})
+		})
+	})
+}
+
+func TestAutoscalingBoundsAndTargets(t *testing.T) {
+	forEachStage(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
+		tm := tmpl(s.Compute.Stack)
+		expect(t, "scalable target", func() {
+			tm.HasResourceProperties(jsii.String("AWS::ApplicationAutoScaling::ScalableTarget"), &map[string]interface{}{
+				"MinCapacity": cfg.MinTasks, "MaxCapacity": cfg.MaxTasks})
+		})
+		for metric, target := range map[string]int{"ECSServiceAverageCPUUtilization": 70, "ECSServiceAverageMemoryUtilization": 80} {
+			expect(t, metric, func() {
+				tm.HasResourceProperties(jsii.String("AWS::ApplicationAutoScaling::ScalingPolicy"), &map[string]interface{}{
+					"TargetTrackingScalingPolicyConfiguration": map[string]interface{}{
+						"PredefinedMetricSpecification": map[string]interface{}{"PredefinedMetricType": metric},
+						"TargetValue":                   target, "ScaleOutCooldown": 60, "ScaleInCooldown": 300,
+					}})
+			})
+		}
+	})
+}
+
+func TestIamIsScopedToTheStagesResources(t *testing.T) {
+	forEachStage(t, func(t *testing.T, s *H2oStage, _ *config.Config) {
+		for id, pol := range resources(t, s.Compute.Stack, "AWS::IAM::Policy") {
+			for _, st := range props(pol)["PolicyDocument"].(map[string]interface{})["Statement"].([]interface{}) {
+				st := st.(map[string]interface{})
+				actions, resource := mustJSON(st["Action"]), mustJSON(st["Resource"])
+				if resource == `"*"` {
+					// Only actions AWS offers no resource-level permission for may use "*".
+					for _, a := range toStrings(st["Action"]) {
+						if a != "ecr:GetAuthorizationToken" && a != "logs:DescribeLogGroups" && !strings.HasPrefix(a, "ssmmessages:") {
+							t.Errorf("%s grants %s on *", id, a)
+						}
+					}
+				}
+				if strings.Contains(actions, "s3:") && !strings.Contains(resource, "PdfBucket") {
+					t.Errorf("%s grants S3 beyond the PDF bucket: %s on %s", id, actions, resource)
+				}
+				if strings.Contains(actions, `"s3:*"`) || strings.Contains(actions, `"*"`) {
+					t.Errorf("%s grants all actions: %s", id, actions)
+				}
+			}
+		}
+	})
+}
+
+func TestLoadBalancerIsInternalAndAnswersOnlyTheVpc(t *testing.T) {
+	forEachStage(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
+		_, lb := only(t, s.Compute.Stack, "AWS::ElasticLoadBalancingV2::LoadBalancer")
+		p := props(lb)
+		attrs := mustJSON(p["LoadBalancerAttributes"])
+		if p["Scheme"] != "internal" {
+			t.Errorf("ALB scheme %v: the internet must not reach it around CloudFront", p["Scheme"])
+		}
+		for _, want := range []string{`{"Key":"routing.http.drop_invalid_header_fields.enabled","Value":"true"}`,
+			`{"Key":"access_logs.s3.enabled","Value":"true"}`,
+			`{"Key":"deletion_protection.enabled","Value":"` + map[bool]string{true: "true", false: "false"}[cfg.DeletionProtection] + `"}`} {
+			if !strings.Contains(attrs, want) {
+				t.Errorf("ALB attributes lack %s: %s", want, attrs)
+			}
+		}
+		expect(t, "listener: plain HTTP on 80 inside the VPC without a domain", func() {
+			tmpl(s.Compute.Stack).ResourcePropertiesCountIs(jsii.String("AWS::ElasticLoadBalancingV2::Listener"),
+				&map[string]interface{}{"Port": 80, "Protocol": "HTTP"}, jsii.Number(1))
+		})
+		expect(t, "ALB ingress only from the VPC range", func() {
+			tmpl(s.Compute.Stack).HasResourceProperties(jsii.String("AWS::EC2::SecurityGroup"), &map[string]interface{}{
+				"SecurityGroupIngress": []interface{}{map[string]interface{}{"CidrIp": cfg.VpcCidr, "FromPort": 80, "ToPort": 80,
+					"IpProtocol": "tcp", "Description": assertions.Match_AnyValue()}}})
+		})
+	})
+}
+
+func TestWithADomainTheListenerIsHttpsAndRedirects(t *testing.T) {
+	tm := tmpl(withDomain.Compute.Stack)
+	expect(t, "certificate for api.<domain>, DNS-validated in the zone", func() {
+		tm.HasResourceProperties(jsii.String("AWS::CertificateManager::Certificate"), &map[string]interface{}{
+			"DomainName": "api.h2o.example.com", "ValidationMethod": "DNS",
+			"DomainValidationOptions": []interface{}{map[string]interface{}{"DomainName": "api.h2o.example.com",
+				"HostedZoneId": "Z0123456789ABCDEFGHIJ"}}})
+	})
+	expect(t, "HTTPS listener with a TLS 1.3/1.2 policy", func() {
+		tm.HasResourceProperties(jsii.String("AWS::ElasticLoadBalancingV2::Listener"), &map[string]interface{}{
+			"Port": 443, "Protocol": "HTTPS", "SslPolicy": "ELBSecurityPolicy-TLS13-1-2-2021-06"})
+	})
+	expect(t, "port 80 only redirects to 443", func() {
+		tm.HasResourceProperties(jsii.String("AWS::ElasticLoadBalancingV2::Listener"), &map[string]interface{}{
+			"Port": 80, "Protocol": "HTTP", "DefaultActions": []interface{}{map[string]interface{}{"Type": "redirect",
+				"RedirectConfig": map[string]interface{}{"Port": "443", "Protocol": "HTTPS", "StatusCode": "HTTP_301"}}}})
+	})
+}
+
+func TestComputeOutputsWhatRunTaskNeeds(t *testing.T) {
+	forEachStage(t, func(t *testing.T, s *H2oStage, _ *config.Config) {
+		for _, key := range []string{"ClusterName", "ServiceName", "TaskDefinitionFamily", "ContainerName",
+			"TaskSubnetIds", "TaskSecurityGroupId", "AssignPublicIp", "LogGroupName"} {
+			expect(t, "output "+key, func() { tmpl(s.Compute.Stack).HasOutput(jsii.String(key), &map[string]interface{}{}) })
+		}
+	})
+}
+
+func mustJSON(v interface{}) string {
+	raw, _ := json.Marshal(v)
+	return string(raw)
+}
+
+func toStrings(v interface{}) []string {
+	if s, ok := v.(string); ok {
+		return []string{s}
+	}
+	var out []string
+	for _, x := range v.([]interface{}) {
+		out = append(out, x.(string))
+	}
+	return out
+}

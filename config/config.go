@@ -60,6 +60,13 @@ type Config struct {
 	// Edge.
 	DomainName   string // optional; with it the API is api.<domain> and the app app.<domain>.
 	HostedZoneId string // Route 53 zone of DomainName; required with it (no lookups at synth).
+	WafMode      string // block (prod), count (dev: see what would be blocked without blocking), off.
+	WafRateLimit int    // requests per client IP per 5 minutes before the rate rule acts.
+
+	// Frontend (Amplify Hosting): enabled when FrontendRepository is set.
+	FrontendRepository      string // https://github.com/<org>/<repo>; "" = no Amplify app.
+	FrontendBranch          string // the branch Amplify auto-builds.
+	FrontendTokenSecretName string // Secrets Manager secret (plain string) with a GitHub token, created by hand.
 }
 
 // defaults returns the values every stage starts from; stageDefaults then sets what differs per stage.
@@ -82,6 +89,9 @@ func defaults(stage string) Config {
 		BackupRetentionDays:      7,
 		AppSecretKeys:            []string{"AI_API_KEY"},
 		AlarmEmail:               "ops@example.com",
+		WafRateLimit:             2000, // ~7 requests/s sustained per IP: far above one user, low enough to stop floods
+		FrontendBranch:           "main",
+		FrontendTokenSecretName:  "h2o/github-token",
 	}
 }
 
@@ -94,6 +104,7 @@ var stageDefaults = map[string]func(*Config){
 		c.DbInstanceClass = "db.t4g.micro"
 		c.CacheNodeType = "cache.t4g.micro"
 		c.LogRetentionDays = 14 // enough to debug last sprint's deploys.
+		c.WafMode = WafCount
 	},
 	"prod": func(c *Config) {
 		c.VpcCidr = "10.20.0.0/16"
@@ -108,6 +119,7 @@ var stageDefaults = map[string]func(*Config){
 		c.CacheReplicas = 1
 		c.DeletionProtection = true
 		c.LogRetentionDays = 90 // a quarter of history for incident reviews.
+		c.WafMode = WafBlock
 	},
 }
 
@@ -120,6 +132,13 @@ func Stages() []string {
 	sort.Strings(names)
 	return names
 }
+
+// WAF modes accepted by WafMode.
+const (
+	WafBlock = "block"
+	WafCount = "count"
+	WafOff   = "off"
+)
 
 // Architecture values accepted by CpuArchitecture.
 const (

@@ -98,6 +98,11 @@ func TestEveryRuleRejectsBadValues(t *testing.T) {
 		{"log never expires", func(c *Config) { c.LogRetentionDays = 0 }, "logRetentionDays", "0"},
 		{"domain syntax", func(c *Config) { c.DomainName = "Not A Domain"; c.HostedZoneId = "Z123" }, "domainName", "Not A Domain"},
 		{"domain without zone", func(c *Config) { c.DomainName = "h2o.example" }, "hostedZoneId", ""},
+		{"waf mode", func(c *Config) { c.WafMode = "monitor" }, "wafMode", "monitor"},
+		{"waf rate", func(c *Config) { c.WafRateLimit = 5 }, "wafRateLimit", "5"},
+		{"frontend repository", func(c *Config) { c.FrontendRepository = "git@github.com:o/r.git" }, "frontendRepository", "git@github.com:o/r.git"},
+		{"frontend branch", func(c *Config) { c.FrontendBranch = "" }, "frontendBranch", ""},
+		{"token secret name", func(c *Config) { c.FrontendTokenSecretName = "bad name" }, "frontendTokenSecretName", "bad name"},
 		{"zone without domain", func(c *Config) { c.HostedZoneId = "Z123" }, "hostedZoneId", "Z123"},
 	}
 	for _, tc := range cases {

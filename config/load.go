@@ -12,12 +12,14 @@ type Lookup func(key string) (value string, ok bool)
 // overrides are the fields that may be set at deploy time through CDK context. `-c <stage>.<key>=v` sets one
 // stage only and wins over `-c <key>=v`, which sets every stage being built.
 var overrides = map[string]func(*Config) *string{
-	"account":         func(c *Config) *string { return &c.Account },
-	"imageTag":        func(c *Config) *string { return &c.ImageTag },
-	"alarmEmail":      func(c *Config) *string { return &c.AlarmEmail },
-	"domainName":      func(c *Config) *string { return &c.DomainName },
-	"hostedZoneId":    func(c *Config) *string { return &c.HostedZoneId },
-	"cpuArchitecture": func(c *Config) *string { return &c.CpuArchitecture },
+	"account":            func(c *Config) *string { return &c.Account },
+	"imageTag":           func(c *Config) *string { return &c.ImageTag },
+	"alarmEmail":         func(c *Config) *string { return &c.AlarmEmail },
+	"domainName":         func(c *Config) *string { return &c.DomainName },
+	"hostedZoneId":       func(c *Config) *string { return &c.HostedZoneId },
+	"cpuArchitecture":    func(c *Config) *string { return &c.CpuArchitecture },
+	"wafMode":            func(c *Config) *string { return &c.WafMode },
+	"frontendRepository": func(c *Config) *string { return &c.FrontendRepository },
 }
 
 // OverrideKeys lists the context keys Load reads, for documentation and tests.

@@ -20,6 +20,9 @@ var (
 	cacheClassRe = regexp.MustCompile(`^cache\.[a-z0-9]+\.[a-z0-9]+$`)
 	domainRe     = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
 	envNameRe    = regexp.MustCompile(`^[A-Z_][A-Z0-9_]*$`)
+	githubRepoRe = regexp.MustCompile(`^https://github\.com/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$`)
+	branchRe     = regexp.MustCompile(`^[A-Za-z0-9._/-]{1,100}$`)
+	secretNameRe = regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]{1,512}$`)
 	zoneIdRe     = regexp.MustCompile(`^Z[A-Z0-9]{1,31}$`)
 )
 
@@ -65,6 +68,7 @@ func (c *Config) Validate() []error {
 	v.check(err == nil && addr.Address == c.AlarmEmail && strings.Contains(c.AlarmEmail[strings.LastIndex(c.AlarmEmail, "@")+1:], "."),
 		"alarmEmail", c.AlarmEmail, "an e-mail address such as ops@example.com")
 	c.validateDomain(&v)
+	c.validateEdge(&v)
 	return v.errs
 }
 
@@ -134,6 +138,18 @@ func (c *Config) validateDomain(v *validator) {
 	} else {
 		v.check(c.HostedZoneId == "", "hostedZoneId", c.HostedZoneId, "empty when domainName is empty")
 	}
+}
+
+func (c *Config) validateEdge(v *validator) {
+	v.check(slices.Contains([]string{WafBlock, WafCount, WafOff}, c.WafMode), "wafMode", c.WafMode,
+		WafBlock+", "+WafCount+" or "+WafOff)
+	v.check(c.WafRateLimit >= 10 && c.WafRateLimit <= 2000000000, "wafRateLimit", strconv.Itoa(c.WafRateLimit),
+		"10 to 2000000000 requests per IP per 5 minutes (WAF limits)")
+	v.check(c.FrontendRepository == "" || githubRepoRe.MatchString(c.FrontendRepository), "frontendRepository",
+		c.FrontendRepository, "https://github.com/<org>/<repo>, or empty for no Amplify app")
+	v.check(branchRe.MatchString(c.FrontendBranch), "frontendBranch", c.FrontendBranch, "a git branch name")
+	v.check(secretNameRe.MatchString(c.FrontendTokenSecretName), "frontendTokenSecretName", c.FrontendTokenSecretName,
+		"a Secrets Manager secret name")
 }
 
 type validator struct {

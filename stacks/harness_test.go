@@ -22,12 +22,14 @@ var (
 	ci       *CiStack
 	outdir   string
 	template = map[awscdk.Stack]assertions.Template{}
-	// withDomain is prod with a custom domain: the listener, certificate and DNS variants.
+	// withDomain is prod with a custom domain and the Amplify frontend: the listener, certificate, DNS and
+	// frontend variants.
 	withDomain *H2oStage
 )
 
 // variantContext is what `-c domainName=... -c hostedZoneId=...` would pass.
-var variantContext = map[string]string{"domainName": "h2o.example.com", "hostedZoneId": "Z0123456789ABCDEFGHIJ"}
+var variantContext = map[string]string{"domainName": "h2o.example.com", "hostedZoneId": "Z0123456789ABCDEFGHIJ",
+	"frontendRepository": "https://github.com/h2o-allegiant/frontend"}
 
 func TestMain(m *testing.M) {
 	code := func() int {

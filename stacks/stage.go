@@ -19,6 +19,7 @@ type H2oStage struct {
 	Network *NetworkStack
 	Data    *DataStack
 	Compute *ComputeStack
+	Edge    *EdgeStack
 }
 
 // NewH2oStage builds every layer of one stage. Stack names are h2o-<stage>-<layer>, so
@@ -35,12 +36,13 @@ func NewH2oStage(scope constructs.Construct, cfg *config.Config) *H2oStage {
 	s.Network = NewNetworkStack(stage, cfg)
 	s.Data = NewDataStack(stage, cfg, s.Network)
 	s.Compute = NewComputeStack(stage, cfg, s.Network, s.Data)
+	s.Edge = NewEdgeStack(stage, cfg, s.Compute)
 	return s
 }
 
 // Stacks lists the stage's stacks in deploy order.
 func (s *H2oStage) Stacks() []awscdk.Stack {
-	return []awscdk.Stack{s.Network.Stack, s.Data.Stack, s.Compute.Stack}
+	return []awscdk.Stack{s.Network.Stack, s.Data.Stack, s.Compute.Stack, s.Edge.Stack}
 }
 
 // Env is where a stage (or the account-level stack) deploys.

@@ -1,0 +1,198 @@
+package stacks
+
+import (
+	"fmt"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsamplify"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscertificatemanager"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudfront"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudfrontorigins"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsroute53"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsroute53targets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awswafv2"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"h2o-infra/config"
+)
+
+// EdgeStack is the public entry point: CloudFront (+ WAF) in front of the internal ALB, optional custom
+// domain, optional Amplify frontend.
+type EdgeStack struct {
+	awscdk.Stack
+	Distribution awscloudfront.Distribution
+	WebAcl       awswafv2.CfnWebACL // nil when WafMode is off
+	Frontend     awsamplify.CfnApp  // nil when no FrontendRepository is configured
+	ApiUrl       *string
+}
+
+// NewEdgeStack builds the distribution whose only origin is compute's internal ALB, through a CloudFront
+// VPC origin: the ALB has no public address, so no request can bypass CloudFront and its WAF.
+func NewEdgeStack(scope constructs.Construct, cfg *config.Config, compute *ComputeStack) *EdgeStack {
+	stack := newLayerStack(scope, cfg, "edge", "CloudFront, WAF, DNS and the Amplify frontend")
+	e := &EdgeStack{Stack: stack}
+	var zone awsroute53.IHostedZone
+	if cfg.DomainName != "" {
+		zone = hostedZone(stack, cfg)
+	}
+
+	originProtocol := awscloudfront.OriginProtocolPolicy_HTTP_ONLY // no certificate can exist for the ALB
+	if compute.OriginHTTPS {
+		originProtocol = awscloudfront.OriginProtocolPolicy_HTTPS_ONLY
+	}
+	origin := awscloudfrontorigins.VpcOrigin_WithApplicationLoadBalancer(compute.BackendService.LoadBalancer(),
+		&awscloudfrontorigins.VpcOriginWithEndpointProps{
+			ProtocolPolicy:     originProtocol,
+			OriginSslProtocols: &[]awscloudfront.OriginSslPolicy{awscloudfront.OriginSslPolicy_TLS_V1_2},
+			ReadTimeout:        awscdk.Duration_Seconds(jsii.Number(60)), // AI generations are slow; 60 s is the default cap
+		})
+
+	logs := awss3.NewBucket(stack, jsii.String("CdnLogBucket"), &awss3.BucketProps{
+		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
+		Encryption:        awss3.BucketEncryption_S3_MANAGED,
+		EnforceSSL:        jsii.Bool(true),
+		// CloudFront standard logging writes with an ACL grant, so ACLs must stay enabled for the owner.
+		ObjectOwnership: awss3.ObjectOwnership_BUCKET_OWNER_PREFERRED,
+		LifecycleRules: &[]*awss3.LifecycleRule{{
+			Id: jsii.String("expire-cdn-logs"), Expiration: awscdk.Duration_Days(jsii.Number(float64(cfg.LogRetentionDays))),
+		}},
+		RemovalPolicy:     awscdk.RemovalPolicy_DESTROY,
+		AutoDeleteObjects: jsii.Bool(true),
+	})
+	suppress(logs, map[string]string{
+		"AwsSolutions-S1": "This bucket only receives CloudFront access logs; logging access to the logs would need yet another bucket.",
+	})
+
+	props := &awscloudfront.DistributionProps{
+		Comment: jsii.String(fmt.Sprintf("h2o %s API", cfg.Stage)),
+		DefaultBehavior: &awscloudfront.BehaviorOptions{
+			Origin:               origin,
+			ViewerProtocolPolicy: awscloudfront.ViewerProtocolPolicy_REDIRECT_TO_HTTPS,
+			AllowedMethods:       awscloudfront.AllowedMethods_ALLOW_ALL(),
+			// An API: nothing is cached, everything the viewer sent reaches the backend (the Host header too,
+			// so with a domain the ALB certificate for api.<domain> verifies).
+			CachePolicy:         awscloudfront.CachePolicy_CACHING_DISABLED(),
+			OriginRequestPolicy: awscloudfront.OriginRequestPolicy_ALL_VIEWER(),
+			Compress:            jsii.Bool(true),
+		},
+		HttpVersion:   awscloudfront.HttpVersion_HTTP2_AND_3,
+		PriceClass:    awscloudfront.PriceClass_PRICE_CLASS_100, // North America and Europe: where the users are
+		EnableLogging: jsii.Bool(true),
+		LogBucket:     logs,
+		LogFilePrefix: jsii.String("cloudfront/"),
+	}
+	if cfg.WafMode != config.WafOff {
+		e.WebAcl = newWebAcl(stack, cfg)
+		props.WebAclId = e.WebAcl.AttrArn()
+	}
+	if zone != nil {
+		props.DomainNames = jsii.Strings("api." + cfg.DomainName)
+		// Only a custom certificate can set a TLS floor; the default *.cloudfront.net one is fixed by AWS.
+		props.MinimumProtocolVersion = awscloudfront.SecurityPolicyProtocol_TLS_V1_2_2021
+		props.Certificate = awscertificatemanager.NewCertificate(stack, jsii.String("CdnCertificate"), &awscertificatemanager.CertificateProps{
+			DomainName: jsii.String("api." + cfg.DomainName),
+			Validation: awscertificatemanager.CertificateValidation_FromDns(zone),
+		})
+	}
+	e.Distribution = awscloudfront.NewDistribution(stack, jsii.String("Distribution"), props)
+	e.ApiUrl = awscdk.Fn_Join(jsii.String(""), jsii.Strings("https://", *e.Distribution.DistributionDomainName()))
+	if zone != nil {
+		target := awsroute53.RecordTarget_FromAlias(awsroute53targets.NewCloudFrontTarget(e.Distribution))
+		awsroute53.NewARecord(stack, jsii.String("ApiRecord"), &awsroute53.ARecordProps{
+			Zone: zone, RecordName: jsii.String("api"), Target: target})
+		awsroute53.NewAaaaRecord(stack, jsii.String("ApiRecordIpv6"), &awsroute53.AaaaRecordProps{
+			Zone: zone, RecordName: jsii.String("api"), Target: target})
+		e.ApiUrl = jsii.String("https://api." + cfg.DomainName)
+	}
+	nagReasons := map[string]string{
+		"AwsSolutions-CFR1": "The API serves customers wherever they are; abuse is handled by WAF rules, not by country.",
+	}
+	if zone == nil {
+		nagReasons["AwsSolutions-CFR4"] = "Without a custom domain only the default *.cloudfront.net certificate exists, whose TLS policy CloudFront fixes; set domainName to get TLSv1.2_2021."
+	}
+	if e.WebAcl == nil {
+		nagReasons["AwsSolutions-CFR2"] = "WAF is turned off for this stage in config (wafMode=off) to save its fixed monthly cost."
+	}
+	suppress(e.Distribution, nagReasons)
+	awscdk.NewCfnOutput(stack, jsii.String("ApiUrl"), &awscdk.CfnOutputProps{Value: e.ApiUrl,
+		Description: jsii.String("Public HTTPS URL of the API")})
+
+	if cfg.FrontendRepository != "" {
+		e.Frontend = newFrontend(stack, cfg, e.ApiUrl)
+	}
+	return e
+}
+
+// newWebAcl is the CLOUDFRONT-scope WAF: AWS managed rule groups plus a per-IP rate limit. In count mode
+// every rule only counts, so dev shows what prod would block.
+func newWebAcl(stack awscdk.Stack, cfg *config.Config) awswafv2.CfnWebACL {
+	block := cfg.WafMode == config.WafBlock
+	visibility := func(name string) *awswafv2.CfnWebACL_VisibilityConfigProperty {
+		return &awswafv2.CfnWebACL_VisibilityConfigProperty{MetricName: jsii.String(name),
+			CloudWatchMetricsEnabled: jsii.Bool(true), SampledRequestsEnabled: jsii.Bool(true)}
+	}
+	override := &awswafv2.CfnWebACL_OverrideActionProperty{Count: map[string]interface{}{}}
+	action := &awswafv2.CfnWebACL_RuleActionProperty{Count: &awswafv2.CfnWebACL_CountActionProperty{}}
+	if block {
+		override = &awswafv2.CfnWebACL_OverrideActionProperty{None: map[string]interface{}{}}
+		action = &awswafv2.CfnWebACL_RuleActionProperty{Block: &awswafv2.CfnWebACL_BlockActionProperty{}}
+	}
+	var rules []interface{}
+	for i, group := range managedRuleGroups {
+		rules = append(rules, &awswafv2.CfnWebACL_RuleProperty{
+			Name: jsii.String(group), Priority: jsii.Number(float64(i + 1)), OverrideAction: override,
+			Statement: &awswafv2.CfnWebACL_StatementProperty{ManagedRuleGroupStatement: &awswafv2.CfnWebACL_ManagedRuleGroupStatementProperty{
+				VendorName: jsii.String("AWS"), Name: jsii.String(group)}},
+			VisibilityConfig: visibility(group),
+		})
+	}
+	rules = append(rules, &awswafv2.CfnWebACL_RuleProperty{
+		Name: jsii.String("RatePerIp"), Priority: jsii.Number(float64(len(managedRuleGroups) + 1)), Action: action,
+		Statement: &awswafv2.CfnWebACL_StatementProperty{RateBasedStatement: &awswafv2.CfnWebACL_RateBasedStatementProperty{
+			Limit: jsii.Number(float64(cfg.WafRateLimit)), AggregateKeyType: jsii.String("IP")}},
+		VisibilityConfig: visibility("RatePerIp"),
+	})
+	return awswafv2.NewCfnWebACL(stack, jsii.String("WebAcl"), &awswafv2.CfnWebACLProps{
+		Name:             jsii.String(fmt.Sprintf("h2o-%s-api", cfg.Stage)),
+		Scope:            jsii.String("CLOUDFRONT"), // the stage's region is us-east-1, where CLOUDFRONT ACLs live
+		DefaultAction:    &awswafv2.CfnWebACL_DefaultActionProperty{Allow: &awswafv2.CfnWebACL_AllowActionProperty{}},
+		Rules:            &rules,
+		VisibilityConfig: visibility(fmt.Sprintf("h2o-%s-api", cfg.Stage)),
+	})
+}
+
+// managedRuleGroups: OWASP-style common rules, known exploit payloads, IPs AWS sees attacking, SQL injection.
+var managedRuleGroups = []string{"AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet",
+	"AWSManagedRulesAmazonIpReputationList", "AWSManagedRulesSQLiRuleSet"}
+
+// newFrontend is the Amplify Hosting app built from the frontend's GitHub repository.
+func newFrontend(stack awscdk.Stack, cfg *config.Config, apiURL *string) awsamplify.CfnApp {
+	app := awsamplify.NewCfnApp(stack, jsii.String("Frontend"), &awsamplify.CfnAppProps{
+		Name:       jsii.String(fmt.Sprintf("h2o-%s-frontend", cfg.Stage)),
+		Repository: jsii.String(cfg.FrontendRepository),
+		// A dynamic reference: CloudFormation reads the token from Secrets Manager; it never enters the template.
+		AccessToken: awscdk.SecretValue_SecretsManager(jsii.String(cfg.FrontendTokenSecretName), nil).UnsafeUnwrap(),
+		Platform:    jsii.String("WEB"),
+		EnvironmentVariables: &[]interface{}{&awsamplify.CfnApp_EnvironmentVariableProperty{
+			Name: jsii.String("API_URL"), Value: apiURL}},
+	})
+	awsamplify.NewCfnBranch(stack, jsii.String("FrontendBranch"), &awsamplify.CfnBranchProps{
+		AppId: app.AttrAppId(), BranchName: jsii.String(cfg.FrontendBranch), EnableAutoBuild: jsii.Bool(true),
+		Stage: jsii.String(map[bool]string{true: "PRODUCTION", false: "DEVELOPMENT"}[cfg.DeletionProtection]),
+	})
+	url := awscdk.Fn_Join(jsii.String(""), jsii.Strings("https://", cfg.FrontendBranch+".", *app.AttrDefaultDomain()))
+	if cfg.DomainName != "" {
+		// Amplify creates and validates app.<domain> itself in the account's Route 53 zone.
+		awsamplify.NewCfnDomain(stack, jsii.String("FrontendDomain"), &awsamplify.CfnDomainProps{
+			AppId: app.AttrAppId(), DomainName: jsii.String(cfg.DomainName),
+			SubDomainSettings: &[]interface{}{&awsamplify.CfnDomain_SubDomainSettingProperty{
+				BranchName: jsii.String(cfg.FrontendBranch), Prefix: jsii.String("app")}},
+		})
+		url = jsii.String("https://app." + cfg.DomainName)
+	}
+	awscdk.NewCfnOutput(stack, jsii.String("FrontendUrl"), &awscdk.CfnOutputProps{Value: url,
+		Description: jsii.String("Public URL of the Amplify frontend")})
+	return app
+}

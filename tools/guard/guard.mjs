@@ -1,0 +1,157 @@
+#!/usr/bin/env node
+// Review guard: compares two synthesized cloud assemblies stack by stack with @aws-cdk/cloudformation-diff (the
+// library `cdk diff` uses) and fails when a stateful resource would be destroyed or replaced.
+//
+//   node tools/guard/guard.mjs <base-assembly-dir> <head-assembly-dir>
+//
+// Exit 0: nothing stateful is destroyed or replaced. Exit 1: something is (the readable diff of every changed
+// stack is printed, then the offending resources). Exit 2: bad usage or an unreadable assembly.
+// GUARD_ALLOW="<stack>/<logicalId>,..." accepts listed resources on purpose (they are still reported).
+import fs from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+
+const require = createRequire(import.meta.url);
+const cfnDiff = require('@aws-cdk/cloudformation-diff');
+const { ResourceImpact } = cfnDiff;
+
+// Resources whose loss is loss of data, or of something other resources cannot do without (a key's ciphertext,
+// a repository's images). Log groups are deliberately not here: their retention is their state, and the
+// stacks own their names. Extend this list, not the logic, when a new stateful type appears.
+export const STATEFUL_TYPES = new Set([
+  'AWS::RDS::DBInstance',
+  'AWS::RDS::DBCluster',
+  'AWS::ElastiCache::ReplicationGroup',
+  'AWS::ElastiCache::CacheCluster',
+  'AWS::ElastiCache::ServerlessCache',
+  'AWS::S3::Bucket',
+  'AWS::SecretsManager::Secret',
+  'AWS::ECR::Repository',
+  'AWS::KMS::Key',
+  'AWS::DynamoDB::Table',
+  'AWS::EFS::FileSystem',
+]);
+
+// What the diff library says will happen to the existing physical resource, and how the guard words it.
+const DANGEROUS = new Map([
+  [ResourceImpact.WILL_DESTROY, 'would be destroyed'],
+  [ResourceImpact.WILL_ORPHAN, 'would be removed from the stack (retained, but no longer managed)'],
+  [ResourceImpact.WILL_REPLACE, 'would be replaced (a new, empty resource)'],
+  [ResourceImpact.MAY_REPLACE, 'may be replaced (a property that conditionally forces replacement changed)'],
+]);
+
+// loadStacks(dir): Map of stack name (or artifact id) -> { id, name, displayName, template }, nested assemblies
+// (one per CDK Stage: assembly-dev/, assembly-prod/) included.
+export function loadStacks(dir, stacks = new Map()) {
+  const manifestPath = path.join(dir, 'manifest.json');
+  if (!fs.existsSync(manifestPath)) {
+    throw new Error(`${dir} is not a cloud assembly: no manifest.json (run cdk synth -o ${dir})`);
+  }
+  const manifest = JSON.parse(fs.readFileSync(manifestPath, 'utf8'));
+  for (const [id, artifact] of Object.entries(manifest.artifacts ?? {})) {
+    const props = artifact.properties ?? {};
+    if (artifact.type === 'cdk:cloud-assembly') {
+      loadStacks(path.join(dir, props.directoryName), stacks);
+    } else if (artifact.type === 'aws:cloudformation:stack') {
+      const name = props.stackName ?? id;
+      if (stacks.has(name)) throw new Error(`stack ${name} appears twice in ${dir}`);
+      const template = JSON.parse(fs.readFileSync(path.join(dir, props.templateFile), 'utf8'));
+      stacks.set(name, { id, name, displayName: artifact.displayName ?? id, template, paths: constructPaths(dir, artifact) });
+    }
+  }
+  return stacks;
+}
+
+// constructPaths: logical ID -> construct path, from the artifact's metadata (inline or in its metadata file),
+// so the printed diff names constructs as `cdk diff` does.
+function constructPaths(dir, artifact) {
+  let metadata = artifact.metadata ?? {};
+  if (artifact.additionalMetadataFile) {
+    const file = path.join(dir, artifact.additionalMetadataFile);
+    if (fs.existsSync(file)) metadata = { ...metadata, ...JSON.parse(fs.readFileSync(file, 'utf8')) };
+  }
+  const paths = {};
+  for (const [constructPath, entries] of Object.entries(metadata)) {
+    for (const entry of entries ?? []) {
+      if (entry.type === 'aws:cdk:logicalId' && typeof entry.data === 'string') paths[entry.data] = constructPath;
+    }
+  }
+  return paths;
+}
+
+// compare(baseDir, headDir, out, allow): prints the diffs to `out`; returns { violations, allowed, changed }.
+export function compare(baseDir, headDir, out = process.stdout, allow = new Set()) {
+  const base = loadStacks(baseDir);
+  const head = loadStacks(headDir);
+  const names = [...new Set([...base.keys(), ...head.keys()])].sort();
+  const violations = [];
+  const allowed = [];
+  let changed = 0;
+  for (const name of names) {
+    const before = base.get(name);
+    const after = head.get(name);
+    const diff = cfnDiff.fullDiff(before?.template ?? {}, after?.template ?? {});
+    if (diff.isEmpty) continue;
+    changed++;
+    const label = (after ?? before).displayName;
+    const status = !before ? ' (new stack)' : !after ? ' (stack removed from the app)' : '';
+    out.write(`\nStack ${name} [${label}]${status}\n`);
+    cfnDiff.formatDifferences(out, diff, { ...before?.paths, ...after?.paths });
+    diff.resources.forEachDifference((logicalId, change) => {
+      const type = change.oldResourceType;
+      if (!type || !STATEFUL_TYPES.has(type)) return;
+      let what = DANGEROUS.get(change.changeImpact);
+      if (change.resourceTypeChanged) what = `would change type to ${change.newResourceType} (replaced)`;
+      if (!what) return;
+      const constructPath = (before?.paths ?? {})[logicalId];
+      const entry = { stack: name, logicalId, path: constructPath, type, what, impact: change.changeImpact };
+      if (change.isUpdate) {
+        entry.properties = Object.entries(change.propertyUpdates)
+          .filter(([, p]) => p.changeImpact === ResourceImpact.WILL_REPLACE || p.changeImpact === ResourceImpact.MAY_REPLACE)
+          .map(([k]) => k);
+      }
+      (allow.has(`${name}/${logicalId}`) ? allowed : violations).push(entry);
+    });
+  }
+  return { violations, allowed, changed, compared: names.length };
+}
+
+function describe(v) {
+  const props = v.properties?.length ? ` (${v.properties.join(', ')})` : '';
+  const where = v.path ? ` (${v.path})` : '';
+  return `${v.stack}: ${v.logicalId}${where} ${v.type} ${v.what}${props}`;
+}
+
+function main(argv) {
+  if (argv.length !== 2 || argv.some((a) => a === '-h' || a === '--help')) {
+    process.stderr.write('usage: guard.mjs <base-assembly-dir> <head-assembly-dir>\n');
+    return 2;
+  }
+  const allow = new Set((process.env.GUARD_ALLOW ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+  let result;
+  try {
+    result = compare(argv[0], argv[1], process.stdout, allow);
+  } catch (err) {
+    process.stderr.write(`guard: ${err.message}\n`);
+    return 2;
+  }
+  const { violations, allowed, changed, compared } = result;
+  process.stdout.write('\n');
+  for (const v of allowed) process.stdout.write(`guard: allowed by GUARD_ALLOW: ${describe(v)}\n`);
+  if (violations.length) {
+    for (const v of violations) process.stdout.write(`guard: STATEFUL: ${describe(v)}\n`);
+    process.stdout.write(
+      `guard: FAILED: ${violations.length} stateful resource(s) would be destroyed or replaced. Keep the ` +
+        'logical ID (construct id and path) and replacement-forcing properties unchanged, or, if the loss is ' +
+        'intended, migrate the data first and list the resources in GUARD_ALLOW=<stack>/<logicalId>.\n',
+    );
+    return 1;
+  }
+  process.stdout.write(`guard: OK: ${compared} stack(s) compared, ${changed} changed, no stateful resource destroyed or replaced\n`);
+  return 0;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(fs.realpathSync(process.argv[1])).href) {
+  process.exitCode = main(process.argv.slice(2));
+}

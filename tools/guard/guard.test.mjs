@@ -1,0 +1,89 @@
+// Tests of the review guard over the hand-made assemblies in testdata/: base/ is the reviewed branch's base,
+// every other directory is a head with one change in the prod stage (dev is unchanged everywhere).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { compare, loadStacks } from './guard.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const data = (name) => path.join(here, 'testdata', name);
+
+function guard(head, env = {}) {
+  const r = spawnSync(process.execPath, [path.join(here, 'guard.mjs'), data('base'), data(head)], {
+    encoding: 'utf8',
+    env: { ...process.env, GUARD_ALLOW: '', ...env },
+  });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+test('stacks of nested assemblies are matched by stack name', () => {
+  const stacks = loadStacks(data('base'));
+  assert.deepEqual([...stacks.keys()].sort(), ['h2o-dev-data', 'h2o-dev-monitoring', 'h2o-prod-data', 'h2o-prod-monitoring']);
+  assert.equal(stacks.get('h2o-prod-data').displayName, 'prod/data');
+});
+
+test('an unchanged assembly passes', () => {
+  const r = guard('unchanged');
+  assert.equal(r.code, 0, r.out + r.err);
+  assert.match(r.out, /guard: OK: 4 stack\(s\) compared, 0 changed/);
+});
+
+test('a renamed RDS instance (new logical ID) fails and shows the diff', () => {
+  const r = guard('renamed-db');
+  assert.equal(r.code, 1, r.out + r.err);
+  assert.match(r.out, /Stack h2o-prod-data \[prod\/data\]/);
+  assert.match(r.out, /\[-\] AWS::RDS::DBInstance .*DatabaseB269D8BB destroy/);
+  assert.match(r.out, /guard: STATEFUL: h2o-prod-data: DatabaseB269D8BB \(\/prod\/data\/Database\/Resource\) AWS::RDS::DBInstance would be destroyed/);
+  assert.doesNotMatch(r.out, /h2o-dev-data/);
+});
+
+test('a changed BucketName fails: the library classifies it as a replacement', () => {
+  const r = guard('bucket-name');
+  assert.equal(r.code, 1, r.out + r.err);
+  assert.match(r.out, /BucketName \(requires replacement\)/);
+  assert.match(r.out, /guard: STATEFUL: h2o-prod-data: PdfBucketFA9E115A .*AWS::S3::Bucket would be replaced .*\(BucketName\)/);
+});
+
+test('an alarm threshold change passes, with its diff printed', () => {
+  const r = guard('alarm-threshold');
+  assert.equal(r.code, 0, r.out + r.err);
+  assert.match(r.out, /Stack h2o-prod-monitoring/);
+  assert.match(r.out, /Threshold/);
+  assert.match(r.out, /guard: OK: 4 stack\(s\) compared, 1 changed/);
+});
+
+test('an in-place update of a stateful resource (instance class) passes', () => {
+  const r = guard('db-instance-class');
+  assert.equal(r.code, 0, r.out + r.err);
+  assert.match(r.out, /DBInstanceClass/);
+});
+
+test('GUARD_ALLOW accepts a listed resource on purpose and still reports it', () => {
+  const r = guard('renamed-db', { GUARD_ALLOW: 'h2o-prod-data/DatabaseB269D8BB' });
+  assert.equal(r.code, 0, r.out + r.err);
+  assert.match(r.out, /allowed by GUARD_ALLOW: h2o-prod-data: DatabaseB269D8BB/);
+});
+
+test('a stack removed from the app counts as destroying its stateful resources', () => {
+  const { violations } = compare(data('base'), data('base'), { write() {} });
+  assert.equal(violations.length, 0);
+  const r = spawnSync(process.execPath, [path.join(here, 'guard.mjs'), data('base'), path.join(data('base'), 'assembly-dev')], {
+    encoding: 'utf8',
+  });
+  assert.equal(r.status, 1, r.stdout + r.stderr);
+  assert.match(r.stdout, /Stack h2o-prod-data \[prod\/data\] \(stack removed from the app\)/);
+  assert.match(r.stdout, /h2o-prod-data: DatabaseB269D8BB .*AWS::RDS::DBInstance would be destroyed/);
+  // DeletionPolicy Retain: the bucket survives, orphaned, which still fails the review.
+  assert.match(r.stdout, /h2o-prod-data: PdfBucketFA9E115A .*would be removed from the stack \(retained/);
+  assert.match(r.stdout, /guard: FAILED: 3 stateful resource\(s\)/);
+});
+
+test('bad usage and a directory without manifest.json exit 2', () => {
+  const usage = spawnSync(process.execPath, [path.join(here, 'guard.mjs'), data('base')], { encoding: 'utf8' });
+  assert.equal(usage.status, 2);
+  const r = guard('no-such-dir');
+  assert.equal(r.code, 2);
+  assert.match(r.err, /not a cloud assembly/);
+});

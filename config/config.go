@@ -56,6 +56,13 @@ type Config struct {
 	// Observability.
 	LogRetentionDays int    // every log group of the stage; none is "never expire".
 	AlarmEmail       string // subscribed to the stage's alarm topic.
+	SlackWorkspaceId string // optional AWS Chatbot Slack workspace (team) id; with SlackChannelId, alarms go to Slack.
+	SlackChannelId   string // optional Slack channel id for the stage's alarms.
+	MonthlyBudgetUsd int    // AWS Budgets alerts at 80 % forecast and 100 % actual of this.
+	// The backend publishes AI generation time with CloudWatch embedded metric format under this namespace
+	// and metric name, with dimension Stage=<stage>.
+	MetricsNamespace string
+	AiDurationMetric string
 
 	// Edge.
 	DomainName   string // optional; with it the API is api.<domain> and the app app.<domain>.
@@ -89,6 +96,8 @@ func defaults(stage string) Config {
 		BackupRetentionDays:      7,
 		AppSecretKeys:            []string{"AI_API_KEY"},
 		AlarmEmail:               "ops@example.com",
+		MetricsNamespace:         "H2O/Backend",
+		AiDurationMetric:         "AIGenerationDuration",
 		WafRateLimit:             2000, // ~7 requests/s sustained per IP: far above one user, low enough to stop floods
 		FrontendBranch:           "main",
 		FrontendTokenSecretName:  "h2o/github-token",
@@ -105,6 +114,7 @@ var stageDefaults = map[string]func(*Config){
 		c.CacheNodeType = "cache.t4g.micro"
 		c.LogRetentionDays = 14 // enough to debug last sprint's deploys.
 		c.WafMode = WafCount
+		c.MonthlyBudgetUsd = 75 // the dev estimate plus headroom for load tests
 	},
 	"prod": func(c *Config) {
 		c.VpcCidr = "10.20.0.0/16"
@@ -120,6 +130,7 @@ var stageDefaults = map[string]func(*Config){
 		c.DeletionProtection = true
 		c.LogRetentionDays = 90 // a quarter of history for incident reviews.
 		c.WafMode = WafBlock
+		c.MonthlyBudgetUsd = 350 // the prod estimate plus one extra task at full scale-out
 	},
 }
 

@@ -103,6 +103,11 @@ func TestEveryRuleRejectsBadValues(t *testing.T) {
 		{"frontend repository", func(c *Config) { c.FrontendRepository = "git@github.com:o/r.git" }, "frontendRepository", "git@github.com:o/r.git"},
 		{"frontend branch", func(c *Config) { c.FrontendBranch = "" }, "frontendBranch", ""},
 		{"token secret name", func(c *Config) { c.FrontendTokenSecretName = "bad name" }, "frontendTokenSecretName", "bad name"},
+		{"slack channel without workspace", func(c *Config) { c.SlackChannelId = "C0123ABCD" }, "slackChannelId", "C0123ABCD"},
+		{"slack workspace id", func(c *Config) { c.SlackWorkspaceId, c.SlackChannelId = "team", "C0123ABCD" }, "slackWorkspaceId", "team"},
+		{"budget", func(c *Config) { c.MonthlyBudgetUsd = 0 }, "monthlyBudgetUsd", "0"},
+		{"metrics namespace", func(c *Config) { c.MetricsNamespace = "AWS/ECS" }, "metricsNamespace", "AWS/ECS"},
+		{"metric name", func(c *Config) { c.AiDurationMetric = "" }, "aiDurationMetric", ""},
 		{"zone without domain", func(c *Config) { c.HostedZoneId = "Z123" }, "hostedZoneId", "Z123"},
 	}
 	for _, tc := range cases {

@@ -20,6 +20,8 @@ var overrides = map[string]func(*Config) *string{
 	"cpuArchitecture":    func(c *Config) *string { return &c.CpuArchitecture },
 	"wafMode":            func(c *Config) *string { return &c.WafMode },
 	"frontendRepository": func(c *Config) *string { return &c.FrontendRepository },
+	"slackWorkspaceId":   func(c *Config) *string { return &c.SlackWorkspaceId },
+	"slackChannelId":     func(c *Config) *string { return &c.SlackChannelId },
 }
 
 // OverrideKeys lists the context keys Load reads, for documentation and tests.

@@ -23,6 +23,8 @@ var (
 	githubRepoRe = regexp.MustCompile(`^https://github\.com/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$`)
 	branchRe     = regexp.MustCompile(`^[A-Za-z0-9._/-]{1,100}$`)
 	secretNameRe = regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]{1,512}$`)
+	slackIdRe    = regexp.MustCompile(`^[A-Z0-9]{9,11}$`)
+	namespaceRe  = regexp.MustCompile(`^[A-Za-z0-9/_.#:-]{1,255}$`)
 	zoneIdRe     = regexp.MustCompile(`^Z[A-Z0-9]{1,31}$`)
 )
 
@@ -69,6 +71,7 @@ func (c *Config) Validate() []error {
 		"alarmEmail", c.AlarmEmail, "an e-mail address such as ops@example.com")
 	c.validateDomain(&v)
 	c.validateEdge(&v)
+	c.validateObservability(&v)
 	return v.errs
 }
 
@@ -150,6 +153,20 @@ func (c *Config) validateEdge(v *validator) {
 	v.check(branchRe.MatchString(c.FrontendBranch), "frontendBranch", c.FrontendBranch, "a git branch name")
 	v.check(secretNameRe.MatchString(c.FrontendTokenSecretName), "frontendTokenSecretName", c.FrontendTokenSecretName,
 		"a Secrets Manager secret name")
+}
+
+func (c *Config) validateObservability(v *validator) {
+	v.check((c.SlackWorkspaceId == "") == (c.SlackChannelId == ""), "slackChannelId", c.SlackChannelId,
+		"set together with slackWorkspaceId (both or neither)")
+	v.check(c.SlackWorkspaceId == "" || slackIdRe.MatchString(c.SlackWorkspaceId), "slackWorkspaceId", c.SlackWorkspaceId,
+		"a Slack workspace id such as T0123ABCD")
+	v.check(c.SlackChannelId == "" || slackIdRe.MatchString(c.SlackChannelId), "slackChannelId", c.SlackChannelId,
+		"a Slack channel id such as C0123ABCD")
+	v.check(c.MonthlyBudgetUsd >= 1 && c.MonthlyBudgetUsd <= 1000000, "monthlyBudgetUsd", strconv.Itoa(c.MonthlyBudgetUsd),
+		"1 to 1000000 US dollars")
+	v.check(namespaceRe.MatchString(c.MetricsNamespace) && !strings.HasPrefix(c.MetricsNamespace, "AWS/"), "metricsNamespace",
+		c.MetricsNamespace, "a custom CloudWatch namespace (not AWS/...)")
+	v.check(namespaceRe.MatchString(c.AiDurationMetric), "aiDurationMetric", c.AiDurationMetric, "a CloudWatch metric name")
 }
 
 type validator struct {

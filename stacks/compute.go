@@ -312,27 +312,9 @@ func outputs(stack awscdk.Stack, c *ComputeStack, network *NetworkStack, task aw
 }
 
 func deploymentAlarms(stack awscdk.Stack, cfg *config.Config, svc awsecspatterns.ApplicationLoadBalancedFargateService) (awscloudwatch.Alarm, awscloudwatch.Alarm) {
-	fiveMinutes := awscdk.Duration_Minutes(jsii.Number(5))
-	// Metrics built from the full names in the stack that owns the ALB (no cross-stack metric helpers).
-	albMetric := func(name, statistic string, targetGroup bool) awscloudwatch.Metric {
-		dims := map[string]interface{}{"LoadBalancer": svc.LoadBalancer().LoadBalancerFullName()}
-		if targetGroup {
-			dims["TargetGroup"] = svc.TargetGroup().TargetGroupFullName()
-		}
-		return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{Namespace: jsii.String("AWS/ApplicationELB"),
-			MetricName: jsii.String(name), DimensionsMap: toStringMap(dims), Statistic: jsii.String(statistic), Period: fiveMinutes})
-	}
-	errorRate := awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
-		Label: jsii.String("5xx error rate (%)"), Period: fiveMinutes,
-		// Target and load-balancer 5xx both reach users; no requests means no error rate (0).
-		Expression: jsii.String("IF(requests > 0, 100 * (FILL(target5xx, 0) + FILL(elb5xx, 0)) / requests, 0)"),
-		UsingMetrics: &map[string]awscloudwatch.IMetric{
-			"requests":  albMetric("RequestCount", "Sum", false),
-			"target5xx": albMetric("HTTPCode_Target_5XX_Count", "Sum", false),
-			"elb5xx":    albMetric("HTTPCode_ELB_5XX_Count", "Sum", false),
-		},
-	})
-	errorAlarm := errorRate.CreateAlarm(stack, jsii.String("ErrorRateAlarm"), &awscloudwatch.CreateAlarmOptions{
+	// Built in the stack that owns the ALB, from its full names.
+	m := albMetrics{svc.LoadBalancer().LoadBalancerFullName(), svc.TargetGroup().TargetGroupFullName()}
+	errorAlarm := m.errorRate().CreateAlarm(stack, jsii.String("ErrorRateAlarm"), &awscloudwatch.CreateAlarmOptions{
 		AlarmName:          jsii.String(fmt.Sprintf("h2o-%s-error-rate", cfg.Stage)),
 		AlarmDescription:   jsii.String("More than 1 % of API requests failed with 5xx over 5 minutes (design threshold); rolls back ECS deployments."),
 		Threshold:          jsii.Number(1),
@@ -340,7 +322,7 @@ func deploymentAlarms(stack awscdk.Stack, cfg *config.Config, svc awsecspatterns
 		EvaluationPeriods:  jsii.Number(1),
 		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING, // no traffic is not an outage
 	})
-	unhealthyAlarm := albMetric("UnHealthyHostCount", "Maximum", true).CreateAlarm(stack, jsii.String("UnhealthyHostsAlarm"),
+	unhealthyAlarm := m.target("UnHealthyHostCount", "Maximum").CreateAlarm(stack, jsii.String("UnhealthyHostsAlarm"),
 		&awscloudwatch.CreateAlarmOptions{
 			AlarmName:          jsii.String(fmt.Sprintf("h2o-%s-unhealthy-hosts", cfg.Stage)),
 			AlarmDescription:   jsii.String("At least one backend task failed the ALB health check within 5 minutes; rolls back ECS deployments."),
@@ -354,14 +336,6 @@ func deploymentAlarms(stack awscdk.Stack, cfg *config.Config, svc awsecspatterns
 		&awsecs.DeploymentAlarmOptions{Behavior: awsecs.AlarmBehavior_ROLLBACK_ON_ALARM})
 	svc.Service().Node().AddDependency(errorAlarm, unhealthyAlarm)
 	return errorAlarm, unhealthyAlarm
-}
-
-func toStringMap(m map[string]interface{}) *map[string]*string {
-	out := map[string]*string{}
-	for k, v := range m {
-		out[k] = v.(*string)
-	}
-	return &out
 }
 
 func optional(s string) *string {

@@ -5,8 +5,10 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awselasticache"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsrds"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
@@ -33,8 +35,8 @@ type DataStack struct {
 	PdfBucket awss3.Bucket
 	// AppSecret is h2o/<stage>/app: the backend's API keys, one JSON key per config.AppSecretKeys.
 	AppSecret awssecretsmanager.Secret
-	// SlowQueryLogGroup receives PostgreSQL's log, where statements over 1 s are logged.
-	SlowQueryLogGroupName string
+	// Metrics from PostgreSQL's log, where log_min_duration_statement=1000 logs every statement over 1 s.
+	SlowQueryCount, SlowQueryDuration awscloudwatch.Metric
 }
 
 // Cache is the Valkey replication group and what a client needs to reach it.
@@ -52,7 +54,9 @@ func (c *Cache) Endpoint() *string { return c.ReplicationGroup.AttrPrimaryEndPoi
 func NewDataStack(scope constructs.Construct, cfg *config.Config, network *NetworkStack) *DataStack {
 	stack := newLayerStack(scope, cfg, "data", "PostgreSQL, Valkey cache, PDF bucket, secrets")
 	d := &DataStack{Stack: stack}
-	d.Database, d.SlowQueryLogGroupName = newDatabase(stack, cfg, network)
+	var pgLog awslogs.LogGroup
+	d.Database, pgLog = newDatabase(stack, cfg, network)
+	d.SlowQueryCount, d.SlowQueryDuration = slowQueryMetrics(stack, cfg, pgLog)
 	d.Cache = newCache(stack, cfg, network)
 	d.PdfBucket = newPdfBucket(stack, cfg)
 	d.AppSecret = awssecretsmanager.NewSecret(stack, jsii.String("AppSecret"), &awssecretsmanager.SecretProps{
@@ -80,19 +84,17 @@ func statefulRemoval(cfg *config.Config, retainPolicy awscdk.RemovalPolicy) awsc
 	return awscdk.RemovalPolicy_DESTROY
 }
 
-func newDatabase(stack awscdk.Stack, cfg *config.Config, network *NetworkStack) (awsrds.DatabaseInstance, string) {
-	id := fmt.Sprintf("h2o-%s-postgres", cfg.Stage)
+func newDatabase(stack awscdk.Stack, cfg *config.Config, network *NetworkStack) (awsrds.DatabaseInstance, awslogs.LogGroup) {
+	id := dbInstanceID(cfg)
 	sg := awsec2.NewSecurityGroup(stack, jsii.String("DatabaseSecurityGroup"), &awsec2.SecurityGroupProps{
 		Vpc: network.Vpc, AllowAllOutbound: jsii.Bool(false),
 		Description: jsii.String("PostgreSQL: ingress only from the backend service (added by compute)"),
 	})
 	// Log groups made here (not by CloudwatchLogsRetention's Lambda) so retention, removal and the slow-query
 	// metric filter are plain CloudFormation.
-	logs := map[string]string{}
+	logs := map[string]awslogs.LogGroup{}
 	for _, kind := range []string{"postgresql", "upgrade"} {
-		name := fmt.Sprintf("/aws/rds/instance/%s/%s", id, kind)
-		logs[kind] = name
-		newLogGroup(stack, "DatabaseLog-"+kind, cfg, name)
+		logs[kind] = newLogGroup(stack, "DatabaseLog-"+kind, cfg, fmt.Sprintf("/aws/rds/instance/%s/%s", id, kind))
 	}
 	engine := awsrds.DatabaseInstanceEngine_Postgres(&awsrds.PostgresInstanceEngineProps{Version: postgresVersion})
 	params := awsrds.NewParameterGroup(stack, jsii.String("DatabaseParameters"), &awsrds.ParameterGroupProps{
@@ -142,9 +144,7 @@ func newDatabase(stack awscdk.Stack, cfg *config.Config, network *NetworkStack) 
 		props.DatabaseInsightsMode = awsrds.DatabaseInsightsMode_STANDARD
 	}
 	db := awsrds.NewDatabaseInstance(stack, jsii.String("Database"), props)
-	for _, name := range []string{"DatabaseLog-postgresql", "DatabaseLog-upgrade"} {
-		db.Node().AddDependency(stack.Node().FindChild(jsii.String(name)))
-	}
+	db.Node().AddDependency(logs["postgresql"], logs["upgrade"])
 
 	reasons := map[string]string{
 		"AwsSolutions-RDS11": "Port obscurity adds nothing here: the instance is in isolated subnets and its security group admits only the backend service.",
@@ -162,6 +162,29 @@ func newDatabase(stack awscdk.Stack, cfg *config.Config, network *NetworkStack) 
 		})
 	}
 	return db, logs["postgresql"]
+}
+
+func dbInstanceID(cfg *config.Config) string { return fmt.Sprintf("h2o-%s-postgres", cfg.Stage) }
+
+// slowQueryMetrics turns PostgreSQL's "LOG:  duration: 1234.567 ms  statement: ..." lines into a count and a
+// duration metric. The count is a plain term match; the duration is a space-delimited parse of the same line
+// (unverified against real RDS lines: check with `aws logs test-metric-filter`, docs/runbook.md).
+func slowQueryMetrics(stack awscdk.Stack, cfg *config.Config, pgLog awslogs.LogGroup) (awscloudwatch.Metric, awscloudwatch.Metric) {
+	namespace := fmt.Sprintf("H2O/%s/Database", cfg.Stage) // per stage: both stages may share an account
+	pgLog.AddMetricFilter(jsii.String("SlowQueryCount"), &awslogs.MetricFilterOptions{
+		FilterPattern:   awslogs.FilterPattern_AllTerms(jsii.String("LOG:"), jsii.String("duration:")),
+		MetricNamespace: jsii.String(namespace), MetricName: jsii.String("SlowQueryCount"), MetricValue: jsii.String("1"),
+	})
+	pgLog.AddMetricFilter(jsii.String("SlowQueryDuration"), &awslogs.MetricFilterOptions{
+		FilterPattern:   awslogs.FilterPattern_Literal(jsii.String(`[date, time, session, marker = "duration:", duration, unit = "ms", ...]`)),
+		MetricNamespace: jsii.String(namespace), MetricName: jsii.String("SlowQueryDuration"),
+		MetricValue: jsii.String("$duration"), Unit: awscloudwatch.Unit_MILLISECONDS,
+	})
+	metric := func(name, statistic string) awscloudwatch.Metric {
+		return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{Namespace: jsii.String(namespace),
+			MetricName: jsii.String(name), Statistic: jsii.String(statistic), Period: awscdk.Duration_Minutes(jsii.Number(5))})
+	}
+	return metric("SlowQueryCount", "Sum"), metric("SlowQueryDuration", "Average")
 }
 
 func newCache(stack awscdk.Stack, cfg *config.Config, network *NetworkStack) *Cache {
@@ -191,6 +214,7 @@ func newCache(stack awscdk.Stack, cfg *config.Config, network *NetworkStack) *Ca
 		snapshotDays = 7
 	}
 	group := awselasticache.NewCfnReplicationGroup(stack, jsii.String("Cache"), &awselasticache.CfnReplicationGroupProps{
+		ReplicationGroupId:          jsii.String(cacheGroupID(cfg)), // fixed, so observability can name its nodes
 		ReplicationGroupDescription: jsii.String(fmt.Sprintf("h2o %s cache (job status, rate limiting)", cfg.Stage)),
 		// Valkey: the same protocol and clients as Redis OSS, 20 % cheaper per node-hour.
 		Engine:                   jsii.String("valkey"),
@@ -273,4 +297,15 @@ func toAnySlice(values *[]*string) *[]interface{} {
 		out = append(out, v)
 	}
 	return &out
+}
+
+func cacheGroupID(cfg *config.Config) string { return fmt.Sprintf("h2o-%s-cache", cfg.Stage) }
+
+// cacheNodeIDs are the node (cache cluster) ids ElastiCache gives the group's members: <group>-001, -002, ...
+func cacheNodeIDs(cfg *config.Config) []string {
+	var ids []string
+	for i := 1; i <= 1+cfg.CacheReplicas; i++ {
+		ids = append(ids, fmt.Sprintf("%s-%03d", cacheGroupID(cfg), i))
+	}
+	return ids
 }

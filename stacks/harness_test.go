@@ -29,7 +29,7 @@ var (
 
 // variantContext is what `-c domainName=... -c hostedZoneId=...` would pass.
 var variantContext = map[string]string{"domainName": "h2o.example.com", "hostedZoneId": "Z0123456789ABCDEFGHIJ",
-	"frontendRepository": "https://github.com/h2o-allegiant/frontend"}
+	"frontendRepository": "https://github.com/h2o-allegiant/frontend", "slackWorkspaceId": "T0123ABCD", "slackChannelId": "C0123ABCD"}
 
 func TestMain(m *testing.M) {
 	code := func() int {

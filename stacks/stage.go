@@ -20,6 +20,8 @@ type H2oStage struct {
 	Data    *DataStack
 	Compute *ComputeStack
 	Edge    *EdgeStack
+	// Observability is named for the design's layer list; it watches every layer above.
+	Observability *ObservabilityStack
 }
 
 // NewH2oStage builds every layer of one stage. Stack names are h2o-<stage>-<layer>, so
@@ -37,12 +39,13 @@ func NewH2oStage(scope constructs.Construct, cfg *config.Config) *H2oStage {
 	s.Data = NewDataStack(stage, cfg, s.Network)
 	s.Compute = NewComputeStack(stage, cfg, s.Network, s.Data)
 	s.Edge = NewEdgeStack(stage, cfg, s.Compute)
+	s.Observability = NewObservabilityStack(stage, cfg, s.Data, s.Compute, s.Edge)
 	return s
 }
 
 // Stacks lists the stage's stacks in deploy order.
 func (s *H2oStage) Stacks() []awscdk.Stack {
-	return []awscdk.Stack{s.Network.Stack, s.Data.Stack, s.Compute.Stack, s.Edge.Stack}
+	return []awscdk.Stack{s.Network.Stack, s.Data.Stack, s.Compute.Stack, s.Edge.Stack, s.Observability.Stack}
 }
 
 // Env is where a stage (or the account-level stack) deploys.
@@ -54,10 +57,10 @@ func Env(cfg *config.Config) *awscdk.Environment {
 	return e
 }
 
-// untaggedTypes: CDK 2.276 tags these, but cfn-lint 1.51's schemas reject Tags on them (E3002). Both are
-// free, so cost allocation loses nothing.
+// untaggedTypes: CDK 2.276 tags these, but cfn-lint 1.51's schemas reject Tags on them (E3002). Listeners
+// and scalable targets are free, and dashboard charges are not split by tag, so cost allocation loses nothing.
 var untaggedTypes = &awscdk.TagProps{ExcludeResourceTypes: jsii.Strings(
-	"AWS::ElasticLoadBalancingV2::Listener", "AWS::ApplicationAutoScaling::ScalableTarget")}
+	"AWS::ElasticLoadBalancingV2::Listener", "AWS::ApplicationAutoScaling::ScalableTarget", "AWS::CloudWatch::Dashboard")}
 
 // newLayerStack creates the stack of one layer, named h2o-<stage>-<layer> and tagged Layer=<layer>.
 func newLayerStack(scope constructs.Construct, cfg *config.Config, layer, description string) awscdk.Stack {

@@ -1,0 +1,119 @@
+package stacks
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/jsii-runtime-go"
+
+	"h2o-infra/config"
+)
+
+// fiveMinutes is the window of every alarm and dashboard metric: the design's "for 5 min".
+var fiveMinutes = awscdk.Duration_Minutes(jsii.Number(5))
+
+func newMetric(namespace, name, statistic string, dims map[string]*string) awscloudwatch.Metric {
+	return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{Namespace: jsii.String(namespace), MetricName: jsii.String(name),
+		Statistic: jsii.String(statistic), DimensionsMap: &dims, Period: fiveMinutes})
+}
+
+// albMetrics are the load balancer's metrics, built from its full names rather than the L2 metric helpers
+// (those render Fn::Split over a cross-stack value, which cfn-lint rejects).
+type albMetrics struct{ loadBalancer, targetGroup *string }
+
+func (a albMetrics) alb(name, statistic string) awscloudwatch.Metric {
+	return newMetric("AWS/ApplicationELB", name, statistic, map[string]*string{"LoadBalancer": a.loadBalancer})
+}
+
+func (a albMetrics) target(name, statistic string) awscloudwatch.Metric {
+	return newMetric("AWS/ApplicationELB", name, statistic,
+		map[string]*string{"LoadBalancer": a.loadBalancer, "TargetGroup": a.targetGroup})
+}
+
+// errorRate is 5xx ÷ requests × 100 over 5 minutes; target and load-balancer 5xx both reach users, and no
+// requests means no error rate (0).
+func (a albMetrics) errorRate() awscloudwatch.MathExpression {
+	return awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+		Label: jsii.String("5xx error rate (%)"), Period: fiveMinutes,
+		Expression: jsii.String("IF(requests > 0, 100 * (FILL(target5xx, 0) + FILL(elb5xx, 0)) / requests, 0)"),
+		UsingMetrics: &map[string]awscloudwatch.IMetric{
+			"requests":  a.alb("RequestCount", "Sum"),
+			"target5xx": a.alb("HTTPCode_Target_5XX_Count", "Sum"),
+			"elb5xx":    a.alb("HTTPCode_ELB_5XX_Count", "Sum"),
+		},
+	})
+}
+
+// stageMetrics names every metric observability watches, from literal resource names where the stage fixes
+// them (cluster, service, DB instance, cache nodes) and cross-stack values where AWS generates them.
+type stageMetrics struct {
+	albMetrics
+	cfg            *config.Config
+	distributionID *string
+}
+
+func newStageMetrics(cfg *config.Config, compute *ComputeStack, edge *EdgeStack) *stageMetrics {
+	svc := compute.BackendService
+	return &stageMetrics{
+		albMetrics:     albMetrics{svc.LoadBalancer().LoadBalancerFullName(), svc.TargetGroup().TargetGroupFullName()},
+		cfg:            cfg,
+		distributionID: edge.Distribution.DistributionId(),
+	}
+}
+
+func (m *stageMetrics) serviceDims() map[string]*string {
+	return map[string]*string{"ClusterName": jsii.String("h2o-" + m.cfg.Stage), "ServiceName": jsii.String(serviceName)}
+}
+
+func (m *stageMetrics) ecs(name, statistic string) awscloudwatch.Metric {
+	return newMetric("AWS/ECS", name, statistic, m.serviceDims())
+}
+
+func (m *stageMetrics) insights(name, statistic string) awscloudwatch.Metric {
+	return newMetric("ECS/ContainerInsights", name, statistic, m.serviceDims())
+}
+
+// tasksMissing is desired minus running tasks (Container Insights).
+func (m *stageMetrics) tasksMissing() awscloudwatch.MathExpression {
+	return awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+		Label: jsii.String("tasks missing"), Period: fiveMinutes, Expression: jsii.String("desired - running"),
+		UsingMetrics: &map[string]awscloudwatch.IMetric{
+			"desired": m.insights("DesiredTaskCount", "Maximum"), "running": m.insights("RunningTaskCount", "Minimum")},
+	})
+}
+
+func (m *stageMetrics) rds(name, statistic string) awscloudwatch.Metric {
+	return newMetric("AWS/RDS", name, statistic, map[string]*string{"DBInstanceIdentifier": jsii.String(dbInstanceID(m.cfg))})
+}
+
+func (m *stageMetrics) cacheNode(name, node string) awscloudwatch.Metric {
+	return newMetric("AWS/ElastiCache", name, map[bool]string{true: "Sum", false: "Maximum"}[name == "Evictions"],
+		map[string]*string{"CacheClusterId": jsii.String(node)})
+}
+
+// cacheMax is the worst node of the replication group, so a failover (primary moving) changes nothing.
+func (m *stageMetrics) cacheMax(name string, cfg *config.Config) awscloudwatch.MathExpression {
+	using := map[string]awscloudwatch.IMetric{}
+	var ids []string
+	for i, node := range cacheNodeIDs(cfg) {
+		id := fmt.Sprintf("n%d", i)
+		using[id] = m.cacheNode(name, node)
+		ids = append(ids, id)
+	}
+	return awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+		Label: jsii.String(name + " (worst node)"), Period: fiveMinutes, UsingMetrics: &using,
+		Expression: jsii.String("MAX([" + strings.Join(ids, ", ") + "])"),
+	})
+}
+
+func (m *stageMetrics) cloudfront(name, statistic string) awscloudwatch.Metric {
+	return newMetric("AWS/CloudFront", name, statistic,
+		map[string]*string{"DistributionId": m.distributionID, "Region": jsii.String("Global")})
+}
+
+// aiDuration is the backend's own metric (embedded metric format), dimension Stage=<stage>.
+func (m *stageMetrics) aiDuration(statistic string) awscloudwatch.Metric {
+	return newMetric(m.cfg.MetricsNamespace, m.cfg.AiDurationMetric, statistic, map[string]*string{"Stage": jsii.String(m.cfg.Stage)})
+}

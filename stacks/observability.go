@@ -1,0 +1,194 @@
+package stacks
+
+import (
+	"fmt"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsbudgets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awschatbot"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"h2o-infra/config"
+)
+
+// ObservabilityStack watches the stage: dashboards, alarms, the alarm topic, event routing and the budget.
+type ObservabilityStack struct {
+	awscdk.Stack
+	AlarmTopic awssns.Topic
+	Alarms     []awscloudwatch.Alarm
+	Dashboards []awscloudwatch.Dashboard
+}
+
+// alarmSpec is one alarm of the stage. Missing data is chosen per alarm (see each spec's comment).
+type alarmSpec struct {
+	id, name, description string
+	metric                awscloudwatch.IMetric
+	threshold             float64
+	comparison            awscloudwatch.ComparisonOperator
+	periods               float64
+	missing               awscloudwatch.TreatMissingData
+}
+
+// NewObservabilityStack builds the monitoring of one stage on top of every other layer.
+func NewObservabilityStack(scope constructs.Construct, cfg *config.Config, data *DataStack, compute *ComputeStack, edge *EdgeStack) *ObservabilityStack {
+	stack := newLayerStack(scope, cfg, "observability", "dashboards, alarms, notifications, budget")
+	o := &ObservabilityStack{Stack: stack}
+	m := newStageMetrics(cfg, compute, edge)
+	o.AlarmTopic = newAlarmTopic(stack, cfg)
+
+	for _, spec := range alarmSpecs(cfg, m, data) {
+		alarm := awscloudwatch.NewAlarm(stack, jsii.String(spec.id), &awscloudwatch.AlarmProps{
+			AlarmName:          jsii.String(fmt.Sprintf("h2o-%s-%s", cfg.Stage, spec.name)),
+			AlarmDescription:   jsii.String(spec.description),
+			Metric:             spec.metric,
+			Threshold:          jsii.Number(spec.threshold),
+			ComparisonOperator: spec.comparison,
+			EvaluationPeriods:  jsii.Number(spec.periods),
+			TreatMissingData:   spec.missing,
+		})
+		alarm.AddAlarmAction(awscloudwatchactions.NewSnsAction(o.AlarmTopic))
+		alarm.AddOkAction(awscloudwatchactions.NewSnsAction(o.AlarmTopic))
+		o.Alarms = append(o.Alarms, alarm)
+	}
+	routeEvents(stack, cfg, o.AlarmTopic, compute)
+	newBudget(stack, cfg, o.AlarmTopic)
+	o.Dashboards = newDashboards(stack, cfg, m, data)
+	return o
+}
+
+// newAlarmTopic is the stage's encrypted alarm topic. CloudWatch, EventBridge and Budgets cannot publish to a
+// topic under the AWS-managed SNS key, so it gets a customer-managed key that grants them exactly that.
+func newAlarmTopic(stack awscdk.Stack, cfg *config.Config) awssns.Topic {
+	key := awskms.NewKey(stack, jsii.String("AlarmTopicKey"), &awskms.KeyProps{
+		Description:       jsii.String(fmt.Sprintf("h2o %s alarm topic", cfg.Stage)),
+		EnableKeyRotation: jsii.Bool(true),
+		PendingWindow:     awscdk.Duration_Days(jsii.Number(7)),
+		RemovalPolicy:     awscdk.RemovalPolicy_DESTROY, // encrypts notifications in flight only, no data at rest
+	})
+	publishers := []awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil),
+		awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil),
+		awsiam.NewServicePrincipal(jsii.String("budgets.amazonaws.com"), nil)}
+	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid: jsii.String("AllowAlarmPublishers"), Principals: &publishers,
+		Actions: jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"), Resources: jsii.Strings("*"), // "*" = this key
+	}), nil)
+	topic := awssns.NewTopic(stack, jsii.String("AlarmTopic"), &awssns.TopicProps{
+		TopicName: jsii.String(fmt.Sprintf("h2o-%s-alarms", cfg.Stage)), MasterKey: key, EnforceSSL: jsii.Bool(true),
+	})
+	topic.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid: jsii.String("AllowBudgetsPublish"), Principals: &[]awsiam.IPrincipal{publishers[2]},
+		Actions: jsii.Strings("sns:Publish"), Resources: jsii.Strings(*topic.TopicArn()),
+		Conditions: &map[string]interface{}{"StringEquals": map[string]interface{}{"aws:SourceAccount": stack.Account()}},
+	}))
+	topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(cfg.AlarmEmail), nil))
+	if cfg.SlackChannelId != "" {
+		awschatbot.NewSlackChannelConfiguration(stack, jsii.String("Slack"), &awschatbot.SlackChannelConfigurationProps{
+			SlackChannelConfigurationName: jsii.String(fmt.Sprintf("h2o-%s-alarms", cfg.Stage)),
+			SlackWorkspaceId:              jsii.String(cfg.SlackWorkspaceId),
+			SlackChannelId:                jsii.String(cfg.SlackChannelId),
+			NotificationTopics:            &[]awssns.ITopic{topic},
+			// Chat users may read, never change, the account.
+			GuardrailPolicies: &[]awsiam.IManagedPolicy{awsiam.ManagedPolicy_FromAwsManagedPolicyName(jsii.String("ReadOnlyAccess"))},
+		})
+	}
+	return topic
+}
+
+func alarmSpecs(cfg *config.Config, m *stageMetrics, data *DataStack) []alarmSpec {
+	gt, ge, lt := awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
+		awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD, awscloudwatch.ComparisonOperator_LESS_THAN_THRESHOLD
+	// notBreaching: no datapoint means no activity, which is not a fault (no requests, no slow queries).
+	// breaching: a metric AWS always publishes while the resource is alive; silence means it is not.
+	quiet, dead := awscloudwatch.TreatMissingData_NOT_BREACHING, awscloudwatch.TreatMissingData_BREACHING
+	specs := []alarmSpec{
+		// The design's five (error rate lives in compute: ECS deployments roll back on it).
+		{"EcsCpuAlarm", "ecs-cpu", "ECS service CPU above 80 % for 5 minutes (design threshold).",
+			m.ecs("CPUUtilization", "Average"), 80, gt, 1, dead},
+		{"EcsMemoryAlarm", "ecs-memory", "ECS service memory above 85 % for 5 minutes (design threshold).",
+			m.ecs("MemoryUtilization", "Average"), 85, gt, 1, dead},
+		{"RdsConnectionsAlarm", "rds-connections", "More than 80 database connections (design threshold).",
+			m.rds("DatabaseConnections", "Maximum"), 80, gt, 1, dead},
+		// Only statements over 1 s are logged (log_min_duration_statement=1000), so "average slow-query time
+		// above 1 s" is the same as "at least one logged statement": count them, a parse that cannot fail.
+		{"SlowQueryAlarm", "slow-queries", "At least one SQL statement took longer than 1 s in 5 minutes (design: slow queries > 1 s).",
+			data.SlowQueryCount, 1, ge, 1, quiet},
+		// Beyond the design.
+		{"RunningTasksAlarm", "running-tasks", "Fewer tasks running than desired for 10 minutes (tasks crash or cannot be placed).",
+			m.tasksMissing(), 0, gt, 2, dead},
+		{"AlbElb5xxAlarm", "alb-5xx", "The load balancer itself answered more than 10 5xx in 5 minutes (no healthy target, timeouts).",
+			m.alb("HTTPCode_ELB_5XX_Count", "Sum"), 10, gt, 1, quiet},
+		{"RdsFreeStorageAlarm", "rds-free-storage", "Less than 10 % of the allocated database storage is free.",
+			m.rds("FreeStorageSpace", "Minimum"), float64(cfg.DbAllocatedStorageGiB) * 0.1 * 1024 * 1024 * 1024, lt, 1, dead},
+		{"CacheCpuAlarm", "cache-cpu", "Valkey engine CPU above 80 % on a node.",
+			m.cacheMax("EngineCPUUtilization", cfg), 80, gt, 1, dead},
+		{"CacheMemoryAlarm", "cache-memory", "Valkey memory above 80 % on a node: evictions are next.",
+			m.cacheMax("DatabaseMemoryUsagePercentage", cfg), 80, gt, 1, dead},
+		{"CacheEvictionsAlarm", "cache-evictions", "Valkey evicted more than 100 keys in 5 minutes: the node is too small.",
+			m.cacheMax("Evictions", cfg), 100, gt, 1, quiet},
+	}
+	if cfg.DbInstanceClass[:len("db.t")] == "db.t" {
+		specs = append(specs, alarmSpec{"RdsCpuCreditsAlarm", "rds-cpu-credits",
+			"Burstable database below 20 CPU credits: it is about to be throttled to its baseline.",
+			m.rds("CPUCreditBalance", "Minimum"), 20, lt, 1, dead})
+	}
+	return specs
+}
+
+// routeEvents sends what alarms cannot see to the topic: ECS deployment failures and rollbacks, RDS
+// failovers and storage events, and the state changes of compute's deployment alarms (compute owns them,
+// so their actions cannot point here without a cycle).
+func routeEvents(stack awscdk.Stack, cfg *config.Config, topic awssns.Topic, compute *ComputeStack) {
+	target := awseventstargets.NewSnsTopic(topic, nil)
+	rules := map[string]*awsevents.EventPattern{
+		"EcsDeploymentEvents": {
+			Source: jsii.Strings("aws.ecs"), DetailType: jsii.Strings("ECS Deployment State Change"),
+			Resources: jsii.Strings(*compute.BackendService.Service().ServiceArn()),
+			Detail:    &map[string]interface{}{"eventName": []string{"SERVICE_DEPLOYMENT_FAILED"}},
+		},
+		"RdsEvents": {
+			Source: jsii.Strings("aws.rds"), DetailType: jsii.Strings("RDS DB Instance Event"),
+			Detail: &map[string]interface{}{"SourceIdentifier": []string{dbInstanceID(cfg)},
+				"EventCategories": []string{"failover", "failure", "low storage"}},
+		},
+		"DeploymentAlarmEvents": {
+			Source: jsii.Strings("aws.cloudwatch"), DetailType: jsii.Strings("CloudWatch Alarm State Change"),
+			Resources: jsii.Strings(*compute.ErrorRateAlarm.AlarmArn(), *compute.UnhealthyHostsAlarm.AlarmArn()),
+			Detail:    &map[string]interface{}{"state": map[string]interface{}{"value": []string{"ALARM", "OK"}}},
+		},
+	}
+	for id, pattern := range rules {
+		awsevents.NewRule(stack, jsii.String(id), &awsevents.RuleProps{EventPattern: pattern,
+			Targets: &[]awsevents.IRuleTarget{target}})
+	}
+}
+
+// newBudget alerts on the stage's monthly cost, split by the Stage cost allocation tag (README: activate it).
+func newBudget(stack awscdk.Stack, cfg *config.Config, topic awssns.Topic) {
+	notify := func(kind string, percent float64) interface{} {
+		return &awsbudgets.CfnBudget_NotificationWithSubscribersProperty{
+			Notification: &awsbudgets.CfnBudget_NotificationProperty{NotificationType: jsii.String(kind),
+				ComparisonOperator: jsii.String("GREATER_THAN"), Threshold: jsii.Number(percent), ThresholdType: jsii.String("PERCENTAGE")},
+			Subscribers: []interface{}{&awsbudgets.CfnBudget_SubscriberProperty{SubscriptionType: jsii.String("SNS"), Address: topic.TopicArn()}},
+		}
+	}
+	awsbudgets.NewCfnBudget(stack, jsii.String("MonthlyBudget"), &awsbudgets.CfnBudgetProps{
+		Budget: &awsbudgets.CfnBudget_BudgetDataProperty{
+			BudgetName:  jsii.String(fmt.Sprintf("h2o-%s-monthly", cfg.Stage)),
+			BudgetType:  jsii.String("COST"),
+			TimeUnit:    jsii.String("MONTHLY"),
+			BudgetLimit: &awsbudgets.CfnBudget_SpendProperty{Amount: jsii.Number(float64(cfg.MonthlyBudgetUsd)), Unit: jsii.String("USD")},
+			CostFilters: map[string]interface{}{"TagKeyValue": []string{"user:Stage$" + cfg.Stage}},
+		},
+		// Early warning on the forecast, certainty on the actual spend.
+		NotificationsWithSubscribers: &[]interface{}{notify("FORECASTED", 80), notify("ACTUAL", 100)},
+	})
+}

@@ -190,3 +190,56 @@ func checkValidationReport(t *testing.T, dir string) {
 		}
 	}
 }
+
+func TestCostAllocationTagsReachEveryStack(t *testing.T) {
+	forEachStage(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
+		for _, stack := range s.Stacks() {
+			want := map[string]string{"Project": "h2o", "Stage": cfg.Stage, "Layer": *stack.Node().Id(), "ManagedBy": "cdk"}
+			tagged := 0
+			for id, r := range allResources(stack) {
+				got := tagsOf(props(r)["Tags"])
+				if got == nil {
+					continue
+				}
+				tagged++
+				for k, v := range want {
+					if got[k] != v {
+						t.Errorf("%s %s (%s): tag %s=%q, want %q", *stack.StackName(), id, r["Type"], k, got[k], v)
+					}
+				}
+			}
+			if tagged == 0 {
+				t.Errorf("%s: no tagged resource", *stack.StackName())
+			}
+		}
+	})
+}
+
+// allResources returns every resource of a stack's template by logical ID.
+func allResources(stack awscdk.Stack) map[string]map[string]interface{} {
+	out := map[string]map[string]interface{}{}
+	for id, r := range (*tmpl(stack).ToJSON())["Resources"].(map[string]interface{}) {
+		out[id] = r.(map[string]interface{})
+	}
+	return out
+}
+
+// tagsOf reads CloudFormation's two tag shapes ([{Key, Value}] and {key: value}); nil when there are none.
+func tagsOf(raw interface{}) map[string]string {
+	out := map[string]string{}
+	switch tags := raw.(type) {
+	case []interface{}:
+		for _, tag := range tags {
+			if kv, ok := tag.(map[string]interface{}); ok {
+				out[fmt.Sprint(kv["Key"])] = fmt.Sprint(kv["Value"])
+			}
+		}
+	case map[string]interface{}:
+		for k, v := range tags {
+			out[k] = fmt.Sprint(v)
+		}
+	default:
+		return nil
+	}
+	return out
+}

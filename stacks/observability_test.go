@@ -1,0 +1,196 @@
+package stacks
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+
+	"h2o-infra/config"
+)
+
+// alarmsByName returns the observability stack's alarms keyed by AlarmName.
+func alarmsByName(t *testing.T, s *H2oStage) map[string]map[string]interface{} {
+	out := map[string]map[string]interface{}{}
+	for _, a := range resources(t, s.Observability.Stack, "AWS::CloudWatch::Alarm") {
+		out[props(a)["AlarmName"].(string)] = props(a)
+	}
+	return out
+}
+
+func TestAlarmsMatchTheDesignThresholds(t *testing.T) {
+	type want struct {
+		metric, statistic string // MetricName (or, for math, a metric the expression uses) and statistic
+		threshold         float64
+		comparison        string
+		periods           float64
+		missing           string
+	}
+	forEachStage(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
+		wants := map[string]want{
+			"ecs-cpu":          {"CPUUtilization", "Average", 80, "GreaterThanThreshold", 1, "breaching"},
+			"ecs-memory":       {"MemoryUtilization", "Average", 85, "GreaterThanThreshold", 1, "breaching"},
+			"rds-connections":  {"DatabaseConnections", "Maximum", 80, "GreaterThanThreshold", 1, "breaching"},
+			"slow-queries":     {"SlowQueryCount", "Sum", 1, "GreaterThanOrEqualToThreshold", 1, "notBreaching"},
+			"running-tasks":    {"RunningTaskCount", "Minimum", 0, "GreaterThanThreshold", 2, "breaching"},
+			"alb-5xx":          {"HTTPCode_ELB_5XX_Count", "Sum", 10, "GreaterThanThreshold", 1, "notBreaching"},
+			"rds-free-storage": {"FreeStorageSpace", "Minimum", 2 * 1024 * 1024 * 1024, "LessThanThreshold", 1, "breaching"},
+			"rds-cpu-credits":  {"CPUCreditBalance", "Minimum", 20, "LessThanThreshold", 1, "breaching"},
+			"cache-cpu":        {"EngineCPUUtilization", "Maximum", 80, "GreaterThanThreshold", 1, "breaching"},
+			"cache-memory":     {"DatabaseMemoryUsagePercentage", "Maximum", 80, "GreaterThanThreshold", 1, "breaching"},
+			"cache-evictions":  {"Evictions", "Sum", 100, "GreaterThanThreshold", 1, "notBreaching"},
+		}
+		alarms := alarmsByName(t, s)
+		if len(alarms) != len(wants) {
+			t.Errorf("%d alarms, want %d", len(alarms), len(wants))
+		}
+		topic := logicalIDOf(s.Observability.Stack, s.Observability.AlarmTopic.Node().DefaultChild())
+		for name, w := range wants {
+			a, ok := alarms[fmt.Sprintf("h2o-%s-%s", cfg.Stage, name)]
+			if !ok {
+				t.Errorf("alarm %s missing", name)
+				continue
+			}
+			// GIVEN the alarm WHEN read from the template THEN metric, window, threshold and actions are the design's
+			raw := mustJSON(a)
+			if a["MetricName"] != nil {
+				if a["MetricName"] != w.metric || a["Statistic"] != w.statistic || a["Period"] != float64(300) {
+					t.Errorf("%s: %v %v over %v s, want %s %s over 300 s", name, a["MetricName"], a["Statistic"], a["Period"], w.metric, w.statistic)
+				}
+			} else if !strings.Contains(raw, `"MetricName":"`+w.metric+`"`) || !strings.Contains(raw, `"Stat":"`+w.statistic+`"`) ||
+				!strings.Contains(raw, `"Period":300`) {
+				t.Errorf("%s: math alarm does not use %s %s over 300 s: %s", name, w.metric, w.statistic, raw)
+			}
+			if a["Threshold"] != w.threshold || a["ComparisonOperator"] != w.comparison || a["EvaluationPeriods"] != w.periods ||
+				a["TreatMissingData"] != w.missing {
+				t.Errorf("%s: %v %v x%v missing=%v, want %v %v x%v missing=%v", name, a["ComparisonOperator"], a["Threshold"],
+					a["EvaluationPeriods"], a["TreatMissingData"], w.comparison, w.threshold, w.periods, w.missing)
+			}
+			for _, actions := range []string{"AlarmActions", "OKActions"} {
+				if !jsonEqual(a[actions], []interface{}{map[string]interface{}{"Ref": topic}}) {
+					t.Errorf("%s: %s = %v, want the stage topic", name, actions, a[actions])
+				}
+			}
+		}
+	})
+}
+
+func TestComputeAlarmsAndEventsReachTheTopic(t *testing.T) {
+	forEachStage(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
+		rules := resources(t, s.Observability.Stack, "AWS::Events::Rule")
+		var patterns []string
+		for _, r := range rules {
+			p := props(r)
+			patterns = append(patterns, mustJSON(p["EventPattern"]))
+			if !strings.Contains(mustJSON(p["Targets"]), "AlarmTopic") {
+				t.Errorf("rule %v does not target the alarm topic", p["EventPattern"])
+			}
+		}
+		all := strings.Join(patterns, "\n")
+		for _, want := range []string{`"detail-type":["ECS Deployment State Change"]`, `"SERVICE_DEPLOYMENT_FAILED"`,
+			`"SourceIdentifier":["h2o-` + cfg.Stage + `-postgres"]`, `"failover"`, `"low storage"`,
+			`"detail-type":["CloudWatch Alarm State Change"]`, `"value":["ALARM","OK"]`, "ErrorRateAlarm", "UnhealthyHostsAlarm"} {
+			if !strings.Contains(all, want) {
+				t.Errorf("no event rule matches %s", want)
+			}
+		}
+	})
+}
+
+func TestAlarmTopicIsEncryptedAndMailsTheConfiguredAddress(t *testing.T) {
+	forEachStage(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
+		tm := tmpl(s.Observability.Stack)
+		expect(t, "topic under a customer key", func() {
+			tm.HasResourceProperties(jsii.String("AWS::SNS::Topic"), &map[string]interface{}{
+				"TopicName": "h2o-" + cfg.Stage + "-alarms", "KmsMasterKeyId": assertions.Match_ObjectLike(&map[string]interface{}{"Fn::GetAtt": assertions.Match_AnyValue()})})
+		})
+		expect(t, "key usable by CloudWatch, EventBridge and Budgets", func() {
+			tm.HasResourceProperties(jsii.String("AWS::KMS::Key"), &map[string]interface{}{"EnableKeyRotation": true,
+				"KeyPolicy": assertions.Match_ObjectLike(&map[string]interface{}{"Statement": assertions.Match_ArrayWith(&[]interface{}{
+					assertions.Match_ObjectLike(&map[string]interface{}{"Sid": "AllowAlarmPublishers", "Principal": map[string]interface{}{
+						"Service": []interface{}{"budgets.amazonaws.com", "cloudwatch.amazonaws.com", "events.amazonaws.com"}}})})})})
+		})
+		expect(t, "e-mail subscription", func() {
+			tm.HasResourceProperties(jsii.String("AWS::SNS::Subscription"), &map[string]interface{}{"Protocol": "email", "Endpoint": cfg.AlarmEmail})
+		})
+		expect(t, "no Slack without its ids", func() {
+			tm.ResourceCountIs(jsii.String("AWS::Chatbot::SlackChannelConfiguration"), jsii.Number(0))
+		})
+	})
+	expect(t, "Slack through AWS Chatbot when configured", func() {
+		tmpl(withDomain.Observability.Stack).HasResourceProperties(jsii.String("AWS::Chatbot::SlackChannelConfiguration"), &map[string]interface{}{
+			"SlackWorkspaceId": "T0123ABCD", "SlackChannelId": "C0123ABCD",
+			"SnsTopicArns": []interface{}{map[string]interface{}{"Ref": logicalIDOf(withDomain.Observability.Stack, withDomain.Observability.AlarmTopic.Node().DefaultChild())}}})
+	})
+}
+
+func TestBudgetAlertsAtForecastAndActual(t *testing.T) {
+	forEachStage(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
+		_, b := only(t, s.Observability.Stack, "AWS::Budgets::Budget")
+		p := props(b)
+		budget := p["Budget"].(map[string]interface{})
+		if !jsonEqual(budget["BudgetLimit"], map[string]interface{}{"Amount": float64(cfg.MonthlyBudgetUsd), "Unit": "USD"}) ||
+			!jsonEqual(budget["CostFilters"], map[string]interface{}{"TagKeyValue": []interface{}{"user:Stage$" + cfg.Stage}}) {
+			t.Errorf("budget %v", budget)
+		}
+		notes := mustJSON(p["NotificationsWithSubscribers"])
+		for _, want := range []string{`"NotificationType":"FORECASTED","Threshold":80`, `"NotificationType":"ACTUAL","Threshold":100`, `"SubscriptionType":"SNS"`} {
+			if !strings.Contains(notes, want) {
+				t.Errorf("budget notifications lack %s: %s", want, notes)
+			}
+		}
+	})
+}
+
+func TestDashboardsCoverTheDesignMetrics(t *testing.T) {
+	forEachStage(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
+		bodies := map[string]string{}
+		for _, d := range resources(t, s.Observability.Stack, "AWS::CloudWatch::Dashboard") {
+			bodies[props(d)["DashboardName"].(string)] = mustJSON(props(d)["DashboardBody"])
+		}
+		want := map[string][]string{
+			"ecs": {`\"CPUUtilization\"`, `\"MemoryUtilization\"`, `\"RunningTaskCount\"`, `\"DesiredTaskCount\"`,
+				`\"stat\":\"Maximum\"`, `\"label\":\"scaling target\",\"value\":70`},
+			"rds": {`\"DatabaseConnections\"`, `\"ReadLatency\"`, `\"WriteLatency\"`, `\"CPUUtilization\"`, `\"CPUCreditBalance\"`,
+				`\"FreeStorageSpace\"`, `\"FreeableMemory\"`, `\"SlowQueryCount\"`, `\"EngineCPUUtilization\"`,
+				`\"DatabaseMemoryUsagePercentage\"`, `\"Evictions\"`, `\"CurrConnections\"`},
+			"application": {`\"RequestCount\"`, `\"TargetResponseTime\"`, `\"stat\":\"p50\"`, `\"stat\":\"p90\"`, `\"stat\":\"p99\"`,
+				`\"HTTPCode_Target_4XX_Count\"`, `\"HTTPCode_Target_5XX_Count\"`, `FILL(target5xx, 0)`, `\"HealthyHostCount\"`,
+				`\"H2O/Backend\",\"AIGenerationDuration\"`, `\"AWS/CloudFront\",\"Requests\"`, `\"5xxErrorRate\"`},
+		}
+		for name, metrics := range want {
+			body, ok := bodies[fmt.Sprintf("h2o-%s-%s", cfg.Stage, name)]
+			if !ok {
+				t.Errorf("dashboard %s missing (have %v)", name, keys(bodies))
+				continue
+			}
+			for _, m := range metrics {
+				if !strings.Contains(body, m) {
+					t.Errorf("dashboard %s lacks %s", name, m)
+				}
+			}
+		}
+	})
+}
+
+func TestEveryLogGroupExpires(t *testing.T) {
+	forEachStage(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
+		for _, stack := range s.Stacks() {
+			for id, lg := range resources(t, stack, "AWS::Logs::LogGroup") {
+				if props(lg)["RetentionInDays"] != float64(cfg.LogRetentionDays) {
+					t.Errorf("%s %s retention %v, want %d", *stack.StackName(), id, props(lg)["RetentionInDays"], cfg.LogRetentionDays)
+				}
+			}
+		}
+	})
+}
+
+func keys(m map[string]string) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}

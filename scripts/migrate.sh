@@ -36,7 +36,7 @@ validate_stage "$stage"
 rounds=${MIGRATE_WAIT_ROUNDS:-3}
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || die_usage "MIGRATE_WAIT_ROUNDS must be a positive number"
 
-outputs=$(stack_outputs "h2o-$stage-compute")
+outputs=$(stack_outputs "h2o-$stage-compute") || die "cannot read the outputs of stack h2o-$stage-compute"
 cluster=$(output_value "$outputs" ClusterName)
 family=$(output_value "$outputs" TaskDefinitionFamily)
 container=$(output_value "$outputs" ContainerName)
@@ -63,7 +63,7 @@ log "starting 'alembic upgrade head' in $cluster ($family)"
 task=$(capture "arn:aws:ecs:$REGION:<account>:task/$cluster/<task-id>" \
   aws ecs run-task --region "$REGION" --cluster "$cluster" --launch-type FARGATE --task-definition "$family" \
   --network-configuration "$network" --overrides "$overrides" --started-by h2o-migrate \
-  --query 'tasks[0].taskArn' --output text)
+  --query 'tasks[0].taskArn' --output text) || die "run-task failed"
 [[ -n $task && $task != None ]] || die "run-task started no task (capacity or permissions?): see the failures above"
 log "task $task started; logs: aws logs tail $log_group --follow"
 
@@ -75,7 +75,8 @@ done
 
 result=$(capture "$(printf '<stopped-reason>\t0')" \
   aws ecs describe-tasks --region "$REGION" --cluster "$cluster" --tasks "$task" \
-  --query "tasks[0].[stoppedReason, containers[?name=='$container'] | [0].exitCode]" --output text)
+  --query "tasks[0].[stoppedReason, containers[?name=='$container'] | [0].exitCode]" --output text) ||
+  die "cannot describe task $task"
 reason=${result%%$'\t'*}
 code=${result##*$'\t'}
 if [[ ! $code =~ ^[0-9]+$ ]]; then

@@ -63,17 +63,17 @@ fi
 depth=${ROLLBACK_SEARCH_DEPTH:-20}
 [[ $depth =~ ^[0-9]+$ ]] || die_usage "ROLLBACK_SEARCH_DEPTH must be a number"
 
-outputs=$(stack_outputs "h2o-$stage-compute")
+outputs=$(stack_outputs "h2o-$stage-compute") || die "cannot read the outputs of stack h2o-$stage-compute"
 cluster=$(output_value "$outputs" ClusterName)
 service=$(output_value "$outputs" ServiceName)
 container=$(output_value "$outputs" ContainerName)
 
-running=$(running_task_definition "$cluster" "$service")
+running=$(running_task_definition "$cluster" "$service") || die "cannot describe service $service"
 [[ -n $running && $running != None ]] || die "service $service not found in cluster $cluster"
 running_ref=${running##*/} # family:revision
 family=${running_ref%:*}
 running_rev=${running_ref##*:}
-info=$(task_definition_info "$running" "$container")
+info=$(task_definition_info "$running" "$container") || die "cannot describe $running"
 running_tag=$(image_tag "${info#*$'\t'}")
 log "$service runs $running_ref, image tag ${running_tag:-<none>}"
 
@@ -110,7 +110,7 @@ fi
 
 smoke() {
   local edge url
-  edge=$(stack_outputs "h2o-$stage-edge")
+  edge=$(stack_outputs "h2o-$stage-edge") || die "cannot read the outputs of stack h2o-$stage-edge"
   url=$(output_value "$edge" ApiUrl)
   smoke_test "${url%/}/health" || die "rolled back to $target_tag, but $url/health still fails: see docs/runbook.md"
 }

@@ -724,3 +724,15 @@ func TestMigrateNoTaskStarted(t *testing.T) {
 		t.Fatalf("want no wait after a failed run-task\n%s", r)
 	}
 }
+
+func TestMissingStackIsAClearFailure(t *testing.T) {
+	for _, script := range []string{"rollback.sh", "migrate.sh"} {
+		h := newHarness(t).on("aws", []string{"describe-stacks"}, "", 254)
+		r := h.run(script, "dev")
+		expectCode(t, r, 1)
+		expectCalls(t, r, describeStacks("h2o-dev-compute"))
+		if !strings.Contains(r.stderr, "cannot read the outputs of stack h2o-dev-compute") {
+			t.Errorf("%s: unclear error\n%s", script, r)
+		}
+	}
+}

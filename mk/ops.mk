@@ -22,7 +22,7 @@ shellcheck:
 	@if ! command -v shellcheck >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing shellcheck (apt-get)"; \
-	    apt-get install -y -qq shellcheck >/dev/null 2>&1 || { apt-get update -qq >/dev/null && apt-get install -y -qq shellcheck >/dev/null; }; \
+	    apt-get install -y -qq shellcheck >/dev/null 2>&1 || { apt-get update -qq >/dev/null && apt-get install -y -qq shellcheck >/dev/null; } || true; \
 	  fi; \
 	fi; \
 	if command -v shellcheck >/dev/null; then \

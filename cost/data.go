@@ -152,34 +152,49 @@ func (e *estimator) rdsLogRetention() float64 {
 	return 0
 }
 
-// dbHours is how long a database instance runs a month: all month, unless EventBridge Scheduler schedules in
-// the stage stop and start it (rds:stopDBInstance / rds:startDBInstance).
+// dbHours is how long a database instance runs a month: all month, unless schedules in the stage stop and
+// start it: EventBridge Scheduler calling RDS directly (aws-sdk:rds:stopDBInstance / startDBInstance), or an
+// EventBridge rule running the AWS-StopRdsInstance / AWS-StartRdsInstance automation.
 func (e *estimator) dbHours(db *Resource, onlyDB bool) (float64, string) {
 	var events []schedEvent[bool]
 	var bad []string
+	action := func(arn string) (running, ok bool) {
+		switch {
+		case strings.HasSuffix(arn, "rds:stopDBInstance"), strings.Contains(arn, "AWS-StopRdsInstance"):
+			return false, true
+		case strings.HasSuffix(arn, "rds:startDBInstance"), strings.Contains(arn, "AWS-StartRdsInstance"):
+			return true, true
+		}
+		return false, false
+	}
+	addEvent := func(expr string, running bool) {
+		c, err := parseCron(expr)
+		if err != nil {
+			bad = append(bad, err.Error())
+			return
+		}
+		events = append(events, schedEvent[bool]{cron: c, apply: func(bool) bool { return running }})
+	}
 	for _, s := range e.of("AWS::Scheduler::Schedule") {
 		if strings.EqualFold(s.Str("State"), "DISABLED") {
 			continue
 		}
-		arn := strings.Join(literalStrings(s.Prop("Target.Arn")), "")
-		var running bool
-		switch {
-		case strings.HasSuffix(arn, "rds:stopDBInstance"):
-			running = false
-		case strings.HasSuffix(arn, "rds:startDBInstance"):
-			running = true
-		default:
+		running, ok := action(strings.Join(literalStrings(s.Prop("Target.Arn")), ""))
+		if !ok || !onlyDB && !refersToResource(s.Prop("Target.Input"), db, "DBInstanceIdentifier") {
 			continue
 		}
-		if !onlyDB && !refersToResource(s.Prop("Target.Input"), db, "DBInstanceIdentifier") {
+		addEvent(s.Str("ScheduleExpression"), running)
+	}
+	for _, r := range e.of("AWS::Events::Rule") {
+		if r.Str("ScheduleExpression") == "" || strings.EqualFold(r.Str("State"), "DISABLED") {
 			continue
 		}
-		c, err := parseCron(s.Str("ScheduleExpression"))
-		if err != nil {
-			bad = append(bad, err.Error())
-			continue
+		for _, t := range r.List("Targets") {
+			running, ok := action(strings.Join(literalStrings(dig(t, "Arn")), ""))
+			if ok && (onlyDB || refersToResource(t, db, "DBInstanceIdentifier")) {
+				addEvent(r.Str("ScheduleExpression"), running)
+			}
 		}
-		events = append(events, schedEvent[bool]{cron: c, apply: func(bool) bool { return running }})
 	}
 	if len(events) == 0 && len(bad) == 0 {
 		return e.hours(), ""

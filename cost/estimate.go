@@ -68,7 +68,7 @@ func EstimateStage(stage string, stacks []*Stack, u config.Usage, p *Prices) *St
 	} {
 		family()
 	}
-	rep := &StageReport{Items: e.items, FreeResources: e.free}
+	rep := &StageReport{Items: e.items, FreeResources: e.free, Usage: &e.u}
 	if rep.Items == nil {
 		rep.Items = []Item{}
 	}
@@ -143,7 +143,7 @@ func refersToResource(v any, r *Resource, nameProps ...string) bool {
 			continue
 		}
 		for _, s := range literalStrings(v) {
-			if s == name || strings.HasSuffix(s, ":"+name) || strings.HasSuffix(s, "/"+name) {
+			if s == name || strings.HasSuffix(s, ":"+name) || strings.HasSuffix(s, "/"+name) || strings.Contains(s, `"`+name+`"`) {
 				return true
 			}
 		}

@@ -414,3 +414,19 @@ func TestMissingPriceKeyIsUnpriced(t *testing.T) {
 		t.Errorf("a missing key must make the item unpriced and name the key: %+v", it)
 	}
 }
+
+func TestRDSStopStartByEventBridgeAutomation(t *testing.T) {
+	rule := func(id, expr, doc string) string {
+		return `"` + id + `": {"Type": "AWS::Events::Rule", "Properties": {"ScheduleExpression": "` + expr + `", "State": "ENABLED",
+			"Targets": [{"Id": "t", "Arn": {"Fn::Join": ["", ["arn:aws:ssm:us-east-1:", {"Ref": "AWS::AccountId"}, ":automation-definition/` + doc + `:$DEFAULT"]]},
+			"Input": "{\"InstanceId\":[\"h2o-dev-postgres\"]}"}]}}`
+	}
+	r := estimate(t, usage730(), `{"Db": {"Type": "AWS::RDS::DBInstance", "Properties": {"Engine": "postgres", "DBIdentifier": "x",
+		"DBInstanceIdentifier": "h2o-dev-postgres", "DBInstanceClass": "db.t4g.micro", "AllocatedStorage": 20, "StorageType": "gp3", "BackupRetentionPeriod": 0}},
+		"Other": {"Type": "AWS::RDS::DBInstance", "Properties": {"Engine": "postgres", "DBInstanceIdentifier": "other",
+		"DBInstanceClass": "db.t4g.micro", "AllocatedStorage": 20, "StorageType": "gp3", "BackupRetentionPeriod": 0}},
+		`+rule("Stop", "cron(0 19 ? * MON-FRI *)", "AWS-StopRdsInstance")+`, `+rule("Start", "cron(0 7 ? * MON-FRI *)", "AWS-StartRdsInstance")+`}`)
+	// Only the named instance is scheduled: two instances in the stage, matched by identifier.
+	approx(t, "scheduled", item(t, r, "RDS postgres db.t4g.micro Single-AZ test-stack/Db").USDMonth, 3132.0/8760*730*0.016+20*0.115)
+	approx(t, "always on", item(t, r, "RDS postgres db.t4g.micro Single-AZ test-stack/Other").USDMonth, 730*0.016+20*0.115)
+}

@@ -95,7 +95,7 @@ func (e *estimator) dashboards() {
 	}
 	n := float64(len(ds))
 	billable := positive(n - e.u.Free.Dashboards)
-	e.add(item, fmt.Sprintf("(%s dashboards − %s of the account's 3 free: split dev 1, prod 2) × $%s [%s]", fmtNum(n),
+	e.add(item, fmt.Sprintf("(%s dashboards − %s free: this stage's share of the account's 3, config.UsageFor) × $%s [%s]", fmtNum(n),
 		fmtNum(e.u.Free.Dashboards), fmtNum(p), paths(ds)), billable*p)
 }
 

@@ -29,6 +29,7 @@ type StageReport struct {
 	UnpricedCount int            `json:"unpriced_count"`
 	Stacks        []string       `json:"stacks"`
 	FreeResources map[string]int `json:"free_resources,omitempty"`
+	Usage         *config.Usage  `json:"usage,omitempty"` // the assumptions this stage was priced with
 }
 
 // Report is the whole estimate, written to cdk.out/cost-report.json.

@@ -80,6 +80,22 @@ function constructPaths(dir, artifact) {
   return paths;
 }
 
+// unstrict: the template without what `cdk diff` hides unless --strict: the AWS::CDK::Metadata resource (a
+// compressed blob that changes with every construct added) and the CheckBootstrapVersion rule.
+function unstrict(template) {
+  if (!template) return {};
+  const copy = { ...template, Resources: { ...template.Resources } };
+  for (const [id, resource] of Object.entries(copy.Resources)) {
+    if (resource?.Type === 'AWS::CDK::Metadata') delete copy.Resources[id];
+  }
+  if (copy.Rules?.CheckBootstrapVersion) {
+    copy.Rules = { ...copy.Rules };
+    delete copy.Rules.CheckBootstrapVersion;
+    if (Object.keys(copy.Rules).length === 0) delete copy.Rules;
+  }
+  return copy;
+}
+
 // compare(baseDir, headDir, out, allow): prints the diffs to `out`; returns { violations, allowed, changed }.
 export function compare(baseDir, headDir, out = process.stdout, allow = new Set()) {
   const base = loadStacks(baseDir);
@@ -91,7 +107,7 @@ export function compare(baseDir, headDir, out = process.stdout, allow = new Set(
   for (const name of names) {
     const before = base.get(name);
     const after = head.get(name);
-    const diff = cfnDiff.fullDiff(before?.template ?? {}, after?.template ?? {});
+    const diff = cfnDiff.fullDiff(unstrict(before?.template), unstrict(after?.template));
     if (diff.isEmpty) continue;
     changed++;
     const label = (after ?? before).displayName;

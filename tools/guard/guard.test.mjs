@@ -3,6 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compare, loadStacks } from './guard.mjs';
@@ -86,4 +88,21 @@ test('bad usage and a directory without manifest.json exit 2', () => {
   const r = guard('no-such-dir');
   assert.equal(r.code, 2);
   assert.match(r.err, /not a cloud assembly/);
+});
+
+test('CDK metadata and the bootstrap version rule are ignored, as cdk diff does', () => {
+  const head = fs.mkdtempSync(path.join(os.tmpdir(), 'guard-'));
+  try {
+    fs.cpSync(data('base'), head, { recursive: true });
+    const file = path.join(head, 'assembly-prod', 'proddata.template.json');
+    const template = JSON.parse(fs.readFileSync(file, 'utf8'));
+    template.Resources.CDKMetadata = { Type: 'AWS::CDK::Metadata', Properties: { Analytics: 'v2:deflate64:changed' } };
+    template.Rules = { CheckBootstrapVersion: { Assertions: [] } };
+    fs.writeFileSync(file, JSON.stringify(template));
+    const out = { text: '', write(s) { this.text += s; } };
+    const result = compare(data('base'), head, out);
+    assert.equal(result.changed, 0, out.text);
+  } finally {
+    fs.rmSync(head, { recursive: true, force: true });
+  }
 });

@@ -48,11 +48,12 @@ func buildApp(app awscdk.App) ([]*stacks.H2oStage, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Account-level, deployed once before any stage: the image repository every stage pulls from.
-	stacks.NewCiStack(app, "h2o-ci", &stacks.CiStackProps{
-		StackProps:     awscdk.StackProps{StackName: jsii.String("h2o-ci"), Env: stacks.Env(configs[0])},
-		RepositoryName: configs[0].RepositoryName,
-	})
+	// Account-level, deployed once before any stage: the image repository and GitHub's deploy roles.
+	ci, err := config.LoadCI(lookup)
+	if err != nil {
+		return nil, err
+	}
+	stacks.NewCiStack(app, ci)
 	var built []*stacks.H2oStage
 	for _, cfg := range configs {
 		built = append(built, stacks.NewH2oStage(app, cfg))

@@ -82,7 +82,7 @@ func defaults(stage string) Config {
 		Stage:                    stage,
 		Region:                   "us-east-1",
 		AvailabilityZones:        []string{"us-east-1a", "us-east-1b"},
-		RepositoryName:           "h2o-backend",
+		RepositoryName:           BackendRepository,
 		ImageTag:                 "latest",
 		CpuArchitecture:          ArchARM64,
 		TaskCpu:                  2048,
@@ -143,6 +143,9 @@ func Stages() []string {
 	sort.Strings(names)
 	return names
 }
+
+// BackendRepository is the ECR repository the h2o-ci stack owns and every stage pulls from.
+const BackendRepository = "h2o-backend"
 
 // WAF modes accepted by WafMode.
 const (

@@ -155,3 +155,14 @@ func TestUnknownStage(t *testing.T) {
 		t.Fatalf("want an unknown-stage error listing dev, prod; got %v", err)
 	}
 }
+
+func TestCIConfig(t *testing.T) {
+	c, err := LoadCI(lookupFrom(map[string]string{"githubRepository": "acme/h2o-infra"}))
+	if err != nil || c.GithubRepository != "acme/h2o-infra" || c.RepositoryName != "h2o-backend" {
+		t.Fatalf("LoadCI = %+v, %v", c, err)
+	}
+	_, err = LoadCI(lookupFrom(map[string]string{"githubRepository": "not a repo"}))
+	if err == nil || !strings.Contains(err.Error(), `githubRepository = "not a repo"`) {
+		t.Errorf("want an error naming githubRepository, got %v", err)
+	}
+}

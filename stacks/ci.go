@@ -1,35 +1,44 @@
 package stacks
 
 import (
+	"fmt"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecr"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"h2o-infra/config"
 )
 
-// CiStackProps configures the account-level stack shared by every stage.
-type CiStackProps struct {
-	awscdk.StackProps
-	RepositoryName string
-}
+const githubOidcHost = "token.actions.githubusercontent.com"
 
-// CiStack holds what must exist before any stage deploys: the backend's image repository.
-// Stages find the repository by name; stacks in a Stage cannot reference a stack outside it.
+// CiStack is the account-level stack every stage depends on: the backend's image repository and the roles
+// GitHub Actions assumes through OIDC (no long-lived AWS keys). Stages find the repository by name, because
+// stacks in a Stage cannot reference a stack outside it.
 type CiStack struct {
 	awscdk.Stack
-	Repository awsecr.Repository
+	Repository  awsecr.Repository
+	DeployRoles map[string]awsiam.Role // by stage
+	DiffRole    awsiam.Role
 }
 
 // NewCiStack builds h2o-ci.
-func NewCiStack(scope constructs.Construct, id string, props *CiStackProps) *CiStack {
-	stack := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
+func NewCiStack(scope constructs.Construct, cfg *config.CI) *CiStack {
+	env := &awscdk.Environment{Region: jsii.String(cfg.Region)}
+	if cfg.Account != "" {
+		env.Account = jsii.String(cfg.Account)
+	}
+	stack := awscdk.NewStack(scope, jsii.String("h2o-ci"), &awscdk.StackProps{StackName: jsii.String("h2o-ci"), Env: env,
+		Description: jsii.String("h2o account level: backend image repository and GitHub OIDC deploy roles")})
 	addNagChecks(stack)
-	awscdk.Tags_Of(stack).Add(jsii.String("Project"), jsii.String("h2o"), nil)
-	awscdk.Tags_Of(stack).Add(jsii.String("Layer"), jsii.String("ci"), nil)
-	awscdk.Tags_Of(stack).Add(jsii.String("ManagedBy"), jsii.String("cdk"), nil)
-
-	repo := awsecr.NewRepository(stack, jsii.String("BackendRepository"), &awsecr.RepositoryProps{
-		RepositoryName:  jsii.String(props.RepositoryName),
+	for k, v := range map[string]string{"Project": "h2o", "Stage": "shared", "Layer": "ci", "ManagedBy": "cdk"} {
+		awscdk.Tags_Of(stack).Add(jsii.String(k), jsii.String(v), nil)
+	}
+	c := &CiStack{Stack: stack, DeployRoles: map[string]awsiam.Role{}}
+	c.Repository = awsecr.NewRepository(stack, jsii.String("BackendRepository"), &awsecr.RepositoryProps{
+		RepositoryName:  jsii.String(cfg.RepositoryName),
 		ImageScanOnPush: jsii.Bool(true),
 		// A tag always means the same image: a rollback to a SHA redeploys exactly what ran before.
 		ImageTagMutability: awsecr.TagMutability_IMMUTABLE,
@@ -44,6 +53,59 @@ func NewCiStack(scope constructs.Construct, id string, props *CiStackProps) *CiS
 		// Images are rebuildable, but every stage runs from here: never delete it with the stack.
 		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
 	})
-	awscdk.NewCfnOutput(stack, jsii.String("RepositoryUri"), &awscdk.CfnOutputProps{Value: repo.RepositoryUri()})
-	return &CiStack{Stack: stack, Repository: repo}
+	awscdk.NewCfnOutput(stack, jsii.String("RepositoryUri"), &awscdk.CfnOutputProps{Value: c.Repository.RepositoryUri()})
+
+	provider := awsiam.NewOidcProviderNative(stack, jsii.String("GithubOidc"), &awsiam.OidcProviderNativeProps{
+		Url: jsii.String("https://" + githubOidcHost), ClientIds: jsii.Strings("sts.amazonaws.com"),
+	})
+	for _, stage := range cfg.Stages {
+		// Only a workflow job running in the GitHub environment named after the stage (prod: required reviewers).
+		role := githubRole(stack, "DeployRole-"+stage, provider, fmt.Sprintf("repo:%s:environment:%s", cfg.GithubRepository, stage),
+			fmt.Sprintf("h2o-%s-deploy", stage), "GitHub Actions deploys of "+stage)
+		role.AddToPolicy(assumeBootstrapRoles(stack, "deploy", "file-publishing", "image-publishing", "lookup"))
+		c.Repository.GrantPullPush(role)
+		// Read-only calls of the deploy scripts: stack outputs, service stability, the image to roll back to.
+		role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions: jsii.Strings("cloudformation:DescribeStacks", "ecs:DescribeServices", "ecs:DescribeTaskDefinition",
+				"ecs:DescribeTasks", "ecr:DescribeImages"),
+			Resources: jsii.Strings("*"),
+		}))
+		suppressWildcards(role, "cdk-hnb659fds-<kind>-role-* names the CDK bootstrap roles of this account; "+
+			"ecr:GetAuthorizationToken and the Describe* calls of the deploy scripts have no resource-level permissions.",
+			"Resource::*", `/^Resource::arn:aws:iam::<AWS::AccountId>:role\/cdk-hnb659fds-.*$/`)
+		c.DeployRoles[stage] = role
+		awscdk.NewCfnOutput(stack, jsii.String("DeployRoleArn"+stage), &awscdk.CfnOutputProps{Value: role.RoleArn(),
+			Description: jsii.String("GitHub variable AWS_DEPLOY_ROLE_ARN of environment " + stage)})
+	}
+	// Pull requests may only diff: the bootstrap lookup role reads stacks, it cannot change them.
+	c.DiffRole = githubRole(stack, "DiffRole", provider, fmt.Sprintf("repo:%s:pull_request", cfg.GithubRepository),
+		"h2o-diff", "GitHub Actions cdk diff on pull requests")
+	c.DiffRole.AddToPolicy(assumeBootstrapRoles(stack, "lookup"))
+	suppressWildcards(c.DiffRole, "cdk-hnb659fds-lookup-role-* is the CDK bootstrap lookup role of this account.",
+		`/^Resource::arn:aws:iam::<AWS::AccountId>:role\/cdk-hnb659fds-.*$/`)
+	awscdk.NewCfnOutput(stack, jsii.String("DiffRoleArn"), &awscdk.CfnOutputProps{Value: c.DiffRole.RoleArn(),
+		Description: jsii.String("GitHub variable AWS_DIFF_ROLE_ARN")})
+	return c
+}
+
+// githubRole is assumable only with a GitHub OIDC token for sts.amazonaws.com whose subject is exactly sub.
+func githubRole(stack awscdk.Stack, id string, provider awsiam.OidcProviderNative, sub, name, description string) awsiam.Role {
+	return awsiam.NewRole(stack, jsii.String(id), &awsiam.RoleProps{
+		RoleName:    jsii.String(name),
+		Description: jsii.String(description),
+		AssumedBy: awsiam.NewOpenIdConnectPrincipal(provider, &map[string]interface{}{
+			"StringEquals": map[string]interface{}{githubOidcHost + ":aud": "sts.amazonaws.com", githubOidcHost + ":sub": sub},
+		}),
+		MaxSessionDuration: awscdk.Duration_Hours(jsii.Number(1)),
+	})
+}
+
+// assumeBootstrapRoles allows sts:AssumeRole on the named CDK bootstrap roles (default qualifier) only.
+func assumeBootstrapRoles(stack awscdk.Stack, kinds ...string) awsiam.PolicyStatement {
+	var arns []*string
+	for _, kind := range kinds {
+		arns = append(arns, jsii.String(fmt.Sprintf("arn:%s:iam::%s:role/cdk-hnb659fds-%s-role-*",
+			*stack.Partition(), *stack.Account(), kind)))
+	}
+	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Actions: jsii.Strings("sts:AssumeRole"), Resources: &arns})
 }

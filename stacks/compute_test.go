@@ -11,27 +11,6 @@ import (
 	"h2o-infra/config"
 )
 
-func TestEcrRepositoryLivesInTheCiStack(t *testing.T) {
-	_, repo := only(t, ci.Stack, "AWS::ECR::Repository")
-	p := props(repo)
-	if p["RepositoryName"] != "h2o-backend" || p["ImageTagMutability"] != "IMMUTABLE" ||
-		!jsonEqual(p["ImageScanningConfiguration"], map[string]interface{}{"ScanOnPush": true}) ||
-		// AES-256 is ECR's default encryption; CDK leaves the property out for it.
-		!(p["EncryptionConfiguration"] == nil || jsonEqual(p["EncryptionConfiguration"], map[string]interface{}{"EncryptionType": "AES256"})) {
-		t.Errorf("repository %v", p)
-	}
-	policy := p["LifecyclePolicy"].(map[string]interface{})["LifecyclePolicyText"].(string)
-	for _, want := range []string{`"tagStatus":"untagged"`, `"countType":"sinceImagePushed"`, `"countNumber":1`,
-		`"tagStatus":"any"`, `"countType":"imageCountMoreThan"`, `"countNumber":30`} {
-		if !strings.Contains(policy, want) {
-			t.Errorf("lifecycle policy lacks %s: %s", want, policy)
-		}
-	}
-	if repo["DeletionPolicy"] != "Retain" {
-		t.Errorf("repository DeletionPolicy %v, want Retain", repo["DeletionPolicy"])
-	}
-}
-
 func TestClusterHasInsightsAndBothFargateCapacityProviders(t *testing.T) {
 	forEachStage(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
 		tm := tmpl(s.Compute.Stack)

@@ -44,7 +44,11 @@ func TestMain(m *testing.M) {
 		for _, name := range config.Stages() {
 			built[name] = NewH2oStage(app, mustLoad(name, nil))
 		}
-		ci = NewCiStack(app, "h2o-ci", &CiStackProps{RepositoryName: "h2o-backend"})
+		ciCfg, err := config.LoadCI(func(string) (string, bool) { return "", false })
+		if err != nil {
+			panic(err)
+		}
+		ci = NewCiStack(app, ciCfg)
 		app.Synth(nil)
 		// The variant is its own App: stage names must be unique within one.
 		variantApp := awscdk.NewApp(&awscdk.AppProps{Context: cdkJSONContext(), Outdir: jsii.String(filepath.Join(dir, "variant"))})

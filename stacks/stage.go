@@ -27,7 +27,7 @@ type H2oStage struct {
 // NewH2oStage builds every layer of one stage. Stack names are h2o-<stage>-<layer>, so
 // `cdk deploy 'dev/*'` selects one stage and stacks of both stages can share an account.
 func NewH2oStage(scope constructs.Construct, cfg *config.Config) *H2oStage {
-	stage := awscdk.NewStage(scope, jsii.String(cfg.Stage), &awscdk.StageProps{Env: Env(cfg)})
+	stage := awscdk.NewStage(scope, jsii.String(cfg.Stage), &awscdk.StageProps{Env: env(cfg)})
 	// Applied once here, so every taggable resource of every stack carries them (cost allocation tags).
 	for k, v := range map[string]string{"Project": "h2o", "Stage": cfg.Stage, "ManagedBy": "cdk"} {
 		awscdk.Tags_Of(stage).Add(jsii.String(k), jsii.String(v), untaggedTypes)
@@ -48,8 +48,7 @@ func (s *H2oStage) Stacks() []awscdk.Stack {
 	return []awscdk.Stack{s.Network.Stack, s.Data.Stack, s.Compute.Stack, s.Edge.Stack, s.Observability.Stack}
 }
 
-// Env is where a stage (or the account-level stack) deploys.
-func Env(cfg *config.Config) *awscdk.Environment {
+func env(cfg *config.Config) *awscdk.Environment {
 	e := &awscdk.Environment{Region: jsii.String(cfg.Region)}
 	if cfg.Account != "" {
 		e.Account = jsii.String(cfg.Account)

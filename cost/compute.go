@@ -6,6 +6,20 @@ import (
 	"strings"
 )
 
+// taskSize reads a task-level Cpu (units) or Memory (MiB): "2048", 2048, or the "2 vCPU" / "4 GB" forms.
+func taskSize(td *Resource, prop, unit string) (float64, bool) {
+	if n, ok := td.Num(prop); ok {
+		return n, true
+	}
+	f := strings.Fields(strings.ToLower(td.Str(prop)))
+	if len(f) == 2 && f[1] == unit {
+		if n, ok := literalNumber(f[0]); ok {
+			return n * 1024, true
+		}
+	}
+	return 0, false
+}
+
 // provider is one entry of a capacity provider strategy.
 type provider struct {
 	name         string
@@ -65,8 +79,8 @@ func (e *estimator) fargate() {
 			e.unpriced(name, err)
 			continue
 		}
-		cpu, okC := td.Num("Cpu")
-		mem, okM := td.Num("Memory")
+		cpu, okC := taskSize(td, "Cpu", "vcpu")
+		mem, okM := taskSize(td, "Memory", "gb")
 		if !okC || !okM {
 			e.unpriced(name, "the task definition has no literal task-level Cpu/Memory")
 			continue

@@ -118,7 +118,7 @@ func (e *estimator) route53() {
 		e.unpriced(item, noKey(missing))
 		return
 	}
-	detail += fmt.Sprintf(" + %s non-alias queries (usage) × $%s/M; alias queries to AWS resources are free",
+	detail += fmt.Sprintf("; %s non-alias queries (usage) × $%s/M (alias queries to AWS resources are free)",
 		fmtCount(e.u.Route53Queries), fmtNum(vals[1]))
 	e.add(item, detail, n*vals[0]+e.u.Route53Queries/1e6*vals[1])
 	if hc := e.of("AWS::Route53::HealthCheck"); len(hc) > 0 {

@@ -167,7 +167,11 @@ func (e *estimator) leftovers() {
 			e.markFree(r)
 			continue
 		}
-		unpricedByType[r.Type] = append(unpricedByType[r.Type], r.Path())
+		label := r.Path()
+		if r.Condition != "" {
+			label += " (only if Condition " + r.Condition + ")"
+		}
+		unpricedByType[r.Type] = append(unpricedByType[r.Type], label)
 	}
 	for _, t := range sortedKeys(unpricedByType) {
 		paths := unpricedByType[t]

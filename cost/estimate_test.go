@@ -106,10 +106,12 @@ func TestFargateARM64OneTaskFromScalingMinimum(t *testing.T) {
 }
 
 func TestFargateX86FromDesiredCount(t *testing.T) {
-	r := estimate(t, usage730(), `{"TaskDef": {"Type": "AWS::ECS::TaskDefinition", "Properties": {"Cpu": 1024, "Memory": "2048"}},
+	for _, size := range []string{`"Cpu": 1024, "Memory": "2048"`, `"Cpu": "1 vCPU", "Memory": "2 GB"`} {
+		r := estimate(t, usage730(), `{"TaskDef": {"Type": "AWS::ECS::TaskDefinition", "Properties": {`+size+`}},
 		`+service(`, "LaunchType": "FARGATE", "DesiredCount": 2`)+`}`)
-	// No RuntimePlatform: X86_64. 2 tasks × (1 vCPU × 0.04048 + 2 GB × 0.004445) × 730 h.
-	approx(t, "fargate", item(t, r, "Fargate service").USDMonth, 2*(0.04048+2*0.004445)*730) // 72.08
+		// No RuntimePlatform: X86_64. 2 tasks × (1 vCPU × 0.04048 + 2 GB × 0.004445) × 730 h.
+		approx(t, "fargate "+size, item(t, r, "Fargate service").USDMonth, 2*(0.04048+2*0.004445)*730) // 72.08
+	}
 }
 
 func TestFargateSpotShareFromCapacityProviderStrategy(t *testing.T) {

@@ -27,6 +27,7 @@ var freeTypes = map[string]string{
 	// Notifications and events: SNS (first 1 M publishes and 1,000 e-mails free), EventBridge rules on AWS
 	// events (free) and Scheduler (14 M invocations free).
 	"AWS::SNS::Topic": "", "AWS::SNS::Subscription": "", "AWS::SNS::TopicPolicy": "", "AWS::Events::Rule": "",
+	"AWS::SQS::Queue": "first 1 M requests a month free", "AWS::SQS::QueuePolicy": "",
 	"AWS::Scheduler::Schedule": "", "AWS::Scheduler::ScheduleGroup": "", "AWS::Chatbot::SlackChannelConfiguration": "",
 	// Data plumbing billed through its parent (instance, cluster, secret).
 	"AWS::RDS::DBSubnetGroup": "", "AWS::RDS::DBParameterGroup": "", "AWS::RDS::OptionGroup": "",

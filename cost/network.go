@@ -2,6 +2,7 @@ package cost
 
 import (
 	"fmt"
+	"math"
 	"regexp"
 	"strings"
 )
@@ -81,12 +82,13 @@ func (e *estimator) interfaceEndpoints() {
 			e.handled[ep] = true
 			azs := float64(len(ep.List("SubnetIds")))
 			label := endpointService(ep)
+			note := ""
 			if azs == 0 {
 				azs = 2
-				label += " (subnets not literal: 2 AZs assumed)"
+				note = " (subnet list not literal: 2 assumed)"
 			}
 			azHours += azs * e.hours()
-			names = append(names, fmt.Sprintf("%s×%s AZ", label, fmtNum(azs)))
+			names = append(names, fmt.Sprintf("%s×%s AZ%s", label, fmtNum(azs), note))
 		default:
 			e.handled[ep] = true
 			e.unpriced("VPC endpoint "+ep.Path(), "endpoint type "+typ+" has no price in the price table")
@@ -140,7 +142,10 @@ func (e *estimator) publicIPv4() {
 		total += x.count
 		parts = append(parts, fmt.Sprintf("%s %s", fmtNum(round4(x.count)), x.what))
 	}
-	item := fmt.Sprintf("Public IPv4 addresses ×%s", fmtNum(round4(total)))
+	item := "Public IPv4 addresses"
+	if total == math.Trunc(total) {
+		item += fmt.Sprintf(" ×%s", fmtNum(total))
+	}
 	if !ok {
 		e.unpriced(item, noKey([]string{"public_ipv4_usd_per_hour_per_address"}))
 		return

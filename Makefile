@@ -34,9 +34,16 @@ unit: deps
 	go vet ./...
 	go test ./...
 
+# The variant turns on every optional part (domain, certificates, DNS, Amplify, Slack) so those templates are
+# linted too; it is synthesized beside cdk.out, not into it.
+VARIANT := -c domainName=h2o.example.com -c hostedZoneId=Z0123456789ABCDEFGHIJ \
+           -c frontendRepository=https://github.com/h2o-allegiant/frontend -c slackWorkspaceId=T0123ABCD -c slackChannelId=C0123ABCD
+
 lint: synth cli-check
+	$(CDK) synth --quiet $(VARIANT) -o .build/variant.out >/dev/null
 	@if command -v cfn-lint >/dev/null; then \
-	  echo "cfn-lint $$(cfn-lint --version | awk '{print $$2}') over cdk.out"; cfn-lint cdk.out/assembly-*/*.template.json; \
+	  echo "cfn-lint $$(cfn-lint --version | awk '{print $$2}') over cdk.out and the all-options variant"; \
+	  cfn-lint cdk.out/*.template.json cdk.out/assembly-*/*.template.json .build/variant.out/assembly-*/*.template.json; \
 	else echo "cfn-lint not on PATH: skipped"; fi
 
 # A bad context value must stop the CLI with a message naming the key.
@@ -51,8 +58,11 @@ ls: deps
 diff: deps
 	$(CDK) diff -c stage=$(STAGE) '$(STAGE)/*'
 
+# The image tag is required: the repository's tags are immutable commit SHAs, and deploying without one would
+# point the service at the config default. scripts/deploy.sh builds, pushes and passes it for you.
 deploy: deps
-	$(CDK) deploy -c stage=$(STAGE) '$(STAGE)/*'
+	@if [ -z "$(IMAGE_TAG)" ]; then echo "usage: make deploy STAGE=$(STAGE) IMAGE_TAG=<tag in ECR h2o-backend> (or scripts/deploy.sh $(STAGE))" >&2; exit 2; fi
+	$(CDK) deploy -c stage=$(STAGE) -c imageTag=$(IMAGE_TAG) '$(STAGE)/*'
 
 clean:
 	rm -rf cdk.out .build node_modules

@@ -101,7 +101,7 @@ func (e *estimator) unpriced(item, reason string) {
 // price reads a key; a missing key is reported by the caller as unpriced.
 func (e *estimator) price(key string) (float64, bool) { return e.p.Get(key) }
 
-// mustPrices reads several keys; missing lists those absent.
+// prices reads several keys; missing lists those absent.
 func (e *estimator) prices(keys ...string) (vals []float64, missing []string) {
 	for _, k := range keys {
 		v, ok := e.p.Get(k)

@@ -40,6 +40,8 @@ type Report struct {
 	PriceFile string                  `json:"price_file"`
 	Assembly  string                  `json:"assembly"`
 	Stages    map[string]*StageReport `json:"stages"`
+	// PricesUsed lists the price-table keys the estimate read, so a reviewer can check each against its source.
+	PricesUsed []string `json:"prices_used"`
 
 	order []string
 }
@@ -52,6 +54,7 @@ func Estimate(a *Assembly, p *Prices, usageFor func(stage string) config.Usage) 
 		r.Stages[name] = EstimateStage(name, a.Stages[name], usageFor(name), p)
 		r.order = append(r.order, name)
 	}
+	r.PricesUsed = p.Used()
 	return r
 }
 

@@ -207,7 +207,7 @@ func refs(v any) map[string]bool {
 // refersTo reports whether v refers to the logical ID id.
 func refersTo(v any, id string) bool { return refs(v)[id] }
 
-// strings collected from a value (literal strings anywhere inside it), for loose matching of names.
+// literalStrings collects the literal strings anywhere inside a value, for loose matching of names and ARNs.
 func literalStrings(v any) []string {
 	var out []string
 	var walk func(any)

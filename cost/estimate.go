@@ -46,8 +46,15 @@ type logInput struct {
 func EstimateStage(stage string, stacks []*Stack, u config.Usage, p *Prices) *StageReport {
 	e := &estimator{stage: stage, u: u, p: p, stacks: stacks, byType: map[string][]*Resource{},
 		handled: map[*Resource]bool{}, free: map[string]int{}}
+	// Zero values of a hand-built Usage get config.UsageFor's defaults rather than silently pricing nothing.
 	if e.u.HoursPerMonth == 0 {
 		e.u.HoursPerMonth, _ = p.Get("hours_per_month")
+	}
+	if e.u.LogsStorageCompression <= 0 {
+		e.u.LogsStorageCompression = 0.15
+	}
+	if e.u.LogsNoRetentionMonths <= 0 {
+		e.u.LogsNoRetentionMonths = 12
 	}
 	for _, st := range stacks {
 		if st.Template == nil {

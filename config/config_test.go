@@ -1,6 +1,9 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -164,5 +167,24 @@ func TestCIConfig(t *testing.T) {
 	_, err = LoadCI(lookupFrom(map[string]string{"githubRepository": "not a repo"}))
 	if err == nil || !strings.Contains(err.Error(), `githubRepository = "not a repo"`) {
 		t.Errorf("want an error naming githubRepository, got %v", err)
+	}
+}
+
+func TestReadmeDocumentsEveryField(t *testing.T) {
+	// GIVEN the README's config reference WHEN a field is added to Config THEN it must be documented there
+	raw, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields := reflect.TypeOf(Config{})
+	for i := 0; i < fields.NumField(); i++ {
+		name := fields.Field(i).Name
+		if name == "Stage" {
+			continue
+		}
+		key := strings.ToLower(name[:1]) + name[1:]
+		if !strings.Contains(string(raw), "`"+key+"`") {
+			t.Errorf("README.md does not document config field %s as `%s`", name, key)
+		}
 	}
 }

@@ -6,15 +6,25 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
+
+	"h2o-infra/internal/cdkcontext"
 )
 
-func newApp(ctx map[string]interface{}) awscdk.App {
-	return awscdk.NewApp(&awscdk.AppProps{Context: &ctx})
+// newApp is an App with cdk.json's feature flags plus ctx, as `cdk synth -c key=value` would build it.
+func newApp(t *testing.T, ctx map[string]interface{}) awscdk.App {
+	flags, err := cdkcontext.Load("cdk.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range ctx {
+		flags[k] = v
+	}
+	return awscdk.NewApp(&awscdk.AppProps{Context: &flags})
 }
 
 func TestBadContextFailsBeforeAnyConstructNamingStageAndKey(t *testing.T) {
 	// GIVEN `cdk synth -c alarmEmail=not-an-email -c account=42`
-	app := newApp(map[string]interface{}{"alarmEmail": "not-an-email", "account": "42"})
+	app := newApp(t, map[string]interface{}{"alarmEmail": "not-an-email", "account": "42"})
 	// WHEN the app is built
 	stages, err := buildApp(app)
 	// THEN it fails naming both stages and both keys, and no stage was created
@@ -33,19 +43,20 @@ func TestBadContextFailsBeforeAnyConstructNamingStageAndKey(t *testing.T) {
 
 func TestStageContextBuildsOnlyThatStage(t *testing.T) {
 	// GIVEN -c stage=prod WHEN built THEN only prod exists; without it, every stage does
-	stages, err := buildApp(newApp(map[string]interface{}{"stage": "prod"}))
+	stages, err := buildApp(newApp(t, map[string]interface{}{"stage": "prod"}))
 	if err != nil || len(stages) != 1 || *stages[0].StageName() != "prod" {
 		t.Fatalf("stage=prod built %d stages, err %v", len(stages), err)
 	}
-	if _, err := buildApp(newApp(map[string]interface{}{"stage": "staging"})); err == nil ||
+	if _, err := buildApp(newApp(t, map[string]interface{}{"stage": "staging"})); err == nil ||
 		!strings.Contains(err.Error(), `"staging"`) {
 		t.Errorf("unknown stage: want an error naming it, got %v", err)
 	}
 }
 
 func TestErrorAnnotationsAreFound(t *testing.T) {
-	// GIVEN a stack inside a Stage carrying an error annotation (as cdk-nag adds them)
-	app := newApp(nil)
+	// GIVEN a stack inside a Stage carrying an error annotation (as cdk-nag adds them); without cdk.json's
+	// validation flags, which would abort Synth on it before errorMessages could look
+	app := awscdk.NewApp(nil)
 	stack := awscdk.NewStack(awscdk.NewStage(app, jsii.String("s"), nil), jsii.String("x"), nil)
 	awscdk.NewCfnWaitConditionHandle(stack, jsii.String("H"), nil)
 	awscdk.Annotations_Of(stack).AddError(jsii.String("boom"))

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"h2o-infra/config"
+	"h2o-infra/internal/cdkcontext"
 )
 
 // The app is synthesized once for the whole package (one jsii process, one synth); tests share it.
@@ -69,17 +70,11 @@ func mustLoad(stage string, ctx map[string]string) *config.Config {
 
 // cdkJSONContext returns cdk.json's context, so tests run with the same feature flags as `cdk synth`.
 func cdkJSONContext() *map[string]interface{} {
-	raw, err := os.ReadFile(filepath.Join("..", "cdk.json"))
+	ctx, err := cdkcontext.Load(filepath.Join("..", "cdk.json"))
 	if err != nil {
 		panic(err)
 	}
-	var file struct {
-		Context map[string]interface{} `json:"context"`
-	}
-	if err := json.Unmarshal(raw, &file); err != nil {
-		panic(err)
-	}
-	return &file.Context
+	return &ctx
 }
 
 // tmpl returns the (cached) assertions template of a stack.

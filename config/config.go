@@ -20,18 +20,25 @@ type Config struct {
 	NatGateways int    // 0 puts tasks in public subnets (dev cost lever), 1 is one shared NAT, len(AZs) is one per AZ.
 
 	// Compute.
-	RepositoryName     string // ECR repository owned by the account-level h2o-ci stack, found by name.
-	ImageTag           string // the image the service runs; deploys pass the commit SHA with -c imageTag=.
-	CpuArchitecture    string // ARM64 (Graviton, 20 % cheaper per vCPU-hour) or X86_64.
-	TaskCpu            int    // Fargate CPU units: 2048 = 2 vCPU, as the design sizes one task.
-	TaskMemoryMiB      int    // 4096 MiB, the design's 4 GB.
-	Workers            int    // WORKERS passed to the app server: 6, the design's worker count for 2 vCPU.
-	ContainerPort      int    // the port the backend listens on inside the task.
-	ContainerUser      string // non-root user the image runs as ("" = the image's own USER).
-	MinTasks           int    // autoscaling floor; prod keeps 2 so each AZ has a task.
-	MaxTasks           int    // autoscaling ceiling: the design's 3.
-	SpotTasksAboveBase bool   // tasks above MinTasks run on Fargate Spot (70 % cheaper, may be interrupted).
-	EnableXRay         bool   // adds the X-Ray daemon sidecar and its permissions.
+	RepositoryName    string // ECR repository owned by the account-level h2o-ci stack, found by name.
+	ImageTag          string // the image the service runs; deploys pass the commit SHA with -c imageTag=.
+	CpuArchitecture   string // ARM64 (Graviton, 20 % cheaper per vCPU-hour) or X86_64.
+	TaskCpu           int    // Fargate CPU units: 2048 = 2 vCPU, as the design sizes one task.
+	TaskMemoryMiB     int    // 4096 MiB, the design's 4 GB.
+	Workers           int    // WORKERS passed to the app server: 6, the design's worker count for 2 vCPU.
+	ContainerPort     int    // the port the backend listens on inside the task.
+	ContainerUser     string // non-root user the image runs as ("" = the image's own USER).
+	MinTasks          int    // autoscaling floor; prod keeps 2 so each AZ has a task.
+	MaxTasks          int    // autoscaling ceiling: the design's 3.
+	FargateSpot       bool   // tasks above OnDemandBaseTasks run on Fargate Spot (~65 % cheaper, may be interrupted).
+	OnDemandBaseTasks int    // with FargateSpot: tasks always kept on regular Fargate.
+	// Off-hours schedule (EventBridge cron in ScheduleTimeZone): at ScaleDownCron the service scales to 0
+	// (and the database stops, if StopDatabaseOffHours); at ScaleUpCron both come back. "" = always on.
+	ScaleDownCron        string
+	ScaleUpCron          string
+	ScheduleTimeZone     string
+	StopDatabaseOffHours bool
+	EnableXRay           bool // adds the X-Ray daemon sidecar and its permissions.
 
 	// Database.
 	DbInstanceClass          string // burstable Graviton classes: db.t4g.micro dev, db.t4g.small prod.
@@ -108,19 +115,28 @@ func defaults(stage string) Config {
 var stageDefaults = map[string]func(*Config){
 	"dev": func(c *Config) {
 		c.VpcCidr = "10.10.0.0/16"
-		c.NatGateways = 1 // one shared NAT: dev tolerates losing egress with its AZ.
+		c.NatGateways = 0 // $33/month saved: tasks sit in public subnets with a public IP, admitting only the ALB.
 		c.MinTasks = 1
+		c.FargateSpot = true // dev tolerates an interrupted task: ~65 % off every task
+		// Nobody uses dev at night or at weekends: tasks scale to 0 and the database stops.
+		c.ScaleDownCron = "cron(0 20 ? * MON-FRI *)"
+		c.ScaleUpCron = "cron(0 8 ? * MON-FRI *)"
+		c.ScheduleTimeZone = "UTC"
+		c.StopDatabaseOffHours = true
 		c.DbInstanceClass = "db.t4g.micro"
 		c.CacheNodeType = "cache.t4g.micro"
 		c.LogRetentionDays = 14 // enough to debug last sprint's deploys.
-		c.WafMode = WafCount
+		c.WafMode = WafOff      // $10/month; set wafMode=count to preview prod's rules on dev traffic
 		c.MonthlyBudgetUsd = 75 // the dev estimate plus headroom for load tests
 	},
 	"prod": func(c *Config) {
 		c.VpcCidr = "10.20.0.0/16"
 		c.NatGateways = 2 // one per AZ: an AZ outage does not cut the other AZ's egress.
 		c.MinTasks = 2
-		c.SpotTasksAboveBase = true
+		c.FargateSpot = true
+		// One task always on regular Fargate; the second (and any scale-out) on Spot. ECS replaces an
+		// interrupted Spot task, so both AZs keep a task except for the minutes a replacement takes.
+		c.OnDemandBaseTasks = 1
 		c.DbInstanceClass = "db.t4g.small"
 		c.DbMultiAz = true
 		c.EnhancedMonitoring = true

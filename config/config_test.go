@@ -76,7 +76,7 @@ func TestEveryRuleRejectsBadValues(t *testing.T) {
 		{"fargate cpu", func(c *Config) { c.TaskCpu = 3000 }, "taskCpu", "3000"},
 		{"fargate pair", func(c *Config) { c.TaskCpu, c.TaskMemoryMiB = 2048, 2048 }, "taskMemoryMiB", "2048"},
 		{"min above max", func(c *Config) { c.MinTasks, c.MaxTasks = 3, 2 }, "maxTasks", "2"},
-		{"min zero", func(c *Config) { c.MinTasks = 0 }, "minTasks", "0"},
+		{"min zero", func(c *Config) { c.MinTasks, c.OnDemandBaseTasks = 0, 0 }, "minTasks", "0"},
 		{"cidr syntax", func(c *Config) { c.VpcCidr = "10.0.0.0/33" }, "vpcCidr", "10.0.0.0/33"},
 		{"cidr too small", func(c *Config) { c.VpcCidr = "10.0.0.0/24" }, "vpcCidr", "10.0.0.0/24"},
 		{"cidr host bits", func(c *Config) { c.VpcCidr = "10.0.1.0/16" }, "vpcCidr", "10.0.1.0/16"},
@@ -95,6 +95,20 @@ func TestEveryRuleRejectsBadValues(t *testing.T) {
 		{"backups off", func(c *Config) { c.BackupRetentionDays = 0 }, "backupRetentionDays", "0"},
 		{"app secret key", func(c *Config) { c.AppSecretKeys = []string{"ai-key"} }, "appSecretKeys", "ai-key"},
 		{"no app secret keys", func(c *Config) { c.AppSecretKeys = nil }, "appSecretKeys", ""},
+		{"spot base above min", func(c *Config) { c.FargateSpot, c.OnDemandBaseTasks = true, 5 }, "onDemandBaseTasks", "5"},
+		{"base without spot", func(c *Config) { c.FargateSpot, c.OnDemandBaseTasks = false, 1 }, "onDemandBaseTasks", "1"},
+		{"half a schedule", func(c *Config) {
+			c.ScaleDownCron, c.ScaleUpCron, c.ScheduleTimeZone = "cron(0 20 ? * MON-FRI *)", "", "UTC"
+		}, "scaleUpCron", ""},
+		{"cron syntax", func(c *Config) {
+			c.ScaleDownCron, c.ScaleUpCron, c.ScheduleTimeZone = "0 20 * * *", "cron(0 8 ? * MON-FRI *)", "UTC"
+		}, "scaleDownCron", "0 20 * * *"},
+		{"time zone", func(c *Config) {
+			c.ScaleDownCron, c.ScaleUpCron, c.ScheduleTimeZone = "cron(0 20 ? * MON-FRI *)", "cron(0 8 ? * MON-FRI *)", "Mars/Olympus"
+		}, "scheduleTimeZone", "Mars/Olympus"},
+		{"db stop without schedule", func(c *Config) {
+			c.ScaleDownCron, c.ScaleUpCron, c.StopDatabaseOffHours, c.DeletionProtection = "", "", true, false
+		}, "stopDatabaseOffHours", "true"},
 		{"cache class", func(c *Config) { c.CacheNodeType = "t4g.micro" }, "cacheNodeType", "t4g.micro"},
 		{"cache replicas", func(c *Config) { c.CacheReplicas = 6 }, "cacheReplicas", "6"},
 		{"log retention", func(c *Config) { c.LogRetentionDays = 10 }, "logRetentionDays", "10"},

@@ -140,8 +140,8 @@ var stageUsage = map[string]func(*Usage){
 		u.AmplifyBuildMinutes = 60 // ~20 builds of 3 minutes.
 		u.AmplifyStorageGB = 0.5
 		u.AmplifyServedGB = 1
-		// Free tiers of the shared account: dev takes the smaller share of dashboards.
-		u.Free = FreeTierShare{AlarmMetrics: 5, Dashboards: 1, CustomMetrics: 5, LogsGB: 2.5,
+		// Free tiers of the shared account, split evenly between the two stages like every other free tier.
+		u.Free = FreeTierShare{AlarmMetrics: 5, Dashboards: 1.5, CustomMetrics: 5, LogsGB: 2.5,
 			CloudFrontGB: 512, CloudFrontRequests: 5_000_000, Budgets: 1, KMSRequests: 10_000, XRayTraces: 50_000}
 	},
 	"prod": func(u *Usage) {
@@ -170,7 +170,7 @@ var stageUsage = map[string]func(*Usage){
 		u.AmplifyBuildMinutes = 60
 		u.AmplifyStorageGB = 0.5
 		u.AmplifyServedGB = 20
-		u.Free = FreeTierShare{AlarmMetrics: 5, Dashboards: 2, CustomMetrics: 5, LogsGB: 2.5,
+		u.Free = FreeTierShare{AlarmMetrics: 5, Dashboards: 1.5, CustomMetrics: 5, LogsGB: 2.5,
 			CloudFrontGB: 512, CloudFrontRequests: 5_000_000, Budgets: 1, KMSRequests: 10_000, XRayTraces: 50_000}
 	},
 	// The account-level stacks (h2o-ci: ECR repository, deploy roles) have no traffic of their own and

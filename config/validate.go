@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 var (
@@ -25,6 +26,7 @@ var (
 	secretNameRe = regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]{1,512}$`)
 	slackIdRe    = regexp.MustCompile(`^[A-Z0-9]{9,11}$`)
 	namespaceRe  = regexp.MustCompile(`^[A-Za-z0-9/_.#:-]{1,255}$`)
+	cronRe       = regexp.MustCompile(`^cron\(\S+ \S+ \S+ \S+ \S+ \S+\)$`)
 	zoneIdRe     = regexp.MustCompile(`^Z[A-Z0-9]{1,31}$`)
 )
 
@@ -113,6 +115,29 @@ func (c *Config) validateCompute(v *validator) {
 	v.check(c.MinTasks >= 1, "minTasks", strconv.Itoa(c.MinTasks), "at least 1")
 	v.check(c.MaxTasks >= c.MinTasks && c.MaxTasks <= 50, "maxTasks", strconv.Itoa(c.MaxTasks),
 		fmt.Sprintf("from minTasks (%d) to 50", c.MinTasks))
+	if c.FargateSpot {
+		v.check(c.OnDemandBaseTasks >= 0 && c.OnDemandBaseTasks <= c.MinTasks, "onDemandBaseTasks",
+			strconv.Itoa(c.OnDemandBaseTasks), fmt.Sprintf("0 to minTasks (%d)", c.MinTasks))
+	} else {
+		v.check(c.OnDemandBaseTasks == 0, "onDemandBaseTasks", strconv.Itoa(c.OnDemandBaseTasks),
+			"0 without fargateSpot (every task is on regular Fargate then)")
+	}
+	c.validateSchedule(v)
+}
+
+func (c *Config) validateSchedule(v *validator) {
+	v.check((c.ScaleDownCron == "") == (c.ScaleUpCron == ""), "scaleUpCron", c.ScaleUpCron,
+		"set together with scaleDownCron (both or neither)")
+	for field, expr := range map[string]string{"scaleDownCron": c.ScaleDownCron, "scaleUpCron": c.ScaleUpCron} {
+		v.check(expr == "" || cronRe.MatchString(expr), field, expr, "an EventBridge cron expression such as cron(0 20 ? * MON-FRI *)")
+	}
+	scheduled := c.ScaleDownCron != ""
+	_, tzErr := time.LoadLocation(c.ScheduleTimeZone)
+	v.check(!scheduled || (c.ScheduleTimeZone != "" && tzErr == nil), "scheduleTimeZone", c.ScheduleTimeZone,
+		"an IANA time zone such as UTC or Europe/Madrid")
+	v.check(!c.StopDatabaseOffHours || scheduled, "stopDatabaseOffHours", "true", "false unless scaleDownCron/scaleUpCron are set")
+	v.check(!c.StopDatabaseOffHours || !c.DeletionProtection, "stopDatabaseOffHours", "true",
+		"false for a stage with deletion protection (a production database is not stopped)")
 }
 
 func (c *Config) validateData(v *validator) {

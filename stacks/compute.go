@@ -114,17 +114,16 @@ func NewComputeStack(scope constructs.Construct, cfg *config.Config, network *Ne
 	return c
 }
 
-// capacityStrategy keeps MinTasks on regular Fargate and, when the config allows, runs the tasks autoscaling
-// adds above that floor on Fargate Spot (about 70 % cheaper; an interruption only removes surplus capacity).
+// capacityStrategy keeps OnDemandBaseTasks on regular Fargate and, with FargateSpot, runs every task above
+// that base on Fargate Spot (about 65 % cheaper; ECS replaces a task Spot takes back).
 func capacityStrategy(cfg *config.Config) *[]*awsecs.CapacityProviderStrategy {
-	onDemand := &awsecs.CapacityProviderStrategy{CapacityProvider: jsii.String("FARGATE"),
-		Base: jsii.Number(float64(cfg.MinTasks)), Weight: jsii.Number(1)}
-	if !cfg.SpotTasksAboveBase {
-		return &[]*awsecs.CapacityProviderStrategy{onDemand}
+	if !cfg.FargateSpot {
+		return &[]*awsecs.CapacityProviderStrategy{{CapacityProvider: jsii.String("FARGATE"), Weight: jsii.Number(1)}}
 	}
-	onDemand.Weight = jsii.Number(0)
-	return &[]*awsecs.CapacityProviderStrategy{onDemand,
-		{CapacityProvider: jsii.String("FARGATE_SPOT"), Weight: jsii.Number(1)}}
+	return &[]*awsecs.CapacityProviderStrategy{
+		{CapacityProvider: jsii.String("FARGATE"), Base: jsii.Number(float64(cfg.OnDemandBaseTasks)), Weight: jsii.Number(0)},
+		{CapacityProvider: jsii.String("FARGATE_SPOT"), Weight: jsii.Number(1)},
+	}
 }
 
 func hostedZone(scope constructs.Construct, cfg *config.Config) awsroute53.IHostedZone {
@@ -285,6 +284,15 @@ func autoscale(svc awsecspatterns.ApplicationLoadBalancedFargateService, cfg *co
 		TargetUtilizationPercent: jsii.Number(cpuTarget), ScaleOutCooldown: out, ScaleInCooldown: in})
 	scaling.ScaleOnMemoryUtilization(jsii.String("Memory"), &awsecs.MemoryUtilizationScalingProps{
 		TargetUtilizationPercent: jsii.Number(memoryTarget), ScaleOutCooldown: out, ScaleInCooldown: in})
+	if cfg.ScaleDownCron != "" {
+		zone := awscdk.TimeZone_Of(jsii.String(cfg.ScheduleTimeZone))
+		scaling.ScaleOnSchedule(jsii.String("OffHours"), &awsapplicationautoscaling.ScalingSchedule{
+			Schedule: awsapplicationautoscaling.Schedule_Expression(jsii.String(cfg.ScaleDownCron)), TimeZone: zone,
+			MinCapacity: jsii.Number(0), MaxCapacity: jsii.Number(0)})
+		scaling.ScaleOnSchedule(jsii.String("WorkingHours"), &awsapplicationautoscaling.ScalingSchedule{
+			Schedule: awsapplicationautoscaling.Schedule_Expression(jsii.String(cfg.ScaleUpCron)), TimeZone: zone,
+			MinCapacity: jsii.Number(float64(cfg.MinTasks)), MaxCapacity: jsii.Number(float64(cfg.MaxTasks))})
+	}
 }
 
 // Autoscaling targets: below the design's 80 % CPU / 85 % memory alarms, so scaling acts before alarms fire.

@@ -49,16 +49,24 @@ func TestBackendServiceDeploysWithoutDowntimeAndRollsBack(t *testing.T) {
 		if p["ServiceName"] != "h2o-backend-service" || p["DesiredCount"] != float64(cfg.MinTasks) || p["EnableExecuteCommand"] != true {
 			t.Errorf("service name %v, desired %v, exec %v", p["ServiceName"], p["DesiredCount"], p["EnableExecuteCommand"])
 		}
+		// prod: private app subnets behind NAT; dev (no NAT): public subnets with a public IP.
 		vpc := p["NetworkConfiguration"].(map[string]interface{})["AwsvpcConfiguration"].(map[string]interface{})
-		if vpc["AssignPublicIp"] != "DISABLED" || !strings.Contains(mustJSON(vpc["Subnets"]), "appSubnet") {
-			t.Errorf("tasks must run in the private app subnets without public IPs: %v", vpc)
+		wantIP, wantSubnet := map[bool]string{true: "ENABLED", false: "DISABLED"}[cfg.NatGateways == 0],
+			map[bool]string{true: "publicSubnet", false: "appSubnet"}[cfg.NatGateways == 0]
+		if vpc["AssignPublicIp"] != wantIP || !strings.Contains(mustJSON(vpc["Subnets"]), wantSubnet) {
+			t.Errorf("tasks: want %s with public IP %s, got %v", wantSubnet, wantIP, vpc)
 		}
-		// prod: the on-demand base covers MinTasks; only surplus tasks run on Spot.
-		want := []interface{}{map[string]interface{}{"Base": float64(cfg.MinTasks), "CapacityProvider": "FARGATE", "Weight": float64(1)}}
-		if cfg.SpotTasksAboveBase {
-			want = []interface{}{map[string]interface{}{"Base": float64(cfg.MinTasks), "CapacityProvider": "FARGATE", "Weight": float64(0)},
-				map[string]interface{}{"CapacityProvider": "FARGATE_SPOT", "Weight": float64(1)}}
+		// Either way the tasks admit only the load balancer.
+		for id, rule := range resources(t, s.Compute.Stack, "AWS::EC2::SecurityGroupIngress") {
+			if p := props(rule); strings.Contains(mustJSON(p["GroupId"]), "ServiceSecurityGroup") &&
+				!strings.Contains(mustJSON(p["SourceSecurityGroupId"]), "LoadBalancerSecurityGroup") {
+				t.Errorf("task ingress %s from something other than the ALB: %v", id, p)
+			}
 		}
+		// dev: every task on Spot; prod: one task always on regular Fargate, the rest on Spot.
+		wantBase := map[string]float64{"dev": 0, "prod": 1}[cfg.Stage]
+		want := []interface{}{map[string]interface{}{"Base": wantBase, "CapacityProvider": "FARGATE", "Weight": float64(0)},
+			map[string]interface{}{"CapacityProvider": "FARGATE_SPOT", "Weight": float64(1)}}
 		if !jsonEqual(p["CapacityProviderStrategy"], want) {
 			t.Errorf("capacity strategy %v, want %v", p["CapacityProviderStrategy"], want)
 		}
@@ -164,6 +172,28 @@ func TestAutoscalingBoundsAndTargets(t *testing.T) {
 						"TargetValue":                   target, "ScaleOutCooldown": 60, "ScaleInCooldown": 300,
 					}})
 			})
+		}
+	})
+}
+
+func TestDevScalesToZeroOffHours(t *testing.T) {
+	forEachStage(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
+		_, target := only(t, s.Compute.Stack, "AWS::ApplicationAutoScaling::ScalableTarget")
+		actions := props(target)["ScheduledActions"]
+		if cfg.Stage == "prod" {
+			if actions != nil {
+				t.Errorf("prod must run around the clock: %v", actions)
+			}
+			return
+		}
+		want := []interface{}{
+			map[string]interface{}{"ScalableTargetAction": map[string]interface{}{"MaxCapacity": float64(0), "MinCapacity": float64(0)},
+				"Schedule": "cron(0 20 ? * MON-FRI *)", "ScheduledActionName": "OffHours", "Timezone": "UTC"},
+			map[string]interface{}{"ScalableTargetAction": map[string]interface{}{"MaxCapacity": float64(3), "MinCapacity": float64(1)},
+				"Schedule": "cron(0 8 ? * MON-FRI *)", "ScheduledActionName": "WorkingHours", "Timezone": "UTC"},
+		}
+		if !jsonEqual(actions, want) {
+			t.Errorf("scheduled actions %s, want %s", mustJSON(actions), mustJSON(want))
 		}
 	})
 }

@@ -8,9 +8,11 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awselasticache"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsrds"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsscheduler"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -57,6 +59,9 @@ func NewDataStack(scope constructs.Construct, cfg *config.Config, network *Netwo
 	var pgLog awslogs.LogGroup
 	d.Database, pgLog = newDatabase(stack, cfg, network)
 	d.SlowQueryCount, d.SlowQueryDuration = slowQueryMetrics(stack, cfg, pgLog)
+	if cfg.StopDatabaseOffHours {
+		stopDatabaseOffHours(stack, cfg, d.Database)
+	}
 	d.Cache = newCache(stack, cfg, network)
 	d.PdfBucket = newPdfBucket(stack, cfg)
 	d.AppSecret = awssecretsmanager.NewSecret(stack, jsii.String("AppSecret"), &awssecretsmanager.SecretProps{
@@ -162,6 +167,29 @@ func newDatabase(stack awscdk.Stack, cfg *config.Config, network *NetworkStack) 
 		})
 	}
 	return db, logs["postgresql"]
+}
+
+// stopDatabaseOffHours stops the instance with the service's off-hours schedule and starts it again at the
+// working-hours one: EventBridge Scheduler calls RDS directly, no Lambda. (RDS restarts a stopped instance
+// by itself after 7 days; the next off-hours schedule stops it again.)
+func stopDatabaseOffHours(stack awscdk.Stack, cfg *config.Config, db awsrds.DatabaseInstance) {
+	role := awsiam.NewRole(stack, jsii.String("DatabaseSchedulerRole"), &awsiam.RoleProps{
+		AssumedBy: awsiam.NewServicePrincipal(jsii.String("scheduler.amazonaws.com"), nil),
+		InlinePolicies: &map[string]awsiam.PolicyDocument{"StopStart": awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{
+			Statements: &[]awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Actions: jsii.Strings("rds:StopDBInstance", "rds:StartDBInstance"), Resources: jsii.Strings(*db.InstanceArn())})},
+		})},
+	})
+	input := fmt.Sprintf(`{"DbInstanceIdentifier":%q}`, dbInstanceID(cfg))
+	for id, call := range map[string][2]string{"StopDatabase": {cfg.ScaleDownCron, "stopDBInstance"},
+		"StartDatabase": {cfg.ScaleUpCron, "startDBInstance"}} {
+		awsscheduler.NewCfnSchedule(stack, jsii.String(id), &awsscheduler.CfnScheduleProps{
+			ScheduleExpression: jsii.String(call[0]), ScheduleExpressionTimezone: jsii.String(cfg.ScheduleTimeZone),
+			FlexibleTimeWindow: &awsscheduler.CfnSchedule_FlexibleTimeWindowProperty{Mode: jsii.String("OFF")},
+			Target: &awsscheduler.CfnSchedule_TargetProperty{
+				Arn: jsii.String("arn:aws:scheduler:::aws-sdk:rds:" + call[1]), RoleArn: role.RoleArn(), Input: jsii.String(input)},
+		})
+	}
 }
 
 func dbInstanceID(cfg *config.Config) string { return fmt.Sprintf("h2o-%s-postgres", cfg.Stage) }

@@ -73,6 +73,38 @@ func TestDatabaseMatchesTheStageConfig(t *testing.T) {
 	})
 }
 
+func TestDevDatabaseStopsOffHours(t *testing.T) {
+	forEachStage(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
+		schedules := resources(t, s.Data.Stack, "AWS::Scheduler::Schedule")
+		if cfg.Stage == "prod" {
+			if len(schedules) != 0 {
+				t.Errorf("prod's database must never be stopped: %d schedules", len(schedules))
+			}
+			return
+		}
+		got := map[string]string{}
+		for _, sc := range schedules {
+			p := props(sc)
+			target := p["Target"].(map[string]interface{})
+			got[target["Arn"].(string)] = p["ScheduleExpression"].(string) + " " + p["ScheduleExpressionTimezone"].(string)
+			if target["Input"] != `{"DbInstanceIdentifier":"h2o-dev-postgres"}` {
+				t.Errorf("schedule input %v", target["Input"])
+			}
+		}
+		want := map[string]string{"arn:aws:scheduler:::aws-sdk:rds:stopDBInstance": "cron(0 20 ? * MON-FRI *) UTC",
+			"arn:aws:scheduler:::aws-sdk:rds:startDBInstance": "cron(0 8 ? * MON-FRI *) UTC"}
+		if !jsonEqual(got, want) {
+			t.Errorf("schedules %v, want %v", got, want)
+		}
+		expect(t, "scheduler may only stop/start this instance", func() {
+			tmpl(s.Data.Stack).HasResourceProperties(jsii.String("AWS::IAM::Role"), &map[string]interface{}{
+				"Policies": []interface{}{map[string]interface{}{"PolicyName": "StopStart", "PolicyDocument": map[string]interface{}{
+					"Statement": []interface{}{map[string]interface{}{"Action": []interface{}{"rds:StartDBInstance", "rds:StopDBInstance"},
+						"Effect": "Allow", "Resource": assertions.Match_AnyValue()}}, "Version": "2012-10-17"}}}})
+		})
+	})
+}
+
 func TestCacheIsEncryptedValkeyWithFailoverInProd(t *testing.T) {
 	forEachStage(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
 		_, cache := only(t, s.Data.Stack, "AWS::ElastiCache::ReplicationGroup")

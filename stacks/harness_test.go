@@ -23,14 +23,15 @@ var (
 	ci       *CiStack
 	outdir   string
 	template = map[awscdk.Stack]assertions.Template{}
-	// withDomain is prod with a custom domain and the Amplify frontend: the listener, certificate, DNS and
-	// frontend variants.
+	// withDomain is prod with every option on (custom domain, Amplify frontend, Slack, WAF in count mode):
+	// the listener, certificate, DNS, frontend and WAF-mode variants.
 	withDomain *H2oStage
 )
 
 // variantContext is what `-c domainName=... -c hostedZoneId=...` would pass.
 var variantContext = map[string]string{"domainName": "h2o.example.com", "hostedZoneId": "Z0123456789ABCDEFGHIJ",
-	"frontendRepository": "https://github.com/h2o-allegiant/frontend", "slackWorkspaceId": "T0123ABCD", "slackChannelId": "C0123ABCD"}
+	"frontendRepository": "https://github.com/h2o-allegiant/frontend", "slackWorkspaceId": "T0123ABCD", "slackChannelId": "C0123ABCD",
+	"wafMode": "count"}
 
 func TestMain(m *testing.M) {
 	code := func() int {

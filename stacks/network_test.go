@@ -48,7 +48,7 @@ func TestNetworkSubnetsSpanExactlyTheConfiguredAZs(t *testing.T) {
 }
 
 func TestNetworkNatGatewaysPerStage(t *testing.T) {
-	want := map[string]int{"dev": 1, "prod": 2} // prod: one per AZ
+	want := map[string]int{"dev": 0, "prod": 2} // prod: one per AZ; dev: none (cost)
 	forEachStage(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
 		expect(t, "NAT gateways", func() {
 			tmpl(s.Network.Stack).ResourceCountIs(jsii.String("AWS::EC2::NatGateway"), jsii.Number(float64(want[cfg.Stage])))

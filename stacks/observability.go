@@ -107,8 +107,12 @@ func alarmSpecs(cfg *config.Config, m *stageMetrics, data *DataStack) []alarmSpe
 	gt, ge, lt := awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
 		awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD, awscloudwatch.ComparisonOperator_LESS_THAN_THRESHOLD
 	// notBreaching: no datapoint means no activity, which is not a fault (no requests, no slow queries).
-	// breaching: a metric AWS always publishes while the resource is alive; silence means it is not.
+	// breaching: a metric AWS always publishes while the resource is alive; silence means it is not --
+	// unless the stage scales to zero off hours, when silence is the schedule working.
 	quiet, dead := awscloudwatch.TreatMissingData_NOT_BREACHING, awscloudwatch.TreatMissingData_BREACHING
+	if cfg.ScaleDownCron != "" {
+		dead = quiet
+	}
 	specs := []alarmSpec{
 		// The design's five (error rate lives in compute: ECS deployments roll back on it).
 		{"EcsCpuAlarm", "ecs-cpu", "ECS service CPU above 80 % for 5 minutes (design threshold).",

@@ -235,7 +235,12 @@ func addXRaySidecar(task awsecs.FargateTaskDefinition) {
 		User:                 jsii.String("1337"),
 		Logging:              awsecs.LogDrivers_AwsLogs(&awsecs.AwsLogDriverProps{StreamPrefix: jsii.String("xray")}),
 	})
-	task.TaskRole().AddManagedPolicy(awsiam.ManagedPolicy_FromAwsManagedPolicyName(jsii.String("AWSXRayDaemonWriteAccess")))
+	// What the AWSXRayDaemonWriteAccess managed policy grants, written out (X-Ray has no resource-level permissions).
+	task.AddToTaskRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions: jsii.Strings("xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules",
+			"xray:GetSamplingTargets", "xray:GetSamplingStatisticSummaries"),
+		Resources: jsii.Strings("*"),
+	}))
 }
 
 func configureHealthCheck(svc awsecspatterns.ApplicationLoadBalancedFargateService) {
@@ -261,8 +266,8 @@ func grantTaskRole(task awsecs.FargateTaskDefinition, data *DataStack) {
 	data.AppSecret.GrantRead(task.TaskRole(), nil)
 	suppressWildcards(task.TaskRole(),
 		"The PDF bucket's object actions need its objects' ARN (<bucket ARN>/*); ECS Exec's ssmmessages channel "+
-			"actions and logs:DescribeLogGroups have no resource-level permissions; exec session logs are written "+
-			"to streams of the stage's exec log group.",
+			"actions, logs:DescribeLogGroups and (with X-Ray on) the xray:Put*/GetSampling* calls have no "+
+			"resource-level permissions; exec session logs are written to streams of the stage's exec log group.",
 		`/^Resource::<PdfBucket[A-Z0-9]+\.Arn>\/\*$/`, "Resource::*",
 		`/^Resource::arn:aws:logs:.*:log-group:<ExecSessionLogs[A-Z0-9]+>:\*$/`)
 	suppressWildcards(task.ObtainExecutionRole(),

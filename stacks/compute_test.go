@@ -207,7 +207,8 @@ func TestIamIsScopedToTheStagesResources(t *testing.T) {
 				if resource == `"*"` {
 					// Only actions AWS offers no resource-level permission for may use "*".
 					for _, a := range toStrings(st["Action"]) {
-						if a != "ecr:GetAuthorizationToken" && a != "logs:DescribeLogGroups" && !strings.HasPrefix(a, "ssmmessages:") {
+						if a != "ecr:GetAuthorizationToken" && a != "logs:DescribeLogGroups" && !strings.HasPrefix(a, "ssmmessages:") &&
+							!strings.HasPrefix(a, "xray:") {
 							t.Errorf("%s grants %s on *", id, a)
 						}
 					}
@@ -267,6 +268,27 @@ func TestWithADomainTheListenerIsHttpsAndRedirects(t *testing.T) {
 			"Port": 80, "Protocol": "HTTP", "DefaultActions": []interface{}{map[string]interface{}{"Type": "redirect",
 				"RedirectConfig": map[string]interface{}{"Port": "443", "Protocol": "HTTPS", "StatusCode": "HTTP_301"}}}})
 	})
+}
+
+func TestXRaySidecarWhenEnabled(t *testing.T) {
+	forEachStage(t, func(t *testing.T, s *H2oStage, _ *config.Config) {
+		_, task := only(t, s.Compute.Stack, "AWS::ECS::TaskDefinition")
+		if n := len(props(task)["ContainerDefinitions"].([]interface{})); n != 1 {
+			t.Errorf("%d containers without X-Ray, want 1", n)
+		}
+	})
+	_, task := only(t, withDomain.Compute.Stack, "AWS::ECS::TaskDefinition")
+	containers := props(task)["ContainerDefinitions"].([]interface{})
+	if len(containers) != 2 {
+		t.Fatalf("%d containers with X-Ray, want backend + daemon", len(containers))
+	}
+	daemon := containers[1].(map[string]interface{})
+	if !strings.Contains(mustJSON(daemon["Image"]), "aws-xray-daemon") || daemon["Essential"] != false {
+		t.Errorf("X-Ray daemon %v", daemon)
+	}
+	if !strings.Contains(mustJSON(resources(t, withDomain.Compute.Stack, "AWS::IAM::Policy")), `"xray:PutTraceSegments"`) {
+		t.Error("the task role cannot send traces")
+	}
 }
 
 func TestComputeOutputsWhatRunTaskNeeds(t *testing.T) {

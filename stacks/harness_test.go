@@ -54,7 +54,9 @@ func TestMain(m *testing.M) {
 		app.Synth(nil)
 		// The variant is its own App: stage names must be unique within one.
 		variantApp := awscdk.NewApp(&awscdk.AppProps{Context: cdkJSONContext(), Outdir: jsii.String(filepath.Join(dir, "variant"))})
-		withDomain = NewH2oStage(variantApp, mustLoad("prod", variantContext))
+		variant := mustLoad("prod", variantContext)
+		variant.EnableXRay = true // not a context key: a config-only option
+		withDomain = NewH2oStage(variantApp, variant)
 		variantApp.Synth(nil)
 		return m.Run()
 	}()

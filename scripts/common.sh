@@ -33,6 +33,22 @@ validate_stage() {
 }
 
 # quote ARG: ARG as a shell word, quoted only when it needs to be, so traces can be pasted into a shell.
+# parse_stage_argument ARGS...: sets $stage from the one <stage> argument of a script that takes no other;
+# --help prints the script's usage and exits 0, bad usage exits 2.
+parse_stage_argument() {
+  stage=""
+  local arg
+  for arg in "$@"; do
+    case $arg in
+      -h | --help) usage; exit 0 ;;
+      -*) die_usage "unknown option '$arg'" ;;
+      *) [[ -z $stage ]] || die_usage "unexpected argument '$arg'"; stage=$arg ;;
+    esac
+  done
+  [[ -n $stage ]] || die_usage "missing <stage>"
+  validate_stage "$stage"
+}
+
 quote() {
   if [[ $1 =~ ^[A-Za-z0-9_@%+=:,./-]+$ ]]; then
     printf '%s' "$1"

@@ -33,16 +33,7 @@ EOF
 # shellcheck source=scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-stage=""
-for arg in "$@"; do
-  case $arg in
-    -h | --help) usage; exit 0 ;;
-    -*) die_usage "unknown option '$arg'" ;;
-    *) [[ -z $stage ]] || die_usage "unexpected argument '$arg'"; stage=$arg ;;
-  esac
-done
-[[ -n $stage ]] || die_usage "missing <stage>"
-validate_stage "$stage"
+parse_stage_argument "$@"
 
 arch=${ARCH:-arm64}
 case $arch in arm64 | amd64) ;; *) die_usage "ARCH must be arm64 or amd64, not '$arch'" ;; esac

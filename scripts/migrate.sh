@@ -23,16 +23,7 @@ EOF
 # shellcheck source=scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-stage=""
-for arg in "$@"; do
-  case $arg in
-    -h | --help) usage; exit 0 ;;
-    -*) die_usage "unknown option '$arg'" ;;
-    *) [[ -z $stage ]] || die_usage "unexpected argument '$arg'"; stage=$arg ;;
-  esac
-done
-[[ -n $stage ]] || die_usage "missing <stage>"
-validate_stage "$stage"
+parse_stage_argument "$@"
 rounds=${MIGRATE_WAIT_ROUNDS:-3}
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || die_usage "MIGRATE_WAIT_ROUNDS must be a positive number"
 

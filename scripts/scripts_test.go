@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"h2o-infra/config"
 )
 
 const fakeConfigEnv = "H2O_FAKE_CONFIG"
@@ -734,5 +736,17 @@ func TestMissingStackIsAClearFailure(t *testing.T) {
 		if !strings.Contains(r.stderr, "cannot read the outputs of stack h2o-dev-compute") {
 			t.Errorf("%s: unclear error\n%s", script, r)
 		}
+	}
+}
+
+// TestScriptStagesMatchTheApp keeps common.sh's stage list in step with the CDK app's config.
+func TestScriptStagesMatchTheApp(t *testing.T) {
+	raw, err := os.ReadFile("common.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `STAGES="` + strings.Join(config.Stages(), " ") + `"`
+	if !strings.Contains(string(raw), "\n"+want+"\n") {
+		t.Errorf("common.sh does not define %s", want)
 	}
 }

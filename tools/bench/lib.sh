@@ -4,7 +4,8 @@
 #   ctx_json [key=json ...]   cdk.json's context as one JSON line, plus extra keys (values are JSON)
 #   measure NAME CMD...       RUNS timed runs of CMD (hyperfine when installed, else a bash loop); records
 #                             the median, min, max in seconds and the mean CPU time (user+sys) under NAME
-#   median NAME / cpu NAME    what measure recorded
+#   interleave LABEL FN ...   A/B variants run in rotating order, RUNS rounds (explain.sh)
+#   median NAME / cpu NAME    what measure or interleave recorded
 #   ratio A B                 A ÷ B with two decimals
 # The environment of CMD is the caller's: export CDK_CONTEXT_JSON and the like before calling measure.
 
@@ -84,8 +85,41 @@ measure() {
     "${MIN[$name]}" "${MAX[$name]}" "$(fmt_cpu "${CPU[$name]}")" "$RUNS"
 }
 
+# interleave LABEL FUNCTION [LABEL FUNCTION ...]: A/B comparisons for explain.sh. One untimed warm-up of each,
+# then RUNS rounds that run every variant once, the order rotated each round, so a change in the background
+# load hits all variants alike. Wall and CPU time (user+sys of the children) come from bash's `time`; records
+# median wall, min, max and median CPU per label like measure. FUNCTION is a shell function running one synth.
+interleave() {
+  local -a labels=() fns=()
+  while [ $# -gt 0 ]; do labels+=("$1"); fns+=("$2"); shift 2; done
+  local n=${#fns[@]} r i k rc TIMEFORMAT='%R %U %S'
+  for ((i = 0; i < n; i++)); do
+    "${fns[$i]}" >/dev/null 2>&1 || { echo "bench: ${labels[$i]} (${fns[$i]}) failed" >&2; return 1; }
+    : >"$WORK/il.$i"
+  done
+  for ((r = 0; r < RUNS; r++)); do
+    for ((k = 0; k < n; k++)); do
+      i=$(((k + r) % n))
+      rc=0
+      { time "${fns[$i]}" >/dev/null 2>&1; } 2>>"$WORK/il.$i" || rc=$?
+      [ "$rc" = 0 ] || echo "bench: warning: ${labels[$i]} exited $rc" >&2
+    done
+  done
+  for ((i = 0; i < n; i++)); do
+    local name=${labels[$i]}
+    # (mawk has no asort: sort first, then take the middle.)
+    # shellcheck disable=SC2016 # awk program
+    local stats='{ v[NR] = $1 } END { printf "%s %s %s\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2, v[1], v[NR] }'
+    read -r "MEDIAN[$name]" "MIN[$name]" "MAX[$name]" < <(awk '{ print $1 }' "$WORK/il.$i" | sort -g | awk "$stats")
+    read -r "CPU[$name]" _ _ < <(awk '{ print $2 + $3 }' "$WORK/il.$i" | sort -g | awk "$stats")
+    printf '  %-34s median %6.2f s   (min %.2f, max %.2f, cpu %.2f s, %d runs interleaved)\n' "$name" \
+      "${MEDIAN[$name]}" "${MIN[$name]}" "${MAX[$name]}" "${CPU[$name]}" "$RUNS"
+  done
+}
+
 fmt_cpu() { if [ "$1" = - ]; then echo -; else printf '%.2f' "$1"; fi; }
 median() { echo "${MEDIAN[$1]}"; }
+cpu() { echo "${CPU[$1]}"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 machine() {

@@ -5,7 +5,7 @@
 #   1. CloudFormation validation off (CDK_VALIDATION=false): full, one-stage, floor
 #   2. cdk-nag off: a copy of the work tree (in a temp dir) whose addNagChecks adds nothing; also with both off
 #   3. Node runtime: on-disk compile cache (NODE_COMPILE_CACHE), a larger young generation, V8's WebAssembly
-#      baseline compiler only (--liftoff-only, through JSII_RUNTIME)
+#      baseline compiler only (--liftoff-only, set by a NODE_OPTIONS=--require preload)
 #   4. the other Node: BENCH_ALT_NODE, by default the first `node` on PATH outside node_modules (Node 20 here)
 #   5. Go→JS round trips of one full synth (JSII_DEBUG=1) and what one costs (tools/bench/roundtrip)
 #   6. a CPU profile of the jsii kernel during one full synth (node --cpu-prof), by bucket
@@ -85,21 +85,16 @@ fi
 # jsii sets NODE_OPTIONS=--max-old-space-size=4069 only when NODE_OPTIONS is unset: keep it.
 full_semi() { NODE_OPTIONS="--max-old-space-size=4069 --max-semi-space-size=64" full; }
 variants+=("full, 64 MB semi-space" full_semi)
-# V8 flags NODE_OPTIONS does not accept reach the kernel through JSII_RUNTIME: jsii's launcher (the one the Go
-# runtime embeds, here from the module cache) passes its own flags on to the kernel it spawns. --liftoff-only
-# keeps the CloudFormation validator's WebAssembly on V8's baseline compiler: no optimizing tier-up competing
-# for the two cores in a run this short.
-JSII_LAUNCHER="$(go list -m -f '{{.Dir}}' github.com/aws/jsii-runtime-go)/internal/embedded/resources/bin/jsii-runtime.js"
-if [ -f "$JSII_LAUNCHER" ]; then
-  full_launcher() { JSII_RUNTIME="$JSII_NODE $JSII_LAUNCHER" full; }
-  full_liftoff() { JSII_RUNTIME="$JSII_NODE --liftoff-only $JSII_LAUNCHER" full; }
-  stage_liftoff() { JSII_RUNTIME="$JSII_NODE --liftoff-only $JSII_LAUNCHER" stage; }
-  floor_liftoff() { JSII_RUNTIME="$JSII_NODE --liftoff-only $JSII_LAUNCHER" floor; }
-  variants+=("one-stage" stage "full, launcher from module cache" full_launcher "full, --liftoff-only" full_liftoff
-    "one-stage, --liftoff-only" stage_liftoff "floor, --liftoff-only" floor_liftoff)
-else
-  echo "  jsii launcher not found in the module cache: V8 flags skipped"
-fi
+# V8 flags are not allowed in NODE_OPTIONS, but --require is, and a preload may set them before any
+# WebAssembly is compiled. --liftoff-only keeps the CloudFormation validator's 9 MB WebAssembly on V8's baseline
+# compiler: no optimizing tier-up competing for the two cores, and no exit waiting for those compile jobs.
+echo "require('v8').setFlagsFromString('--liftoff-only');" >"$WORK/liftoff.cjs"
+LIFTOFF="--max-old-space-size=4069 --require $WORK/liftoff.cjs"
+full_liftoff() { NODE_OPTIONS=$LIFTOFF full; }
+stage_liftoff() { NODE_OPTIONS=$LIFTOFF stage; }
+floor_liftoff() { NODE_OPTIONS=$LIFTOFF floor; }
+variants+=("one-stage" stage "full, --liftoff-only" full_liftoff "one-stage, --liftoff-only" stage_liftoff
+  "floor, --liftoff-only" floor_liftoff)
 interleave "${variants[@]}"
 [ -z "${CPU['full, compile cache']:-}" ] ||
   echo "  compile cache: $(find "$WORK/compile-cache" -type f | wc -l) files, $(du -sh "$WORK/compile-cache" | awk '{ print $1 }')"
@@ -160,6 +155,11 @@ awk -v wall="$(awk -v a="$T1" -v b="$T0" 'BEGIN { print a - b }')" '
     printf "  so TestMain (one jsii process, the app and the variant synthesized) and start-up take %.1f s\n", pkg - sum
     if (slow != "") printf "  tests over 0.5 s:\n%s", slow
   }' "$WORK/stacks-test.log"
+stacks_test() { go test -count=1 ./stacks; }
+stacks_test_liftoff() { NODE_OPTIONS=$LIFTOFF go test -count=1 ./stacks; }
+stacks_test_no_nag_test() { go test -count=1 -skip '^TestCdkNagHasNoUnsuppressedFindings$' ./stacks; }
+RUNS=$(((RUNS + 1) / 2)) interleave "go test ./stacks" stacks_test "go test ./stacks, --liftoff-only" stacks_test_liftoff \
+  "go test ./stacks -skip TestCdkNag..." stacks_test_no_nag_test
 T0=$EPOCHREALTIME
 go test -c -o "$WORK/stacks.test" ./stacks >/dev/null 2>&1 || true
 T1=$EPOCHREALTIME

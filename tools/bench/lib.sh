@@ -78,8 +78,9 @@ measure() {
       m = (NR % 2) ? t[(NR + 1) / 2] : (t[NR / 2] + t[NR / 2 + 1]) / 2
       print m, t[1], t[NR], "-", bad }' >"$times.summary"
   fi
-  local bad
-  read -r "MEDIAN[$name]" "MIN[$name]" "MAX[$name]" "CPU[$name]" bad <"$times.summary"
+  local med lo hi c bad
+  read -r med lo hi c bad <"$times.summary"
+  MEDIAN[$name]=$med MIN[$name]=$lo MAX[$name]=$hi CPU[$name]=$c
   if [ "$bad" != 0 ]; then echo "bench: warning: $bad of $RUNS runs of '$*' exited non-zero" >&2; fi
   printf '  %-34s median %6.2f s   (min %.2f, max %.2f, cpu %s s, %d runs)\n' "$name" "${MEDIAN[$name]}" \
     "${MIN[$name]}" "${MAX[$name]}" "$(fmt_cpu "${CPU[$name]}")" "$RUNS"
@@ -110,8 +111,10 @@ interleave() {
     # (mawk has no asort: sort first, then take the middle.)
     # shellcheck disable=SC2016 # awk program
     local stats='{ v[NR] = $1 } END { printf "%s %s %s\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2, v[1], v[NR] }'
-    read -r "MEDIAN[$name]" "MIN[$name]" "MAX[$name]" < <(awk '{ print $1 }' "$WORK/il.$i" | sort -g | awk "$stats")
-    read -r "CPU[$name]" _ _ < <(awk '{ print $2 + $3 }' "$WORK/il.$i" | sort -g | awk "$stats")
+    local med lo hi c
+    read -r med lo hi < <(awk '{ print $1 }' "$WORK/il.$i" | sort -g | awk "$stats")
+    read -r c _ _ < <(awk '{ print $2 + $3 }' "$WORK/il.$i" | sort -g | awk "$stats")
+    MEDIAN[$name]=$med MIN[$name]=$lo MAX[$name]=$hi CPU[$name]=$c
     printf '  %-34s median %6.2f s   (min %.2f, max %.2f, cpu %.2f s, %d runs interleaved)\n' "$name" \
       "${MEDIAN[$name]}" "${MIN[$name]}" "${MAX[$name]}" "${CPU[$name]}" "$RUNS"
   done

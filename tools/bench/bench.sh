@@ -70,4 +70,5 @@ CDK_CONTEXT_JSON=$STAGE_CTX perf_phases "one-stage synth" .build/h2o-app
 export CDK_OUTDIR="$WORK/floor.out"
 CDK_CONTEXT_JSON=$FULL_CTX perf_phases "floor" .build/bench/floor
 
-echo "load:    before $LOAD_BEFORE, after $(awk '{ print $1 }' /proc/loadavg) (1-minute load average; noisy if well above 0 on 2 cores)"
+echo "load:    before $LOAD_BEFORE, after $(awk '{ print $1 }' /proc/loadavg) (1-minute averages; a synth keeps ~1.6 cores busy itself,"
+echo "         so \"before\" tells whether others were at work: above ~0.5 on 2 cores, expect noise and rerun)"

@@ -132,7 +132,7 @@ machine() {
   echo "machine: $(nproc) cores ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null)), $mem," \
     "$(go version | awk '{ print $3 }'), node $node_v ($(readlink -f "$BENCH_NODE")), aws-cdk $(cdk --version 2>/dev/null | awk '{ print $1 }')," \
     "$(if [ -n "$HYPERFINE" ]; then hyperfine --version; else echo 'hyperfine not installed (bash loop)'; fi)"
-  echo "load:    $(uptime | sed 's/.*load average/load average/')   (2 cores: anything above ~0.3 before the runs means contention)"
+  echo "load:    $(uptime | sed 's/.*load average/load average/')   (before the runs: above ~0.5 on 2 cores means others are at work)"
   echo "tree:    $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!tools/bench' ':!mk/bench.mk' ':!docs/performance.md' 2>/dev/null || echo ' + uncommitted changes')"
 }
 

@@ -2,6 +2,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -30,8 +31,9 @@ func main() {
 	}
 }
 
-// buildApp loads every selected stage's config (all of them unless `-c stage=<name>` picks one), validates
-// all of them before any construct exists, then builds the stages.
+// buildApp loads every selected stage's config (all of them and the account-level h2o-ci stack, unless
+// `-c stage=<name>` picks one stage: what `make diff`/`make deploy` use, synthesizing only what they touch),
+// validates all of it before any construct exists, then builds the stacks.
 func buildApp(app awscdk.App) ([]*stacks.H2oStage, error) {
 	lookup := func(key string) (string, bool) {
 		v := app.Node().TryGetContext(jsii.String(key))
@@ -41,19 +43,25 @@ func buildApp(app awscdk.App) ([]*stacks.H2oStage, error) {
 		return fmt.Sprint(v), true
 	}
 	names := config.Stages()
-	if only, ok := lookup("stage"); ok {
+	only, scoped := lookup("stage")
+	if scoped {
 		names = []string{only}
 	}
-	configs, err := config.LoadAll(names, lookup)
-	if err != nil {
+	configs, stageErr := config.LoadAll(names, lookup)
+	var (
+		ci    *config.CI
+		ciErr error
+	)
+	if !scoped {
+		ci, ciErr = config.LoadCI(lookup)
+	}
+	if err := errors.Join(stageErr, ciErr); err != nil {
 		return nil, err
 	}
-	// Account-level, deployed once before any stage: the image repository and GitHub's deploy roles.
-	ci, err := config.LoadCI(lookup)
-	if err != nil {
-		return nil, err
+	if ci != nil {
+		// Account-level, deployed once before any stage: the image repository and GitHub's deploy roles.
+		stacks.NewCiStack(app, ci)
 	}
-	stacks.NewCiStack(app, ci)
 	var built []*stacks.H2oStage
 	for _, cfg := range configs {
 		built = append(built, stacks.NewH2oStage(app, cfg))

@@ -41,11 +41,21 @@ func TestBadContextFailsBeforeAnyConstructNamingStageAndKey(t *testing.T) {
 	}
 }
 
+func TestStageAndCIProblemsAreReportedTogether(t *testing.T) {
+	_, err := buildApp(newApp(t, map[string]interface{}{"imageTag": "bad tag", "githubRepository": "nope"}))
+	for _, want := range []string{"imageTag", "githubRepository"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v does not name %s", err, want)
+		}
+	}
+}
+
 func TestStageContextBuildsOnlyThatStage(t *testing.T) {
-	// GIVEN -c stage=prod WHEN built THEN only prod exists; without it, every stage does
-	stages, err := buildApp(newApp(t, map[string]interface{}{"stage": "prod"}))
-	if err != nil || len(stages) != 1 || *stages[0].StageName() != "prod" {
-		t.Fatalf("stage=prod built %d stages, err %v", len(stages), err)
+	// GIVEN -c stage=prod WHEN built THEN only prod exists (not dev, not the account-level h2o-ci)
+	app := newApp(t, map[string]interface{}{"stage": "prod"})
+	stages, err := buildApp(app)
+	if err != nil || len(stages) != 1 || *stages[0].StageName() != "prod" || len(*app.Node().Children()) != 1 {
+		t.Fatalf("stage=prod built %d stages and %d children, err %v", len(stages), len(*app.Node().Children()), err)
 	}
 	if _, err := buildApp(newApp(t, map[string]interface{}{"stage": "staging"})); err == nil ||
 		!strings.Contains(err.Error(), `"staging"`) {

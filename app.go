@@ -35,9 +35,11 @@ func main() {
 // `-c stage=<name>` picks one stage: what `make diff`/`make deploy` use, synthesizing only what they touch),
 // validates all of it before any construct exists, then builds the stacks.
 func buildApp(app awscdk.App) ([]*stacks.H2oStage, error) {
+	// All context in one jsii call, not one per key.
+	context, _ := app.Node().GetAllContext(nil).(map[string]interface{})
 	lookup := func(key string) (string, bool) {
-		v := app.Node().TryGetContext(jsii.String(key))
-		if v == nil {
+		v, ok := context[key]
+		if !ok || v == nil {
 			return "", false
 		}
 		return fmt.Sprint(v), true

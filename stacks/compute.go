@@ -213,8 +213,10 @@ func newBackendTask(stack awscdk.Stack, cfg *config.Config, data *DataStack, log
 		},
 	})
 	// The root filesystem is read-only: /tmp and the ECS Exec agent's directories get task-local volumes.
-	for name, path := range map[string]string{"tmp": "/tmp", "ssm-lib": "/var/lib/amazon/ssm",
-		"ssm-log": "/var/log/amazon/ssm", "managed-agents": "/managed-agents"} {
+	scratch := map[string]string{"tmp": "/tmp", "ssm-lib": "/var/lib/amazon/ssm",
+		"ssm-log": "/var/log/amazon/ssm", "managed-agents": "/managed-agents"}
+	for _, name := range sortedKeys(scratch) {
+		path := scratch[name]
 		task.AddVolume(&awsecs.Volume{Name: jsii.String(name)})
 		container.AddMountPoints(&awsecs.MountPoint{SourceVolume: jsii.String(name),
 			ContainerPath: jsii.String(path), ReadOnly: jsii.Bool(false)})
@@ -309,7 +311,7 @@ const (
 func outputs(stack awscdk.Stack, c *ComputeStack, network *NetworkStack, task awsecs.FargateTaskDefinition) {
 	assign := map[bool]string{true: "ENABLED", false: "DISABLED"}[network.AppSubnetsArePublic]
 	subnets := network.Vpc.SelectSubnets(network.AppSubnets).SubnetIds
-	for key, value := range map[string]*string{
+	values := map[string]*string{
 		"ClusterName":          c.Cluster.ClusterName(),
 		"ServiceName":          c.BackendService.Service().ServiceName(),
 		"TaskDefinitionFamily": task.Family(),
@@ -318,8 +320,9 @@ func outputs(stack awscdk.Stack, c *ComputeStack, network *NetworkStack, task aw
 		"TaskSecurityGroupId":  (*c.BackendService.Service().Connections().SecurityGroups())[0].SecurityGroupId(),
 		"AssignPublicIp":       jsii.String(assign),
 		"LogGroupName":         jsii.String(c.LogGroupName),
-	} {
-		awscdk.NewCfnOutput(stack, jsii.String(key), &awscdk.CfnOutputProps{Value: value,
+	}
+	for _, key := range sortedKeys(values) {
+		awscdk.NewCfnOutput(stack, jsii.String(key), &awscdk.CfnOutputProps{Value: values[key],
 			Description: jsii.String("for aws ecs run-task (scripts/migrate.sh) and the deploy scripts")})
 	}
 }

@@ -13,8 +13,8 @@ import (
 // graph is a 12-wide line chart; lines mark the thresholds that matter for it (scaling targets, alarms).
 func graph(title string, metrics []awscloudwatch.IMetric, lines map[string]float64) awscloudwatch.IWidget {
 	var annotations []*awscloudwatch.HorizontalAnnotation
-	for label, value := range lines {
-		annotations = append(annotations, &awscloudwatch.HorizontalAnnotation{Label: jsii.String(label), Value: jsii.Number(value)})
+	for _, label := range sortedKeys(lines) {
+		annotations = append(annotations, &awscloudwatch.HorizontalAnnotation{Label: jsii.String(label), Value: jsii.Number(lines[label])})
 	}
 	return awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{Title: jsii.String(title), Left: &metrics,
 		LeftAnnotations: &annotations, Width: jsii.Number(12), Height: jsii.Number(6)})

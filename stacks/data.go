@@ -26,8 +26,9 @@ const (
 )
 
 // postgresVersion: 17.6 is a current minor that AWS accepts for new instances (bare majors and several early
-// minors are deprecated for creation); auto minor upgrades keep it patched from there.
-var postgresVersion = awsrds.PostgresEngineVersion_VER_17_6()
+// minors are deprecated for creation); auto minor upgrades keep it patched from there. A function, not a
+// package variable: a jsii call at package initialization would start Node before main runs.
+func postgresVersion() awsrds.PostgresEngineVersion { return awsrds.PostgresEngineVersion_VER_17_6() }
 
 // DataStack holds everything stateful: the database, the cache, the PDF bucket and the app's secrets.
 type DataStack struct {
@@ -101,7 +102,7 @@ func newDatabase(stack awscdk.Stack, cfg *config.Config, network *NetworkStack) 
 	for _, kind := range []string{"postgresql", "upgrade"} {
 		logs[kind] = newLogGroup(stack, "DatabaseLog-"+kind, cfg, fmt.Sprintf("/aws/rds/instance/%s/%s", id, kind))
 	}
-	engine := awsrds.DatabaseInstanceEngine_Postgres(&awsrds.PostgresInstanceEngineProps{Version: postgresVersion})
+	engine := awsrds.DatabaseInstanceEngine_Postgres(&awsrds.PostgresInstanceEngineProps{Version: postgresVersion()})
 	params := awsrds.NewParameterGroup(stack, jsii.String("DatabaseParameters"), &awsrds.ParameterGroupProps{
 		Engine:      engine,
 		Description: jsii.String("h2o: TLS only, log statements slower than 1 s"),
@@ -181,8 +182,10 @@ func stopDatabaseOffHours(stack awscdk.Stack, cfg *config.Config, db awsrds.Data
 		})},
 	})
 	input := fmt.Sprintf(`{"DbInstanceIdentifier":%q}`, dbInstanceID(cfg))
-	for id, call := range map[string][2]string{"StopDatabase": {cfg.ScaleDownCron, "stopDBInstance"},
-		"StartDatabase": {cfg.ScaleUpCron, "startDBInstance"}} {
+	calls := map[string][2]string{"StopDatabase": {cfg.ScaleDownCron, "stopDBInstance"},
+		"StartDatabase": {cfg.ScaleUpCron, "startDBInstance"}}
+	for _, id := range sortedKeys(calls) {
+		call := calls[id]
 		awsscheduler.NewCfnSchedule(stack, jsii.String(id), &awsscheduler.CfnScheduleProps{
 			ScheduleExpression: jsii.String(call[0]), ScheduleExpressionTimezone: jsii.String(cfg.ScheduleTimeZone),
 			FlexibleTimeWindow: &awsscheduler.CfnSchedule_FlexibleTimeWindowProperty{Mode: jsii.String("OFF")},

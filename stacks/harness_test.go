@@ -59,6 +59,8 @@ func TestMain(m *testing.M) {
 		variant := mustLoad("prod", variantContext)
 		variant.EnableXRay = true // not a context key: a config-only option
 		withDomain = NewH2oStage(variantApp, variant)
+		// dev once more, in the other App: two builds of the same config must give the same bytes.
+		NewH2oStage(variantApp, mustLoad("dev", nil))
 		assemblies = append(assemblies, variantApp.Synth(nil))
 		return m.Run()
 	}()
@@ -163,7 +165,7 @@ func TestCdkNagHasNoUnsuppressedFindings(t *testing.T) {
 			}
 		}
 	}
-	if want := 2*5 + 1 + 5; stacks != want { // dev, prod, h2o-ci; the variant's five
+	if want := 2*5 + 1 + 2*5; stacks != want { // dev, prod, h2o-ci; the variant and dev again
 		t.Errorf("checked %d stacks, want %d", stacks, want)
 	}
 }
@@ -171,6 +173,23 @@ func TestCdkNagHasNoUnsuppressedFindings(t *testing.T) {
 func TestCloudFormationValidateReportsNoErrors(t *testing.T) {
 	for _, dir := range []string{outdir, filepath.Join(outdir, "variant")} {
 		checkValidationReport(t, dir)
+	}
+}
+
+func TestSynthIsDeterministic(t *testing.T) {
+	// GIVEN dev built twice (one per App) WHEN both are synthesized THEN every template is byte-identical, so
+	// `cdk diff` and `make review` show only real changes
+	files, _ := filepath.Glob(filepath.Join(outdir, "assembly-dev", "*.template.json"))
+	if len(files) != 5 {
+		t.Fatalf("%d dev templates, want 5", len(files))
+	}
+	for _, first := range files {
+		second := filepath.Join(outdir, "variant", "assembly-dev", filepath.Base(first))
+		a, errA := os.ReadFile(first)
+		b, errB := os.ReadFile(second)
+		if errA != nil || errB != nil || string(a) != string(b) {
+			t.Errorf("%s differs between two synths of the same config (%v, %v)", filepath.Base(first), errA, errB)
+		}
 	}
 }
 

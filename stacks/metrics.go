@@ -11,12 +11,13 @@ import (
 	"h2o-infra/config"
 )
 
-// fiveMinutes is the window of every alarm and dashboard metric: the design's "for 5 min".
-var fiveMinutes = awscdk.Duration_Minutes(jsii.Number(5))
+// fiveMinutes is the window of every alarm and dashboard metric: the design's "for 5 min". (A function: a
+// jsii call at package initialization would start Node before main runs.)
+func fiveMinutes() awscdk.Duration { return awscdk.Duration_Minutes(jsii.Number(5)) }
 
 func newMetric(namespace, name, statistic string, dims map[string]*string) awscloudwatch.Metric {
 	return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{Namespace: jsii.String(namespace), MetricName: jsii.String(name),
-		Statistic: jsii.String(statistic), DimensionsMap: &dims, Period: fiveMinutes})
+		Statistic: jsii.String(statistic), DimensionsMap: &dims, Period: fiveMinutes()})
 }
 
 // albMetrics are the load balancer's metrics, built from its full names rather than the L2 metric helpers
@@ -36,7 +37,7 @@ func (a albMetrics) target(name, statistic string) awscloudwatch.Metric {
 // requests means no error rate (0).
 func (a albMetrics) errorRate() awscloudwatch.MathExpression {
 	return awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
-		Label: jsii.String("5xx error rate (%)"), Period: fiveMinutes,
+		Label: jsii.String("5xx error rate (%)"), Period: fiveMinutes(),
 		Expression: jsii.String("IF(requests > 0, 100 * (FILL(target5xx, 0) + FILL(elb5xx, 0)) / requests, 0)"),
 		UsingMetrics: &map[string]awscloudwatch.IMetric{
 			"requests":  a.alb("RequestCount", "Sum"),
@@ -78,7 +79,7 @@ func (m *stageMetrics) insights(name, statistic string) awscloudwatch.Metric {
 // tasksMissing is desired minus running tasks (Container Insights).
 func (m *stageMetrics) tasksMissing() awscloudwatch.MathExpression {
 	return awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
-		Label: jsii.String("tasks missing"), Period: fiveMinutes, Expression: jsii.String("desired - running"),
+		Label: jsii.String("tasks missing"), Period: fiveMinutes(), Expression: jsii.String("desired - running"),
 		UsingMetrics: &map[string]awscloudwatch.IMetric{
 			"desired": m.insights("DesiredTaskCount", "Maximum"), "running": m.insights("RunningTaskCount", "Minimum")},
 	})
@@ -103,7 +104,7 @@ func (m *stageMetrics) cacheMax(name string, cfg *config.Config) awscloudwatch.M
 		ids = append(ids, id)
 	}
 	return awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
-		Label: jsii.String(name + " (worst node)"), Period: fiveMinutes, UsingMetrics: &using,
+		Label: jsii.String(name + " (worst node)"), Period: fiveMinutes(), UsingMetrics: &using,
 		Expression: jsii.String("MAX([" + strings.Join(ids, ", ") + "])"),
 	})
 }

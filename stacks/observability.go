@@ -45,6 +45,7 @@ func NewObservabilityStack(scope constructs.Construct, cfg *config.Config, data 
 	m := newStageMetrics(cfg, compute, edge)
 	o.AlarmTopic = newAlarmTopic(stack, cfg)
 
+	notify := awscloudwatchactions.NewSnsAction(o.AlarmTopic) // one action object for every alarm, ALARM and OK
 	for _, spec := range alarmSpecs(cfg, m, data) {
 		alarm := awscloudwatch.NewAlarm(stack, jsii.String(spec.id), &awscloudwatch.AlarmProps{
 			AlarmName:          jsii.String(fmt.Sprintf("h2o-%s-%s", cfg.Stage, spec.name)),
@@ -55,8 +56,8 @@ func NewObservabilityStack(scope constructs.Construct, cfg *config.Config, data 
 			EvaluationPeriods:  jsii.Number(spec.periods),
 			TreatMissingData:   spec.missing,
 		})
-		alarm.AddAlarmAction(awscloudwatchactions.NewSnsAction(o.AlarmTopic))
-		alarm.AddOkAction(awscloudwatchactions.NewSnsAction(o.AlarmTopic))
+		alarm.AddAlarmAction(notify)
+		alarm.AddOkAction(notify)
 		o.Alarms = append(o.Alarms, alarm)
 	}
 	routeEvents(stack, cfg, o.AlarmTopic, compute)
@@ -169,8 +170,8 @@ func routeEvents(stack awscdk.Stack, cfg *config.Config, topic awssns.Topic, com
 			Detail:    &map[string]interface{}{"state": map[string]interface{}{"value": []string{"ALARM", "OK"}}},
 		},
 	}
-	for id, pattern := range rules {
-		awsevents.NewRule(stack, jsii.String(id), &awsevents.RuleProps{EventPattern: pattern,
+	for _, id := range sortedKeys(rules) {
+		awsevents.NewRule(stack, jsii.String(id), &awsevents.RuleProps{EventPattern: rules[id],
 			Targets: &[]awsevents.IRuleTarget{target}})
 	}
 }

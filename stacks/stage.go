@@ -4,6 +4,8 @@ package stacks
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -79,11 +81,15 @@ func addNagChecks(scope constructs.IConstruct) {
 	awscdk.Aspects_Of(scope).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
 }
 
+// sortedKeys ranges a map in a fixed order: Go's map order is random, and constructs created (or metadata
+// written) in a different order each run would change the templates and make every `cdk diff` noisy.
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
+
 // suppress records cdk-nag suppressions on a construct; every reason must say why the rule does not apply.
 func suppress(c constructs.IConstruct, reasons map[string]string) {
 	var list []*cdknag.NagPackSuppression
-	for id, reason := range reasons {
-		list = append(list, &cdknag.NagPackSuppression{Id: jsii.String(id), Reason: jsii.String(reason)})
+	for _, id := range sortedKeys(reasons) {
+		list = append(list, &cdknag.NagPackSuppression{Id: jsii.String(id), Reason: jsii.String(reasons[id])})
 	}
 	cdknag.NagSuppressions_AddResourceSuppressions(c, &list, jsii.Bool(true))
 }

@@ -38,8 +38,9 @@ actionlint: $(ACTIONLINT)
 	$(ACTIONLINT) -no-color
 	@echo "actionlint $(ACTIONLINT_VERSION): .github/workflows clean"
 
-guard-test: node_modules/.installed
-	node --test tools/guard/guard.test.mjs
+# Hand-made assemblies, then the real synthesized app with one change at a time (needs cdk.out: synth).
+guard-test: node_modules/.installed synth
+	node --test tools/guard/guard.test.mjs tools/guard/real.test.mjs
 
 guard: node_modules/.installed
 	@if [ -z "$(BASE_OUT)" ] || [ -z "$(HEAD_OUT)" ]; then \

@@ -1,0 +1,69 @@
+// The guard on the real synthesized app (cdk.out from `make synth`), not hand-made assemblies: a copy of it
+// with one change each, made the way a refactor would show up in the templates.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const base = path.resolve(process.env.GUARD_REAL_OUT || 'cdk.out');
+const skip = fs.existsSync(path.join(base, 'manifest.json')) ? false : `no synthesized app in ${base} (make synth)`;
+
+// head copies the assembly and lets change() edit the prod template that has the given logical ID.
+function head(logicalId, change) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'guard-real-'));
+  fs.cpSync(base, dir, { recursive: true });
+  const stageDir = path.join(dir, 'assembly-prod');
+  const file = fs.readdirSync(stageDir).filter((f) => f.endsWith('.template.json'))
+    .map((f) => path.join(stageDir, f))
+    .find((f) => JSON.parse(fs.readFileSync(f, 'utf8')).Resources?.[logicalId]);
+  assert.ok(file, `no prod template has ${logicalId}`);
+  const template = JSON.parse(fs.readFileSync(file, 'utf8'));
+  change(template.Resources);
+  fs.writeFileSync(file, JSON.stringify(template, null, 1));
+  return dir;
+}
+
+function guard(headDir) {
+  const r = spawnSync(process.execPath, [path.join(here, 'guard.mjs'), base, headDir],
+    { encoding: 'utf8', env: { ...process.env, GUARD_ALLOW: '' } });
+  fs.rmSync(headDir, { recursive: true, force: true });
+  return { code: r.status, out: r.stdout + r.stderr };
+}
+
+test('the synthesized app compared with itself passes', { skip }, () => {
+  const r = guard(head('DatabaseB269D8BB', () => {}));
+  assert.equal(r.code, 0, r.out);
+});
+
+test('a renamed database construct (new logical ID) fails', { skip }, () => {
+  const r = guard(head('DatabaseB269D8BB', (res) => {
+    res.DatabaseRenamed12345678 = res.DatabaseB269D8BB;
+    delete res.DatabaseB269D8BB;
+  }));
+  assert.equal(r.code, 1, r.out);
+  assert.match(r.out, /DatabaseB269D8BB .*AWS::RDS::DBInstance would be destroyed/);
+});
+
+test('a changed bucket name fails (replacement)', { skip }, () => {
+  const r = guard(head('PdfBucketFA9E115A', (res) => { res.PdfBucketFA9E115A.Properties.BucketName = 'h2o-prod-pdfs-renamed'; }));
+  assert.equal(r.code, 1, r.out);
+  assert.match(r.out, /PdfBucketFA9E115A/);
+});
+
+test('an alarm threshold change passes', { skip }, () => {
+  let changed = false;
+  const r = guard(head('EcsCpuAlarm1D439C07', (res) => {
+    for (const [, resource] of Object.entries(res)) {
+      if (resource.Type === 'AWS::CloudWatch::Alarm' && resource.Properties.AlarmName === 'h2o-prod-ecs-cpu') {
+        resource.Properties.Threshold = 90;
+        changed = true;
+      }
+    }
+  }));
+  assert.ok(changed, 'no h2o-prod-ecs-cpu alarm in the prod templates');
+  assert.equal(r.code, 0, r.out);
+});

@@ -153,54 +153,57 @@ func literalNumber(v any) (float64, bool) {
 	return 0, false
 }
 
+// visit calls f on v and on every value nested inside it (map values and list items, depth first).
+func visit(v any, f func(any)) {
+	f(v)
+	switch x := v.(type) {
+	case map[string]any:
+		for _, y := range x {
+			visit(y, f)
+		}
+	case []any:
+		for _, y := range x {
+			visit(y, f)
+		}
+	}
+}
+
 // refs collects the logical IDs a value refers to through Ref, Fn::GetAtt or ${X} in Fn::Sub.
 func refs(v any) map[string]bool {
 	out := map[string]bool{}
-	var walk func(any)
-	walk = func(v any) {
-		switch x := v.(type) {
-		case map[string]any:
-			if id, ok := x["Ref"].(string); ok {
-				out[id] = true
-			}
-			if ga, ok := x["Fn::GetAtt"]; ok {
-				switch g := ga.(type) {
-				case []any:
-					if len(g) > 0 {
-						if id, ok := g[0].(string); ok {
-							out[id] = true
-						}
-					}
-				case string:
-					out[strings.SplitN(g, ".", 2)[0]] = true
-				}
-			}
-			if sub, ok := x["Fn::Sub"]; ok {
-				var s string
-				switch y := sub.(type) {
-				case string:
-					s = y
-				case []any:
-					if len(y) > 0 {
-						s, _ = y[0].(string)
-					}
-				}
-				for _, part := range strings.Split(s, "${")[1:] {
-					if end := strings.IndexByte(part, '}'); end > 0 {
-						out[strings.SplitN(part[:end], ".", 2)[0]] = true
-					}
-				}
-			}
-			for _, y := range x {
-				walk(y)
-			}
+	visit(v, func(v any) {
+		x, ok := v.(map[string]any)
+		if !ok {
+			return
+		}
+		if id, ok := x["Ref"].(string); ok {
+			out[id] = true
+		}
+		switch g := x["Fn::GetAtt"].(type) {
 		case []any:
-			for _, y := range x {
-				walk(y)
+			if len(g) > 0 {
+				if id, ok := g[0].(string); ok {
+					out[id] = true
+				}
+			}
+		case string:
+			out[strings.SplitN(g, ".", 2)[0]] = true
+		}
+		var sub string
+		switch y := x["Fn::Sub"].(type) {
+		case string:
+			sub = y
+		case []any:
+			if len(y) > 0 {
+				sub, _ = y[0].(string)
 			}
 		}
-	}
-	walk(v)
+		for _, part := range strings.Split(sub, "${")[1:] {
+			if end := strings.IndexByte(part, '}'); end > 0 {
+				out[strings.SplitN(part[:end], ".", 2)[0]] = true
+			}
+		}
+	})
 	return out
 }
 
@@ -210,22 +213,11 @@ func refersTo(v any, id string) bool { return refs(v)[id] }
 // literalStrings collects the literal strings anywhere inside a value, for loose matching of names and ARNs.
 func literalStrings(v any) []string {
 	var out []string
-	var walk func(any)
-	walk = func(v any) {
-		switch x := v.(type) {
-		case string:
-			out = append(out, x)
-		case map[string]any:
-			for _, y := range x {
-				walk(y)
-			}
-		case []any:
-			for _, y := range x {
-				walk(y)
-			}
+	visit(v, func(v any) {
+		if s, ok := v.(string); ok {
+			out = append(out, s)
 		}
-	}
-	walk(v)
+	})
 	return out
 }
 

@@ -22,7 +22,7 @@ type H2oStage struct {
 	Data    *DataStack
 	Compute *ComputeStack
 	Edge    *EdgeStack
-	// Observability is named for the design's layer list; it watches every layer above.
+	// Observability watches every layer above it.
 	Observability *ObservabilityStack
 }
 

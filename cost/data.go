@@ -448,17 +448,13 @@ func (e *estimator) kms() {
 }
 
 func (e *estimator) ecr() {
-	repos := e.of("AWS::ECR::Repository")
+	repos := e.claim("AWS::ECR::Repository")
 	if len(repos) == 0 {
 		return
 	}
-	for _, r := range repos {
-		e.handled[r] = true
-	}
-	p, ok := e.price("ecr_storage_usd_per_gb_month")
 	item := fmt.Sprintf("ECR repositories ×%d", len(repos))
+	p, ok := e.priceOrUnpriced(item, "ecr_storage_usd_per_gb_month")
 	if !ok {
-		e.unpriced(item, noKey([]string{"ecr_storage_usd_per_gb_month"}))
 		return
 	}
 	n := float64(len(repos))

@@ -130,12 +130,9 @@ func (e *estimator) route53() {
 }
 
 func (e *estimator) amplify() {
-	apps := e.of("AWS::Amplify::App")
+	apps := e.claim("AWS::Amplify::App")
 	if len(apps) == 0 {
 		return
-	}
-	for _, a := range apps {
-		e.handled[a] = true
 	}
 	keys := []string{"amplify_build_standard_usd_per_minute", "amplify_storage_usd_per_gb_month", "amplify_data_served_usd_per_gb",
 		"amplify_ssr_requests_usd_per_million", "amplify_ssr_duration_usd_per_gb_hour"}

@@ -97,12 +97,30 @@ func EstimateStage(stage string, stacks []*Stack, u config.Usage, p *Prices) *St
 // of returns the stage's resources of a type, in stack order then logical ID.
 func (e *estimator) of(typ string) []*Resource { return e.byType[typ] }
 
+// claim returns the resources of a type and marks them priced by the caller (so they are not "unpriced").
+func (e *estimator) claim(typ string) []*Resource {
+	rs := e.of(typ)
+	for _, r := range rs {
+		e.handled[r] = true
+	}
+	return rs
+}
+
 func (e *estimator) add(item, detail string, usd float64) {
 	e.items = append(e.items, Item{Item: item, Detail: detail, USDMonth: usd})
 }
 
 func (e *estimator) unpriced(item, reason string) {
 	e.items = append(e.items, Item{Item: item, Detail: UnpricedPrefix + ": " + reason, Unpriced: true})
+}
+
+// priceOrUnpriced reads one key; when it is missing it lists item as unpriced and reports false.
+func (e *estimator) priceOrUnpriced(item, key string) (float64, bool) {
+	p, ok := e.price(key)
+	if !ok {
+		e.unpriced(item, noKey([]string{key}))
+	}
+	return p, ok
 }
 
 // price reads a key; a missing key is reported by the caller as unpriced.

@@ -80,17 +80,13 @@ func (e *estimator) alarms() {
 }
 
 func (e *estimator) dashboards() {
-	ds := e.of("AWS::CloudWatch::Dashboard")
+	ds := e.claim("AWS::CloudWatch::Dashboard")
 	if len(ds) == 0 {
 		return
 	}
-	for _, d := range ds {
-		e.handled[d] = true
-	}
-	p, ok := e.price("cloudwatch_dashboard_usd_per_month_beyond_3_free")
 	item := fmt.Sprintf("CloudWatch dashboards ×%d", len(ds))
+	p, ok := e.priceOrUnpriced(item, "cloudwatch_dashboard_usd_per_month_beyond_3_free")
 	if !ok {
-		e.unpriced(item, noKey([]string{"cloudwatch_dashboard_usd_per_month_beyond_3_free"}))
 		return
 	}
 	n := float64(len(ds))
@@ -114,10 +110,9 @@ func (e *estimator) customMetrics() {
 	if filters+app == 0 {
 		return
 	}
-	p, ok := e.price("cloudwatch_custom_metric_usd_per_metric_month_first_10k")
 	item := "CloudWatch custom metrics"
+	p, ok := e.priceOrUnpriced(item, "cloudwatch_custom_metric_usd_per_metric_month_first_10k")
 	if !ok {
-		e.unpriced(item, noKey([]string{"cloudwatch_custom_metric_usd_per_metric_month_first_10k"}))
 		return
 	}
 	billable := positive(filters + app - e.u.Free.CustomMetrics)
@@ -294,17 +289,13 @@ func (e *estimator) xray() {
 }
 
 func (e *estimator) budgets() {
-	bs := e.of("AWS::Budgets::Budget")
+	bs := e.claim("AWS::Budgets::Budget")
 	if len(bs) == 0 {
 		return
 	}
-	for _, b := range bs {
-		e.handled[b] = true
-	}
-	p, ok := e.price("budgets_usd_per_budget_day_beyond_free")
 	item := fmt.Sprintf("AWS Budgets ×%d", len(bs))
+	p, ok := e.priceOrUnpriced(item, "budgets_usd_per_budget_day_beyond_free")
 	if !ok {
-		e.unpriced(item, noKey([]string{"budgets_usd_per_budget_day_beyond_free"}))
 		return
 	}
 	n := float64(len(bs))

@@ -10,7 +10,7 @@ EXTRA_TESTS :=
 -include mk/*.mk
 GO_FILES     = $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './node_modules/*')
 
-.PHONY: deps synth test unit lint cli-check ls diff deploy clean
+.PHONY: deps synth test unit lint cli-check ls diff deploy clean config readme
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -58,11 +58,22 @@ ls: deps
 diff: deps
 	$(CDK) diff -c stage=$(STAGE) '$(STAGE)/*'
 
-# The image tag is required: the repository's tags are immutable commit SHAs, and deploying without one would
-# point the service at the config default. scripts/deploy.sh builds, pushes and passes it for you.
+# The images are the compute stack's ImageTag and MigrationImageTag parameters. Without IMAGE_TAG the stage keeps
+# the images it runs (the CLI reuses a stack's previous parameter values); a first deploy needs one, which is
+# checked here before any stack is touched. An image deploy with migrations before traffic is scripts/deploy.sh.
 deploy: deps
-	@if [ -z "$(IMAGE_TAG)" ]; then echo "usage: make deploy STAGE=$(STAGE) IMAGE_TAG=<tag in ECR h2o-backend> (or scripts/deploy.sh $(STAGE))" >&2; exit 2; fi
-	$(CDK) deploy -c stage=$(STAGE) -c imageTag=$(IMAGE_TAG) '$(STAGE)/*'
+	@if [ -z "$(IMAGE_TAG)" ] && ! aws cloudformation describe-stacks --region us-east-1 --stack-name h2o-$(STAGE)-compute >/dev/null 2>&1; then \
+	  echo "make deploy: h2o-$(STAGE)-compute has no image yet (first deploy, or no AWS credentials):" >&2; \
+	  echo "  make deploy STAGE=$(STAGE) IMAGE_TAG=<tag in ECR h2o-backend>   (or scripts/deploy.sh $(STAGE))" >&2; exit 2; fi
+	$(CDK) deploy -c stage=$(STAGE) '$(STAGE)/*' $(if $(IMAGE_TAG),--parameters h2o-$(STAGE)-compute:ImageTag=$(IMAGE_TAG) --parameters h2o-$(STAGE)-compute:MigrationImageTag=$(IMAGE_TAG))
 
 clean:
 	rm -rf cdk.out .build node_modules
+
+## config: the effective settings of STAGE (dev, prod, ci) and where each value came from (ARGS='-c key=value ...')
+config:
+	go run ./cmd/config -stage $(STAGE) $(ARGS)
+
+## readme: regenerate README.md's configuration tables from config/
+readme:
+	go run ./cmd/config -readme

@@ -2,7 +2,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -32,35 +31,26 @@ func main() {
 }
 
 // buildApp loads every selected stage's config (all of them and the account-level h2o-ci stack, unless
-// `-c stage=<name>` picks one stage: what `make diff`/`make deploy` use, synthesizing only what they touch),
-// validates all of it before any construct exists, then builds the stacks.
+// `-c stage=<name>` picks one stage: what `make diff`/`make deploy` use, synthesizing only what they touch) from
+// the committed settings (config/settings/*.json) and the CDK context, validates all of it before any construct
+// exists, then builds the stacks.
 func buildApp(app awscdk.App) ([]*stacks.H2oStage, error) {
 	// All context in one jsii call, not one per key.
 	context, _ := app.Node().GetAllContext(nil).(map[string]interface{})
-	lookup := func(key string) (string, bool) {
-		v, ok := context[key]
-		if !ok || v == nil {
-			return "", false
-		}
-		return fmt.Sprint(v), true
-	}
-	names := config.Stages()
-	only, scoped := lookup("stage")
-	if scoped {
-		names = []string{only}
-	}
-	configs, stageErr := config.LoadAll(names, lookup)
-	var (
-		ci    *config.CI
-		ciErr error
-	)
-	if !scoped {
-		ci, ciErr = config.LoadCI(lookup)
-	}
-	if err := errors.Join(stageErr, ciErr); err != nil {
+	settings, err := config.Committed()
+	if err != nil {
 		return nil, err
 	}
-	if ci != nil {
+	names := config.Stages()
+	only, scoped := context["stage"]
+	if scoped {
+		names = []string{fmt.Sprint(only)}
+	}
+	configs, ci, err := config.LoadApp(names, config.Sources{Settings: settings, Context: context})
+	if err != nil {
+		return nil, err
+	}
+	if !scoped {
 		// Account-level, deployed once before any stage: the image repository and GitHub's deploy roles.
 		stacks.NewCiStack(app, ci)
 	}

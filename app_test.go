@@ -42,8 +42,8 @@ func TestBadContextFailsBeforeAnyConstructNamingStageAndKey(t *testing.T) {
 }
 
 func TestStageAndCIProblemsAreReportedTogether(t *testing.T) {
-	_, err := buildApp(newApp(t, map[string]interface{}{"imageTag": "bad tag", "githubRepository": "nope"}))
-	for _, want := range []string{"imageTag", "githubRepository"} {
+	_, err := buildApp(newApp(t, map[string]interface{}{"workers": "0", "githubRepository": "nope"}))
+	for _, want := range []string{`stage "dev": workers`, `stage "ci": githubRepository`} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v does not name %s", err, want)
 		}

@@ -5,29 +5,52 @@ import (
 	"regexp"
 )
 
-// CI is the account-level configuration of the h2o-ci stack (image repository and GitHub deploy roles).
+// CI is the account-level configuration of the h2o-ci stack (image repository and GitHub deploy roles), set in
+// settings/ci.json or with `-c ci.<key>=` (`-c <key>=` sets it too, as for every stage).
 type CI struct {
-	Account          string // as Config.Account: "" deploys into the caller's account
-	Region           string
-	RepositoryName   string // the ECR repository every stage pulls from
-	GithubRepository string // <org>/<repo> whose workflows may assume the deploy roles
-	Stages           []string
+	Account          string   `json:"account" doc:"as a stage's account: empty deploys into the caller's account"`
+	Region           string   `json:"-"`
+	RepositoryName   string   `json:"repositoryName" doc:"the ECR repository every stage pulls the backend image from"`
+	GithubRepository string   `json:"githubRepository" doc:"<org>/<repo> whose workflows may assume the deploy roles"`
+	Stages           []string `json:"-"`
 }
 
 var githubSlugRe = regexp.MustCompile(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$`)
 
-// LoadCI reads `-c githubRepository=` (and account) with the same rules as the stages.
-func LoadCI(lookup Lookup) (*CI, error) {
+// LoadCI returns h2o-ci's config, or every problem of the sources and of that config.
+func LoadCI(src Sources) (*CI, error) {
+	errs := checkKeys(src)
+	ci, _, ciErrs := resolveCI(src)
+	if errs = append(errs, ciErrs...); len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return ci, nil
+}
+
+// ResolveCI is LoadCI with the origin of every value.
+func ResolveCI(src Sources) (*CI, Origins, error) {
+	errs := checkKeys(src)
+	ci, origins, ciErrs := resolveCI(src)
+	if errs = append(errs, ciErrs...); len(errs) > 0 {
+		return nil, nil, errors.Join(errs...)
+	}
+	return ci, origins, nil
+}
+
+func resolveCI(src Sources) (*CI, Origins, []error) {
 	c := &CI{Region: "us-east-1", RepositoryName: BackendRepository, GithubRepository: "h2o-allegiant/h2o-infra", Stages: Stages()}
-	if v, ok := lookup("account"); ok {
-		c.Account = v
+	origins, errs := applySources(ciName, c, CIFields(), src)
+	if len(errs) > 0 {
+		return nil, nil, errs
 	}
-	if v, ok := lookup("githubRepository"); ok {
-		c.GithubRepository = v
-	}
-	v := validator{stage: "ci"}
+	v := validator{stage: ciName, origins: origins}
 	v.check(c.Account == "" || accountRe.MatchString(c.Account), "account", c.Account,
 		"12 digits, or empty to use the deploying credentials' account")
+	v.check(repoRe.MatchString(c.RepositoryName) && len(c.RepositoryName) >= 2 && len(c.RepositoryName) <= 256,
+		"repositoryName", c.RepositoryName, "an ECR repository name (lowercase letters, digits, . _ - /)")
 	v.check(githubSlugRe.MatchString(c.GithubRepository), "githubRepository", c.GithubRepository, "<org>/<repo> on GitHub")
-	return c, errors.Join(v.errs...)
+	if len(v.errs) > 0 {
+		return nil, nil, v.errs
+	}
+	return c, origins, nil
 }

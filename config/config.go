@@ -1,6 +1,10 @@
-// Package config is the typed equivalent of the original design's terraform.tfvars: one Config per stage,
-// the defaults beside each field with the reason for them, deploy-time overrides from CDK context, and the
-// validation that runs before any construct is created.
+// Package config is the typed equivalent of the original design's terraform.tfvars: one Config per stage, the
+// defaults beside each field, the committed per-stage settings (settings/<stage>.json), CDK context overrides,
+// and the validation that runs before any construct is created.
+//
+// Every exported field with a `json` tag is a setting: settable in settings/<stage>.json and with
+// `-c <key>=<value>` (every stage) or `-c <stage>.<key>=<value>` (one stage). Its `doc` tag is the one-line
+// reason README's configuration table shows (generated: `make readme`).
 package config
 
 import "sort"
@@ -8,79 +12,78 @@ import "sort"
 // Config holds every value that differs between stages or may be set at deploy time. dev and prod are built
 // by the same stack code; only these values differ.
 type Config struct {
-	Stage string
+	Stage string `json:"-"`
 
 	// Where the stage lives.
-	Account           string   // 12 digits, or "" to deploy into the account of the caller's credentials.
-	Region            string   // us-east-1: the design's region; CloudFront's WAF and certificates must live here too.
-	AvailabilityZones []string // explicit, so synth needs no AZ lookup (offline, no credentials).
+	Account           string   `json:"account" doc:"12 digits, or empty to deploy into the account of the caller's credentials"`
+	Region            string   `json:"region" doc:"the design's region; CloudFront's WAF and certificates must live there too"`
+	AvailabilityZones []string `json:"availabilityZones" doc:"explicit, so synth needs no lookup and works offline"`
 
 	// Network.
-	VpcCidr     string // a /16../21 leaves room for three /24 tiers in two AZs.
-	NatGateways int    // 0 puts tasks in public subnets (dev cost lever), 1 is one shared NAT, len(AZs) is one per AZ.
+	VpcCidr     string `json:"vpcCidr" doc:"/16 to /21 leaves room for three /24 tiers in two AZs; distinct per stage so they can be peered"`
+	NatGateways int    `json:"natGateways" doc:"0 puts tasks in public subnets with a public IP, admitting only the ALB ($33/month each saved); one per AZ keeps an AZ outage from cutting the other's egress"`
 
-	// Compute.
-	RepositoryName    string // ECR repository owned by the account-level h2o-ci stack, found by name.
-	ImageTag          string // the image the service runs; deploys pass the commit SHA with -c imageTag=.
-	CpuArchitecture   string // ARM64 (Graviton, 20 % cheaper per vCPU-hour) or X86_64.
-	TaskCpu           int    // Fargate CPU units: 2048 = 2 vCPU, as the design sizes one task.
-	TaskMemoryMiB     int    // 4096 MiB, the design's 4 GB.
-	Workers           int    // WORKERS passed to the app server: 6, the design's worker count for 2 vCPU.
-	ContainerPort     int    // the port the backend listens on inside the task.
-	ContainerUser     string // non-root user the image runs as ("" = the image's own USER).
-	MinTasks          int    // autoscaling floor; prod keeps 2 so each AZ has a task.
-	MaxTasks          int    // autoscaling ceiling: the design's 3.
-	FargateSpot       bool   // tasks above OnDemandBaseTasks run on Fargate Spot (~65 % cheaper, may be interrupted).
-	OnDemandBaseTasks int    // with FargateSpot: tasks always kept on regular Fargate.
+	// Compute. The image is not a setting: deploys pass it as the compute stack's ImageTag parameter.
+	RepositoryName    string `json:"-"` // the ECR repository of h2o-ci (CI.RepositoryName): one home for the name.
+	CpuArchitecture   string `json:"cpuArchitecture" doc:"ARM64 (Graviton, 20 % cheaper per vCPU-hour) or X86_64 for an x86 image"`
+	TaskCpu           int    `json:"taskCpu" doc:"Fargate CPU units: 2048 = 2 vCPU, the design's task"`
+	TaskMemoryMiB     int    `json:"taskMemoryMiB" doc:"4096 MiB, the design's 4 GB; validated as a Fargate pair with taskCpu"`
+	Workers           int    `json:"workers" doc:"WORKERS passed to the app server: the design's 6 for 2 vCPU"`
+	ContainerPort     int    `json:"containerPort" doc:"the port the backend listens on; 1024 or above, since the process is not root"`
+	ContainerUser     string `json:"containerUser" doc:"non-root user the image runs as; empty keeps the image's own USER"`
+	MinTasks          int    `json:"minTasks" doc:"autoscaling floor; prod keeps 2 so each AZ has a task"`
+	MaxTasks          int    `json:"maxTasks" doc:"autoscaling ceiling: the design's 3"`
+	FargateSpot       bool   `json:"fargateSpot" doc:"tasks above onDemandBaseTasks run on Fargate Spot (~65 % cheaper; ECS replaces an interrupted task)"`
+	OnDemandBaseTasks int    `json:"onDemandBaseTasks" doc:"with fargateSpot: tasks always kept on regular Fargate"`
 	// Off-hours schedule (EventBridge cron in ScheduleTimeZone): at ScaleDownCron the service scales to 0
 	// (and the database stops, if StopDatabaseOffHours); at ScaleUpCron both come back. "" = always on.
-	ScaleDownCron        string
-	ScaleUpCron          string
-	ScheduleTimeZone     string
-	StopDatabaseOffHours bool
-	EnableXRay           bool // adds the X-Ray daemon sidecar and its permissions.
+	ScaleDownCron        string `json:"scaleDownCron" doc:"when the service scales to 0 tasks (EventBridge cron); empty = always on"`
+	ScaleUpCron          string `json:"scaleUpCron" doc:"when the service comes back to minTasks..maxTasks; set together with scaleDownCron"`
+	ScheduleTimeZone     string `json:"scheduleTimeZone" doc:"IANA time zone of both crons"`
+	StopDatabaseOffHours bool   `json:"stopDatabaseOffHours" doc:"the database stops with the tasks and starts before them; never with deletionProtection"`
+	EnableXRay           bool   `json:"enableXRay" doc:"adds the X-Ray daemon sidecar and its permissions"`
 
 	// Database.
-	DbInstanceClass          string // burstable Graviton classes: db.t4g.micro dev, db.t4g.small prod.
-	DbMultiAz                bool   // standby in the second AZ; required in prod.
-	DbAllocatedStorageGiB    int    // gp3 minimum 20 GiB: what the app needs today.
-	DbMaxAllocatedStorageGiB int    // storage autoscaling ceiling, so a full disk grows instead of stopping writes.
-	BackupRetentionDays      int    // the design's 7 days.
-	EnhancedMonitoring       bool   // OS-level metrics every 60 s; costs CloudWatch Logs, so prod only.
-	PerformanceInsights      bool   // Database Insights standard (7 days free); prod's db.t4g.small supports it.
+	DbInstanceClass          string `json:"dbInstanceClass" doc:"the design's burstable Graviton sizes"`
+	DbMultiAz                bool   `json:"dbMultiAz" doc:"standby in the second AZ; prod"`
+	DbAllocatedStorageGiB    int    `json:"dbAllocatedStorageGiB" doc:"gp3 minimum, what the app needs today"`
+	DbMaxAllocatedStorageGiB int    `json:"dbMaxAllocatedStorageGiB" doc:"storage autoscaling ceiling: a full disk grows instead of stopping writes"`
+	BackupRetentionDays      int    `json:"backupRetentionDays" doc:"the design's 7 days (1-35; 0 would turn off point-in-time recovery)"`
+	EnhancedMonitoring       bool   `json:"enhancedMonitoring" doc:"OS metrics every 60 s; costs CloudWatch Logs, so prod only"`
+	PerformanceInsights      bool   `json:"performanceInsights" doc:"Database Insights standard (7 days free)"`
 
 	// Cache.
-	CacheNodeType string // cache.t4g.micro dev, cache.t4g.small prod.
-	CacheReplicas int    // 1 replica in prod gives automatic failover + Multi-AZ.
+	CacheNodeType string `json:"cacheNodeType" doc:"the design's burstable Graviton node sizes"`
+	CacheReplicas int    `json:"cacheReplicas" doc:"a replica gives automatic failover and Multi-AZ"`
 
 	// AppSecretKeys are the JSON keys of the h2o/<stage>/app secret, each injected into the task as an
 	// environment variable of the same name. Values are set out of band (README), never in code.
-	AppSecretKeys []string
+	AppSecretKeys []string `json:"appSecretKeys" doc:"JSON keys of h2o/<stage>/app, each injected as an environment variable"`
 
 	// Data safety.
-	DeletionProtection bool // prod: databases and load balancer refuse deletion, data is retained or snapshotted.
+	DeletionProtection bool `json:"deletionProtection" doc:"databases and load balancer refuse deletion, data is retained or snapshotted, stacks have termination protection"`
 
 	// Observability.
-	LogRetentionDays int    // every log group of the stage; none is "never expire".
-	AlarmEmail       string // subscribed to the stage's alarm topic.
-	SlackWorkspaceId string // optional AWS Chatbot Slack workspace (team) id; with SlackChannelId, alarms go to Slack.
-	SlackChannelId   string // optional Slack channel id for the stage's alarms.
-	MonthlyBudgetUsd int    // AWS Budgets alerts at 80 % forecast and 100 % actual of this.
+	LogRetentionDays int    `json:"logRetentionDays" doc:"every log group and log bucket of the stage; never \"never expire\""`
+	AlarmEmail       string `json:"alarmEmail" doc:"subscribed to the stage's alarm topic; a deploy refuses the example.com placeholder"`
+	SlackWorkspaceId string `json:"slackWorkspaceId" doc:"AWS Chatbot Slack workspace id; with slackChannelId, alarms also go to Slack"`
+	SlackChannelId   string `json:"slackChannelId" doc:"Slack channel id for the stage's alarms"`
+	MonthlyBudgetUsd int    `json:"monthlyBudgetUsd" doc:"AWS Budgets alerts at 80 % forecast and 100 % actual"`
 	// The backend publishes AI generation time with CloudWatch embedded metric format under this namespace
 	// and metric name, with dimension Stage=<stage>.
-	MetricsNamespace string
-	AiDurationMetric string
+	MetricsNamespace string `json:"metricsNamespace" doc:"namespace of the backend's embedded-metric-format metrics"`
+	AiDurationMetric string `json:"aiDurationMetric" doc:"the backend's AI generation time metric (milliseconds, dimension Stage)"`
 
 	// Edge.
-	DomainName   string // optional; with it the API is api.<domain> and the app app.<domain>.
-	HostedZoneId string // Route 53 zone of DomainName; required with it (no lookups at synth).
-	WafMode      string // block (prod), count (dev: see what would be blocked without blocking), off.
-	WafRateLimit int    // requests per client IP per 5 minutes before the rate rule acts.
+	DomainName   string `json:"domainName" doc:"optional custom domain: the API at api.<domain>, the app at app.<domain>"`
+	HostedZoneId string `json:"hostedZoneId" doc:"Route 53 zone of domainName; required with it (no lookups at synth)"`
+	WafMode      string `json:"wafMode" doc:"block, count (see what would be blocked) or off (dev: saves the ACL's fixed cost)"`
+	WafRateLimit int    `json:"wafRateLimit" doc:"requests per client IP per 5 minutes before the rate rule acts: far above one user"`
 
 	// Frontend (Amplify Hosting): enabled when FrontendRepository is set.
-	FrontendRepository      string // https://github.com/<org>/<repo>; "" = no Amplify app.
-	FrontendBranch          string // the branch Amplify auto-builds.
-	FrontendTokenSecretName string // Secrets Manager secret (plain string) with a GitHub token, created by hand.
+	FrontendRepository      string `json:"frontendRepository" doc:"https://github.com/<org>/<repo> of the frontend; empty = no Amplify app"`
+	FrontendBranch          string `json:"frontendBranch" doc:"the branch Amplify auto-builds"`
+	FrontendTokenSecretName string `json:"frontendTokenSecretName" doc:"Secrets Manager secret (plain string) holding a GitHub token, created by hand"`
 }
 
 // defaults returns the values every stage starts from; stageDefaults then sets what differs per stage.
@@ -90,7 +93,6 @@ func defaults(stage string) Config {
 		Region:                   "us-east-1",
 		AvailabilityZones:        []string{"us-east-1a", "us-east-1b"},
 		RepositoryName:           BackendRepository,
-		ImageTag:                 "latest",
 		CpuArchitecture:          ArchARM64,
 		TaskCpu:                  2048,
 		TaskMemoryMiB:            4096,
@@ -102,7 +104,7 @@ func defaults(stage string) Config {
 		DbMaxAllocatedStorageGiB: 100,
 		BackupRetentionDays:      7,
 		AppSecretKeys:            []string{"AI_API_KEY"},
-		AlarmEmail:               "ops@example.com",
+		AlarmEmail:               PlaceholderAlarmEmail,
 		MetricsNamespace:         "H2O/Backend",
 		AiDurationMetric:         "AIGenerationDuration",
 		WafRateLimit:             2000, // ~7 requests/s sustained per IP: far above one user, low enough to stop floods
@@ -160,8 +162,11 @@ func Stages() []string {
 	return names
 }
 
-// BackendRepository is the ECR repository the h2o-ci stack owns and every stage pulls from.
+// BackendRepository is the default name of the ECR repository the h2o-ci stack owns and every stage pulls from.
 const BackendRepository = "h2o-backend"
+
+// PlaceholderAlarmEmail is the default alarm address: it lets an offline synth pass, and a deploy refuses it.
+const PlaceholderAlarmEmail = "ops@example.com"
 
 // WAF modes accepted by WafMode.
 const (

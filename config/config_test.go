@@ -3,19 +3,23 @@ package config
 import (
 	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
 )
 
-func lookupFrom(ctx map[string]string) Lookup {
-	return func(k string) (string, bool) { v, ok := ctx[k]; return v, ok }
+// contextOf is a CDK context as `-c key=value` passes it (strings), over the default settings only.
+func contextOf(ctx map[string]string) Sources {
+	out := map[string]any{}
+	for k, v := range ctx {
+		out[k] = v
+	}
+	return Sources{Context: out}
 }
 
 func TestDefaultsAreValidAndMatchTheDesign(t *testing.T) {
 	// GIVEN no context WHEN each stage loads THEN it validates and carries the design's values
 	for _, stage := range Stages() {
-		c, err := Load(stage, lookupFrom(nil))
+		c, err := Load(stage, contextOf(nil))
 		if err != nil {
 			t.Fatalf("%s: %v", stage, err)
 		}
@@ -27,8 +31,8 @@ func TestDefaultsAreValidAndMatchTheDesign(t *testing.T) {
 			t.Errorf("%s: region %s AZs %v", stage, c.Region, c.AvailabilityZones)
 		}
 	}
-	dev, _ := Load("dev", lookupFrom(nil))
-	prod, _ := Load("prod", lookupFrom(nil))
+	dev, _ := Load("dev", contextOf(nil))
+	prod, _ := Load("prod", contextOf(nil))
 	if dev.MinTasks != 1 || dev.DbInstanceClass != "db.t4g.micro" || dev.DbMultiAz || dev.CacheNodeType != "cache.t4g.micro" || dev.DeletionProtection {
 		t.Errorf("dev differs from the design: %+v", dev)
 	}
@@ -40,9 +44,9 @@ func TestDefaultsAreValidAndMatchTheDesign(t *testing.T) {
 
 func TestContextOverrides(t *testing.T) {
 	// GIVEN a global and a stage-scoped override WHEN loading THEN the stage-scoped one wins for its stage
-	ctx := lookupFrom(map[string]string{
-		"account": "123456789012", "imageTag": "abc123", "alarmEmail": "team@h2o.example",
-		"prod.imageTag": "v1.2.3", "domainName": "h2o.example", "hostedZoneId": "Z0ABCDEF12345",
+	ctx := contextOf(map[string]string{
+		"account": "123456789012", "minTasks": "2", "alarmEmail": "team@h2o.example",
+		"prod.minTasks": "3", "domainName": "h2o.example", "hostedZoneId": "Z0ABCDEF12345",
 	})
 	dev, err := Load("dev", ctx)
 	if err != nil {
@@ -52,7 +56,7 @@ func TestContextOverrides(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if dev.ImageTag != "abc123" || prod.ImageTag != "v1.2.3" || dev.Account != "123456789012" ||
+	if dev.MinTasks != 2 || prod.MinTasks != 3 || dev.Account != "123456789012" ||
 		dev.AlarmEmail != "team@h2o.example" || prod.DomainName != "h2o.example" || prod.HostedZoneId != "Z0ABCDEF12345" {
 		t.Errorf("overrides not applied: dev %+v prod %+v", dev, prod)
 	}
@@ -68,8 +72,6 @@ func TestEveryRuleRejectsBadValues(t *testing.T) {
 		{"email", func(c *Config) { c.AlarmEmail = "not-an-email" }, "alarmEmail", "not-an-email"},
 		{"email without domain dot", func(c *Config) { c.AlarmEmail = "ops@localhost" }, "alarmEmail", "ops@localhost"},
 		{"email with display name", func(c *Config) { c.AlarmEmail = "Ops <ops@example.com>" }, "alarmEmail", "Ops <ops@example.com>"},
-		{"image tag syntax", func(c *Config) { c.ImageTag = "-bad:tag" }, "imageTag", "-bad:tag"},
-		{"image tag length", func(c *Config) { c.ImageTag = strings.Repeat("a", 129) }, "imageTag", strings.Repeat("a", 129)},
 		{"account digits", func(c *Config) { c.Account = "12345" }, "account", "12345"},
 		{"account letters", func(c *Config) { c.Account = "12345678901x" }, "account", "12345678901x"},
 		{"region", func(c *Config) { c.Region = "eu-west-1"; c.AvailabilityZones = []string{"eu-west-1a", "eu-west-1b"} }, "region", "eu-west-1"},
@@ -88,7 +90,6 @@ func TestEveryRuleRejectsBadValues(t *testing.T) {
 		{"workers", func(c *Config) { c.Workers = 0 }, "workers", "0"},
 		{"privileged port", func(c *Config) { c.ContainerPort = 80 }, "containerPort", "80"},
 		{"container user", func(c *Config) { c.ContainerUser = "Root User" }, "containerUser", "Root User"},
-		{"repository name", func(c *Config) { c.RepositoryName = "H2O" }, "repositoryName", "H2O"},
 		{"db class", func(c *Config) { c.DbInstanceClass = "t4g.micro" }, "dbInstanceClass", "t4g.micro"},
 		{"db storage", func(c *Config) { c.DbAllocatedStorageGiB = 10 }, "dbAllocatedStorageGiB", "10"},
 		{"db storage ceiling", func(c *Config) { c.DbMaxAllocatedStorageGiB = 20 }, "dbMaxAllocatedStorageGiB", "20"},
@@ -131,7 +132,7 @@ func TestEveryRuleRejectsBadValues(t *testing.T) {
 		for _, stage := range Stages() {
 			t.Run(stage+"/"+tc.name, func(t *testing.T) {
 				// GIVEN a valid stage config with one bad value
-				c, err := Load(stage, lookupFrom(nil))
+				c, err := Load(stage, contextOf(nil))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -155,11 +156,11 @@ func TestEveryRuleRejectsBadValues(t *testing.T) {
 
 func TestBadContextFailsLoadWithEveryProblem(t *testing.T) {
 	// GIVEN three bad context values WHEN loading THEN one error names all three keys
-	_, err := Load("dev", lookupFrom(map[string]string{"alarmEmail": "not-an-email", "account": "42", "imageTag": "a b"}))
+	_, err := Load("dev", contextOf(map[string]string{"alarmEmail": "not-an-email", "account": "42", "workers": "0"}))
 	if err == nil {
 		t.Fatal("want an error")
 	}
-	for _, key := range []string{"alarmEmail", "account", "imageTag"} {
+	for _, key := range []string{"alarmEmail", "account", "workers"} {
 		if !strings.Contains(err.Error(), key) {
 			t.Errorf("error %q does not name %s", err, key)
 		}
@@ -167,38 +168,42 @@ func TestBadContextFailsLoadWithEveryProblem(t *testing.T) {
 }
 
 func TestUnknownStage(t *testing.T) {
-	_, err := LoadAll([]string{"dev", "staging"}, lookupFrom(nil))
+	_, _, err := LoadApp([]string{"dev", "staging"}, contextOf(nil))
 	if err == nil || !strings.Contains(err.Error(), `"staging"`) || !strings.Contains(err.Error(), "dev, prod") {
 		t.Fatalf("want an unknown-stage error listing dev, prod; got %v", err)
 	}
 }
 
 func TestCIConfig(t *testing.T) {
-	c, err := LoadCI(lookupFrom(map[string]string{"githubRepository": "acme/h2o-infra"}))
+	c, err := LoadCI(contextOf(map[string]string{"ci.githubRepository": "acme/h2o-infra"}))
 	if err != nil || c.GithubRepository != "acme/h2o-infra" || c.RepositoryName != "h2o-backend" {
 		t.Fatalf("LoadCI = %+v, %v", c, err)
 	}
-	_, err = LoadCI(lookupFrom(map[string]string{"githubRepository": "not a repo"}))
+	_, err = LoadCI(contextOf(map[string]string{"githubRepository": "not a repo"}))
 	if err == nil || !strings.Contains(err.Error(), `githubRepository = "not a repo"`) {
 		t.Errorf("want an error naming githubRepository, got %v", err)
 	}
 }
 
-func TestReadmeDocumentsEveryField(t *testing.T) {
-	// GIVEN the README's config reference WHEN a field is added to Config THEN it must be documented there
+func TestReadmeConfigurationTableIsGenerated(t *testing.T) {
+	// GIVEN README.md WHEN the settings or their committed values change THEN its table must be regenerated
 	raw, err := os.ReadFile(filepath.Join("..", "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	fields := reflect.TypeOf(Config{})
-	for i := 0; i < fields.NumField(); i++ {
-		name := fields.Field(i).Name
-		if name == "Stage" {
-			continue
-		}
-		key := strings.ToLower(name[:1]) + name[1:]
-		if !strings.Contains(string(raw), "`"+key+"`") {
-			t.Errorf("README.md does not document config field %s as `%s`", name, key)
-		}
+	settings, err := Committed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := ReadmeTables(Sources{Settings: settings})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, ok := between(string(raw), ReadmeBegin, ReadmeEnd)
+	if !ok {
+		t.Fatalf("README.md has no %s ... %s section", ReadmeBegin, ReadmeEnd)
+	}
+	if got != want {
+		t.Errorf("README.md's configuration table is out of date: run `make readme`\n--- README\n%s\n--- generated\n%s", got, want)
 	}
 }

@@ -15,7 +15,6 @@ var (
 	accountRe    = regexp.MustCompile(`^[0-9]{12}$`)
 	azRe         = regexp.MustCompile(`^[a-z]{2}-[a-z]+-[0-9][a-z]$`)
 	repoRe       = regexp.MustCompile(`^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$`)
-	dockerTagRe  = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
 	userRe       = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$|^[0-9]+(:[0-9]+)?$`)
 	dbClassRe    = regexp.MustCompile(`^db\.[a-z0-9]+\.[a-z0-9]+$`)
 	cacheClassRe = regexp.MustCompile(`^cache\.[a-z0-9]+\.[a-z0-9]+$`)
@@ -57,8 +56,11 @@ func steps(from, to, by int) []int {
 }
 
 // Validate returns every problem of c; an empty result means c is safe to build.
-func (c *Config) Validate() []error {
-	v := validator{stage: c.Stage}
+func (c *Config) Validate() []error { return c.validate(nil) }
+
+// validate is Validate naming, in each problem, where the value came from (origins).
+func (c *Config) validate(origins Origins) []error {
+	v := validator{stage: c.Stage, origins: origins}
 	v.check(c.Account == "" || accountRe.MatchString(c.Account), "account", c.Account,
 		"12 digits, or empty to use the deploying credentials' account")
 	v.check(c.Region == "us-east-1", "region", c.Region,
@@ -95,10 +97,6 @@ func (c *Config) validateNetwork(v *validator) {
 }
 
 func (c *Config) validateCompute(v *validator) {
-	v.check(repoRe.MatchString(c.RepositoryName) && len(c.RepositoryName) >= 2 && len(c.RepositoryName) <= 256,
-		"repositoryName", c.RepositoryName, "an ECR repository name (lowercase letters, digits, . _ - /)")
-	v.check(dockerTagRe.MatchString(c.ImageTag), "imageTag", c.ImageTag,
-		"a Docker tag: letters, digits, _ . - ; at most 128 characters, not starting with . or -")
 	v.check(c.CpuArchitecture == ArchARM64 || c.CpuArchitecture == ArchX8664, "cpuArchitecture", c.CpuArchitecture,
 		ArchARM64+" or "+ArchX8664)
 	mems, cpuOK := fargateMemory[c.TaskCpu]
@@ -133,8 +131,8 @@ func (c *Config) validateSchedule(v *validator) {
 	}
 	scheduled := c.ScaleDownCron != ""
 	_, tzErr := time.LoadLocation(c.ScheduleTimeZone)
-	v.check(!scheduled || (c.ScheduleTimeZone != "" && tzErr == nil), "scheduleTimeZone", c.ScheduleTimeZone,
-		"an IANA time zone such as UTC or Europe/Madrid")
+	v.check((c.ScheduleTimeZone == "" && !scheduled) || (c.ScheduleTimeZone != "" && tzErr == nil), "scheduleTimeZone",
+		c.ScheduleTimeZone, "an IANA time zone such as UTC or Europe/Madrid")
 	v.check(!c.StopDatabaseOffHours || scheduled, "stopDatabaseOffHours", "true", "false unless scaleDownCron/scaleUpCron are set")
 	v.check(!c.StopDatabaseOffHours || !c.DeletionProtection, "stopDatabaseOffHours", "true",
 		"false for a stage with deletion protection (a production database is not stopped)")
@@ -195,13 +193,18 @@ func (c *Config) validateObservability(v *validator) {
 }
 
 type validator struct {
-	stage string
-	errs  []error
+	stage   string
+	origins Origins // where each value came from; a problem names it unless it is the default
+	errs    []error
 }
 
 func (v *validator) check(ok bool, field, value, allowed string) {
 	if !ok {
-		v.errs = append(v.errs, &FieldError{Stage: v.stage, Field: field, Value: value, Allowed: allowed})
+		source := v.origins[field]
+		if source == "default" {
+			source = ""
+		}
+		v.errs = append(v.errs, &FieldError{Stage: v.stage, Field: field, Value: value, Allowed: allowed, Source: source})
 	}
 }
 

@@ -34,6 +34,8 @@ type ComputeStack struct {
 	// Alarms the service rolls a deployment back on; observability routes their state changes to SNS.
 	ErrorRateAlarm, UnhealthyHostsAlarm awscloudwatch.Alarm
 	LogGroupName                        string
+	// ImageTag is the deploy-time parameter holding the image tag the service runs.
+	ImageTag awscdk.CfnParameter
 	// OriginHTTPS tells edge whether CloudFront reaches the ALB over HTTPS (only with a domain's certificate).
 	OriginHTTPS bool
 }
@@ -56,7 +58,8 @@ func NewComputeStack(scope constructs.Construct, cfg *config.Config, network *Ne
 		},
 	})
 
-	task := newBackendTask(stack, cfg, data, c.LogGroupName)
+	c.ImageTag = imageTagParameter(stack, cfg, "ImageTag", "the backend service runs")
+	task := newBackendTask(stack, cfg, data, c.LogGroupName, c.ImageTag)
 	// Egress is listed, not open: AWS APIs and the AI provider over HTTPS, the database and the cache.
 	serviceSG := awsec2.NewSecurityGroup(stack, jsii.String("ServiceSecurityGroup"), &awsec2.SecurityGroupProps{
 		Vpc: network.Vpc, AllowAllOutbound: jsii.Bool(false), Description: jsii.String("h2o backend tasks"),
@@ -161,7 +164,24 @@ func newLoadBalancer(stack awscdk.Stack, cfg *config.Config, network *NetworkSta
 	return alb
 }
 
-func newBackendTask(stack awscdk.Stack, cfg *config.Config, data *DataStack, logGroupName string) awsecs.FargateTaskDefinition {
+// imageTagParameter is a deploy-time parameter naming an image tag in ECR. It has no default on purpose: the CDK
+// CLI reuses a stack's previous parameter value when a deploy does not pass one (`--previous-parameters`, on by
+// default), so a deploy or `cdk diff` without a tag keeps the image the stage runs and the template never
+// changes with the image; a first deploy without one stops before CloudFormation creates anything in the stack.
+func imageTagParameter(stack awscdk.Stack, cfg *config.Config, id, what string) awscdk.CfnParameter {
+	return awscdk.NewCfnParameter(stack, jsii.String(id), &awscdk.CfnParameterProps{
+		Type: jsii.String("String"),
+		Description: jsii.String(fmt.Sprintf("Tag in ECR %s of the image %s. Omit it to keep the current one; "+
+			"the first deploy of a stage passes it: make deploy STAGE=%s IMAGE_TAG=<tag>.", cfg.RepositoryName, what, cfg.Stage)),
+		AllowedPattern:        jsii.String(dockerTagPattern),
+		ConstraintDescription: jsii.String("a Docker tag such as the commit SHA the pipeline pushed (letters, digits, _ . -, at most 128, not starting with . or -)"),
+	})
+}
+
+// dockerTagPattern is what Docker accepts as a tag.
+const dockerTagPattern = `^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`
+
+func newBackendTask(stack awscdk.Stack, cfg *config.Config, data *DataStack, logGroupName string, imageTag awscdk.CfnParameter) awsecs.FargateTaskDefinition {
 	arch := awsecs.CpuArchitecture_ARM64()
 	if cfg.CpuArchitecture == config.ArchX8664 {
 		arch = awsecs.CpuArchitecture_X86_64()
@@ -186,7 +206,7 @@ func newBackendTask(stack awscdk.Stack, cfg *config.Config, data *DataStack, log
 	port := fmt.Sprint(cfg.ContainerPort)
 	container := task.AddContainer(jsii.String(containerName), &awsecs.ContainerDefinitionOptions{
 		ContainerName: jsii.String(containerName),
-		Image:         awsecs.ContainerImage_FromEcrRepository(repo, jsii.String(cfg.ImageTag)),
+		Image:         awsecs.ContainerImage_FromEcrRepository(repo, imageTag.ValueAsString()),
 		PortMappings:  &[]*awsecs.PortMapping{{ContainerPort: jsii.Number(float64(cfg.ContainerPort))}},
 		Logging: awsecs.LogDrivers_AwsLogs(&awsecs.AwsLogDriverProps{
 			StreamPrefix: jsii.String(containerName), LogGroup: newLogGroup(stack, "BackendLogs", cfg, logGroupName),

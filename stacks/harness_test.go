@@ -48,7 +48,7 @@ func TestMain(m *testing.M) {
 		for _, name := range config.Stages() {
 			built[name] = NewH2oStage(app, mustLoad(name, nil))
 		}
-		ciCfg, err := config.LoadCI(func(string) (string, bool) { return "", false })
+		ciCfg, err := config.LoadCI(sources(nil))
 		if err != nil {
 			panic(err)
 		}
@@ -67,8 +67,21 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// sources are the committed settings plus ctx as `-c key=value` passes it.
+func sources(ctx map[string]string) config.Sources {
+	settings, err := config.Committed()
+	if err != nil {
+		panic(err)
+	}
+	context := map[string]any{}
+	for k, v := range ctx {
+		context[k] = v
+	}
+	return config.Sources{Settings: settings, Context: context}
+}
+
 func mustLoad(stage string, ctx map[string]string) *config.Config {
-	cfg, err := config.Load(stage, func(k string) (string, bool) { v, ok := ctx[k]; return v, ok })
+	cfg, err := config.Load(stage, sources(ctx))
 	if err != nil {
 		panic(err)
 	}

@@ -1,0 +1,92 @@
+// Command config prints the effective settings of a stage with where each value came from (`make config`), or
+// regenerates README.md's configuration tables (`make readme`). Offline; it builds no CDK code.
+//
+//	go run ./cmd/config -stage dev [-c key=value ...]   as `cdk synth` would see them (cdk.json, cdk.context.json, -c)
+//	go run ./cmd/config -stage ci                       h2o-ci's settings
+//	go run ./cmd/config -readme                         rewrite README.md's generated section
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"maps"
+	"os"
+	"strings"
+
+	"h2o-infra/config"
+	"h2o-infra/internal/cdkcontext"
+)
+
+// contextFlags collects repeated `-c key=value`, as the CDK CLI passes them (strings).
+type contextFlags map[string]any
+
+func (c contextFlags) String() string { return fmt.Sprint(map[string]any(c)) }
+
+func (c contextFlags) Set(v string) error {
+	key, value, ok := strings.Cut(v, "=")
+	if !ok || key == "" {
+		return errors.New("want key=value")
+	}
+	c[key] = value
+	return nil
+}
+
+func main() {
+	stage := flag.String("stage", "dev", "stage to describe (dev, prod) or ci for h2o-ci")
+	readme := flag.Bool("readme", false, "rewrite README.md's generated configuration tables")
+	overrides := contextFlags{}
+	flag.Var(overrides, "c", "context key=value, as `cdk synth -c` (repeatable)")
+	flag.Parse()
+	if err := run(*stage, *readme, overrides); err != nil {
+		fmt.Fprintln(os.Stderr, "config:", err)
+		os.Exit(1)
+	}
+}
+
+func run(stage string, readme bool, overrides contextFlags) error {
+	settings, err := config.Committed()
+	if err != nil {
+		return err
+	}
+	if readme {
+		tables, err := config.ReadmeTables(config.Sources{Settings: settings})
+		if err != nil {
+			return err
+		}
+		raw, err := os.ReadFile("README.md")
+		if err != nil {
+			return err
+		}
+		updated, err := config.UpdateReadme(string(raw), tables)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile("README.md", []byte(updated), 0o644)
+	}
+	// The CLI merges cdk.json, cdk.context.json and -c (in that order of precedence, lowest first).
+	context, err := cdkcontext.Load("cdk.json")
+	if err != nil {
+		return fmt.Errorf("cdk.json: %w", err)
+	}
+	// cdk.context.json (lookup results and `cdk context --set`) is one flat object.
+	if raw, err := os.ReadFile("cdk.context.json"); err == nil {
+		var cached map[string]any
+		if err := json.Unmarshal(raw, &cached); err != nil {
+			return fmt.Errorf("cdk.context.json: %w", err)
+		}
+		maps.Copy(context, cached)
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	for k, v := range overrides {
+		context[k] = v
+	}
+	out, err := config.Describe(stage, config.Sources{Settings: settings, Context: context})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%s: defaults < config/settings/%s.json < -c <key> < -c %s.<key>\n%s", stage, stage, stage, out)
+	return nil
+}

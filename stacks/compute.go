@@ -112,7 +112,7 @@ func NewComputeStack(scope constructs.Construct, cfg *config.Config, network *Ne
 	grantTaskRole(task, data)
 	autoscale(svc, cfg)
 	c.ErrorRateAlarm, c.UnhealthyHostsAlarm = deploymentAlarms(stack, cfg, svc)
-	outputs(stack, c, network, task)
+	computeOutputs(stack, c, network, task)
 
 	return c
 }
@@ -328,10 +328,13 @@ const (
 	memoryTarget = 80
 )
 
-func outputs(stack awscdk.Stack, c *ComputeStack, network *NetworkStack, task awsecs.FargateTaskDefinition) {
-	assign := map[bool]string{true: "ENABLED", false: "DISABLED"}[network.AppSubnetsArePublic]
+func computeOutputs(stack awscdk.Stack, c *ComputeStack, network *NetworkStack, task awsecs.FargateTaskDefinition) {
+	assign := "DISABLED"
+	if network.AppSubnetsArePublic {
+		assign = "ENABLED"
+	}
 	subnets := network.Vpc.SelectSubnets(network.AppSubnets).SubnetIds
-	values := map[string]*string{
+	outputs(stack, "for aws ecs run-task (scripts/migrate.sh) and the deploy scripts", map[string]*string{
 		"ClusterName":          c.Cluster.ClusterName(),
 		"ServiceName":          c.BackendService.Service().ServiceName(),
 		"TaskDefinitionFamily": task.Family(),
@@ -340,10 +343,13 @@ func outputs(stack awscdk.Stack, c *ComputeStack, network *NetworkStack, task aw
 		"TaskSecurityGroupId":  (*c.BackendService.Service().Connections().SecurityGroups())[0].SecurityGroupId(),
 		"AssignPublicIp":       jsii.String(assign),
 		"LogGroupName":         jsii.String(c.LogGroupName),
-	}
+	})
+}
+
+// outputs adds one stack output per value (in key order, for stable templates), each with the same description.
+func outputs(stack awscdk.Stack, description string, values map[string]*string) {
 	for _, key := range sortedKeys(values) {
-		awscdk.NewCfnOutput(stack, jsii.String(key), &awscdk.CfnOutputProps{Value: values[key],
-			Description: jsii.String("for aws ecs run-task (scripts/migrate.sh) and the deploy scripts")})
+		awscdk.NewCfnOutput(stack, jsii.String(key), &awscdk.CfnOutputProps{Value: values[key], Description: jsii.String(description)})
 	}
 }
 

@@ -25,6 +25,8 @@ type ObservabilityStack struct {
 	awscdk.Stack
 	AlarmTopic awssns.Topic
 	Alarms     []awscloudwatch.Alarm
+	// CanaryAlarm exists only to test notification delivery (scripts/verify.sh).
+	CanaryAlarm awscloudwatch.Alarm
 	Dashboards []awscloudwatch.Dashboard
 }
 
@@ -60,10 +62,31 @@ func NewObservabilityStack(scope constructs.Construct, cfg *config.Config, data 
 		alarm.AddOkAction(notify)
 		o.Alarms = append(o.Alarms, alarm)
 	}
+	o.CanaryAlarm = newCanaryAlarm(stack, cfg, notify)
 	routeEvents(stack, cfg, o.AlarmTopic, compute)
 	newBudget(stack, cfg, o.AlarmTopic)
 	o.Dashboards = newDashboards(stack, cfg, m, data)
+	outputs(stack, "for scripts/verify.sh", map[string]*string{"AlarmTopicArn": o.AlarmTopic.TopicArn(),
+		"AlarmTopicName": o.AlarmTopic.TopicName(), "CanaryAlarmName": o.CanaryAlarm.AlarmName()})
 	return o
+}
+
+// newCanaryAlarm watches a metric nothing publishes, so it stays OK; `scripts/verify.sh` flips it to ALARM with
+// set-alarm-state to prove that notifications reach the topic and its subscribers (CloudWatch puts it back to
+// OK at its next evaluation, a minute later, which notifies too).
+func newCanaryAlarm(stack awscdk.Stack, cfg *config.Config, notify awscloudwatch.IAlarmAction) awscloudwatch.Alarm {
+	alarm := awscloudwatch.NewAlarm(stack, jsii.String("NotificationCanary"), &awscloudwatch.AlarmProps{
+		AlarmName: jsii.String(fmt.Sprintf("h2o-%s-notification-canary", cfg.Stage)),
+		AlarmDescription: jsii.String("TEST ALARM, not an incident: scripts/verify.sh sets it to ALARM to check that alarm " +
+			"notifications are delivered. It returns to OK by itself within a minute."),
+		Metric: awscloudwatch.NewMetric(&awscloudwatch.MetricProps{Namespace: jsii.String(fmt.Sprintf("H2O/%s/Canary", cfg.Stage)),
+			MetricName: jsii.String("NeverPublished"), Statistic: jsii.String("Maximum"), Period: awscdk.Duration_Minutes(jsii.Number(1))}),
+		Threshold: jsii.Number(1), ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+		EvaluationPeriods: jsii.Number(1), TreatMissingData: awscloudwatch.TreatMissingData_NOT_BREACHING,
+	})
+	alarm.AddAlarmAction(notify)
+	alarm.AddOkAction(notify)
+	return alarm
 }
 
 // newAlarmTopic is the stage's encrypted alarm topic. CloudWatch, EventBridge and Budgets cannot publish to a
@@ -85,10 +108,21 @@ func newAlarmTopic(stack awscdk.Stack, cfg *config.Config) awssns.Topic {
 	topic := awssns.NewTopic(stack, jsii.String("AlarmTopic"), &awssns.TopicProps{
 		TopicName: jsii.String(fmt.Sprintf("h2o-%s-alarms", cfg.Stage)), MasterKey: key, EnforceSSL: jsii.Bool(true),
 	})
+	// A topic policy replaces SNS's default policy, so every publisher must be named in it: CloudWatch for this
+	// stage's alarms and Budgets here (SNS developer guide, "Amazon SNS access policy examples" and "Enable
+	// compatibility between event sources from AWS services and encrypted topics"); EventBridge is added by the
+	// rule targets themselves (aws-events-targets SnsTopic grants events.amazonaws.com).
+	sameAccount := map[string]interface{}{"aws:SourceAccount": stack.Account()}
+	topic.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid: jsii.String("AllowStageAlarmsPublish"), Principals: &[]awsiam.IPrincipal{publishers[0]},
+		Actions: jsii.Strings("sns:Publish"), Resources: jsii.Strings(*topic.TopicArn()),
+		Conditions: &map[string]interface{}{"StringEquals": sameAccount, "ArnLike": map[string]interface{}{
+			"aws:SourceArn": fmt.Sprintf("arn:%s:cloudwatch:%s:%s:alarm:h2o-%s-*", *stack.Partition(), *stack.Region(), *stack.Account(), cfg.Stage)}},
+	}))
 	topic.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid: jsii.String("AllowBudgetsPublish"), Principals: &[]awsiam.IPrincipal{publishers[2]},
 		Actions: jsii.Strings("sns:Publish"), Resources: jsii.Strings(*topic.TopicArn()),
-		Conditions: &map[string]interface{}{"StringEquals": map[string]interface{}{"aws:SourceAccount": stack.Account()}},
+		Conditions: &map[string]interface{}{"StringEquals": sameAccount},
 	}))
 	topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(cfg.AlarmEmail), nil))
 	if cfg.SlackChannelId != "" {

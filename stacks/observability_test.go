@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
 
@@ -50,6 +51,7 @@ func TestAlarmsMatchTheDesignThresholds(t *testing.T) {
 			}
 		}
 		alarms := alarmsByName(t, s)
+		delete(alarms, "h2o-"+cfg.Stage+"-notification-canary") // a test alarm, checked by TestNotificationCanary
 		if len(alarms) != len(wants) {
 			t.Errorf("%d alarms, want %d", len(alarms), len(wants))
 		}
@@ -200,4 +202,127 @@ func keys(m map[string]string) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// appStacks is every stack the tests synthesize: both stages, h2o-ci and the all-options variant.
+func appStacks() []awscdk.Stack {
+	var out []awscdk.Stack
+	for _, name := range config.Stages() {
+		out = append(out, built[name].Stacks()...)
+	}
+	return append(append(out, withDomain.Stacks()...), ci.Stack)
+}
+
+// publisher is one AWS service that publishes to an SNS topic on the app's behalf.
+type publisher struct {
+	what, service, sourceArn string
+	topic                    interface{} // the topic as the template names it
+}
+
+// publishersOf lists every alarm action, EventBridge rule target and budget subscriber of a template.
+func publishersOf(stack awscdk.Stack) []publisher {
+	var out []publisher
+	for id, r := range allResources(stack) {
+		p := props(r)
+		switch r["Type"] {
+		case "AWS::CloudWatch::Alarm":
+			arn := fmt.Sprintf("arn:aws:cloudwatch:us-east-1:%s:alarm:%v", testAccount, p["AlarmName"])
+			for _, key := range []string{"AlarmActions", "OKActions", "InsufficientDataActions"} {
+				for _, action := range list(p[key]) {
+					out = append(out, publisher{id + " " + key, "cloudwatch.amazonaws.com", arn, action})
+				}
+			}
+		case "AWS::Events::Rule":
+			for _, target := range list(p["Targets"]) {
+				if t, _ := target.(map[string]interface{}); t != nil && strings.Contains(mustJSON(t["Arn"]), "Topic") {
+					out = append(out, publisher{id + " target", "events.amazonaws.com",
+						fmt.Sprintf("arn:aws:events:us-east-1:%s:rule/%s", testAccount, id), t["Arn"]})
+				}
+			}
+		case "AWS::Budgets::Budget":
+			name := fmt.Sprint(p["Budget"].(map[string]interface{})["BudgetName"])
+			for _, n := range list(p["NotificationsWithSubscribers"]) {
+				for _, sub := range list(n.(map[string]interface{})["Subscribers"]) {
+					if s := sub.(map[string]interface{}); s["SubscriptionType"] == "SNS" {
+						out = append(out, publisher{id + " subscriber", "budgets.amazonaws.com",
+							fmt.Sprintf("arn:aws:budgets::%s:budget/%s", testAccount, name), s["Address"]})
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// TestEveryPublisherMayPublishToItsTopic: a topic policy replaces SNS's default policy, and an SSE-KMS topic
+// needs its key to admit the publisher too (SNS developer guide, "Enable compatibility between event sources from
+// AWS services and encrypted topics"). So for every alarm action, rule target and budget subscriber of the app,
+// the topic's policy must allow that service sns:Publish for that source, and the key policy must let it use the key.
+func TestEveryPublisherMayPublishToItsTopic(t *testing.T) {
+	checked := 0
+	for _, stack := range appStacks() {
+		resources := allResources(stack)
+		for _, pub := range publishersOf(stack) {
+			checked++
+			where := fmt.Sprintf("%s %s", *stack.StackName(), pub.what)
+			ref, _ := pub.topic.(map[string]interface{})["Ref"].(string)
+			topic, ok := resources[ref]
+			if !ok || topic["Type"] != "AWS::SNS::Topic" {
+				t.Errorf("%s: publishes to %s, not a topic of this stack the test can check", where, mustJSON(pub.topic))
+				continue
+			}
+			ctx := map[string]string{"aws:SourceAccount": testAccount, "aws:SourceArn": pub.sourceArn}
+			publish := request{pub.service, "sns:Publish", pub.topic, ctx}
+			if !anyTopicPolicyAllows(resources, ref, publish) {
+				t.Errorf("%s: no topic policy of %s allows %s", where, ref, publish)
+			}
+			keyRef := props(topic)["KmsMasterKeyId"]
+			getAtt, _ := keyRef.(map[string]interface{})["Fn::GetAtt"].([]interface{})
+			if len(getAtt) == 0 {
+				t.Errorf("%s: topic %s is not encrypted with a key of this stack (%v)", where, ref, keyRef)
+				continue
+			}
+			keyPolicy := props(resources[getAtt[0].(string)])["KeyPolicy"]
+			for _, action := range []string{"kms:GenerateDataKey", "kms:Decrypt"} {
+				if use := (request{pub.service, action, "*", ctx}); !allows(keyPolicy, use) {
+					t.Errorf("%s: the key policy of %s does not allow %s", where, getAtt[0], use)
+				}
+			}
+		}
+	}
+	if checked < 20 {
+		t.Errorf("only %d publishers found: the test is not looking where the alarms are", checked)
+	}
+}
+
+func anyTopicPolicyAllows(resources map[string]map[string]interface{}, topic string, r request) bool {
+	for _, res := range resources {
+		p := props(res)
+		if res["Type"] == "AWS::SNS::TopicPolicy" && strings.Contains(mustJSON(p["Topics"]), `{"Ref":"`+topic+`"}`) && allows(p["PolicyDocument"], r) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestNotificationCanaryNeverFiresByItselfAndNotifiesBothWays(t *testing.T) {
+	forEachStage(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
+		// GIVEN the canary that scripts/verify.sh flips WHEN read THEN it watches a metric nothing publishes, treats
+		// that silence as OK, and notifies the topic on ALARM and on OK (so the flip and its recovery both arrive)
+		topic := map[string]interface{}{"Ref": logicalIDOf(s.Observability.Stack, s.Observability.AlarmTopic.Node().DefaultChild())}
+		expect(t, "canary", func() {
+			tmpl(s.Observability.Stack).HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), &map[string]interface{}{
+				"AlarmName": "h2o-" + cfg.Stage + "-notification-canary", "MetricName": "NeverPublished",
+				"Namespace": "H2O/" + cfg.Stage + "/Canary", "TreatMissingData": "notBreaching",
+				"AlarmActions": []interface{}{topic}, "OKActions": []interface{}{topic},
+				"AlarmDescription": assertions.Match_StringLikeRegexp(jsii.String("^TEST ALARM, not an incident")),
+			})
+		})
+		expect(t, "outputs", func() {
+			tm := tmpl(s.Observability.Stack)
+			for _, name := range []string{"AlarmTopicArn", "AlarmTopicName", "CanaryAlarmName"} {
+				tm.HasOutput(jsii.String(name), &map[string]interface{}{})
+			}
+		})
+	})
 }

@@ -27,7 +27,7 @@ type ObservabilityStack struct {
 	Alarms     []awscloudwatch.Alarm
 	// CanaryAlarm exists only to test notification delivery (scripts/verify.sh).
 	CanaryAlarm awscloudwatch.Alarm
-	Dashboards []awscloudwatch.Dashboard
+	Dashboards  []awscloudwatch.Dashboard
 }
 
 // alarmSpec is one alarm of the stage. Missing data is chosen per alarm (see each spec's comment).

@@ -77,8 +77,14 @@ type Config struct {
 	// Edge.
 	DomainName   string `json:"domainName" doc:"optional custom domain: the API at api.<domain>, the app at app.<domain>"`
 	HostedZoneId string `json:"hostedZoneId" doc:"Route 53 zone of domainName; required with it (no lookups at synth)"`
-	WafMode      string `json:"wafMode" doc:"block, count (see what would be blocked) or off (dev: saves the ACL's fixed cost)"`
-	WafRateLimit int    `json:"wafRateLimit" doc:"requests per client IP per 5 minutes before the rate rule acts: far above one user"`
+	// CloudFrontPrefixListID is com.amazonaws.global.cloudfront.origin-facing in the stage's region: the only source
+	// the load balancer admits. A literal, so synth needs no lookup.
+	CloudFrontPrefixListID string `json:"cloudFrontPrefixListId" doc:"id of the managed prefix list com.amazonaws.global.cloudfront.origin-facing in the region (us-east-1: pl-3b927c52), the only source the load balancer admits; a literal so synth stays offline"`
+	// RequestTimeoutSeconds is the longest a request may take; the load balancer's idle timeout and the drain time
+	// of a deploy follow from it (README, "Timeouts").
+	RequestTimeoutSeconds int    `json:"requestTimeoutSeconds" doc:"CloudFront's origin response timeout, the longest an API request may take; the ALB idle timeout and deploy drain follow from it (1-120 without a quota increase)"`
+	WafMode               string `json:"wafMode" doc:"block, count (see what would be blocked) or off (dev: saves the ACL's fixed cost)"`
+	WafRateLimit          int    `json:"wafRateLimit" doc:"requests per client IP per 5 minutes before the rate rule acts: far above one user"`
 
 	// Frontend (Amplify Hosting): enabled when FrontendRepository is set.
 	FrontendRepository      string `json:"frontendRepository" doc:"https://github.com/<org>/<repo> of the frontend; empty = no Amplify app"`
@@ -108,6 +114,8 @@ func defaults(stage string) Config {
 		MetricsNamespace:         "H2O/Backend",
 		AiDurationMetric:         "AIGenerationDuration",
 		WafRateLimit:             2000, // ~7 requests/s sustained per IP: far above one user, low enough to stop floods
+		CloudFrontPrefixListID:   "pl-3b927c52",
+		RequestTimeoutSeconds:    60, // slow AI generations, with room below CloudFront's 120 s quota
 		FrontendBranch:           "main",
 		FrontendTokenSecretName:  "h2o/github-token",
 	}

@@ -48,6 +48,8 @@ var settingCases = map[string]struct{ valid, invalid string }{
 	"aiDurationMetric":         {"AiTime", ""},
 	"domainName":               {"h2o.example.com", "Not A Domain"},
 	"hostedZoneId":             {"Z0123456789ABCDEFGHIJ", "zone"},
+	"cloudFrontPrefixListId":   {"pl-0123456789abcdef0", "sg-12345678"},
+	"requestTimeoutSeconds":    {"90", "121"},
 	"wafMode":                  {"count", "monitor"},
 	"wafRateLimit":             {"500", "5"},
 	"frontendRepository":       {"https://github.com/acme/frontend", "git@github.com:acme/frontend.git"},

@@ -27,6 +27,7 @@ var (
 	namespaceRe  = regexp.MustCompile(`^[A-Za-z0-9/_.#:-]{1,255}$`)
 	cronRe       = regexp.MustCompile(`^cron\(\S+ \S+ \S+ \S+ \S+ \S+\)$`)
 	zoneIdRe     = regexp.MustCompile(`^Z[A-Z0-9]{1,31}$`)
+	prefixListRe = regexp.MustCompile(`^pl-[0-9a-f]{8,17}$`)
 )
 
 // LogRetentionChoices returns the retention values (days) LogRetentionDays accepts.
@@ -167,6 +168,11 @@ func (c *Config) validateDomain(v *validator) {
 }
 
 func (c *Config) validateEdge(v *validator) {
+	v.check(prefixListRe.MatchString(c.CloudFrontPrefixListID), "cloudFrontPrefixListId", c.CloudFrontPrefixListID,
+		"a managed prefix list id such as pl-3b927c52 (aws ec2 describe-managed-prefix-lists --filters "+
+			"Name=prefix-list-name,Values=com.amazonaws.global.cloudfront.origin-facing)")
+	v.check(c.RequestTimeoutSeconds >= 1 && c.RequestTimeoutSeconds <= 120, "requestTimeoutSeconds", strconv.Itoa(c.RequestTimeoutSeconds),
+		"1 to 120 seconds (CloudFront's response timeout quota per origin; more needs a quota increase)")
 	v.check(slices.Contains([]string{WafBlock, WafCount, WafOff}, c.WafMode), "wafMode", c.WafMode,
 		WafBlock+", "+WafCount+" or "+WafOff)
 	v.check(c.WafRateLimit >= 10 && c.WafRateLimit <= 2000000000, "wafRateLimit", strconv.Itoa(c.WafRateLimit),

@@ -38,12 +38,15 @@ type ComputeStack struct {
 	ImageTag awscdk.CfnParameter
 	// OriginHTTPS tells edge whether CloudFront reaches the ALB over HTTPS (only with a domain's certificate).
 	OriginHTTPS bool
+	// Timeouts is the chain of timeouts a request crosses; edge sets CloudFront's from it.
+	Timeouts RequestTimeouts
 }
 
 // NewComputeStack builds the cluster and BackendService on the network and data layers.
 func NewComputeStack(scope constructs.Construct, cfg *config.Config, network *NetworkStack, data *DataStack) *ComputeStack {
 	stack := newLayerStack(scope, cfg, "compute", "ECS cluster and the backend Fargate service behind an internal ALB")
-	c := &ComputeStack{Stack: stack, LogGroupName: "/aws/ecs/h2o-backend-" + cfg.Stage, OriginHTTPS: cfg.DomainName != ""}
+	c := &ComputeStack{Stack: stack, LogGroupName: "/aws/ecs/h2o-backend-" + cfg.Stage, OriginHTTPS: cfg.DomainName != "",
+		Timeouts: requestTimeouts(cfg)}
 
 	execLogs := newLogGroup(stack, "ExecSessionLogs", cfg, "/aws/ecs/h2o-exec-"+cfg.Stage)
 	c.Cluster = awsecs.NewCluster(stack, jsii.String("Cluster"), &awsecs.ClusterProps{
@@ -59,14 +62,14 @@ func NewComputeStack(scope constructs.Construct, cfg *config.Config, network *Ne
 	})
 
 	c.ImageTag = imageTagParameter(stack, cfg, "ImageTag", "the backend service runs")
-	task := newBackendTask(stack, cfg, data, c.LogGroupName, c.ImageTag)
+	task := newBackendTask(stack, cfg, data, c.LogGroupName, c.ImageTag, c.Timeouts)
 	// Egress is listed, not open: AWS APIs and the AI provider over HTTPS, the database and the cache.
 	serviceSG := awsec2.NewSecurityGroup(stack, jsii.String("ServiceSecurityGroup"), &awsec2.SecurityGroupProps{
 		Vpc: network.Vpc, AllowAllOutbound: jsii.Bool(false), Description: jsii.String("h2o backend tasks"),
 	})
 	serviceSG.AddEgressRule(awsec2.Peer_AnyIpv4(), awsec2.Port_Tcp(jsii.Number(443)),
 		jsii.String("HTTPS to AWS APIs (ECR, Secrets Manager, logs) and the AI provider"), nil)
-	alb := newLoadBalancer(stack, cfg, network)
+	alb := newLoadBalancer(stack, cfg, network, c.Timeouts)
 	props := &awsecspatterns.ApplicationLoadBalancedFargateServiceProps{
 		Cluster:              c.Cluster,
 		ServiceName:          jsii.String(serviceName),
@@ -98,13 +101,18 @@ func NewComputeStack(scope constructs.Construct, cfg *config.Config, network *Ne
 	}
 	svc := awsecspatterns.NewApplicationLoadBalancedFargateService(stack, jsii.String("BackendService"), props)
 	c.BackendService = svc
-	// The ALB is internal: nothing on the internet can route to it. CloudFront's VPC origin reaches it from
-	// ENIs inside the VPC, so the listener admits the VPC's own range (a literal, so cdk-nag can read it).
-	listenerPort := map[bool]float64{true: 443, false: 80}[c.OriginHTTPS]
-	alb.Connections().AllowFrom(awsec2.Peer_Ipv4(jsii.String(cfg.VpcCidr)), awsec2.Port_Tcp(jsii.Number(listenerPort)),
-		jsii.String("CloudFront VPC origin ENIs"))
+	// The ALB is internal: nothing on the internet can route to it. CloudFront's VPC origin traffic is admitted
+	// through CloudFront's origin-facing managed prefix list (aws-cdk-lib aws-cloudfront-origins README, "Restrict
+	// traffic coming to the VPC origin"), on the one port CloudFront uses: the list weighs 55 of a security
+	// group's 60 rules (VPC user guide, "AWS-managed prefix list weights"), so a second port would not fit.
+	listenerPort := 80.0
+	if c.OriginHTTPS {
+		listenerPort = 443
+	}
+	alb.Connections().AllowFrom(awsec2.Peer_PrefixList(jsii.String(cfg.CloudFrontPrefixListID)), awsec2.Port_Tcp(jsii.Number(listenerPort)),
+		jsii.String("CloudFront origin-facing (VPC origin)"))
 
-	configureHealthCheck(svc)
+	configureHealthCheck(svc, c.Timeouts)
 	// Database and cache admit the service only; the rules live here (consumer side) so there is no cycle.
 	svc.Service().Connections().AllowToDefaultPort(data.Database, jsii.String("backend to PostgreSQL"))
 	svc.Service().Connections().AllowTo(data.Cache.SecurityGroup, awsec2.Port_Tcp(jsii.Number(float64(data.Cache.Port))),
@@ -135,7 +143,29 @@ func hostedZone(scope constructs.Construct, cfg *config.Config) awsroute53.IHost
 	})
 }
 
-func newLoadBalancer(stack awscdk.Stack, cfg *config.Config, network *NetworkStack) awselasticloadbalancingv2.ApplicationLoadBalancer {
+// RequestTimeouts is the chain of timeouts a request crosses (seconds), all derived from requestTimeoutSeconds so
+// that no hop gives up before the one in front of it (README, "Timeouts").
+type RequestTimeouts struct {
+	// Origin is CloudFront's origin response (read) timeout: the longest a request may take.
+	Origin int
+	// OriginKeepalive is how long CloudFront keeps an idle connection to the load balancer for reuse (its default).
+	OriginKeepalive int
+	// LoadBalancerIdle outlives both, so the ALB never closes a connection CloudFront is still waiting on or is
+	// about to reuse (a 502/504 at the edge otherwise).
+	LoadBalancerIdle int
+	// Drain is the deregistration delay: a request that started just before a task leaves still finishes.
+	Drain int
+	// AppKeepalive is the backend's own keep-alive, longer than the ALB's idle timeout, as the ALB guide
+	// recommends ("Connection idle timeout"): otherwise the app may close a connection the ALB reuses (502).
+	AppKeepalive int
+}
+
+func requestTimeouts(cfg *config.Config) RequestTimeouts {
+	t := cfg.RequestTimeoutSeconds
+	return RequestTimeouts{Origin: t, OriginKeepalive: 5, LoadBalancerIdle: t + 5, Drain: t + 5, AppKeepalive: t + 10}
+}
+
+func newLoadBalancer(stack awscdk.Stack, cfg *config.Config, network *NetworkStack, timeouts RequestTimeouts) awselasticloadbalancingv2.ApplicationLoadBalancer {
 	logs := awss3.NewBucket(stack, jsii.String("AlbLogBucket"), &awss3.BucketProps{
 		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
 		Encryption:        awss3.BucketEncryption_S3_MANAGED, // ALB log delivery supports SSE-S3 only
@@ -157,8 +187,7 @@ func newLoadBalancer(stack awscdk.Stack, cfg *config.Config, network *NetworkSta
 		// Requests with malformed headers are dropped instead of passed to the app (request smuggling).
 		DropInvalidHeaderFields: jsii.Bool(true),
 		DeletionProtection:      jsii.Bool(cfg.DeletionProtection),
-		// Longer than the slowest AI generation request the API serves synchronously.
-		IdleTimeout: awscdk.Duration_Seconds(jsii.Number(120)),
+		IdleTimeout:             awscdk.Duration_Seconds(jsii.Number(float64(timeouts.LoadBalancerIdle))),
 	})
 	alb.LogAccessLogs(logs, jsii.String("alb"))
 	return alb
@@ -181,7 +210,8 @@ func imageTagParameter(stack awscdk.Stack, cfg *config.Config, id, what string) 
 // dockerTagPattern is what Docker accepts as a tag.
 const dockerTagPattern = `^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`
 
-func newBackendTask(stack awscdk.Stack, cfg *config.Config, data *DataStack, logGroupName string, imageTag awscdk.CfnParameter) awsecs.FargateTaskDefinition {
+func newBackendTask(stack awscdk.Stack, cfg *config.Config, data *DataStack, logGroupName string, imageTag awscdk.CfnParameter,
+	timeouts RequestTimeouts) awsecs.FargateTaskDefinition {
 	arch := awsecs.CpuArchitecture_ARM64()
 	if cfg.CpuArchitecture == config.ArchX8664 {
 		arch = awsecs.CpuArchitecture_X86_64()
@@ -218,6 +248,9 @@ func newBackendTask(stack awscdk.Stack, cfg *config.Config, data *DataStack, log
 			"DB_NAME": jsii.String(databaseName), "DB_SSLMODE": jsii.String("require"),
 			"REDIS_HOST": data.Cache.Endpoint(), "REDIS_PORT": jsii.String(fmt.Sprint(data.Cache.Port)),
 			"REDIS_TLS": jsii.String("true"), "PDF_BUCKET": data.PdfBucket.BucketName(),
+			// The app server's worker timeout and keep-alive (README, "Container contract").
+			"REQUEST_TIMEOUT_SECONDS": jsii.String(fmt.Sprint(timeouts.Origin)),
+			"KEEPALIVE_SECONDS":       jsii.String(fmt.Sprint(timeouts.AppKeepalive)),
 		},
 		Secrets:                &secrets,
 		User:                   optional(cfg.ContainerUser), // non-root; "" keeps the image's USER
@@ -265,15 +298,15 @@ func addXRaySidecar(task awsecs.FargateTaskDefinition) {
 	}))
 }
 
-func configureHealthCheck(svc awsecspatterns.ApplicationLoadBalancedFargateService) {
+func configureHealthCheck(svc awsecspatterns.ApplicationLoadBalancedFargateService, timeouts RequestTimeouts) {
 	svc.TargetGroup().ConfigureHealthCheck(&awselasticloadbalancingv2.HealthCheck{
 		Path: jsii.String("/health"), HealthyHttpCodes: jsii.String("200"),
 		// 15 s x 2 healthy checks brings a new task into service in ~30 s; 3 failures (45 s) take one out.
 		Interval: awscdk.Duration_Seconds(jsii.Number(15)), Timeout: awscdk.Duration_Seconds(jsii.Number(5)),
 		HealthyThresholdCount: jsii.Number(2), UnhealthyThresholdCount: jsii.Number(3),
 	})
-	// In-flight requests get 30 s to finish during a deploy instead of the default 300 s wait.
-	svc.TargetGroup().SetAttribute(jsii.String("deregistration_delay.timeout_seconds"), jsii.String("30"))
+	// A request in flight when a deploy or scale-in removes its task gets as long as any request may take.
+	svc.TargetGroup().SetAttribute(jsii.String("deregistration_delay.timeout_seconds"), jsii.String(fmt.Sprint(timeouts.Drain)))
 }
 
 // grantTaskRole gives the running app exactly the PDF bucket's objects and its app secret.

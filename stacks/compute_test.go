@@ -2,10 +2,11 @@ package stacks
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
 
 	"h2o-infra/config"
@@ -225,7 +226,7 @@ func TestIamIsScopedToTheStagesResources(t *testing.T) {
 	})
 }
 
-func TestLoadBalancerIsInternalAndAnswersOnlyTheVpc(t *testing.T) {
+func TestLoadBalancerIsInternal(t *testing.T) {
 	forEachStage(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
 		_, lb := only(t, s.Compute.Stack, "AWS::ElasticLoadBalancingV2::LoadBalancer")
 		p := props(lb)
@@ -244,12 +245,82 @@ func TestLoadBalancerIsInternalAndAnswersOnlyTheVpc(t *testing.T) {
 			tmpl(s.Compute.Stack).ResourcePropertiesCountIs(jsii.String("AWS::ElasticLoadBalancingV2::Listener"),
 				&map[string]interface{}{"Port": 80, "Protocol": "HTTP"}, jsii.Number(1))
 		})
-		expect(t, "ALB ingress only from the VPC range", func() {
-			tmpl(s.Compute.Stack).HasResourceProperties(jsii.String("AWS::EC2::SecurityGroup"), &map[string]interface{}{
-				"SecurityGroupIngress": []interface{}{map[string]interface{}{"CidrIp": cfg.VpcCidr, "FromPort": 80, "ToPort": 80,
-					"IpProtocol": "tcp", "Description": assertions.Match_AnyValue()}}})
-		})
 	})
+}
+
+// TestLoadBalancerAdmitsOnlyCloudFront: a CloudFront VPC origin reaches the internal ALB through CloudFront's
+// origin-facing managed prefix list (aws-cdk-lib aws-cloudfront-origins README, "Restrict traffic coming to the
+// VPC origin"); nothing else may reach it, on any port but the listener's.
+func TestLoadBalancerAdmitsOnlyCloudFront(t *testing.T) {
+	for _, s := range []*H2oStage{built["dev"], built["prod"], withDomain} {
+		t.Run(*s.Node().Path(), func(t *testing.T) {
+			port := 80.0
+			if s.Compute.OriginHTTPS {
+				port = 443
+			}
+			want := map[string]interface{}{"IpProtocol": "tcp", "FromPort": port, "ToPort": port,
+				"SourcePrefixListId": mustLoad("prod", nil).CloudFrontPrefixListID}
+			lbSG := s.Compute.BackendService.LoadBalancer().Connections().SecurityGroups()
+			id := logicalIDOf(s.Compute.Stack, (*lbSG)[0].Node().DefaultChild())
+			rules := ingressRules(s.Compute.Stack)[id]
+			if len(rules) != 1 {
+				t.Fatalf("the load balancer's security group has %d ingress rules, want 1: %v", len(rules), rules)
+			}
+			for k, v := range want {
+				if !jsonEqual(rules[0][k], v) {
+					t.Errorf("ingress %s = %v, want %v (rule %v)", k, rules[0][k], v, rules[0])
+				}
+			}
+		})
+	}
+}
+
+// ingressRules lists the ingress rules of every security group of a stack, inline or as separate resources, by
+// the group's logical ID ("import:<expression>" for a group of another stack).
+func ingressRules(stack awscdk.Stack) map[string][]map[string]interface{} {
+	out := map[string][]map[string]interface{}{}
+	for id, r := range allResources(stack) {
+		p := props(r)
+		switch r["Type"] {
+		case "AWS::EC2::SecurityGroup":
+			for _, rule := range list(p["SecurityGroupIngress"]) {
+				out[id] = append(out[id], rule.(map[string]interface{}))
+			}
+		case "AWS::EC2::SecurityGroupIngress":
+			group := "import:" + mustJSON(p["GroupId"])
+			if getAtt, ok := p["GroupId"].(map[string]interface{})["Fn::GetAtt"].([]interface{}); ok {
+				group = getAtt[0].(string)
+			}
+			out[group] = append(out[group], p)
+		}
+	}
+	return out
+}
+
+// TestSecurityGroupsFitTheRuleQuota: a security group holds 60 inbound rules, and a rule naming a managed prefix
+// list counts as the list's weight (VPC user guide, "AWS-managed prefix list weights": CloudFront's is 55).
+// Rules added to another stack's group are counted per consuming stack.
+func TestSecurityGroupsFitTheRuleQuota(t *testing.T) {
+	weights := map[string]int{mustLoad("prod", nil).CloudFrontPrefixListID: 55}
+	for _, stack := range appStacks() {
+		for group, rules := range ingressRules(stack) {
+			total := 0
+			for _, rule := range rules {
+				if pl, ok := rule["SourcePrefixListId"].(string); ok {
+					w, known := weights[pl]
+					if !known {
+						t.Errorf("%s %s: prefix list %s has no known weight", *stack.StackName(), group, pl)
+					}
+					total += w
+					continue
+				}
+				total++
+			}
+			if total > 60 {
+				t.Errorf("%s %s: %d inbound rule entries, over the quota of 60", *stack.StackName(), group, total)
+			}
+		}
+	}
 }
 
 func TestWithADomainTheListenerIsHttpsAndRedirects(t *testing.T) {
@@ -315,4 +386,73 @@ func toStrings(v interface{}) []string {
 		out = append(out, x.(string))
 	}
 	return out
+}
+
+// TestTimeoutsFormOneChain: CloudFront gives up first (its origin response timeout is the request limit), the
+// ALB's idle timeout outlives both that and CloudFront's keep-alive (so the ALB never closes a connection
+// CloudFront is waiting on or reusing), a deploy drains a task for at least as long as a request may take, and
+// the app's keep-alive outlives the ALB's idle timeout (ALB user guide, "Connection idle timeout").
+func TestTimeoutsFormOneChain(t *testing.T) {
+	for _, s := range []*H2oStage{built["dev"], built["prod"], withDomain} {
+		t.Run(*s.Node().Path(), func(t *testing.T) {
+			_, dist := only(t, s.Edge.Stack, "AWS::CloudFront::Distribution")
+			origin := props(dist)["DistributionConfig"].(map[string]interface{})["Origins"].([]interface{})[0].(map[string]interface{})
+			vpcOrigin, _ := origin["VpcOriginConfig"].(map[string]interface{})
+			read, keepalive := number(vpcOrigin["OriginReadTimeout"]), number(vpcOrigin["OriginKeepaliveTimeout"])
+			_, lb := only(t, s.Compute.Stack, "AWS::ElasticLoadBalancingV2::LoadBalancer")
+			idle := number(keyValue(props(lb)["LoadBalancerAttributes"], "idle_timeout.timeout_seconds"))
+			_, tg := only(t, s.Compute.Stack, "AWS::ElasticLoadBalancingV2::TargetGroup")
+			drain := number(keyValue(props(tg)["TargetGroupAttributes"], "deregistration_delay.timeout_seconds"))
+			env := containerEnv(t, s.Compute.Stack, "backend")
+			if read != 60 || read != number(env["REQUEST_TIMEOUT_SECONDS"]) {
+				t.Errorf("origin read timeout %v, REQUEST_TIMEOUT_SECONDS %v: want both requestTimeoutSeconds (60)", read, env["REQUEST_TIMEOUT_SECONDS"])
+			}
+			if !(idle > read && idle > keepalive && drain >= read && number(env["KEEPALIVE_SECONDS"]) > idle && keepalive > 0) {
+				t.Errorf("chain broken: read %v, keep-alive %v, ALB idle %v, drain %v, app keep-alive %v", read, keepalive, idle, drain, env["KEEPALIVE_SECONDS"])
+			}
+		})
+	}
+}
+
+// number reads a template number, or a number written as a string (attributes are strings).
+func number(v interface{}) float64 {
+	switch x := v.(type) {
+	case float64:
+		return x
+	case string:
+		var f float64
+		if _, err := fmt.Sscan(x, &f); err == nil {
+			return f
+		}
+	}
+	return -1
+}
+
+// keyValue finds Key in a [{Key, Value}] list (load balancer and target group attributes).
+func keyValue(attrs interface{}, key string) interface{} {
+	for _, a := range list(attrs) {
+		if kv, _ := a.(map[string]interface{}); kv["Key"] == key {
+			return kv["Value"]
+		}
+	}
+	return nil
+}
+
+// containerEnv is the environment of the named container of the stack's task definition(s).
+func containerEnv(t *testing.T, stack awscdk.Stack, name string) map[string]interface{} {
+	t.Helper()
+	env := map[string]interface{}{}
+	for _, task := range resources(t, stack, "AWS::ECS::TaskDefinition") {
+		for _, c := range list(props(task)["ContainerDefinitions"]) {
+			if c := c.(map[string]interface{}); c["Name"] == name {
+				for _, e := range list(c["Environment"]) {
+					e := e.(map[string]interface{})
+					env[fmt.Sprint(e["Name"])] = e["Value"]
+				}
+				return env
+			}
+		}
+	}
+	t.Errorf("no container %s in %s", name, *stack.StackName())
+	return env
 }

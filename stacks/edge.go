@@ -46,7 +46,9 @@ func NewEdgeStack(scope constructs.Construct, cfg *config.Config, compute *Compu
 		&awscloudfrontorigins.VpcOriginWithEndpointProps{
 			ProtocolPolicy:     originProtocol,
 			OriginSslProtocols: &[]awscloudfront.OriginSslPolicy{awscloudfront.OriginSslPolicy_TLS_V1_2},
-			ReadTimeout:        awscdk.Duration_Seconds(jsii.Number(60)), // AI generations are slow; 60 s is the default cap
+			// The timeout chain (compute.Timeouts): CloudFront gives up first, the ALB's idle timeout outlives it.
+			ReadTimeout:      awscdk.Duration_Seconds(jsii.Number(float64(compute.Timeouts.Origin))),
+			KeepaliveTimeout: awscdk.Duration_Seconds(jsii.Number(float64(compute.Timeouts.OriginKeepalive))),
 		})
 
 	logs := awss3.NewBucket(stack, jsii.String("CdnLogBucket"), &awss3.BucketProps{

@@ -1,9 +1,15 @@
 # shellcheck shell=bash
-# Shared helpers of deploy.sh, rollback.sh and migrate.sh. Sourced, never run; bash 3.2 compatible (macOS).
+# Shared helpers of the scripts in scripts/. Sourced, never run; bash 3.2 compatible (macOS).
 #
-# Contract with the CDK stacks (see stacks/): region us-east-1, ECR repository h2o-backend, stack
-# h2o-<stage>-compute with the outputs ClusterName, ServiceName, TaskDefinitionFamily, ContainerName,
-# TaskSubnetIds, TaskSecurityGroupId, AssignPublicIp, LogGroupName; stack h2o-<stage>-edge with ApiUrl.
+# Contract with the CDK stacks (see stacks/ and docs/runbook.md, "Names"): region us-east-1, ECR repository
+# h2o-backend (shared by the stages; tags immutable except live-* and previous-*), stacks h2o-<stage>-network,
+# -data, -compute, -edge, -observability, with the outputs
+#   compute:        ClusterName, ServiceName, TaskDefinitionFamily, ContainerName, TaskSubnetIds, TaskSecurityGroupId,
+#                   AssignPublicIp, LogGroupName, MigrationTaskDefinitionArn, MinTasks, MaxTasks, TargetGroupArn
+#                   and the parameters ImageTag (the service's image) and MigrationImageTag (the migration task's);
+#   data:           DatabaseInstanceId, DatabaseSecretArn, BackupVaultName (only with an AWS Backup plan: prod);
+#   edge:           ApiUrl, DistributionId, WebAclArn (only with a WAF: not in dev);
+#   observability:  AlarmTopicArn, AlarmTopicName, CanaryAlarmName.
 
 REGION=us-east-1
 ECR_REPOSITORY=h2o-backend
@@ -11,6 +17,8 @@ STAGES="dev prod"
 SCRIPTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd "$SCRIPTS_DIR/.." && pwd)
 DRY_RUN=${DRY_RUN:-0}
+# A Docker tag, as Docker and the compute stack's ImageTag parameter accept it.
+TAG_PATTERN='^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$'
 
 # Command traces go to fd 3: stdout in a dry run (they are the output), stderr otherwise (stdout stays clean).
 if [[ $DRY_RUN != 0 ]]; then exec 3>&1; else exec 3>&2; fi
@@ -32,7 +40,6 @@ validate_stage() {
   die_usage "unknown stage '$1' (known stages: ${STAGES// /, })"
 }
 
-# quote ARG: ARG as a shell word, quoted only when it needs to be, so traces can be pasted into a shell.
 # parse_stage_argument ARGS...: sets $stage from the one <stage> argument of a script that takes no other;
 # --help prints the script's usage and exits 0, bad usage exits 2.
 parse_stage_argument() {
@@ -49,6 +56,12 @@ parse_stage_argument() {
   validate_stage "$stage"
 }
 
+# positive_number NAME VALUE: VALUE must be a whole number >= 1 (for the *_ROUNDS settings), else exit 2.
+positive_number() {
+  [[ $2 =~ ^[1-9][0-9]*$ ]] || die_usage "$1 must be a positive whole number, not '$2'"
+}
+
+# quote ARG: ARG as a shell word, quoted only when it needs to be, so traces can be pasted into a shell.
 quote() {
   if [[ $1 =~ ^[A-Za-z0-9_@%+=:,./-]+$ ]]; then
     printf '%s' "$1"
@@ -69,6 +82,12 @@ words() {
 # trace CMD ARGS...: print "+ CMD ARGS" on fd 3.
 trace() {
   printf '+ %s\n' "$(words "$@")" >&3
+}
+
+# dry_note TEXT: in a dry run, print "# TEXT" (a step that depends on an answer the dry run cannot know).
+dry_note() {
+  [[ $DRY_RUN != 0 ]] || return 0
+  printf '# %s\n' "$*" >&3
 }
 
 # run CMD ARGS...: trace the command, then run it unless DRY_RUN is set.
@@ -99,26 +118,53 @@ aws_account() {
   capture '<account>' aws sts get-caller-identity --query Account --output text
 }
 
-# stack_outputs STACK: the stack's outputs as "Key<TAB>Value" lines. A dry run answers with the values fixed by
-# the contract with the stacks (cluster, service, container names) and <Key> placeholders for the others.
-stack_outputs() {
-  local stack=$1 stage=${1#h2o-}
+# placeholder_outputs STACK: what a dry run answers for the stack's outputs: the values fixed by the contract
+# (names), <Key> for the others; the optional outputs as a default config has them (WAF and AWS Backup in prod).
+placeholder_outputs() {
+  local stage=${1#h2o-} layer
+  layer=${stage#*-}
   stage=${stage%%-*}
-  local placeholder
-  placeholder=$(printf '%s\t%s\n' \
-    ClusterName "h2o-$stage" ServiceName h2o-backend-service ContainerName backend \
-    TaskDefinitionFamily '<TaskDefinitionFamily>' TaskSubnetIds '<TaskSubnetIds>' \
-    TaskSecurityGroupId '<TaskSecurityGroupId>' AssignPublicIp '<AssignPublicIp>' \
-    LogGroupName '<LogGroupName>' ApiUrl '<ApiUrl>')
-  capture "$placeholder" aws cloudformation describe-stacks --region "$REGION" --stack-name "$stack" \
+  case $layer in
+    compute)
+      printf '%s\t%s\n' ClusterName "h2o-$stage" ServiceName h2o-backend-service ContainerName backend \
+        TaskDefinitionFamily '<TaskDefinitionFamily>' TaskSubnetIds '<TaskSubnetIds>' \
+        TaskSecurityGroupId '<TaskSecurityGroupId>' AssignPublicIp '<AssignPublicIp>' \
+        LogGroupName '<LogGroupName>' MigrationTaskDefinitionArn '<MigrationTaskDefinitionArn>' \
+        MinTasks '<MinTasks>' MaxTasks '<MaxTasks>' TargetGroupArn '<TargetGroupArn>'
+      ;;
+    data)
+      printf '%s\t%s\n' DatabaseInstanceId "h2o-$stage-postgres" DatabaseSecretArn '<DatabaseSecretArn>'
+      [[ $stage != prod ]] || printf '%s\t%s\n' BackupVaultName '<BackupVaultName>'
+      ;;
+    edge)
+      printf '%s\t%s\n' ApiUrl '<ApiUrl>' DistributionId '<DistributionId>'
+      [[ $stage != prod ]] || printf '%s\t%s\n' WebAclArn '<WebAclArn>'
+      ;;
+    observability)
+      printf '%s\t%s\n' AlarmTopicArn '<AlarmTopicArn>' AlarmTopicName '<AlarmTopicName>' \
+        CanaryAlarmName '<CanaryAlarmName>'
+      ;;
+  esac
+}
+
+# stack_outputs STACK: the stack's outputs as "Key<TAB>Value" lines; fails when the stack does not exist.
+stack_outputs() {
+  capture "$(placeholder_outputs "$1")" aws cloudformation describe-stacks --region "$REGION" --stack-name "$1" \
     --query 'Stacks[0].Outputs[].[OutputKey,OutputValue]' --output text
+}
+
+# output_optional OUTPUTS KEY: the value of KEY in stack_outputs' answer, empty when the stack has no such output.
+output_optional() {
+  local value
+  value=$(awk -F'\t' -v k="$2" '$1 == k { print $2; exit }' <<<"$1")
+  [[ $value == None ]] || printf '%s\n' "$value"
 }
 
 # output_value OUTPUTS KEY: the value of KEY in stack_outputs' answer; an error names the stack's missing output.
 output_value() {
   local value
-  value=$(awk -F'\t' -v k="$2" '$1 == k { print $2; exit }' <<<"$1")
-  [[ -n $value && $value != None ]] || die "stack output '$2' not found (was the stack deployed by this version of the app?)"
+  value=$(output_optional "$1" "$2")
+  [[ -n $value ]] || die "stack output '$2' not found (was the stack deployed by this version of the app?)"
   printf '%s\n' "$value"
 }
 
@@ -147,9 +193,26 @@ wait_stable() {
   run aws ecs wait services-stable --region "$REGION" --cluster "$1" --services "$2"
 }
 
-# cdk_deploy STAGE TAG: deploy every stack of the stage with that image tag, through CloudFormation.
-cdk_deploy() {
-  (cd "$REPO_ROOT" && run npx cdk deploy "$1/*" -c "stage=$1" -c "imageTag=$2" --require-approval never)
+# Image parameters of the compute stack. The CDK CLI matches the part before ':' against the CloudFormation stack
+# name, so only h2o-<stage>-compute gets them (an unprefixed --parameters goes to every stack and fails those that
+# do not declare it); a parameter left out keeps the stack's previous value (`cdk deploy --previous-parameters`,
+# on by default). https://docs.aws.amazon.com/cdk/v2/guide/ref-cli-cmd-deploy.html
+
+# cdk_deploy_stage STAGE MIGRATION_TAG [SERVICE_TAG]: every stack of the stage (infrastructure changes of this
+# commit and the migration task definition on MIGRATION_TAG); the service keeps its image unless SERVICE_TAG is
+# given (a first deploy, when there is no previous value to keep).
+cdk_deploy_stage() {
+  local args=(npx cdk deploy "$1/*" -c "stage=$1" --require-approval never
+    --parameters "h2o-$1-compute:MigrationImageTag=$2")
+  [[ -z ${3:-} ]] || args+=(--parameters "h2o-$1-compute:ImageTag=$3")
+  (cd "$REPO_ROOT" && run "${args[@]}")
+}
+
+# cdk_deploy_service STAGE TAG: only h2o-<stage>-compute (--exclusively: not the stacks it depends on), with the
+# service on image TAG, through CloudFormation: the rolling deploy, circuit breaker and alarms apply.
+cdk_deploy_service() {
+  (cd "$REPO_ROOT" && run npx cdk deploy "$1/compute" --exclusively -c "stage=$1" --require-approval never \
+    --parameters "h2o-$1-compute:ImageTag=$2")
 }
 
 # running_task_definition CLUSTER SERVICE: the ARN of the task definition the ECS service runs now.
@@ -173,4 +236,60 @@ ecr_login() {
     "$(words docker login --username AWS --password-stdin "$1")" >&3
   [[ $DRY_RUN != 0 ]] && return 0
   aws ecr get-login-password --region "$REGION" | docker login --username AWS --password-stdin "$1"
+}
+
+# ecr_image_field TAG FIELD: imageManifest or imageManifestMediaType of the image tagged TAG, byte for byte (the
+# text output's one trailing newline is removed, any newline of the manifest itself kept).
+ecr_image_field() {
+  local value
+  value=$(capture "<$2>" aws ecr batch-get-image --region "$REGION" --repository-name "$ECR_REPOSITORY" \
+    --image-ids "imageTag=$1" --query "images[0].$2" --output text && printf x) || return 1
+  value=${value%x}
+  value=${value%$'\n'}
+  [[ -n $value && $value != None ]] || return 1
+  printf '%s' "$value"
+}
+
+# ecr_retag SOURCE_TAG TAG: point TAG (live-* or previous-*, the repository's mutable tags) at the image tagged
+# SOURCE_TAG, without pulling it: the manifest is put again under the new tag ("Retagging an image",
+# https://docs.aws.amazon.com/AmazonECR/latest/userguide/image-retag.html). ECR answers
+# ImageAlreadyExistsException when TAG already names that manifest: nothing to do, a success.
+ecr_retag() {
+  local manifest media out
+  manifest=$(ecr_image_field "$1" imageManifest) || { warn "image $1 not found in ECR: $2 not moved"; return 1; }
+  media=$(ecr_image_field "$1" imageManifestMediaType) || { warn "no media type for image $1: $2 not moved"; return 1; }
+  trace aws ecr put-image --region "$REGION" --repository-name "$ECR_REPOSITORY" --image-tag "$2" \
+    --image-manifest "$manifest" --image-manifest-media-type "$media" --query image.imageId.imageDigest --output text
+  [[ $DRY_RUN == 0 ]] || return 0
+  if out=$(aws ecr put-image --region "$REGION" --repository-name "$ECR_REPOSITORY" --image-tag "$2" \
+    --image-manifest "$manifest" --image-manifest-media-type "$media" \
+    --query image.imageId.imageDigest --output text 2>&1 >/dev/null); then
+    log "ECR tag $2 -> $1"
+  elif [[ $out == *ImageAlreadyExistsException* ]]; then
+    log "ECR tag $2 already names $1"
+  else
+    printf '%s\n' "$out" >&2
+    warn "could not move ECR tag $2 to $1"
+    return 1
+  fi
+}
+
+# move_ecr_tags STAGE BEFORE NOW: after a healthy deploy or rollback, previous-<stage> names the image the stage
+# ran before (BEFORE, empty on a first deploy) and live-<stage> the one it runs now. The lifecycle policy never
+# expires these tags, so both images stay pullable for a rollback. A failure is a warning: the stage is healthy.
+move_ecr_tags() {
+  local failed=0
+  if [[ -z $2 ]]; then
+    log "no earlier image: previous-$1 not moved"
+  elif [[ $2 == "$3" ]]; then
+    log "the stage ran $3 before too: previous-$1 left as it is"
+  else
+    ecr_retag "$2" "previous-$1" || failed=1
+  fi
+  ecr_retag "$3" "live-$1" || failed=1
+  if ((failed)); then
+    warn "the ECR tags live-$1/previous-$1 are not where they should be (the stage itself is fine):"
+    warn "a later rollback to an image without such a tag may find it expired by the lifecycle policy"
+  fi
+  return 0
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# deploy.sh: build and push the backend image, deploy it to one stage through CloudFormation, verify it,
-# and roll back to the image that ran before if anything fails. The same steps as .github/workflows/deploy.yml.
+# deploy.sh: build and push the backend image, then deploy it to one stage through CloudFormation with the
+# database migrations BEFORE the traffic moves, verify it, and roll back to the image that ran before if the
+# service deploy fails. The same steps as .github/workflows/deploy.yml.
 set -euo pipefail
 
 usage() {
@@ -11,19 +12,34 @@ Deploys the backend to <stage> (dev or prod) in us-east-1:
   1. records the image tag the ECS service runs now (the automatic rollback's target);
   2. builds the image for the service's CPU architecture with `docker buildx build --platform linux/$ARCH`
      and pushes it to ECR as <account>.dkr.ecr.us-east-1.amazonaws.com/h2o-backend:<tag>
-     (skipped when that tag is already in ECR, e.g. pushed by the workflow's build step);
-  3. `npx cdk deploy '<stage>/*' -c stage=<stage> -c imageTag=<tag> --require-approval never`;
-  4. `aws ecs wait services-stable` on the service (stack outputs ClusterName, ServiceName of h2o-<stage>-compute);
-  5. smoke test: GET <ApiUrl>/health (output of h2o-<stage>-edge) must answer 2xx, with retries.
-If step 3, 4 or 5 fails, it runs `scripts/rollback.sh <stage> <tag recorded in step 1>` and exits 1
-(exits 1 without a rollback on a first deploy, when nothing ran before).
+     (skipped when that tag is already in ECR, e.g. pushed by the workflow's build job);
+  3. wakes a sleeping stage (dev stops its database and scales to 0 tasks off hours): starts the database
+     when it is stopped and waits until it is available (CloudFormation cannot update a stopped instance),
+     and brings the service's autoscaling range back to MinTasks..MaxTasks when it is 0; the schedule puts
+     the stage back to sleep at its next scale-down;
+  4. `npx cdk deploy '<stage>/*' -c stage=<stage> --require-approval never
+        --parameters h2o-<stage>-compute:MigrationImageTag=<tag>`:
+     the commit's infrastructure changes and the migration task definition on the new image; the service
+     keeps its image (on a first deploy it starts on <tag>: `--parameters h2o-<stage>-compute:ImageTag=<tag>`);
+  5. `scripts/migrate.sh <stage>`: `alembic upgrade head` as a one-off task of the new image. A failed migration
+     stops here, with the old version still serving (nothing to roll back);
+  6. `npx cdk deploy '<stage>/compute' --exclusively -c stage=<stage> --require-approval never
+        --parameters h2o-<stage>-compute:ImageTag=<tag>`: the service's rolling deploy;
+  7. `aws ecs wait services-stable`, then GET <ApiUrl>/health (output of h2o-<stage>-edge) must answer 2xx;
+  8. moves the ECR tags previous-<stage> (what ran before) and live-<stage> (what runs now).
+If step 6 or 7 fails, it runs `scripts/rollback.sh <stage> <tag recorded in step 1>` and exits 1 (exits 1
+without a rollback on a first deploy, when nothing ran before). Migrations must follow the expand/contract rule
+(docs/runbook.md): the old code keeps running on the new schema during the rolling deploy and after a rollback.
 
 Environment:
   IMAGE_TAG       image tag (default: `git rev-parse HEAD` of the backend directory's repository)
-  BACKEND_DIR     docker build context (default: backend/ of this repository)
+  BACKEND_DIR     docker build context (default: backend/ of this repository); needed only to build
   ARCH            arm64 (default, Graviton tasks) or amd64; must match the task definition's CPU architecture
   AWS_ACCOUNT_ID  account of the ECR registry (default: `aws sts get-caller-identity`)
   SMOKE_ATTEMPTS  health check attempts (default 5), SMOKE_DELAY seconds between them (default 10)
+  WAKE_WAIT_ROUNDS  rounds of `aws rds wait db-instance-available` (30 min each) when waking (default 2)
+  WAKE_POLL_DELAY   seconds between status checks while a database is stopping (default 30)
+  MIGRATE_WAIT_ROUNDS  as for migrate.sh
   DRY_RUN=1       print every docker/cdk/aws/git/curl command instead of running it (needs no credentials)
 
 Exit status: 0 deployed and healthy; 1 failed (rolled back when possible); 2 bad usage or unknown stage.
@@ -37,40 +53,184 @@ parse_stage_argument "$@"
 
 arch=${ARCH:-arm64}
 case $arch in arm64 | amd64) ;; *) die_usage "ARCH must be arm64 or amd64, not '$arch'" ;; esac
+wake_rounds=${WAKE_WAIT_ROUNDS:-2}
+positive_number WAKE_WAIT_ROUNDS "$wake_rounds"
+poll_delay=${WAKE_POLL_DELAY:-30}
+[[ $poll_delay =~ ^[0-9]+$ ]] || die_usage "WAKE_POLL_DELAY must be a number of seconds"
 backend_dir=${BACKEND_DIR:-$REPO_ROOT/backend}
-if [[ $DRY_RUN == 0 && ! -d $backend_dir ]]; then
-  die "backend directory '$backend_dir' not found (set BACKEND_DIR to the directory with the Dockerfile)"
-fi
+
+# need_backend_dir WHY: the build context must exist (a dry run prints the commands anyway).
+need_backend_dir() {
+  if [[ $DRY_RUN == 0 && ! -d $backend_dir ]]; then
+    die "backend directory '$backend_dir' not found, needed $1 (set BACKEND_DIR to the directory with the Dockerfile)"
+  fi
+}
 
 tag=${IMAGE_TAG:-}
 if [[ -z $tag ]]; then
+  need_backend_dir "for the image tag (git rev-parse HEAD); or set IMAGE_TAG"
   tag=$(capture '<git-sha>' git -C "$backend_dir" rev-parse HEAD)
 fi
-if [[ $tag != '<git-sha>' && ! $tag =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]]; then
+if [[ $tag != '<git-sha>' && ! $tag =~ $TAG_PATTERN ]]; then
   die_usage "'$tag' is not a valid image tag"
 fi
 
-account=$(aws_account)
-registry="$account.dkr.ecr.$REGION.amazonaws.com"
-image="$registry/$ECR_REPOSITORY:$tag"
+# 1. What runs now. No compute stack (or no service) yet: a first deploy.
+compute=""
+previous_tag=""
+if compute=$(stack_outputs "h2o-$stage-compute"); then
+  cluster=$(output_value "$compute" ClusterName)
+  service=$(output_value "$compute" ServiceName)
+  container=$(output_value "$compute" ContainerName)
+  if taskdef=$(running_task_definition "$cluster" "$service") && [[ -n $taskdef && $taskdef != None ]] &&
+    info=$(task_definition_info "$taskdef" "$container"); then
+    previous_tag=$(image_tag "${info#*$'\t'}")
+    [[ $previous_tag != None ]] || previous_tag=""
+  fi
+else
+  compute=""
+fi
+log "deploying $ECR_REPOSITORY:$tag to $stage"
+if [[ -n $previous_tag ]]; then
+  log "the service runs $previous_tag now: the rollback target"
+else
+  log "no running service found (first deploy?): no automatic rollback"
+fi
 
-# running_tag: the image tag the service runs now; fails when there is no service yet.
-running_tag() {
-  local outputs cluster service container taskdef info
-  outputs=$(stack_outputs "h2o-$stage-compute") || return 1
-  cluster=$(output_value "$outputs" ClusterName) || return 1
-  service=$(output_value "$outputs" ServiceName) || return 1
-  container=$(output_value "$outputs" ContainerName) || return 1
-  taskdef=$(running_task_definition "$cluster" "$service") || return 1
-  [[ -n $taskdef && $taskdef != None ]] || return 1
-  info=$(task_definition_info "$taskdef" "$container") || return 1
-  image_tag "${info#*$'\t'}"
+# 2. The image.
+ecr_has_tag() {
+  run aws ecr describe-images --region "$REGION" --repository-name "$ECR_REPOSITORY" \
+    --image-ids "imageTag=$1" --query 'imageDetails[0].imageDigest' --output text >/dev/null 2>&1
+}
+if [[ $DRY_RUN == 0 ]] && ecr_has_tag "$tag"; then
+  log "$ECR_REPOSITORY:$tag is already in ECR: not rebuilt"
+else
+  [[ $DRY_RUN == 0 ]] || ecr_has_tag "$tag"
+  dry_note "when the tag is already in ECR, the build and push are skipped"
+  need_backend_dir "to build $ECR_REPOSITORY:$tag (it is not in ECR)"
+  registry="$(aws_account).dkr.ecr.$REGION.amazonaws.com"
+  ecr_login "$registry"
+  run docker buildx build --platform "linux/$arch" --tag "$registry/$ECR_REPOSITORY:$tag" --push "$backend_dir"
+fi
+
+# 3. Wake a sleeping stage, before any cdk deploy: a CloudFormation update of a stopped DB instance fails with
+# "You can't modify a stopped DB instance" (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_StopInstance.html).
+db_status() {
+  capture '<DBInstanceStatus>' aws rds describe-db-instances --region "$REGION" --db-instance-identifier "$1" \
+    --query 'DBInstances[0].DBInstanceStatus' --output text
+}
+# wait_available ID: the RDS waiter gives up after 30 minutes (60 polls, 30 s apart): loop it.
+wait_available() {
+  local round=1
+  until run aws rds wait db-instance-available --region "$REGION" --db-instance-identifier "$1"; do
+    ((round < wake_rounds)) || die "database $1 is not available after $wake_rounds wait rounds: see docs/runbook.md"
+    round=$((round + 1))
+  done
+}
+wake_database() {
+  local id=$1 status
+  status=$(db_status "$id") || die "cannot read the status of database $id"
+  if [[ $status == stopping ]]; then
+    # No waiter for "stopped" exists; a stopping instance cannot be started until it is stopped.
+    log "database $id is stopping: waiting until it is stopped, to start it again"
+    while [[ $status == stopping ]]; do
+      sleep "$poll_delay"
+      status=$(db_status "$id") || die "cannot read the status of database $id"
+    done
+  fi
+  case $status in
+    stopped)
+      log "database $id is stopped (off hours): starting it"
+      run aws rds start-db-instance --region "$REGION" --db-instance-identifier "$id" \
+        --query 'DBInstance.DBInstanceStatus' --output text >/dev/null || die "cannot start database $id"
+      wait_available "$id"
+      woke=1
+      ;;
+    starting)
+      log "database $id is starting: waiting until it is available"
+      wait_available "$id"
+      ;;
+    *)
+      dry_note "when the status is stopped: $(words aws rds start-db-instance --region "$REGION" \
+        --db-instance-identifier "$id" --query 'DBInstance.DBInstanceStatus' --output text), then $(words \
+        aws rds wait db-instance-available --region "$REGION" --db-instance-identifier "$id") (looped); when stopping: wait until stopped first"
+      [[ $DRY_RUN != 0 ]] || log "database $id is $status"
+      ;;
+  esac
+}
+# wake_service CLUSTER SERVICE MIN MAX: an autoscaling range of 0..0 (the off-hours schedule) back to MIN..MAX;
+# Application Auto Scaling then moves the desired count into the range
+# (https://docs.aws.amazon.com/autoscaling/application/APIReference/API_RegisterScalableTarget.html).
+wake_service() {
+  local resource="service/$1/$2" max
+  max=$(capture '<MaxCapacity>' aws application-autoscaling describe-scalable-targets --region "$REGION" \
+    --service-namespace ecs --resource-ids "$resource" --scalable-dimension ecs:service:DesiredCount \
+    --query 'ScalableTargets[0].MaxCapacity' --output text) || die "cannot read the scalable target of $resource"
+  local register=(aws application-autoscaling register-scalable-target --region "$REGION" --service-namespace ecs
+    --resource-id "$resource" --scalable-dimension ecs:service:DesiredCount --min-capacity "$3" --max-capacity "$4")
+  if [[ $max == 0 ]]; then
+    log "$resource is scaled to 0 (off hours): back to $3..$4 tasks"
+    run "${register[@]}" || die "cannot scale $resource back up"
+    woke=1
+  else
+    dry_note "when MaxCapacity is 0: $(words "${register[@]}")"
+  fi
 }
 
-# deploy_and_verify: steps 3 to 5; fails at the first step that fails.
+woke=0
+data=""
+if [[ -n $compute ]] && data=$(stack_outputs "h2o-$stage-data"); then
+  db=$(output_optional "$data" DatabaseInstanceId)
+  if [[ -z $db ]]; then
+    db="h2o-$stage-postgres"
+    warn "h2o-$stage-data has no DatabaseInstanceId output (deployed by an older version): using $db"
+  fi
+  wake_database "$db"
+  min_tasks=$(output_optional "$compute" MinTasks)
+  max_tasks=$(output_optional "$compute" MaxTasks)
+  if [[ -n $min_tasks && -n $max_tasks ]]; then
+    wake_service "$cluster" "$service" "$min_tasks" "$max_tasks"
+  else
+    warn "h2o-$stage-compute has no MinTasks/MaxTasks outputs (deployed by an older version): not woken"
+  fi
+  if ((woke)); then
+    log "woke $stage up; its schedule puts it back to sleep at the next scale-down"
+  fi
+elif [[ -z $compute ]]; then
+  log "no compute stack yet (first deploy): nothing to wake"
+else
+  warn "cannot read the outputs of h2o-$stage-data: the database was not checked (a stopped one fails the deploy)"
+fi
+
+# 4. Infrastructure and the migration task definition; the service keeps its image. A first deploy has no
+# previous ImageTag to keep, and neither has a compute stack deployed before the image became a parameter
+# (no MigrationTaskDefinitionArn output): those pass ImageTag too, the tag the service runs when there is one.
+service_tag=""
+if [[ -z $compute ]]; then
+  service_tag=$tag
+elif [[ -z $(output_optional "$compute" MigrationTaskDefinitionArn) ]]; then
+  service_tag=${previous_tag:-$tag}
+  log "h2o-$stage-compute predates the ImageTag parameter: passing ImageTag=$service_tag"
+fi
+if ! cdk_deploy_stage "$stage" "$tag" "$service_tag"; then
+  if [[ -n $previous_tag ]]; then
+    die "cdk deploy of '$stage/*' failed; CloudFormation rolled the failed stack back and the service still runs $previous_tag: nothing to roll back. Fix the cause (see the CloudFormation events) and deploy again"
+  fi
+  die "cdk deploy of '$stage/*' failed (first deploy: see the CloudFormation events of the h2o-$stage-* stacks)"
+fi
+
+# 5. Migrations before traffic.
+if ! "$SCRIPTS_DIR/migrate.sh" "$stage"; then
+  if [[ -n $previous_tag ]]; then
+    die "the migration failed: the deploy stopped before the service changed: the old version ($previous_tag) is still serving, no rollback needed. Read the migration's logs (above), fix the migration, and deploy again; if it stopped half-way, check the schema (alembic current) before retrying"
+  fi
+  die "the migration failed on a first deploy: read the migration's logs (above), fix it, and deploy again"
+fi
+
+# 6, 7. The service's rolling deploy, then checks.
 deploy_and_verify() {
-  local outputs cluster service edge url
-  cdk_deploy "$stage" "$tag" || return 1
+  local outputs edge url
+  cdk_deploy_service "$stage" "$tag" || return 1
   outputs=$(stack_outputs "h2o-$stage-compute") || return 1
   cluster=$(output_value "$outputs" ClusterName) || return 1
   service=$(output_value "$outputs" ServiceName) || return 1
@@ -80,28 +240,12 @@ deploy_and_verify() {
   smoke_test "${url%/}/health"
 }
 
-log "deploying $image to $stage"
-previous_tag=""
-if previous_tag=$(running_tag) && [[ -n $previous_tag && $previous_tag != None ]]; then
-  log "the service runs $previous_tag now: the rollback target"
-else
-  previous_tag=""
-  log "no running service found (first deploy?): no automatic rollback"
-fi
-
-if [[ $DRY_RUN == 0 ]] && run aws ecr describe-images --region "$REGION" --repository-name "$ECR_REPOSITORY" \
-  --image-ids "imageTag=$tag" --query 'imageDetails[0].imageDigest' --output text >/dev/null 2>&1; then
-  log "$image is already in ECR: not rebuilt"
-else
-  [[ $DRY_RUN == 0 ]] || trace aws ecr describe-images --region "$REGION" --repository-name "$ECR_REPOSITORY" \
-    --image-ids "imageTag=$tag" --query 'imageDetails[0].imageDigest' --output text
-  ecr_login "$registry"
-  run docker buildx build --platform "linux/$arch" --tag "$image" --push "$backend_dir"
-fi
-
 if deploy_and_verify; then
   [[ $DRY_RUN == 0 ]] || printf '# on failure: %s\n' "$(words scripts/rollback.sh "$stage" "${previous_tag:-<previous-tag>}")"
   log "deployed $tag to $stage: healthy"
+  # 8. The rollback images stay pullable.
+  move_ecr_tags "$stage" "$previous_tag" "$tag"
+  log "next: scripts/verify.sh $stage (the deploy workflow runs it)"
   exit 0
 fi
 

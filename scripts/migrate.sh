@@ -1,20 +1,21 @@
 #!/usr/bin/env bash
-# migrate.sh: run `alembic upgrade head` as a one-off ECS task of one stage and exit with its exit code.
+# migrate.sh: run the database migrations (`alembic upgrade head`) as a one-off ECS task of one stage and exit
+# with its exit code. deploy.sh runs it between the infrastructure deploy and the service deploy.
 set -euo pipefail
 
 usage() {
   cat <<'EOF'
 Usage: scripts/migrate.sh [--help] <stage>
 
-Runs the database migrations of <stage> (dev or prod): a one-off Fargate task of the backend's task
-definition family (latest ACTIVE revision, i.e. the image the last deploy rolled out), in the service's
-subnets and security group (all read from the outputs of stack h2o-<stage>-compute), with the container
-command overridden to `alembic upgrade head`. Waits for the task to stop and exits with the container's
-exit code (1 when the container never ran; the task's stopped reason is printed).
+Runs the database migrations of <stage> (dev or prod): a one-off Fargate task of the migration task definition
+(output MigrationTaskDefinitionArn of stack h2o-<stage>-compute: family h2o-backend-migrate-<stage>, container
+backend, command `alembic upgrade head`, on the image of the last deploy's MigrationImageTag), in the service's
+subnets and security group, so it reaches the database like the service does. Waits for the task to stop and
+exits with the container's exit code (1 when the container never ran; the task's stopped reason is printed).
 
 Environment:
   MIGRATE_WAIT_ROUNDS  rounds of `aws ecs wait tasks-stopped` (10 min each) before giving up (default 3)
-  DRY_RUN=1          print every aws command instead of running it (needs no credentials)
+  DRY_RUN=1            print every aws command instead of running it (needs no credentials)
 
 Exit status: the container's exit code; 1 when the task could not run; 2 bad usage or unknown stage.
 EOF
@@ -25,11 +26,11 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 parse_stage_argument "$@"
 rounds=${MIGRATE_WAIT_ROUNDS:-3}
-[[ $rounds =~ ^[1-9][0-9]*$ ]] || die_usage "MIGRATE_WAIT_ROUNDS must be a positive number"
+positive_number MIGRATE_WAIT_ROUNDS "$rounds"
 
 outputs=$(stack_outputs "h2o-$stage-compute") || die "cannot read the outputs of stack h2o-$stage-compute"
 cluster=$(output_value "$outputs" ClusterName)
-family=$(output_value "$outputs" TaskDefinitionFamily)
+taskdef=$(output_value "$outputs" MigrationTaskDefinitionArn)
 container=$(output_value "$outputs" ContainerName)
 subnets=$(output_value "$outputs" TaskSubnetIds)
 security_group=$(output_value "$outputs" TaskSecurityGroupId)
@@ -48,19 +49,39 @@ json_list() {
 }
 network=$(printf '{"awsvpcConfiguration":{"subnets":%s,"securityGroups":%s,"assignPublicIp":"%s"}}' \
   "$(json_list "$subnets")" "$(json_list "$security_group")" "$public_ip")
-overrides=$(printf '{"containerOverrides":[{"name":"%s","command":["alembic","upgrade","head"]}]}' "$container")
 
-log "starting 'alembic upgrade head' in $cluster ($family)"
+# The task definition's own command is `alembic upgrade head`: no override.
+log "starting the migrations in $cluster (${taskdef##*/})"
 task=$(capture "arn:aws:ecs:$REGION:<account>:task/$cluster/<task-id>" \
-  aws ecs run-task --region "$REGION" --cluster "$cluster" --launch-type FARGATE --task-definition "$family" \
-  --network-configuration "$network" --overrides "$overrides" --started-by h2o-migrate \
+  aws ecs run-task --region "$REGION" --cluster "$cluster" --launch-type FARGATE --task-definition "$taskdef" \
+  --network-configuration "$network" --started-by h2o-migrate \
   --query 'tasks[0].taskArn' --output text) || die "run-task failed"
 [[ -n $task && $task != None ]] || die "run-task started no task (capacity or permissions?): see the failures above"
-log "task $task started; logs: aws logs tail $log_group --follow"
+
+# The task's log stream is <awslogs-stream-prefix>/<container>/<task id> in the task definition's awslogs group.
+# The hints work with AWS CLI v1 and v2 (`aws logs tail` exists only in v2).
+logs=$(capture "$(printf '%s\t<stream-prefix>' "$log_group")" \
+  aws ecs describe-task-definition --region "$REGION" --task-definition "$taskdef" \
+  --query "taskDefinition.containerDefinitions[?name=='$container'] | [0].logConfiguration.options.[\"awslogs-group\", \"awslogs-stream-prefix\"]" \
+  --output text 2>/dev/null) || logs=""
+group=${logs%%$'\t'*}
+prefix=${logs#*$'\t'}
+[[ -n $group && $group != None && $logs == *$'\t'* ]] || group=$log_group
+log "task $task started; its logs:"
+if [[ -n $prefix && $prefix != None && $logs == *$'\t'* ]]; then
+  stream="$prefix/$container/${task##*/}"
+  log "  $(words aws logs get-log-events --region "$REGION" --log-group-name "$group" --log-stream-name "$stream" \
+    --query 'events[].message' --output text)"
+  log "  CLI v2: $(words aws logs tail "$group" --region "$REGION" --log-stream-names "$stream" --follow)"
+else
+  log "  $(words aws logs filter-log-events --region "$REGION" --log-group-name "$group" \
+    --start-time "$((($(date +%s) - 60) * 1000))" --query 'events[].message' --output text)"
+  log "  CLI v2: $(words aws logs tail "$group" --region "$REGION" --since 15m --follow)"
+fi
 
 round=1
 until run aws ecs wait tasks-stopped --region "$REGION" --cluster "$cluster" --tasks "$task"; do
-  ((round < rounds)) || die "task $task still running after $rounds wait rounds: aws ecs stop-task --cluster $cluster --task $task"
+  ((round < rounds)) || die "task $task still running after $rounds wait rounds; to stop it: $(words aws ecs stop-task --region "$REGION" --cluster "$cluster" --task "$task")"
   round=$((round + 1))
 done
 
@@ -76,6 +97,6 @@ fi
 if ((code == 0)); then
   log "migrations applied"
 else
-  log "alembic exited with $code (stopped reason: $reason); logs: aws logs tail $log_group --since 1h"
+  log "alembic exited with $code (stopped reason: $reason): read its logs (commands above)"
 fi
 exit "$code"

@@ -8,24 +8,29 @@ Usage: scripts/rollback.sh [--help] [--emergency] <stage> [image-tag]
 
 Rolls the backend of <stage> (dev or prod) back to an earlier image.
 
-Which image: <image-tag> when given. Otherwise "the previous tag" is found in the task definition history of
-the running service: starting from the revision the service runs now, the revisions of its family are read
-newest first (up to ROLLBACK_SEARCH_DEPTH, default 20, including INACTIVE ones, which CloudFormation
-deregisters when it replaces them) and the first whose backend image tag differs from the running one wins.
-That is the last image this stage actually ran, unlike "the image pushed to ECR before the current one",
-which may be a build that never deployed, or one deployed only to the other stage (both stages share the
-h2o-backend repository).
+Which image: <image-tag> when given. Otherwise "the previous tag" comes from the image-tag history of the
+service's task definition family: the revisions older than the running one are read newest first (up to
+ROLLBACK_SEARCH_DEPTH, default 20, INACTIVE ones included: CloudFormation deregisters a revision when it
+replaces it), and the previous tag is the one of the newest revision older than the OLDEST revision that runs
+the current tag, i.e. what ran before the running image was first deployed. Revisions between two runs of the
+current tag were rolled away from, so a second rollback does not go back to them. Example, newest first:
+r11 A (running), r10 B, r9 A, r8 Z: the previous tag is Z. This is what the stage really ran, unlike "the image
+pushed to ECR before the current one" (a build that never deployed, or deployed only to the other stage: both
+stages share the h2o-backend repository).
 
 Default path (CloudFormation, no drift):
   checks the tag exists in ECR, then
-  `npx cdk deploy '<stage>/*' -c stage=<stage> -c imageTag=<tag> --require-approval never`,
+  `npx cdk deploy '<stage>/compute' --exclusively -c stage=<stage> --require-approval never
+      --parameters h2o-<stage>-compute:ImageTag=<tag>`,
   `aws ecs wait services-stable`, and GET <ApiUrl>/health.
 --emergency (when CloudFormation itself is stuck or too slow):
-  `aws ecs update-service --task-definition <family>:<previous revision>` directly (a revision that
-  CloudFormation deregistered is registered again as a new revision first, since ECS refuses INACTIVE ones),
-  then the same wait and health check. WARNING: the service then drifts from stack h2o-<stage>-compute until
-  the next `cdk deploy` of the stage, which puts the stack's image back: follow up with
-  `scripts/rollback.sh <stage> <tag>` (or revert the commit and deploy) to make the rollback stick.
+  `aws ecs update-service --task-definition <family>:<revision>` directly, with the newest revision of that
+  image (older than the running one) that is not being deleted (DELETE_IN_PROGRESS); a revision that is not
+  ACTIVE is registered again as a new revision first, with its tags (ECS refuses INACTIVE ones), then the same
+  wait and health check. WARNING: the service then drifts from stack h2o-<stage>-compute until the next
+  `cdk deploy` of the stage, which puts the stack's image back: follow up with `scripts/rollback.sh <stage> <tag>`
+  (or revert the commit and deploy) to make the rollback stick.
+Both paths move the ECR tags previous-<stage> (the image rolled away from) and live-<stage> (the one running now).
 
 Environment:
   AWS_ACCOUNT_ID, SMOKE_ATTEMPTS, SMOKE_DELAY  as for deploy.sh
@@ -57,11 +62,11 @@ for arg in "$@"; do
 done
 [[ -n $stage ]] || die_usage "missing <stage>"
 validate_stage "$stage"
-if [[ -n $tag && ! $tag =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]]; then
+if [[ -n $tag && ! $tag =~ $TAG_PATTERN ]]; then
   die_usage "'$tag' is not a valid image tag"
 fi
 depth=${ROLLBACK_SEARCH_DEPTH:-20}
-[[ $depth =~ ^[0-9]+$ ]] || die_usage "ROLLBACK_SEARCH_DEPTH must be a number"
+positive_number ROLLBACK_SEARCH_DEPTH "$depth"
 
 outputs=$(stack_outputs "h2o-$stage-compute") || die "cannot read the outputs of stack h2o-$stage-compute"
 cluster=$(output_value "$outputs" ClusterName)
@@ -77,34 +82,77 @@ info=$(task_definition_info "$running" "$container") || die "cannot describe $ru
 running_tag=$(image_tag "${info#*$'\t'}")
 log "$service runs $running_ref, image tag ${running_tag:-<none>}"
 
-# find_revision: the newest revision older than the running one whose image tag is $tag (when given) or
-# differs from the running one; sets target_rev, target_tag, target_status.
-target_rev="" target_tag=$tag target_status=""
-find_revision() {
+# Hints for a failure, with --region, for AWS CLI v1 and v2 alike.
+events_hint() {
+  log "what ECS says: $(words aws ecs describe-services --region "$REGION" --cluster "$cluster" --services "$service" \
+    --query 'services[0].events[:10].[createdAt,message]' --output text)"
+  log "what CloudFormation says: $(words aws cloudformation describe-stack-events --region "$REGION" \
+    --stack-name "h2o-$stage-compute" --max-items 20 \
+    --query 'StackEvents[].[Timestamp,LogicalResourceId,ResourceStatus,ResourceStatusReason]' --output text)"
+}
+
+# History: revisions older than the running one, newest first, as parallel arrays (bash 3.2 has no maps).
+hist_rev=() hist_status=() hist_tag=()
+read_history() {
   local r info t lowest=$((running_rev - depth))
   ((lowest >= 1)) || lowest=1
   for ((r = running_rev - 1; r >= lowest; r--)); do
     info=$(task_definition_info "$family:$r" "$container") || continue
     t=$(image_tag "${info#*$'\t'}")
-    [[ -n $t ]] || continue
-    if [[ -n $tag && $t == "$tag" ]] || [[ -z $tag && $t != "$running_tag" ]]; then
-      target_rev=$r target_tag=$t target_status=${info%%$'\t'*}
-      return 0
-    fi
+    [[ -n $t && $t != None ]] || continue
+    hist_rev+=("$r") hist_status+=("${info%%$'\t'*}") hist_tag+=("$t")
   done
-  return 1
+}
+
+# choose_target: sets target_tag (and, for --emergency, target_rev and target_status) from the history.
+target_tag=$tag target_rev="" target_status=""
+choose_target() {
+  local i boundary=$running_rev n=${#hist_rev[@]}
+  if [[ -z $tag ]]; then
+    # The oldest revision that runs the current tag; what ran before it is the previous image.
+    for ((i = 0; i < n; i++)); do
+      [[ ${hist_tag[i]} != "$running_tag" ]] || boundary=${hist_rev[i]}
+    done
+    for ((i = 0; i < n; i++)); do
+      if ((hist_rev[i] < boundary)); then
+        target_tag=${hist_tag[i]}
+        break
+      fi
+    done
+    [[ -n $target_tag ]] ||
+      die "no earlier image than ${running_tag:-<none>} in the last $depth revisions of $family: pass <image-tag>"
+    log "the previous image (before $running_tag was first deployed, revision $boundary) is $target_tag"
+  fi
+  [[ $emergency == 1 ]] || return 0
+  # A revision being deleted (DELETE_IN_PROGRESS) cannot be the target of update-service
+  # (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DeleteTaskDefinitions.html): the newest
+  # other revision of the image wins; when only such revisions run it, its definition is registered again.
+  local fallback=""
+  for ((i = 0; i < n; i++)); do
+    ((hist_rev[i] < boundary)) && [[ ${hist_tag[i]} == "$target_tag" ]] || continue
+    if [[ ${hist_status[i]} == DELETE_IN_PROGRESS ]]; then
+      [[ -n $fallback ]] || fallback=$i
+      continue
+    fi
+    target_rev=${hist_rev[i]} target_status=${hist_status[i]}
+    return 0
+  done
+  if [[ -n $fallback ]]; then
+    target_rev=${hist_rev[fallback]} target_status=${hist_status[fallback]}
+    return 0
+  fi
+  die "no revision of $family in the last $depth runs image tag $target_tag: roll back without --emergency"
 }
 
 if [[ -z $tag || $emergency == 1 ]]; then
   if [[ $DRY_RUN != 0 ]]; then
     # The dry run cannot know the running revision: show the first look-up, answer with placeholders.
     task_definition_info "$family:<revision - 1>" "$container" >/dev/null
+    dry_note "... and the older revisions, up to ROLLBACK_SEARCH_DEPTH=$depth"
     target_rev='<previous-revision>' target_tag=${tag:-<previous-tag>} target_status=ACTIVE
-  elif ! find_revision; then
-    if [[ -n $tag ]]; then
-      die "no revision of $family in the last $depth runs image tag $tag: roll back without --emergency"
-    fi
-    die "no earlier image than $running_tag in the last $depth revisions of $family: pass <image-tag>"
+  else
+    read_history
+    choose_target
   fi
 fi
 
@@ -112,7 +160,7 @@ smoke() {
   local edge url
   edge=$(stack_outputs "h2o-$stage-edge") || die "cannot read the outputs of stack h2o-$stage-edge"
   url=$(output_value "$edge" ApiUrl)
-  smoke_test "${url%/}/health" || die "rolled back to $target_tag, but $url/health still fails: see docs/runbook.md"
+  smoke_test "${url%/}/health" || { events_hint; die "rolled back to $target_tag, but $url/health still fails: see docs/runbook.md"; }
 }
 
 if [[ $emergency == 0 ]]; then
@@ -120,9 +168,13 @@ if [[ $emergency == 0 ]]; then
   run aws ecr describe-images --region "$REGION" --repository-name "$ECR_REPOSITORY" \
     --image-ids "imageTag=$target_tag" --query 'imageDetails[0].imageDigest' --output text >/dev/null ||
     die "image tag $target_tag is not in ECR repository $ECR_REPOSITORY"
-  cdk_deploy "$stage" "$target_tag" || die "cdk deploy of $target_tag failed"
-  wait_stable "$cluster" "$service" || die "service $service did not become stable on $target_tag"
+  cdk_deploy_service "$stage" "$target_tag" || {
+    events_hint
+    die "cdk deploy of $target_tag failed; if CloudFormation is stuck: scripts/rollback.sh --emergency $stage $target_tag"
+  }
+  wait_stable "$cluster" "$service" || { events_hint; die "service $service did not become stable on $target_tag"; }
   smoke
+  move_ecr_tags "$stage" "$running_tag" "$target_tag"
   log "rolled $stage back to $target_tag"
   exit 0
 fi
@@ -131,20 +183,27 @@ taskdef="$family:$target_rev"
 warn "--emergency: updating service $service directly to $taskdef (image tag $target_tag)."
 warn "The service now drifts from stack h2o-$stage-compute: the next cdk deploy of $stage puts the stack's"
 warn "image back. Make it stick with: scripts/rollback.sh $stage $target_tag"
-if [[ $target_status == INACTIVE ]]; then
-  command -v jq >/dev/null || die "$taskdef is INACTIVE and jq is needed to register it again"
-  log "$taskdef is INACTIVE (deregistered by CloudFormation): registering it again as a new revision"
-  json=$(capture '{}' aws ecs describe-task-definition --region "$REGION" --task-definition "$taskdef" \
-    --query taskDefinition --output json)
+if [[ $target_status != ACTIVE ]]; then
+  command -v jq >/dev/null || die "$taskdef is $target_status and jq is needed to register it again"
+  log "$taskdef is $target_status: registering its definition again as a new revision"
+  json=$(capture '{"taskDefinition":{}}' aws ecs describe-task-definition --region "$REGION" \
+    --task-definition "$taskdef" --include TAGS --output json) || die "cannot describe $taskdef"
   tmp=$(mktemp)
   trap 'rm -f "$tmp"' EXIT
-  jq -c 'del(.taskDefinitionArn, .revision, .status, .requiresAttributes, .compatibilities,
-          .registeredAt, .registeredBy, .deregisteredAt)' <<<"$json" >"$tmp"
+  # Read-only fields go; the revision's tags stay (but not aws:* ones, which only AWS may set).
+  jq -c '(.tags // [] | map(select(.key | startswith("aws:") | not))) as $tags
+    | .taskDefinition
+    | del(.taskDefinitionArn, .revision, .status, .requiresAttributes, .compatibilities,
+          .registeredAt, .registeredBy, .deregisteredAt, .deleteRequestedAt)
+    | if ($tags | length) > 0 then . + {tags: $tags} else . end' <<<"$json" >"$tmp"
   taskdef=$(capture "$family:<new-revision>" aws ecs register-task-definition --region "$REGION" \
-    --cli-input-json "file://$tmp" --query 'taskDefinition.taskDefinitionArn' --output text)
+    --cli-input-json "file://$tmp" --query 'taskDefinition.taskDefinitionArn' --output text) ||
+    die "cannot register $family again"
 fi
 run aws ecs update-service --region "$REGION" --cluster "$cluster" --service "$service" \
-  --task-definition "$taskdef" --query 'service.taskDefinition' --output text >/dev/null
-wait_stable "$cluster" "$service" || die "service $service did not become stable on $taskdef"
+  --task-definition "$taskdef" --query 'service.taskDefinition' --output text >/dev/null ||
+  die "update-service to $taskdef failed"
+wait_stable "$cluster" "$service" || { events_hint; die "service $service did not become stable on $taskdef"; }
 smoke
+move_ecr_tags "$stage" "$running_tag" "$target_tag"
 warn "rolled $stage back to $taskdef outside CloudFormation: run scripts/rollback.sh $stage $target_tag next"

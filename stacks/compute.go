@@ -8,11 +8,9 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscertificatemanager"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awsecr"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecspatterns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsroute53"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -21,10 +19,7 @@ import (
 	"h2o-infra/config"
 )
 
-const (
-	serviceName   = "h2o-backend-service"
-	containerName = "backend"
-)
+const serviceName = "h2o-backend-service"
 
 // ComputeStack runs the backend: the cluster and the load-balanced Fargate service.
 type ComputeStack struct {
@@ -34,8 +29,10 @@ type ComputeStack struct {
 	// Alarms the service rolls a deployment back on; observability routes their state changes to SNS.
 	ErrorRateAlarm, UnhealthyHostsAlarm awscloudwatch.Alarm
 	LogGroupName                        string
-	// ImageTag is the deploy-time parameter holding the image tag the service runs.
-	ImageTag awscdk.CfnParameter
+	// ImageTag is the deploy-time parameter holding the image tag the service runs; MigrationImageTag the one
+	// MigrationTask runs, set first by a deploy (migrations before traffic).
+	ImageTag, MigrationImageTag awscdk.CfnParameter
+	MigrationTask               awsecs.FargateTaskDefinition
 	// OriginHTTPS tells edge whether CloudFront reaches the ALB over HTTPS (only with a domain's certificate).
 	OriginHTTPS bool
 	// Timeouts is the chain of timeouts a request crosses; edge sets CloudFront's from it.
@@ -61,8 +58,12 @@ func NewComputeStack(scope constructs.Construct, cfg *config.Config, network *Ne
 		},
 	})
 
+	tasks := newBackendTasks(stack, cfg, data, c.LogGroupName, c.Timeouts)
 	c.ImageTag = imageTagParameter(stack, cfg, "ImageTag", "the backend service runs")
-	task := newBackendTask(stack, cfg, data, c.LogGroupName, c.ImageTag, c.Timeouts)
+	c.MigrationImageTag = imageTagParameter(stack, cfg, "MigrationImageTag",
+		"the migration task runs (a deploy sets it to the new image and migrates before the service switches)")
+	task := tasks.serviceTask(c.ImageTag)
+	c.MigrationTask = tasks.migrationTask(c.MigrationImageTag)
 	// Egress is listed, not open: AWS APIs and the AI provider over HTTPS, the database and the cache.
 	serviceSG := awsec2.NewSecurityGroup(stack, jsii.String("ServiceSecurityGroup"), &awsec2.SecurityGroupProps{
 		Vpc: network.Vpc, AllowAllOutbound: jsii.Bool(false), Description: jsii.String("h2o backend tasks"),
@@ -117,10 +118,10 @@ func NewComputeStack(scope constructs.Construct, cfg *config.Config, network *Ne
 	svc.Service().Connections().AllowToDefaultPort(data.Database, jsii.String("backend to PostgreSQL"))
 	svc.Service().Connections().AllowTo(data.Cache.SecurityGroup, awsec2.Port_Tcp(jsii.Number(float64(data.Cache.Port))),
 		jsii.String("backend to Valkey"))
-	grantTaskRole(task, data)
+	tasks.grantTaskRole()
 	autoscale(svc, cfg)
 	c.ErrorRateAlarm, c.UnhealthyHostsAlarm = deploymentAlarms(stack, cfg, svc)
-	computeOutputs(stack, c, network, task)
+	computeOutputs(stack, cfg, c, network, task)
 
 	return c
 }
@@ -210,94 +211,6 @@ func imageTagParameter(stack awscdk.Stack, cfg *config.Config, id, what string) 
 // dockerTagPattern is what Docker accepts as a tag.
 const dockerTagPattern = `^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`
 
-func newBackendTask(stack awscdk.Stack, cfg *config.Config, data *DataStack, logGroupName string, imageTag awscdk.CfnParameter,
-	timeouts RequestTimeouts) awsecs.FargateTaskDefinition {
-	arch := awsecs.CpuArchitecture_ARM64()
-	if cfg.CpuArchitecture == config.ArchX8664 {
-		arch = awsecs.CpuArchitecture_X86_64()
-	}
-	task := awsecs.NewFargateTaskDefinition(stack, jsii.String("BackendTask"), &awsecs.FargateTaskDefinitionProps{
-		Family:         jsii.String("h2o-backend-" + cfg.Stage),
-		Cpu:            jsii.Number(float64(cfg.TaskCpu)),
-		MemoryLimitMiB: jsii.Number(float64(cfg.TaskMemoryMiB)),
-		RuntimePlatform: &awsecs.RuntimePlatform{
-			CpuArchitecture: arch, OperatingSystemFamily: awsecs.OperatingSystemFamily_LINUX(),
-		},
-	})
-	repo := awsecr.Repository_FromRepositoryName(stack, jsii.String("BackendRepository"), jsii.String(cfg.RepositoryName))
-	secrets := map[string]awsecs.Secret{
-		"DB_USERNAME":      awsecs.Secret_FromSecretsManager(data.Database.Secret(), jsii.String("username")),
-		"DB_PASSWORD":      awsecs.Secret_FromSecretsManager(data.Database.Secret(), jsii.String("password")),
-		"REDIS_AUTH_TOKEN": awsecs.Secret_FromSecretsManager(data.Cache.AuthSecret, nil),
-	}
-	for _, key := range cfg.AppSecretKeys {
-		secrets[key] = awsecs.Secret_FromSecretsManager(data.AppSecret, jsii.String(key))
-	}
-	port := fmt.Sprint(cfg.ContainerPort)
-	container := task.AddContainer(jsii.String(containerName), &awsecs.ContainerDefinitionOptions{
-		ContainerName: jsii.String(containerName),
-		Image:         awsecs.ContainerImage_FromEcrRepository(repo, imageTag.ValueAsString()),
-		PortMappings:  &[]*awsecs.PortMapping{{ContainerPort: jsii.Number(float64(cfg.ContainerPort))}},
-		Logging: awsecs.LogDrivers_AwsLogs(&awsecs.AwsLogDriverProps{
-			StreamPrefix: jsii.String(containerName), LogGroup: newLogGroup(stack, "BackendLogs", cfg, logGroupName),
-		}),
-		// Plain settings only; everything secret arrives through Secrets below, resolved by ECS at start.
-		Environment: &map[string]*string{
-			"STAGE": jsii.String(cfg.Stage), "PORT": jsii.String(port), "WORKERS": jsii.String(fmt.Sprint(cfg.Workers)),
-			"DB_HOST": data.Database.DbInstanceEndpointAddress(), "DB_PORT": data.Database.DbInstanceEndpointPort(),
-			"DB_NAME": jsii.String(databaseName), "DB_SSLMODE": jsii.String("require"),
-			"REDIS_HOST": data.Cache.Endpoint(), "REDIS_PORT": jsii.String(fmt.Sprint(data.Cache.Port)),
-			"REDIS_TLS": jsii.String("true"), "PDF_BUCKET": data.PdfBucket.BucketName(),
-			// The app server's worker timeout and keep-alive (README, "Container contract").
-			"REQUEST_TIMEOUT_SECONDS": jsii.String(fmt.Sprint(timeouts.Origin)),
-			"KEEPALIVE_SECONDS":       jsii.String(fmt.Sprint(timeouts.AppKeepalive)),
-		},
-		Secrets:                &secrets,
-		User:                   optional(cfg.ContainerUser), // non-root; "" keeps the image's USER
-		ReadonlyRootFilesystem: jsii.Bool(true),
-		Privileged:             jsii.Bool(false),
-		HealthCheck: &awsecs.HealthCheck{
-			// The backend image is Python (alembic migrations), so python is there even where curl is not.
-			Command:     jsii.Strings("CMD-SHELL", "python -c \"import urllib.request; urllib.request.urlopen('http://localhost:"+port+"/health', timeout=4)\" || exit 1"),
-			Interval:    awscdk.Duration_Seconds(jsii.Number(30)),
-			Timeout:     awscdk.Duration_Seconds(jsii.Number(5)),
-			Retries:     jsii.Number(3),
-			StartPeriod: awscdk.Duration_Seconds(jsii.Number(60)),
-		},
-	})
-	// The root filesystem is read-only: /tmp and the ECS Exec agent's directories get task-local volumes.
-	scratch := map[string]string{"tmp": "/tmp", "ssm-lib": "/var/lib/amazon/ssm",
-		"ssm-log": "/var/log/amazon/ssm", "managed-agents": "/managed-agents"}
-	for _, name := range sortedKeys(scratch) {
-		path := scratch[name]
-		task.AddVolume(&awsecs.Volume{Name: jsii.String(name)})
-		container.AddMountPoints(&awsecs.MountPoint{SourceVolume: jsii.String(name),
-			ContainerPath: jsii.String(path), ReadOnly: jsii.Bool(false)})
-	}
-	if cfg.EnableXRay {
-		addXRaySidecar(task)
-	}
-	return task
-}
-
-func addXRaySidecar(task awsecs.FargateTaskDefinition) {
-	task.AddContainer(jsii.String("xray-daemon"), &awsecs.ContainerDefinitionOptions{
-		Image:                awsecs.ContainerImage_FromRegistry(jsii.String("public.ecr.aws/xray/aws-xray-daemon:3.3.14"), nil),
-		Essential:            jsii.Bool(false), // tracing must never take the API down
-		Cpu:                  jsii.Number(32),
-		MemoryReservationMiB: jsii.Number(64),
-		PortMappings:         &[]*awsecs.PortMapping{{ContainerPort: jsii.Number(2000), Protocol: awsecs.Protocol_UDP}},
-		User:                 jsii.String("1337"),
-		Logging:              awsecs.LogDrivers_AwsLogs(&awsecs.AwsLogDriverProps{StreamPrefix: jsii.String("xray")}),
-	})
-	// What the AWSXRayDaemonWriteAccess managed policy grants, written out (X-Ray has no resource-level permissions).
-	task.AddToTaskRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions: jsii.Strings("xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules",
-			"xray:GetSamplingTargets", "xray:GetSamplingStatisticSummaries"),
-		Resources: jsii.Strings("*"),
-	}))
-}
-
 func configureHealthCheck(svc awsecspatterns.ApplicationLoadBalancedFargateService, timeouts RequestTimeouts) {
 	svc.TargetGroup().ConfigureHealthCheck(&awselasticloadbalancingv2.HealthCheck{
 		Path: jsii.String("/health"), HealthyHttpCodes: jsii.String("200"),
@@ -307,30 +220,6 @@ func configureHealthCheck(svc awsecspatterns.ApplicationLoadBalancedFargateServi
 	})
 	// A request in flight when a deploy or scale-in removes its task gets as long as any request may take.
 	svc.TargetGroup().SetAttribute(jsii.String("deregistration_delay.timeout_seconds"), jsii.String(fmt.Sprint(timeouts.Drain)))
-}
-
-// grantTaskRole gives the running app exactly the PDF bucket's objects and its app secret.
-func grantTaskRole(task awsecs.FargateTaskDefinition, data *DataStack) {
-	task.AddToTaskRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions:   jsii.Strings("s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"),
-		Resources: jsii.Strings(*data.PdfBucket.ArnForObjects(jsii.String("*"))),
-	}))
-	task.AddToTaskRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions: jsii.Strings("s3:ListBucket"), Resources: jsii.Strings(*data.PdfBucket.BucketArn()),
-	}))
-	data.AppSecret.GrantRead(task.TaskRole(), nil)
-	suppressWildcards(task.TaskRole(),
-		"The PDF bucket's object actions need its objects' ARN (<bucket ARN>/*); ECS Exec's ssmmessages channel "+
-			"actions, logs:DescribeLogGroups and (with X-Ray on) the xray:Put*/GetSampling* calls have no "+
-			"resource-level permissions; exec session logs are written to streams of the stage's exec log group.",
-		`/^Resource::<PdfBucket[A-Z0-9]+\.Arn>\/\*$/`, "Resource::*",
-		`/^Resource::arn:aws:logs:.*:log-group:<ExecSessionLogs[A-Z0-9]+>:\*$/`)
-	suppressWildcards(task.ObtainExecutionRole(),
-		"ecr:GetAuthorizationToken has no resource-level permissions; image pulls are scoped to the repository.",
-		"Resource::*")
-	suppress(task, map[string]string{
-		"AwsSolutions-ECS2": "Only non-secret settings (stage, ports, hostnames, bucket name) are plain environment variables; every credential is an ECS secret from Secrets Manager.",
-	})
 }
 
 func autoscale(svc awsecspatterns.ApplicationLoadBalancedFargateService, cfg *config.Config) {
@@ -361,21 +250,26 @@ const (
 	memoryTarget = 80
 )
 
-func computeOutputs(stack awscdk.Stack, c *ComputeStack, network *NetworkStack, task awsecs.FargateTaskDefinition) {
+func computeOutputs(stack awscdk.Stack, cfg *config.Config, c *ComputeStack, network *NetworkStack, task awsecs.FargateTaskDefinition) {
 	assign := "DISABLED"
 	if network.AppSubnetsArePublic {
 		assign = "ENABLED"
 	}
 	subnets := network.Vpc.SelectSubnets(network.AppSubnets).SubnetIds
 	outputs(stack, "for aws ecs run-task (scripts/migrate.sh) and the deploy scripts", map[string]*string{
-		"ClusterName":          c.Cluster.ClusterName(),
-		"ServiceName":          c.BackendService.Service().ServiceName(),
-		"TaskDefinitionFamily": task.Family(),
-		"ContainerName":        jsii.String(containerName),
-		"TaskSubnetIds":        awscdk.Fn_Join(jsii.String(","), subnets),
-		"TaskSecurityGroupId":  (*c.BackendService.Service().Connections().SecurityGroups())[0].SecurityGroupId(),
-		"AssignPublicIp":       jsii.String(assign),
-		"LogGroupName":         jsii.String(c.LogGroupName),
+		"ClusterName":                c.Cluster.ClusterName(),
+		"ServiceName":                c.BackendService.Service().ServiceName(),
+		"TaskDefinitionFamily":       task.Family(),
+		"ContainerName":              jsii.String(containerName),
+		"TaskSubnetIds":              awscdk.Fn_Join(jsii.String(","), subnets),
+		"TaskSecurityGroupId":        (*c.BackendService.Service().Connections().SecurityGroups())[0].SecurityGroupId(),
+		"AssignPublicIp":             jsii.String(assign),
+		"LogGroupName":               jsii.String(c.LogGroupName),
+		"MigrationTaskDefinitionArn": c.MigrationTask.TaskDefinitionArn(),
+		"TargetGroupArn":             c.BackendService.TargetGroup().TargetGroupArn(),
+		// The autoscaling bounds, which scripts/deploy.sh restores when it wakes a stage scaled to 0 off hours.
+		"MinTasks": jsii.String(fmt.Sprint(cfg.MinTasks)),
+		"MaxTasks": jsii.String(fmt.Sprint(cfg.MaxTasks)),
 	})
 }
 

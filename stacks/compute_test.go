@@ -101,62 +101,141 @@ func TestDeploymentAlarmsWatchErrorRateAndUnhealthyHosts(t *testing.T) {
 	})
 }
 
-func TestBackendTaskIsSizedHardenedAndGetsSecretsFromEcs(t *testing.T) {
+func TestBackendTasksShareTheContainerContract(t *testing.T) {
 	forEachStage(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
-		_, task := only(t, s.Compute.Stack, "AWS::ECS::TaskDefinition")
-		p := props(task)
-		if p["Cpu"] != "2048" || p["Memory"] != "4096" || !jsonEqual(p["RuntimePlatform"],
-			map[string]interface{}{"CpuArchitecture": "ARM64", "OperatingSystemFamily": "LINUX"}) {
-			t.Errorf("task size/platform %v %v %v", p["Cpu"], p["Memory"], p["RuntimePlatform"])
-		}
-		c := p["ContainerDefinitions"].([]interface{})[0].(map[string]interface{})
-		env := map[string]interface{}{}
-		for _, e := range c["Environment"].([]interface{}) {
-			e := e.(map[string]interface{})
-			env[e["Name"].(string)] = e["Value"]
-		}
-		if env["WORKERS"] != "6" || env["PORT"] != "8000" || env["STAGE"] != cfg.Stage {
-			t.Errorf("environment %v", env)
-		}
-		for name := range env {
-			if strings.Contains(name, "PASSWORD") || strings.Contains(name, "TOKEN") || strings.Contains(name, "KEY") {
-				t.Errorf("secret-looking %s is a plain environment variable", name)
+		var roles []string
+		for family, param := range map[string]string{"h2o-backend-" + cfg.Stage: "ImageTag", "h2o-backend-migrate-" + cfg.Stage: "MigrationImageTag"} {
+			// GIVEN each task definition of the backend image WHEN read THEN it is the design's task, hardened,
+			// with every credential from Secrets Manager and the image from its own tag parameter
+			p := taskDefinition(t, s.Compute.Stack, family)
+			if p["Cpu"] != "2048" || p["Memory"] != "4096" || !jsonEqual(p["RuntimePlatform"],
+				map[string]interface{}{"CpuArchitecture": "ARM64", "OperatingSystemFamily": "LINUX"}) {
+				t.Errorf("%s: size/platform %v %v %v", family, p["Cpu"], p["Memory"], p["RuntimePlatform"])
+			}
+			roles = append(roles, mustJSON([]interface{}{p["TaskRoleArn"], p["ExecutionRoleArn"]}))
+			c := containerOf(t, p, "backend")
+			env := containerEnv(t, s.Compute.Stack, "backend")
+			if env["WORKERS"] != "6" || env["PORT"] != "8000" || env["STAGE"] != cfg.Stage {
+				t.Errorf("%s: environment %v", family, env)
+			}
+			for name := range env {
+				if strings.Contains(name, "PASSWORD") || strings.Contains(name, "TOKEN") || strings.Contains(name, "KEY") {
+					t.Errorf("%s: secret-looking %s is a plain environment variable", family, name)
+				}
+			}
+			secrets := map[string]string{}
+			for _, sec := range list(c["Secrets"]) {
+				sec := sec.(map[string]interface{})
+				secrets[sec["Name"].(string)] = mustJSON(sec["ValueFrom"])
+			}
+			for name, from := range map[string]string{"DB_USERNAME": "MasterUserSecret", "DB_PASSWORD": "MasterUserSecret",
+				"REDIS_AUTH_TOKEN": "CacheAuthToken", "AI_API_KEY": "AppSecret"} {
+				if !strings.Contains(secrets[name], from) {
+					t.Errorf("%s: secret %s comes from %q, want the %s secret", family, name, secrets[name], from)
+				}
+			}
+			if c["ReadonlyRootFilesystem"] != true || c["Privileged"] != false || c["User"] != "1000" {
+				t.Errorf("%s: hardening: readonly %v privileged %v user %v", family, c["ReadonlyRootFilesystem"], c["Privileged"], c["User"])
+			}
+			// The image tag is a parameter, never a literal: no `latest`, and no template change per image.
+			if img := mustJSON(c["Image"]); !strings.Contains(img, `/h2o-backend:",{"Ref":"`+param+`"}`) {
+				t.Errorf("%s: image %s, want h2o-backend:<%s parameter>", family, img, param)
 			}
 		}
-		secrets := map[string]string{}
-		for _, sec := range c["Secrets"].([]interface{}) {
-			sec := sec.(map[string]interface{})
-			secrets[sec["Name"].(string)] = mustJSON(sec["ValueFrom"])
+		if len(roles) != 2 || roles[0] != roles[1] {
+			t.Errorf("the service and migration tasks do not share their task and execution roles: %v", roles)
 		}
-		for name, from := range map[string]string{"DB_USERNAME": "MasterUserSecret", "DB_PASSWORD": "MasterUserSecret",
-			"REDIS_AUTH_TOKEN": "CacheAuthToken", "AI_API_KEY": "AppSecret"} {
-			if !strings.Contains(secrets[name], from) {
-				t.Errorf("secret %s comes from %q, want the %s secret", name, secrets[name], from)
-			}
+		service := containerOf(t, taskDefinition(t, s.Compute.Stack, "h2o-backend-"+cfg.Stage), "backend")
+		if hc := mustJSON(service["HealthCheck"]); !strings.Contains(hc, "localhost:8000/health") || service["PortMappings"] == nil {
+			t.Errorf("service container: health check %s, ports %v", hc, service["PortMappings"])
 		}
-		if c["ReadonlyRootFilesystem"] != true || c["Privileged"] != false || c["User"] != "1000" {
-			t.Errorf("hardening: readonly %v privileged %v user %v", c["ReadonlyRootFilesystem"], c["Privileged"], c["User"])
-		}
-		if !strings.Contains(mustJSON(c["MountPoints"]), `"ContainerPath":"/tmp"`) {
-			t.Errorf("no writable /tmp: %v", c["MountPoints"])
-		}
-		if hc := mustJSON(c["HealthCheck"]); !strings.Contains(hc, "localhost:8000/health") {
-			t.Errorf("container health check %s", hc)
-		}
-		// The image tag is the ImageTag parameter, never a literal: no `latest`, and no template change per image.
-		if img := mustJSON(c["Image"]); !strings.Contains(img, `/h2o-backend:",{"Ref":"ImageTag"}`) {
-			t.Errorf("image %s, want h2o-backend:<ImageTag parameter>", img)
+		migrate := containerOf(t, taskDefinition(t, s.Compute.Stack, "h2o-backend-migrate-"+cfg.Stage), "backend")
+		if !jsonEqual(migrate["Command"], []interface{}{"alembic", "upgrade", "head"}) || migrate["PortMappings"] != nil {
+			t.Errorf("migration container: command %v, ports %v", migrate["Command"], migrate["PortMappings"])
 		}
 		expect(t, "log group", func() {
 			tmpl(s.Compute.Stack).HasResourceProperties(jsii.String("AWS::Logs::LogGroup"), &map[string]interface{}{
 				"LogGroupName": "/aws/ecs/h2o-backend-" + cfg.Stage, "RetentionInDays": cfg.LogRetentionDays})
 		})
-		expect(t, "target group health check", func() {
-			tmpl(s.Compute.Stack).HasResourceProperties(jsii.String("AWS::ElasticLoadBalancingV2::TargetGroup"), &map[string]interface{}{
-				"HealthCheckPath": "/health", "HealthCheckIntervalSeconds": 15, "HealthyThresholdCount": 2,
-				"UnhealthyThresholdCount": 3, "Matcher": map[string]interface{}{"HttpCode": "200"}})
-		})
 	})
+}
+
+// TestEveryNonRootContainerCanWriteItsScratchVolumes: ECS creates bind-mount volumes owned by root with mode
+// 0755 (ECS developer guide, "Bind mounts"), so for every container of the app that runs as a user other than
+// root on a read-only root filesystem, each writable mount must be opened first by a root init container that
+// mounts the same volume and that the container waits on (dependsOn SUCCESS).
+func TestEveryNonRootContainerCanWriteItsScratchVolumes(t *testing.T) {
+	checked := 0
+	for _, stack := range appStacks() {
+		for id, task := range resources(t, stack, "AWS::ECS::TaskDefinition") {
+			containers := map[string]map[string]interface{}{}
+			for _, c := range list(props(task)["ContainerDefinitions"]) {
+				c := c.(map[string]interface{})
+				containers[fmt.Sprint(c["Name"])] = c
+			}
+			for name, c := range containers {
+				if c["ReadonlyRootFilesystem"] != true || c["User"] == "0" || c["User"] == "root" {
+					continue
+				}
+				for _, m := range list(c["MountPoints"]) {
+					m := m.(map[string]interface{})
+					if m["ReadOnly"] == true {
+						continue
+					}
+					checked++
+					if !preparedBy(c, containers, m) {
+						t.Errorf("%s %s: container %s (user %v) cannot write %v: no root init container it waits on opens it",
+							*stack.StackName(), id, name, c["User"], m["ContainerPath"])
+					}
+				}
+			}
+		}
+	}
+	if checked == 0 {
+		t.Error("no writable mount found: the test checks nothing")
+	}
+}
+
+// preparedBy: one of c's SUCCESS dependencies runs as root, mounts m's volume at the same path and chmods it.
+func preparedBy(c map[string]interface{}, containers map[string]map[string]interface{}, m map[string]interface{}) bool {
+	for _, dep := range list(c["DependsOn"]) {
+		dep := dep.(map[string]interface{})
+		init := containers[fmt.Sprint(dep["ContainerName"])]
+		if dep["Condition"] != "SUCCESS" || init == nil || init["User"] != "0" {
+			continue
+		}
+		command := list(init["Command"])
+		mounted := strings.Contains(mustJSON(init["MountPoints"]), mustJSON(m["ContainerPath"])) &&
+			strings.Contains(mustJSON(init["MountPoints"]), mustJSON(m["SourceVolume"]))
+		if mounted && len(command) > 2 && command[0] == "chmod" && command[1] == "1777" && strings.Contains(mustJSON(command), mustJSON(m["ContainerPath"])) {
+			return true
+		}
+	}
+	return false
+}
+
+// taskDefinition is the Properties of the stack's task definition of that family.
+func taskDefinition(t *testing.T, stack awscdk.Stack, family string) map[string]interface{} {
+	t.Helper()
+	for _, task := range resources(t, stack, "AWS::ECS::TaskDefinition") {
+		if props(task)["Family"] == family {
+			return props(task)
+		}
+	}
+	t.Fatalf("%s has no task definition of family %s", *stack.StackName(), family)
+	return nil
+}
+
+// containerOf is the named container definition of a task definition's Properties.
+func containerOf(t *testing.T, task map[string]interface{}, name string) map[string]interface{} {
+	t.Helper()
+	for _, c := range list(task["ContainerDefinitions"]) {
+		if c := c.(map[string]interface{}); c["Name"] == name {
+			return c
+		}
+	}
+	t.Fatalf("no container %s in task definition %v", name, task["Family"])
+	return nil
 }
 
 func TestAutoscalingBoundsAndTargets(t *testing.T) {
@@ -343,18 +422,13 @@ func TestWithADomainTheListenerIsHttpsAndRedirects(t *testing.T) {
 }
 
 func TestXRaySidecarWhenEnabled(t *testing.T) {
-	forEachStage(t, func(t *testing.T, s *H2oStage, _ *config.Config) {
-		_, task := only(t, s.Compute.Stack, "AWS::ECS::TaskDefinition")
-		if n := len(props(task)["ContainerDefinitions"].([]interface{})); n != 1 {
-			t.Errorf("%d containers without X-Ray, want 1", n)
+	forEachStage(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
+		if strings.Contains(mustJSON(taskDefinition(t, s.Compute.Stack, "h2o-backend-"+cfg.Stage)), "aws-xray-daemon") {
+			t.Error("X-Ray daemon without enableXRay")
 		}
 	})
-	_, task := only(t, withDomain.Compute.Stack, "AWS::ECS::TaskDefinition")
-	containers := props(task)["ContainerDefinitions"].([]interface{})
-	if len(containers) != 2 {
-		t.Fatalf("%d containers with X-Ray, want backend + daemon", len(containers))
-	}
-	daemon := containers[1].(map[string]interface{})
+	task := taskDefinition(t, withDomain.Compute.Stack, "h2o-backend-prod")
+	daemon := containerOf(t, task, "xray-daemon")
 	if !strings.Contains(mustJSON(daemon["Image"]), "aws-xray-daemon") || daemon["Essential"] != false {
 		t.Errorf("X-Ray daemon %v", daemon)
 	}

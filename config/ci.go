@@ -8,14 +8,20 @@ import (
 // CI is the account-level configuration of the h2o-ci stack (image repository and GitHub deploy roles), set in
 // settings/ci.json or with `-c ci.<key>=` (`-c <key>=` sets it too, as for every stage).
 type CI struct {
-	Account          string   `json:"account" doc:"as a stage's account: empty deploys into the caller's account"`
-	Region           string   `json:"-"`
-	RepositoryName   string   `json:"repositoryName" doc:"the ECR repository every stage pulls the backend image from"`
-	GithubRepository string   `json:"githubRepository" doc:"<org>/<repo> whose workflows may assume the deploy roles"`
-	Stages           []string `json:"-"`
+	Account          string `json:"account" doc:"as a stage's account: empty deploys into the caller's account"`
+	Region           string `json:"-"`
+	RepositoryName   string `json:"repositoryName" doc:"the ECR repository every stage pulls the backend image from"`
+	GithubRepository string `json:"githubRepository" doc:"<org>/<repo> whose workflows may assume the deploy roles"`
+	// GithubOidcProviderArn imports the account's GitHub OIDC provider instead of creating one: IAM holds one
+	// provider per URL, so creating a second fails with EntityAlreadyExists.
+	GithubOidcProviderArn string   `json:"githubOidcProviderArn" doc:"ARN of the account's existing GitHub OIDC provider to import; empty creates one (an account holds one per URL)"`
+	Stages                []string `json:"-"`
 }
 
-var githubSlugRe = regexp.MustCompile(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$`)
+var (
+	githubSlugRe    = regexp.MustCompile(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$`)
+	githubOidcArnRe = regexp.MustCompile(`^arn:aws:iam::[0-9]{12}:oidc-provider/token\.actions\.githubusercontent\.com$`)
+)
 
 // LoadCI returns h2o-ci's config, or every problem of the sources and of that config.
 func LoadCI(src Sources) (*CI, error) {
@@ -49,6 +55,8 @@ func resolveCI(src Sources) (*CI, Origins, []error) {
 	v.check(repoRe.MatchString(c.RepositoryName) && len(c.RepositoryName) >= 2 && len(c.RepositoryName) <= 256,
 		"repositoryName", c.RepositoryName, "an ECR repository name (lowercase letters, digits, . _ - /)")
 	v.check(githubSlugRe.MatchString(c.GithubRepository), "githubRepository", c.GithubRepository, "<org>/<repo> on GitHub")
+	v.check(c.GithubOidcProviderArn == "" || githubOidcArnRe.MatchString(c.GithubOidcProviderArn), "githubOidcProviderArn",
+		c.GithubOidcProviderArn, "arn:aws:iam::<12 digits>:oidc-provider/token.actions.githubusercontent.com, or empty to create it")
 	if len(v.errs) > 0 {
 		return nil, nil, v.errs
 	}

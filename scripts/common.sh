@@ -17,7 +17,8 @@ STAGES="dev prod"
 SCRIPTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd "$SCRIPTS_DIR/.." && pwd)
 DRY_RUN=${DRY_RUN:-0}
-# A Docker tag, as Docker and the compute stack's ImageTag parameter accept it.
+# A Docker tag, as Docker and the compute stack's ImageTag parameter accept it (used by the sourcing scripts).
+# shellcheck disable=SC2034
 TAG_PATTERN='^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$'
 
 # Command traces go to fd 3: stdout in a dry run (they are the output), stderr otherwise (stdout stays clean).

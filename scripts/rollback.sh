@@ -80,6 +80,7 @@ family=${running_ref%:*}
 running_rev=${running_ref##*:}
 info=$(task_definition_info "$running" "$container") || die "cannot describe $running"
 running_tag=$(image_tag "${info#*$'\t'}")
+[[ $DRY_RUN == 0 ]] || running_tag='<running-tag>'
 log "$service runs $running_ref, image tag ${running_tag:-<none>}"
 
 # Hints for a failure, with --region, for AWS CLI v1 and v2 alike.
@@ -129,12 +130,15 @@ choose_target() {
   # other revision of the image wins; when only such revisions run it, its definition is registered again.
   local fallback=""
   for ((i = 0; i < n; i++)); do
-    ((hist_rev[i] < boundary)) && [[ ${hist_tag[i]} == "$target_tag" ]] || continue
+    if ((hist_rev[i] >= boundary)) || [[ ${hist_tag[i]} != "$target_tag" ]]; then
+      continue
+    fi
     if [[ ${hist_status[i]} == DELETE_IN_PROGRESS ]]; then
       [[ -n $fallback ]] || fallback=$i
       continue
     fi
     target_rev=${hist_rev[i]} target_status=${hist_status[i]}
+    log "revision $target_rev ($target_status) runs $target_tag"
     return 0
   done
   if [[ -n $fallback ]]; then

@@ -40,24 +40,28 @@ func NewCiStack(scope constructs.Construct, cfg *config.CI) *CiStack {
 	c.Repository = awsecr.NewRepository(stack, jsii.String("BackendRepository"), &awsecr.RepositoryProps{
 		RepositoryName:  jsii.String(cfg.RepositoryName),
 		ImageScanOnPush: jsii.Bool(true),
-		// A tag always means the same image: a rollback to a SHA redeploys exactly what ran before.
-		ImageTagMutability: awsecr.TagMutability_IMMUTABLE,
-		Encryption:         awsecr.RepositoryEncryption_AES_256(),
-		LifecycleRules: &[]*awsecr.LifecycleRule{
-			{RulePriority: jsii.Number(1), Description: jsii.String("untagged layers of failed pushes"),
-				TagStatus: awsecr.TagStatus_UNTAGGED, MaxImageAge: awscdk.Duration_Days(jsii.Number(1))},
-			// 30 tagged images cover weeks of deploys to roll back to, at cents of storage.
-			{RulePriority: jsii.Number(2), Description: jsii.String("keep the last 30 images"),
-				TagStatus: awsecr.TagStatus_ANY, MaxImageCount: jsii.Number(30)},
+		// A commit-SHA tag always means the same image: a rollback to a SHA redeploys exactly what ran before. Only
+		// the per-stage marker tags move (scripts/deploy.sh and rollback.sh move them after a healthy rollout).
+		ImageTagMutability: awsecr.TagMutability_IMMUTABLE_WITH_EXCLUSION,
+		ImageTagMutabilityExclusionFilters: &[]awsecr.ImageTagMutabilityExclusionFilter{
+			awsecr.ImageTagMutabilityExclusionFilter_Wildcard(jsii.String(LiveTagPrefix + "*")),
+			awsecr.ImageTagMutabilityExclusionFilter_Wildcard(jsii.String(PreviousTagPrefix + "*")),
 		},
+		Encryption:     awsecr.RepositoryEncryption_AES_256(),
+		LifecycleRules: imageLifecycle(),
 		// Images are rebuildable, but every stage runs from here: never delete it with the stack.
 		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
 	})
 	awscdk.NewCfnOutput(stack, jsii.String("RepositoryUri"), &awscdk.CfnOutputProps{Value: c.Repository.RepositoryUri()})
 
-	provider := awsiam.NewOidcProviderNative(stack, jsii.String("GithubOidc"), &awsiam.OidcProviderNativeProps{
-		Url: jsii.String("https://" + githubOidcHost), ClientIds: jsii.Strings("sts.amazonaws.com"),
-	})
+	var provider awsiam.IOidcProvider
+	if cfg.GithubOidcProviderArn != "" {
+		provider = awsiam.OidcProviderNative_FromOidcProviderArn(stack, jsii.String("GithubOidc"), jsii.String(cfg.GithubOidcProviderArn))
+	} else {
+		provider = awsiam.NewOidcProviderNative(stack, jsii.String("GithubOidc"), &awsiam.OidcProviderNativeProps{
+			Url: jsii.String("https://" + githubOidcHost), ClientIds: jsii.Strings("sts.amazonaws.com"),
+		})
+	}
 	for _, stage := range cfg.Stages {
 		// Only a workflow job running in the GitHub environment named after the stage (prod: required reviewers).
 		role := githubRole(stack, "DeployRole-"+stage, provider, fmt.Sprintf("repo:%s:environment:%s", cfg.GithubRepository, stage),
@@ -88,8 +92,35 @@ func NewCiStack(scope constructs.Construct, cfg *config.CI) *CiStack {
 	return c
 }
 
+// The marker tags of the image each stage runs (live-<stage>) and ran before (previous-<stage>): the rollback
+// target. scripts/deploy.sh and rollback.sh move them.
+const (
+	LiveTagPrefix     = "live-"
+	PreviousTagPrefix = "previous-"
+)
+
+// imageLifecycle never expires an image a stage runs or would roll back to. ECR's lifecycle rules ignore
+// running tasks (aws/containers-roadmap#1078), but "an image that matches the tagging requirements of a rule
+// cannot be expired by a rule with a lower priority" (ECR user guide, "Lifecycle policy evaluation rules"): the
+// marker tags are matched first by rules that only expire after ten years, so no number of pushes to dev can
+// push prod's image out of "keep the last 30".
+func imageLifecycle() *[]*awsecr.LifecycleRule {
+	tenYears := awscdk.Duration_Days(jsii.Number(3650))
+	return &[]*awsecr.LifecycleRule{
+		{RulePriority: jsii.Number(1), Description: jsii.String("the image each stage runs (live-<stage>)"),
+			TagStatus: awsecr.TagStatus_TAGGED, TagPrefixList: jsii.Strings(LiveTagPrefix), MaxImageAge: tenYears},
+		{RulePriority: jsii.Number(2), Description: jsii.String("the image each stage ran before (previous-<stage>): its rollback target"),
+			TagStatus: awsecr.TagStatus_TAGGED, TagPrefixList: jsii.Strings(PreviousTagPrefix), MaxImageAge: tenYears},
+		{RulePriority: jsii.Number(3), Description: jsii.String("untagged layers of failed pushes"),
+			TagStatus: awsecr.TagStatus_UNTAGGED, MaxImageAge: awscdk.Duration_Days(jsii.Number(1))},
+		// 30 more images cover weeks of deploys to roll back to by SHA, at cents of storage.
+		{RulePriority: jsii.Number(4), Description: jsii.String("keep the last 30 other images"),
+			TagStatus: awsecr.TagStatus_ANY, MaxImageCount: jsii.Number(30)},
+	}
+}
+
 // githubRole is assumable only with a GitHub OIDC token for sts.amazonaws.com whose subject is exactly sub.
-func githubRole(stack awscdk.Stack, id string, provider awsiam.OidcProviderNative, sub, name, description string) awsiam.Role {
+func githubRole(stack awscdk.Stack, id string, provider awsiam.IOidcProvider, sub, name, description string) awsiam.Role {
 	return awsiam.NewRole(stack, jsii.String(id), &awsiam.RoleProps{
 		RoleName:    jsii.String(name),
 		Description: jsii.String(description),

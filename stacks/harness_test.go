@@ -25,10 +25,14 @@ var (
 	template = map[awscdk.Stack]assertions.Template{}
 	// assemblies are what the two Synth calls returned: their stacks' messages are the annotations.
 	assemblies []cxapi.CloudAssembly
+	// ciImported is h2o-ci importing an existing GitHub OIDC provider (githubOidcProviderArn).
+	ciImported *CiStack
 	// withDomain is prod with every option on (custom domain, Amplify frontend, Slack, WAF in count mode):
 	// the listener, certificate, DNS, frontend and WAF-mode variants.
 	withDomain *H2oStage
 )
+
+const importedOidcArn = "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"
 
 // variantContext is what `-c domainName=... -c hostedZoneId=...` would pass.
 var variantContext = map[string]string{"domainName": "h2o.example.com", "hostedZoneId": "Z0123456789ABCDEFGHIJ",
@@ -59,6 +63,11 @@ func TestMain(m *testing.M) {
 		variant := mustLoad("prod", variantContext)
 		variant.EnableXRay = true // not a context key: a config-only option
 		withDomain = NewH2oStage(variantApp, variant)
+		imported, err := config.LoadCI(sources(map[string]string{"ci.githubOidcProviderArn": importedOidcArn}))
+		if err != nil {
+			panic(err)
+		}
+		ciImported = NewCiStack(variantApp, imported)
 		// dev once more, in the other App: two builds of the same config must give the same bytes.
 		NewH2oStage(variantApp, mustLoad("dev", nil))
 		assemblies = append(assemblies, variantApp.Synth(nil))
@@ -178,7 +187,7 @@ func TestCdkNagHasNoUnsuppressedFindings(t *testing.T) {
 			}
 		}
 	}
-	if want := 2*5 + 1 + 2*5; stacks != want { // dev, prod, h2o-ci; the variant and dev again
+	if want := 2*5 + 1 + 2*5 + 1; stacks != want { // dev, prod, h2o-ci; the variant, dev again and h2o-ci importing OIDC
 		t.Errorf("checked %d stacks, want %d", stacks, want)
 	}
 }

@@ -30,6 +30,7 @@ var settingCases = map[string]struct{ valid, invalid string }{
 	"enableXRay":               {"true", "on"},
 	"dbInstanceClass":          {"db.t4g.medium", "t4g.medium"},
 	"dbMultiAz":                {"true", "2"},
+	"dbEngineVersion":          {"17.7", "17"},
 	"dbAllocatedStorageGiB":    {"30", "10"},
 	"dbMaxAllocatedStorageGiB": {"200", "15"},
 	"backupRetentionDays":      {"14", "0"},

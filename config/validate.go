@@ -28,6 +28,7 @@ var (
 	cronRe       = regexp.MustCompile(`^cron\(\S+ \S+ \S+ \S+ \S+ \S+\)$`)
 	zoneIdRe     = regexp.MustCompile(`^Z[A-Z0-9]{1,31}$`)
 	prefixListRe = regexp.MustCompile(`^pl-[0-9a-f]{8,17}$`)
+	pgVersionRe  = regexp.MustCompile(`^1[4-8]\.[0-9]{1,2}$`)
 )
 
 // LogRetentionChoices returns the retention values (days) LogRetentionDays accepts.
@@ -141,6 +142,8 @@ func (c *Config) validateSchedule(v *validator) {
 
 func (c *Config) validateData(v *validator) {
 	v.check(dbClassRe.MatchString(c.DbInstanceClass), "dbInstanceClass", c.DbInstanceClass, "an RDS class such as db.t4g.micro")
+	v.check(pgVersionRe.MatchString(c.DbEngineVersion), "dbEngineVersion", c.DbEngineVersion,
+		"a full PostgreSQL minor version from 14.x to 18.x such as 17.6 (a bare major lets the instance drift from the template)")
 	v.check(c.DbAllocatedStorageGiB >= 20 && c.DbAllocatedStorageGiB <= 65536, "dbAllocatedStorageGiB",
 		strconv.Itoa(c.DbAllocatedStorageGiB), "20 to 65536 (gp3 limits)")
 	v.check(c.DbMaxAllocatedStorageGiB > c.DbAllocatedStorageGiB && c.DbMaxAllocatedStorageGiB <= 65536,

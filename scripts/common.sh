@@ -169,6 +169,29 @@ output_value() {
   printf '%s\n' "$value"
 }
 
+# json_list "a,b": ["a","b"] (the values are AWS ids: no quotes or backslashes to escape).
+json_list() {
+  local out="" item
+  local IFS=,
+  for item in $1; do
+    item=${item// /}
+    [[ -n $item ]] && out+="${out:+,}\"$item\""
+  done
+  printf '[%s]' "$out"
+}
+
+# network_configuration SUBNETS SECURITY_GROUPS ASSIGN_PUBLIC_IP: run-task's --network-configuration for a one-off
+# task beside the service (the stack outputs TaskSubnetIds, TaskSecurityGroupId, AssignPublicIp).
+network_configuration() {
+  printf '{"awsvpcConfiguration":{"subnets":%s,"securityGroups":%s,"assignPublicIp":"%s"}}' \
+    "$(json_list "$1")" "$(json_list "$2")" "$3"
+}
+
+# iso_utc EPOCH: 2006-01-02T15:04:05Z, with GNU date or BSD date (macOS).
+iso_utc() {
+  date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ 2>/dev/null || date -u -r "$1" +%Y-%m-%dT%H:%M:%SZ
+}
+
 # image_tag IMAGE: the tag of an image reference (registry/repo:tag).
 image_tag() {
   local ref=${1##*/}

@@ -37,18 +37,7 @@ security_group=$(output_value "$outputs" TaskSecurityGroupId)
 public_ip=$(output_value "$outputs" AssignPublicIp)
 log_group=$(output_value "$outputs" LogGroupName)
 
-# json_list "a,b": ["a","b"] (the values are AWS ids: no quotes or backslashes to escape).
-json_list() {
-  local out="" item
-  local IFS=,
-  for item in $1; do
-    item=${item// /}
-    [[ -n $item ]] && out+="${out:+,}\"$item\""
-  done
-  printf '[%s]' "$out"
-}
-network=$(printf '{"awsvpcConfiguration":{"subnets":%s,"securityGroups":%s,"assignPublicIp":"%s"}}' \
-  "$(json_list "$subnets")" "$(json_list "$security_group")" "$public_ip")
+network=$(network_configuration "$subnets" "$security_group" "$public_ip")
 
 # The task definition's own command is `alembic upgrade head`: no override.
 log "starting the migrations in $cluster (${taskdef##*/})"

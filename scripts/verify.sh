@@ -65,11 +65,6 @@ integer() {
   if [[ $v =~ ^[0-9]+$ ]]; then printf '%s' "$v"; else printf 0; fi
 }
 
-# iso_utc EPOCH: 2006-01-02T15:04:05Z, with GNU date or BSD date (macOS).
-iso_utc() {
-  date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ 2>/dev/null || date -u -r "$1" +%Y-%m-%dT%H:%M:%SZ
-}
-
 # --- stacks
 for layer in network data compute edge observability; do
   name="h2o-$stage-$layer"
@@ -177,7 +172,7 @@ else
   if [[ -n $distribution ]]; then
     attached=$(capture '<WebAclArn>' aws cloudfront get-distribution --region "$REGION" --id "$distribution" \
       --query 'Distribution.DistributionConfig.WebACLId' --output text) || attached=""
-    if [[ $attached == "$web_acl" || $DRY_RUN != 0 ]]; then
+    if [[ $attached == "$web_acl" ]]; then
       report PASS waf "distribution $distribution uses web ACL ${web_acl##*/webacl/}"
     else
       report FAIL waf "distribution $distribution uses web ACL '${attached:-none}', not $web_acl"
@@ -261,7 +256,7 @@ if [[ -n $db ]]; then
     --query 'DBInstances[0].[BackupRetentionPeriod, LatestRestorableTime, DBInstanceArn]' --output text); then
     IFS=$'\t' read -r retention latest db_arn <<<"$backup"
     what="$db: retention $retention days, latest restorable time $latest"
-    if [[ $(integer "$retention") -gt 0 && -n $latest && $latest != None ]] || [[ $DRY_RUN != 0 ]]; then
+    if [[ $(integer "$retention") -gt 0 && -n $latest && $latest != None ]]; then
       report PASS backups "$what"
     else
       report FAIL backups "$what (no point-in-time recovery)"

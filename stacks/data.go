@@ -3,6 +3,7 @@ package stacks
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
@@ -25,10 +26,14 @@ const (
 	cachePort    = 6379
 )
 
-// postgresVersion: 17.6 is a current minor that AWS accepts for new instances (bare majors and several early
-// minors are deprecated for creation); auto minor upgrades keep it patched from there. A function, not a
-// package variable: a jsii call at package initialization would start Node before main runs.
-func postgresVersion() awsrds.PostgresEngineVersion { return awsrds.PostgresEngineVersion_VER_17_6() }
+// postgresVersion is the configured full minor. RDS's automatic minor upgrades are off (newDatabase): with them
+// on, RDS moves the instance past the template's minor, and a later template change to a lower minor fails
+// ("Cannot upgrade postgres from X to Y"); an EngineVersion change is an in-place update ("Some interruptions",
+// AWS::RDS::DBInstance reference), so a bump in config is reviewed like any change and applied by the deploy.
+func postgresVersion(cfg *config.Config) awsrds.PostgresEngineVersion {
+	major, _, _ := strings.Cut(cfg.DbEngineVersion, ".")
+	return awsrds.PostgresEngineVersion_Of(jsii.String(cfg.DbEngineVersion), jsii.String(major), nil)
+}
 
 // DataStack holds everything stateful: the database, the cache, the PDF bucket and the app's secrets.
 type DataStack struct {
@@ -102,7 +107,7 @@ func newDatabase(stack awscdk.Stack, cfg *config.Config, network *NetworkStack) 
 	for _, kind := range []string{"postgresql", "upgrade"} {
 		logs[kind] = newLogGroup(stack, "DatabaseLog-"+kind, cfg, fmt.Sprintf("/aws/rds/instance/%s/%s", id, kind))
 	}
-	engine := awsrds.DatabaseInstanceEngine_Postgres(&awsrds.PostgresInstanceEngineProps{Version: postgresVersion()})
+	engine := awsrds.DatabaseInstanceEngine_Postgres(&awsrds.PostgresInstanceEngineProps{Version: postgresVersion(cfg)})
 	params := awsrds.NewParameterGroup(stack, jsii.String("DatabaseParameters"), &awsrds.ParameterGroupProps{
 		Engine:      engine,
 		Description: jsii.String("h2o: TLS only, log statements slower than 1 s"),
@@ -135,7 +140,7 @@ func newDatabase(stack awscdk.Stack, cfg *config.Config, network *NetworkStack) 
 		// UTC, outside US business hours; maintenance follows the backup window so they never overlap.
 		PreferredBackupWindow:      jsii.String("07:00-08:00"),
 		PreferredMaintenanceWindow: jsii.String("sun:08:30-sun:09:30"),
-		AutoMinorVersionUpgrade:    jsii.Bool(true),
+		AutoMinorVersionUpgrade:    jsii.Bool(false), // the version is config's (postgresVersion)
 		CloudwatchLogsExports:      jsii.Strings("postgresql", "upgrade"),
 		CopyTagsToSnapshot:         jsii.Bool(true),
 		DeletionProtection:         jsii.Bool(cfg.DeletionProtection),

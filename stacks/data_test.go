@@ -20,7 +20,8 @@ func TestDatabaseMatchesTheStageConfig(t *testing.T) {
 		// GIVEN the stage config WHEN synthesized THEN the instance carries it
 		want := map[string]interface{}{
 			"DBInstanceClass": cfg.DbInstanceClass, "MultiAZ": cfg.DbMultiAz, "Engine": "postgres",
-			"EngineVersion": "17.6", "PubliclyAccessible": false, "StorageEncrypted": true, "StorageType": "gp3",
+			// The version is config's full minor and stays so: RDS's automatic minor upgrades are off.
+			"EngineVersion": cfg.DbEngineVersion, "AutoMinorVersionUpgrade": false, "PubliclyAccessible": false, "StorageEncrypted": true, "StorageType": "gp3",
 			"AllocatedStorage": "20", "MaxAllocatedStorage": float64(cfg.DbMaxAllocatedStorageGiB),
 			"BackupRetentionPeriod": float64(7), "PreferredBackupWindow": "07:00-08:00",
 			"PreferredMaintenanceWindow": "sun:08:30-sun:09:30", "DeletionProtection": cfg.DeletionProtection,

@@ -67,3 +67,12 @@ test('an alarm threshold change passes', { skip }, () => {
   assert.ok(changed, 'no h2o-prod-ecs-cpu alarm in the prod templates');
   assert.equal(r.code, 0, r.out);
 });
+
+test('a PostgreSQL minor bump (config dbEngineVersion) is an in-place update and passes', { skip }, () => {
+  const r = guard(head('DatabaseB269D8BB', (res) => {
+    const [major, minor] = res.DatabaseB269D8BB.Properties.EngineVersion.split('.');
+    res.DatabaseB269D8BB.Properties.EngineVersion = `${major}.${Number(minor) + 1}`;
+  }));
+  assert.equal(r.code, 0, r.out);
+  assert.match(r.out, /EngineVersion/);
+});

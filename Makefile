@@ -34,10 +34,13 @@ unit: deps
 	go vet ./...
 	go test ./...
 
-# The variant turns on every optional part (domain, certificates, DNS, Amplify, Slack) so those templates are
-# linted too; it is synthesized beside cdk.out, not into it.
+# The variant turns on every optional part (domain, certificates, DNS, Amplify, Slack, X-Ray, prod's WAF rules in
+# count mode with a body limit, an imported GitHub OIDC provider) so those templates are linted too; it is
+# synthesized beside cdk.out, not into it.
 VARIANT := -c domainName=h2o.example.com -c hostedZoneId=Z0123456789ABCDEFGHIJ \
-           -c frontendRepository=https://github.com/h2o-allegiant/frontend -c slackWorkspaceId=T0123ABCD -c slackChannelId=C0123ABCD
+           -c frontendRepository=https://github.com/h2o-allegiant/frontend -c slackWorkspaceId=T0123ABCD -c slackChannelId=C0123ABCD \
+           -c enableXRay=true -c prod.wafMode=count -c prod.wafBodyLimitKiB=12 \
+           -c ci.githubOidcProviderArn=arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com
 
 lint: synth cli-check
 	$(CDK) synth --quiet $(VARIANT) -o .build/variant.out >/dev/null
@@ -46,11 +49,13 @@ lint: synth cli-check
 	  cfn-lint cdk.out/*.template.json cdk.out/assembly-*/*.template.json .build/variant.out/assembly-*/*.template.json; \
 	else echo "cfn-lint not on PATH: skipped"; fi
 
-# A bad context value must stop the CLI with a message naming the key.
+# A bad context value and a misspelled key must each stop the CLI with a message naming the key.
 cli-check: deps
 	@out=$$($(CDK) synth --quiet -c alarmEmail=not-an-email -o .build/bad-out 2>&1) && { echo "bad alarmEmail was accepted"; exit 1; }; \
 	  grep -q 'alarmEmail = "not-an-email"' <<<"$$out" || { echo "$$out"; echo "error does not name alarmEmail"; exit 1; }; \
-	  echo "cli-check: bad alarmEmail rejected by cdk synth"
+	  out=$$($(CDK) synth --quiet -c alarmEmial=ops@company.com -o .build/bad-out 2>&1) && { echo "misspelled alarmEmial was accepted"; exit 1; }; \
+	  grep -q 'did you mean "alarmEmail"' <<<"$$out" || { echo "$$out"; echo "error does not suggest alarmEmail"; exit 1; }; \
+	  echo "cli-check: bad alarmEmail and misspelled alarmEmial rejected by cdk synth"
 
 ls: deps
 	$(CDK) ls

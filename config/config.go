@@ -88,6 +88,10 @@ type Config struct {
 	RequestTimeoutSeconds int    `json:"requestTimeoutSeconds" doc:"CloudFront's origin response timeout, the longest an API request may take; the ALB idle timeout and deploy drain follow from it (1-120 without a quota increase)"`
 	WafMode               string `json:"wafMode" doc:"block, count (see what would be blocked) or off (dev: saves the ACL's fixed cost)"`
 	WafRateLimit          int    `json:"wafRateLimit" doc:"requests per client IP per 5 minutes before the rate rule acts: far above one user"`
+	// WafBodyLimitKiB replaces the common rule set's fixed 8 KB body limit (counted, not blocked: AI prompts are
+	// larger) with a configurable one; 0 leaves body size to the app.
+	WafBodyLimitKiB int  `json:"wafBodyLimitKiB" doc:"request bodies over this many KiB are blocked (counted in count mode); 0 = no WAF body limit (the managed 8 KB rule only counts)"`
+	WafLogging      bool `json:"wafLogging" doc:"WAF request logs to the log group aws-waf-logs-h2o-<stage>, authorization and cookie headers redacted"`
 
 	// Frontend (Amplify Hosting): enabled when FrontendRepository is set.
 	FrontendRepository      string `json:"frontendRepository" doc:"https://github.com/<org>/<repo> of the frontend; empty = no Amplify app"`
@@ -160,6 +164,7 @@ var stageDefaults = map[string]func(*Config){
 		c.DeletionProtection = true
 		c.LogRetentionDays = 90 // a quarter of history for incident reviews.
 		c.WafMode = WafBlock
+		c.WafLogging = true      // who was blocked, and why: the first question after a false positive
 		c.MonthlyBudgetUsd = 350 // the prod estimate plus one extra task at full scale-out
 	},
 }

@@ -52,6 +52,8 @@ var settingCases = map[string]struct{ valid, invalid string }{
 	"cloudFrontPrefixListId":   {"pl-0123456789abcdef0", "sg-12345678"},
 	"requestTimeoutSeconds":    {"90", "121"},
 	"wafMode":                  {"count", "monitor"},
+	"wafBodyLimitKiB":          {"12", "17"},
+	"wafLogging":               {"true", "yes"},
 	"wafRateLimit":             {"500", "5"},
 	"frontendRepository":       {"https://github.com/acme/frontend", "git@github.com:acme/frontend.git"},
 	"frontendBranch":           {"release", ""},
@@ -70,6 +72,8 @@ var companions = map[string]map[string]string{
 	"scaleDownCron":      {"scheduleTimeZone": "UTC", "scaleUpCron": "cron(0 8 ? * MON-FRI *)"},
 	"scaleUpCron":        {"scheduleTimeZone": "UTC", "scaleDownCron": "cron(0 20 ? * MON-FRI *)"},
 	"deletionProtection": {"stopDatabaseOffHours": "false"},
+	"wafBodyLimitKiB":    {"wafMode": "count"},
+	"wafLogging":         {"wafMode": "count"},
 }
 
 func TestEverySettingIsCovered(t *testing.T) {

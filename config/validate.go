@@ -180,6 +180,11 @@ func (c *Config) validateEdge(v *validator) {
 		WafBlock+", "+WafCount+" or "+WafOff)
 	v.check(c.WafRateLimit >= 10 && c.WafRateLimit <= 2000000000, "wafRateLimit", strconv.Itoa(c.WafRateLimit),
 		"10 to 2000000000 requests per IP per 5 minutes (WAF limits)")
+	v.check(c.WafBodyLimitKiB >= 0 && c.WafBodyLimitKiB <= 16, "wafBodyLimitKiB", strconv.Itoa(c.WafBodyLimitKiB),
+		"0 (no limit) or 1 to 16: a CloudFront web ACL inspects the first 16 KiB of a body; larger limits belong in the app")
+	v.check(!c.WafLogging || c.WafMode != WafOff, "wafLogging", "true", "false when wafMode is off (there is no web ACL to log)")
+	v.check(c.WafBodyLimitKiB == 0 || c.WafMode != WafOff, "wafBodyLimitKiB", strconv.Itoa(c.WafBodyLimitKiB),
+		"0 when wafMode is off (there is no web ACL to enforce it)")
 	v.check(c.FrontendRepository == "" || githubRepoRe.MatchString(c.FrontendRepository), "frontendRepository",
 		c.FrontendRepository, "https://github.com/<org>/<repo>, or empty for no Amplify app")
 	v.check(branchRe.MatchString(c.FrontendBranch), "frontendBranch", c.FrontendBranch, "a git branch name")

@@ -1,5 +1,6 @@
-// Package scripts tests deploy.sh, rollback.sh and migrate.sh offline: fake aws, docker, npx, curl and git
-// executables (this test binary, linked under those names) log their argv and answer from canned rules.
+// Package scripts tests the scripts in scripts/ offline: fake aws, docker, npx, curl and git executables (this
+// test binary, linked under those names) log their argv and answer from canned rules. Every distinct AWS call
+// of every script is also collected and compared with the golden file testdata/aws-calls.txt (golden_test.go).
 package scripts
 
 import (
@@ -21,12 +22,13 @@ const fakeConfigEnv = "H2O_FAKE_CONFIG"
 
 var fakeNames = []string{"aws", "docker", "npx", "curl", "git"}
 
-// TestMain turns this binary into a fake command when the scripts run it under a fake's name.
+// TestMain turns this binary into a fake command when the scripts run it under a fake's name; otherwise it runs
+// the tests, then compares the AWS calls they saw with the golden file (when the whole package ran).
 func TestMain(m *testing.M) {
 	if cfg := os.Getenv(fakeConfigEnv); cfg != "" {
 		os.Exit(fakeMain(cfg))
 	}
-	os.Exit(m.Run())
+	os.Exit(runWithGolden(m))
 }
 
 // rule is one canned answer: the first rule whose Cmd matches and whose Args all occur in argv answers,
@@ -43,6 +45,8 @@ type rule struct {
 type fakeConfig struct {
 	Log   string `json:"log"`
 	Rules []rule `json:"rules"`
+	// Golden collects "<script> aws <service> <command>" lines, the script being the one that made the call.
+	Golden string `json:"golden"`
 }
 
 // fakeMain logs one line per call (name and arguments, tab-separated; the token read by --password-stdin as
@@ -76,6 +80,9 @@ func fakeMain(cfgPath string) int {
 	}
 	fmt.Fprintln(f, strings.Join(logged, "\t"))
 	f.Close()
+	if name == "aws" && cfg.Golden != "" {
+		recordAWSCall(cfg.Golden, args)
+	}
 
 	for i, r := range cfg.Rules {
 		if r.Cmd != name || !containsAll(args, r.Args) {
@@ -154,6 +161,12 @@ func (h *harness) on(cmd string, args []string, stdout string, exit int) *harnes
 	return h
 }
 
+// onErr adds a rule answering every matching call with stderr and an exit code (an AWS error).
+func (h *harness) onErr(cmd string, args []string, stderr string, exit int) *harness {
+	h.rules = append(h.rules, rule{Cmd: cmd, Args: args, Stderr: stderr, Exit: exit})
+	return h
+}
+
 // onTimes adds a rule answering the first n matching calls.
 func (h *harness) onTimes(n int, cmd string, args []string, stdout string, exit int) *harness {
 	h.rules = append(h.rules, rule{Cmd: cmd, Args: args, Stdout: stdout, Exit: exit, Times: n})
@@ -170,7 +183,7 @@ func (h *harness) run(script string, args ...string) result {
 	h.t.Helper()
 	logPath := filepath.Join(h.dir, "calls.log")
 	cfgPath := filepath.Join(h.dir, "fake.json")
-	data, err := json.Marshal(fakeConfig{Log: logPath, Rules: h.rules})
+	data, err := json.Marshal(fakeConfig{Log: logPath, Rules: h.rules, Golden: goldenLog})
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -266,8 +279,19 @@ const (
 	account  = "123456789012"
 	registry = account + ".dkr.ecr.us-east-1.amazonaws.com"
 	family   = "h2odevcomputeTaskDefA1B2C3"
-	apiURL   = "https://abc123.execute-api.us-east-1.amazonaws.com"
+	apiURL   = "https://d111111abcdef8.cloudfront.net"
+	// What the fake ECR answers for any image: the retag calls pass it on unchanged.
+	manifestOf = `{"schemaVersion":2,"config":{"digest":"sha256:TAG"}}`
+	mediaType  = "application/vnd.docker.distribution.manifest.v2+json"
 )
+
+func migrationArn(stage string) string {
+	return "arn:aws:ecs:us-east-1:" + account + ":task-definition/h2o-backend-migrate-" + stage + ":4"
+}
+
+func targetGroupArn(stage string) string {
+	return "arn:aws:elasticloadbalancing:us-east-1:" + account + ":targetgroup/h2o-" + stage + "-tg/0123456789abcdef"
+}
 
 func computeOutputs(stage string) string {
 	return strings.Join([]string{
@@ -279,7 +303,42 @@ func computeOutputs(stage string) string {
 		"TaskSecurityGroupId\tsg-0123",
 		"AssignPublicIp\tDISABLED",
 		"LogGroupName\t/aws/ecs/h2o-backend-" + stage,
+		"MigrationTaskDefinitionArn\t" + migrationArn(stage),
+		"MinTasks\t1",
+		"MaxTasks\t3",
+		"TargetGroupArn\t" + targetGroupArn(stage),
 	}, "\n") + "\n"
+}
+
+// dataOutputs: prod has an AWS Backup plan (BackupVaultName), dev none.
+func dataOutputs(stage string) string {
+	out := "DatabaseInstanceId\th2o-" + stage + "-postgres\n" +
+		"DatabaseSecretArn\t" + secretArn(stage) + "\n"
+	if stage == "prod" {
+		out += "BackupVaultName\th2o-prod-backup\n"
+	}
+	return out
+}
+
+func secretArn(stage string) string {
+	return "arn:aws:secretsmanager:us-east-1:" + account + ":secret:rds!db-" + stage + "-AbCdEf"
+}
+
+// edgeOutputs: prod has a WAF (WebAclArn), dev none.
+func edgeOutputs(stage string) string {
+	out := "ApiUrl\t" + apiURL + "\nDistributionId\tE2ABCDEF\n"
+	if stage == "prod" {
+		out += "WebAclArn\t" + webACLArn + "\n"
+	}
+	return out
+}
+
+const webACLArn = "arn:aws:wafv2:us-east-1:" + account + ":global/webacl/h2o-prod-waf/1234abcd"
+
+func observabilityOutputs(stage string) string {
+	return "AlarmTopicArn\tarn:aws:sns:us-east-1:" + account + ":h2o-" + stage + "-alarms\n" +
+		"AlarmTopicName\th2o-" + stage + "-alarms\n" +
+		"CanaryAlarmName\th2o-" + stage + "-notification-canary\n"
 }
 
 func taskDefArn(rev int) string {
@@ -308,9 +367,20 @@ func ecrDescribe(tag string) []string {
 		"--image-ids", "imageTag=" + tag, "--query", "imageDetails[0].imageDigest", "--output", "text"}
 }
 
-func cdkDeploy(stage, tag string) []string {
-	return []string{"npx", "cdk", "deploy", stage + "/*", "-c", "stage=" + stage, "-c", "imageTag=" + tag,
-		"--require-approval", "never"}
+// cdkDeployStage: every stack of the stage, the migration task definition on tag; serviceTag only on a first deploy.
+func cdkDeployStage(stage, tag, serviceTag string) []string {
+	c := []string{"npx", "cdk", "deploy", stage + "/*", "-c", "stage=" + stage, "--require-approval", "never",
+		"--parameters", "h2o-" + stage + "-compute:MigrationImageTag=" + tag}
+	if serviceTag != "" {
+		c = append(c, "--parameters", "h2o-"+stage+"-compute:ImageTag="+serviceTag)
+	}
+	return c
+}
+
+// cdkDeployService: only the compute stack, the service on tag.
+func cdkDeployService(stage, tag string) []string {
+	return []string{"npx", "cdk", "deploy", stage + "/compute", "--exclusively", "-c", "stage=" + stage,
+		"--require-approval", "never", "--parameters", "h2o-" + stage + "-compute:ImageTag=" + tag}
 }
 
 func waitStable(stage string) []string {
@@ -327,29 +397,80 @@ var (
 	dockerLogin   = []string{"docker", "login", "--username", "AWS", "--password-stdin", registry, "<stdin:ecr-token>"}
 )
 
-// deployed: a stage whose service runs revision rev of the family, with image tag runningTag.
-func deployed(h *harness, stage string, rev int, runningTag string) *harness {
-	return h.on("aws", []string{"describe-stacks", "h2o-" + stage + "-compute"}, computeOutputs(stage), 0).
-		on("aws", []string{"describe-stacks", "h2o-" + stage + "-edge"}, "ApiUrl\t"+apiURL+"\n", 0).
-		on("aws", []string{"describe-services"}, taskDefArn(rev)+"\n", 0).
-		on("aws", []string{"describe-task-definition", taskDefArn(rev)}, "ACTIVE\t"+imageOf(runningTag)+"\n", 0).
-		on("aws", []string{"get-login-password"}, "ecr-token\n", 0)
+func dockerBuild(h *harness, tag string) []string {
+	return []string{"docker", "buildx", "build", "--platform", "linux/arm64", "--tag", imageOf(tag), "--push", h.backend}
 }
 
-var scriptNames = []string{"deploy.sh", "rollback.sh", "migrate.sh"}
+// retag: the three calls that point ECR tag dst at the image tagged src.
+func retag(src, dst string) [][]string {
+	get := func(field string) []string {
+		return []string{"aws", "ecr", "batch-get-image", "--region", "us-east-1", "--repository-name", "h2o-backend",
+			"--image-ids", "imageTag=" + src, "--query", "images[0]." + field, "--output", "text"}
+	}
+	return [][]string{get("imageManifest"), get("imageManifestMediaType"),
+		{"aws", "ecr", "put-image", "--region", "us-east-1", "--repository-name", "h2o-backend", "--image-tag", dst,
+			"--image-manifest", strings.ReplaceAll(manifestOf, "TAG", src), "--image-manifest-media-type", mediaType,
+			"--query", "image.imageId.imageDigest", "--output", "text"}}
+}
+
+// moveTags: previous-<stage> to before (when there is one), then live-<stage> to now.
+func moveTags(stage, before, now string) [][]string {
+	var calls [][]string
+	if before != "" {
+		calls = append(calls, retag(before, "previous-"+stage)...)
+	}
+	return append(calls, retag(now, "live-"+stage)...)
+}
+
+// images: ECR answers batch-get-image for these tags (any other tag: no image).
+func images(h *harness, tags ...string) *harness {
+	for _, tag := range tags {
+		h.on("aws", []string{"batch-get-image", "imageTag=" + tag, "images[0].imageManifest"},
+			strings.ReplaceAll(manifestOf, "TAG", tag)+"\n", 0).
+			on("aws", []string{"batch-get-image", "imageTag=" + tag, "images[0].imageManifestMediaType"}, mediaType+"\n", 0)
+	}
+	return h.on("aws", []string{"batch-get-image"}, "None\n", 0)
+}
+
+// deployed: a stage whose service runs revision rev of the family, with image tag runningTag; every stack
+// answers its outputs, the database is available and the service awake; ECR knows the images the tests use.
+func deployed(h *harness, stage string, rev int, runningTag string) *harness {
+	h.on("aws", []string{"describe-stacks", "h2o-" + stage + "-compute"}, computeOutputs(stage), 0).
+		on("aws", []string{"describe-stacks", "h2o-" + stage + "-edge"}, edgeOutputs(stage), 0).
+		on("aws", []string{"describe-stacks", "h2o-" + stage + "-data"}, dataOutputs(stage), 0).
+		on("aws", []string{"describe-stacks", "h2o-" + stage + "-observability"}, observabilityOutputs(stage), 0).
+		on("aws", []string{"describe-services"}, taskDefArn(rev)+"\n", 0).
+		on("aws", []string{"describe-task-definition", taskDefArn(rev)}, "ACTIVE\t"+imageOf(runningTag)+"\n", 0).
+		on("aws", []string{"get-login-password"}, "ecr-token\n", 0).
+		on("aws", []string{"describe-db-instances", "DBInstances[0].DBInstanceStatus"}, "available\n", 0).
+		on("aws", []string{"describe-scalable-targets"}, "3\n", 0).
+		on("aws", []string{"run-task"}, migrationTask(stage)+"\n", 0).
+		on("aws", []string{"describe-tasks"}, "Essential container in task exited\t0\n", 0)
+	return images(h, "oldsha", "newsha", "sha5", "sha6", "sha7", "sha8", "sha9", "prebuilt")
+}
+
+var scriptNames = []string{"deploy.sh", "rollback.sh", "migrate.sh", "verify.sh", "restore.sh"}
+
+// usageArgs: the arguments that make a valid command line for script with stage replaced.
+func usageArgs(script string, args ...string) []string {
+	if script == "restore.sh" && len(args) > 0 {
+		return append(args, "--to", "latest")
+	}
+	return args
+}
 
 func TestUsageErrorsExit2(t *testing.T) {
 	for _, script := range scriptNames {
 		for _, args := range [][]string{{}, {"staging"}, {"Dev"}, {"--bogus", "dev"}, {"dev", "a", "b"}} {
 			h := newHarness(t)
-			r := h.run(script, args...)
+			r := h.run(script, usageArgs(script, args...)...)
 			expectCode(t, r, 2)
 			expectCalls(t, r)
 			if r.stdout != "" || !strings.Contains(r.stderr, "--help") {
 				t.Errorf("%s %q: want the error on stderr only, pointing at --help\n%s", script, args, r)
 			}
 		}
-		r := newHarness(t).run(script, "staging")
+		r := newHarness(t).run(script, usageArgs(script, "staging")...)
 		if !strings.Contains(r.stderr, "unknown stage 'staging' (known stages: dev, prod)") {
 			t.Errorf("%s staging: unclear error\n%s", script, r)
 		}
@@ -376,27 +497,38 @@ func TestDryRunRunsNothing(t *testing.T) {
 	}{
 		{"deploy.sh", []string{"dev"}, map[string]string{"IMAGE_TAG": "abc123"}, []string{
 			"+ aws ecr get-login-password --region us-east-1 | docker login --username AWS --password-stdin " + registry,
-			"+ npx cdk deploy 'dev/*' -c stage=dev -c imageTag=abc123 --require-approval never",
+			"+ npx cdk deploy 'dev/*' -c stage=dev --require-approval never --parameters h2o-dev-compute:MigrationImageTag=abc123",
+			"+ npx cdk deploy dev/compute --exclusively -c stage=dev --require-approval never --parameters h2o-dev-compute:ImageTag=abc123",
 			"+ aws ecs wait services-stable --region us-east-1 --cluster h2o-dev --services h2o-backend-service",
 		}},
 		{"deploy.sh", []string{"prod"}, map[string]string{"AWS_ACCOUNT_ID": "", "ARCH": "amd64"}, []string{
 			"+ git -C BACKEND rev-parse HEAD",
 			"+ aws sts get-caller-identity --query Account --output text",
 			"+ docker buildx build --platform linux/amd64 --tag '<account>.dkr.ecr.us-east-1.amazonaws.com/h2o-backend:<git-sha>' --push BACKEND",
-			"+ npx cdk deploy 'prod/*' -c stage=prod -c 'imageTag=<git-sha>' --require-approval never",
+			"+ npx cdk deploy 'prod/*' -c stage=prod --require-approval never --parameters 'h2o-prod-compute:MigrationImageTag=<git-sha>'",
 		}},
 		{"rollback.sh", []string{"dev"}, nil, []string{
-			"+ npx cdk deploy 'dev/*' -c stage=dev -c 'imageTag=<previous-tag>' --require-approval never",
+			"+ npx cdk deploy dev/compute --exclusively -c stage=dev --require-approval never --parameters 'h2o-dev-compute:ImageTag=<previous-tag>'",
 		}},
 		{"rollback.sh", []string{"prod", "abc123"}, nil, []string{
 			"+ aws ecr describe-images --region us-east-1 --repository-name h2o-backend --image-ids imageTag=abc123 --query 'imageDetails[0].imageDigest' --output text",
-			"+ npx cdk deploy 'prod/*' -c stage=prod -c imageTag=abc123 --require-approval never",
+			"+ npx cdk deploy prod/compute --exclusively -c stage=prod --require-approval never --parameters h2o-prod-compute:ImageTag=abc123",
+			"+ aws ecr put-image --region us-east-1 --repository-name h2o-backend --image-tag live-prod --image-manifest '<imageManifest>' --image-manifest-media-type '<imageManifestMediaType>' --query image.imageId.imageDigest --output text",
 		}},
 		{"rollback.sh", []string{"--emergency", "dev"}, nil, []string{
 			"+ aws ecs update-service --region us-east-1 --cluster h2o-dev --service h2o-backend-service --task-definition '<TaskDefinitionFamily>:<previous-revision>' --query service.taskDefinition --output text",
 		}},
 		{"migrate.sh", []string{"prod"}, nil, []string{
-			`+ aws ecs run-task --region us-east-1 --cluster h2o-prod --launch-type FARGATE --task-definition '<TaskDefinitionFamily>' --network-configuration '{"awsvpcConfiguration":{"subnets":["<TaskSubnetIds>"],"securityGroups":["<TaskSecurityGroupId>"],"assignPublicIp":"<AssignPublicIp>"}}' --overrides '{"containerOverrides":[{"name":"backend","command":["alembic","upgrade","head"]}]}' --started-by h2o-migrate --query 'tasks[0].taskArn' --output text`,
+			`+ aws ecs run-task --region us-east-1 --cluster h2o-prod --launch-type FARGATE --task-definition '<MigrationTaskDefinitionArn>' --network-configuration '{"awsvpcConfiguration":{"subnets":["<TaskSubnetIds>"],"securityGroups":["<TaskSecurityGroupId>"],"assignPublicIp":"<AssignPublicIp>"}}' --started-by h2o-migrate --query 'tasks[0].taskArn' --output text`,
+		}},
+		{"verify.sh", []string{"dev"}, nil, []string{
+			"+ aws cloudwatch set-alarm-state --region us-east-1 --alarm-name '<CanaryAlarmName>' --state-value ALARM --state-reason 'verify.sh test: alarm delivery check, not an incident'",
+			"+ aws secretsmanager describe-secret --region us-east-1 --secret-id '<DatabaseSecretArn>' --query RotationEnabled --output text",
+		}},
+		{"restore.sh", []string{"dev", "--to", "latest"}, map[string]string{"RESTORE_TARGET": "h2o-dev-postgres-restore-x"}, []string{
+			"+ aws rds restore-db-instance-to-point-in-time --region us-east-1 --source-db-instance-identifier h2o-dev-postgres --target-db-instance-identifier h2o-dev-postgres-restore-x --use-latest-restorable-time --db-subnet-group-name '<DBSubnetGroupName>' --vpc-security-group-ids '<VpcSecurityGroupIds>' --db-parameter-group-name '<DBParameterGroupName>' --db-instance-class '<DBInstanceClass>' --no-publicly-accessible --no-multi-az --no-deletion-protection --copy-tags-to-snapshot --tags Key=Purpose,Value=restore Key=Project,Value=h2o Key=Stage,Value=dev Key=ManagedBy,Value=restore.sh --query DBInstance.DBInstanceStatus --output text",
+			"+ aws rds modify-db-instance --region us-east-1 --db-instance-identifier h2o-dev-postgres-restore-x --manage-master-user-password --apply-immediately --query DBInstance.DBInstanceStatus --output text",
+			"#     aws rds delete-db-instance --region us-east-1 --db-instance-identifier h2o-dev-postgres-restore-x --skip-final-snapshot",
 		}},
 	}
 	for _, c := range cases {
@@ -427,314 +559,16 @@ func TestDryRunRunsNothing(t *testing.T) {
 	}
 }
 
-func TestDryRunExactDeployPlan(t *testing.T) {
-	h := newHarness(t)
-	h.env["DRY_RUN"] = "1"
-	h.env["IMAGE_TAG"] = "abc123"
-	r := h.run("deploy.sh", "dev")
-	expectCode(t, r, 0)
-	want := `+ aws cloudformation describe-stacks --region us-east-1 --stack-name h2o-dev-compute --query 'Stacks[0].Outputs[].[OutputKey,OutputValue]' --output text
-+ aws ecs describe-services --region us-east-1 --cluster h2o-dev --services h2o-backend-service --query 'services[0].taskDefinition' --output text
-+ aws ecs describe-task-definition --region us-east-1 --task-definition 'arn:aws:ecs:us-east-1:<account>:task-definition/<TaskDefinitionFamily>:<revision>' --query "taskDefinition.[status, containerDefinitions[?name=='backend'] | [0].image]" --output text
-+ aws ecr describe-images --region us-east-1 --repository-name h2o-backend --image-ids imageTag=abc123 --query 'imageDetails[0].imageDigest' --output text
-+ aws ecr get-login-password --region us-east-1 | docker login --username AWS --password-stdin REGISTRY
-+ docker buildx build --platform linux/arm64 --tag REGISTRY/h2o-backend:abc123 --push BACKEND
-+ npx cdk deploy 'dev/*' -c stage=dev -c imageTag=abc123 --require-approval never
-+ aws cloudformation describe-stacks --region us-east-1 --stack-name h2o-dev-compute --query 'Stacks[0].Outputs[].[OutputKey,OutputValue]' --output text
-+ aws ecs wait services-stable --region us-east-1 --cluster h2o-dev --services h2o-backend-service
-+ aws cloudformation describe-stacks --region us-east-1 --stack-name h2o-dev-edge --query 'Stacks[0].Outputs[].[OutputKey,OutputValue]' --output text
-+ curl -fsS --max-time 10 -o /dev/null '<ApiUrl>/health'
-# on failure: scripts/rollback.sh dev '<previous-tag>'
-`
-	want = strings.NewReplacer("REGISTRY", registry, "BACKEND", h.backend).Replace(want)
-	if r.stdout != want {
-		t.Fatalf("dry-run plan differs\n--- want\n%s%s", want, r)
-	}
-}
-
-func TestDeploySuccess(t *testing.T) {
-	h := newHarness(t)
-	deployed(h, "dev", 7, "oldsha").
-		on("git", []string{"rev-parse"}, "newsha\n", 0).
-		on("aws", []string{"describe-images"}, "", 254).
-		on("curl", nil, "", 0)
-	r := h.run("deploy.sh", "dev")
-	expectCode(t, r, 0)
-	expectCalls(t, r,
-		[]string{"git", "-C", h.backend, "rev-parse", "HEAD"},
-		describeStacks("h2o-dev-compute"),
-		describeServices("dev"),
-		describeTaskDef(taskDefArn(7)),
-		ecrDescribe("newsha"),
-		loginPassword,
-		dockerLogin,
-		[]string{"docker", "buildx", "build", "--platform", "linux/arm64", "--tag", imageOf("newsha"), "--push", h.backend},
-		cdkDeploy("dev", "newsha"),
-		describeStacks("h2o-dev-compute"),
-		waitStable("dev"),
-		describeStacks("h2o-dev-edge"),
-		curlHealth(),
-	)
-}
-
-func TestDeploySkipsBuildWhenImageInECR(t *testing.T) {
-	h := newHarness(t)
-	h.env["IMAGE_TAG"] = "prebuilt"
-	deployed(h, "prod", 3, "oldsha").on("aws", []string{"describe-images"}, "sha256:1234\n", 0)
-	r := h.run("deploy.sh", "prod")
-	expectCode(t, r, 0)
-	if len(callsOf(r, "docker")) != 0 || len(callsOf(r, "git")) != 0 {
-		t.Fatalf("built or asked git although IMAGE_TAG is in ECR\n%s", r)
-	}
-	expectCalls(t, result{calls: callsOf(r, "npx")}, cdkDeploy("prod", "prebuilt"))
-}
-
-func TestDeploySmokeFailureRollsBack(t *testing.T) {
-	h := newHarness(t)
-	h.env["IMAGE_TAG"] = "newsha"
-	h.env["SMOKE_ATTEMPTS"] = "3"
-	// Before the deploy the service runs revision 7 (oldsha); after it, revision 8 (newsha).
-	h.onTimes(1, "aws", []string{"describe-services"}, taskDefArn(7)+"\n", 0).
-		on("aws", []string{"describe-services"}, taskDefArn(8)+"\n", 0).
-		on("aws", []string{"describe-task-definition", taskDefArn(8)}, "ACTIVE\t"+imageOf("newsha")+"\n", 0).
-		on("aws", []string{"describe-images", "imageTag=newsha"}, "", 254).
-		on("aws", []string{"describe-images", "imageTag=oldsha"}, "sha256:old\n", 0).
-		onTimes(3, "curl", nil, "", 22) // the new image never answers; the old one does
-	deployed(h, "dev", 7, "oldsha")
-	r := h.run("deploy.sh", "dev")
-	expectCode(t, r, 1)
-	expectCalls(t, r,
-		// deploy.sh
-		describeStacks("h2o-dev-compute"),
-		describeServices("dev"),
-		describeTaskDef(taskDefArn(7)),
-		ecrDescribe("newsha"),
-		loginPassword,
-		dockerLogin,
-		[]string{"docker", "buildx", "build", "--platform", "linux/arm64", "--tag", imageOf("newsha"), "--push", h.backend},
-		cdkDeploy("dev", "newsha"),
-		describeStacks("h2o-dev-compute"),
-		waitStable("dev"),
-		describeStacks("h2o-dev-edge"),
-		curlHealth(), curlHealth(), curlHealth(),
-		// rollback.sh dev oldsha
-		describeStacks("h2o-dev-compute"),
-		describeServices("dev"),
-		describeTaskDef(taskDefArn(8)),
-		ecrDescribe("oldsha"),
-		cdkDeploy("dev", "oldsha"),
-		waitStable("dev"),
-		describeStacks("h2o-dev-edge"),
-		curlHealth(),
-	)
-	if !strings.Contains(r.stderr, "deploy of newsha failed; rolled back to oldsha") {
-		t.Errorf("no rollback message\n%s", r)
-	}
-}
-
-func TestDeployCdkFailureRollsBack(t *testing.T) {
-	h := newHarness(t)
-	h.env["IMAGE_TAG"] = "newsha"
-	h.onTimes(1, "npx", nil, "", 1).on("aws", []string{"describe-images"}, "sha256:x\n", 0)
-	deployed(h, "prod", 7, "oldsha")
-	r := h.run("deploy.sh", "prod")
-	expectCode(t, r, 1)
-	expectCalls(t, result{calls: callsOf(r, "npx")}, cdkDeploy("prod", "newsha"), cdkDeploy("prod", "oldsha"))
-}
-
-func TestDeployFirstDeployHasNoRollback(t *testing.T) {
-	h := newHarness(t)
-	h.env["IMAGE_TAG"] = "newsha"
-	h.onTimes(1, "aws", []string{"describe-stacks", "h2o-dev-compute"}, "", 254).
-		on("npx", nil, "", 1).
-		on("aws", []string{"describe-images"}, "", 254)
-	deployed(h, "dev", 1, "unused")
-	r := h.run("deploy.sh", "dev")
-	expectCode(t, r, 1)
-	expectCalls(t, result{calls: callsOf(r, "npx")}, cdkDeploy("dev", "newsha"))
-	if !strings.Contains(r.stderr, "no automatic rollback") {
-		t.Errorf("want an explanation\n%s", r)
-	}
-}
-
-// history: revisions 9 (running, sha9), 8 (sha9 again: a config-only change) and 7 (sha7, deregistered).
-func history(h *harness, stage string) *harness {
-	return deployed(h, stage, 9, "sha9").
-		on("aws", []string{"describe-task-definition", family + ":8"}, "INACTIVE\t"+imageOf("sha9")+"\n", 0).
-		on("aws", []string{"describe-task-definition", family + ":7"}, "ACTIVE\t"+imageOf("sha7")+"\n", 0)
-}
-
-func TestRollbackFindsPreviousTag(t *testing.T) {
-	h := history(newHarness(t), "dev")
-	r := h.run("rollback.sh", "dev")
-	expectCode(t, r, 0)
-	expectCalls(t, r,
-		describeStacks("h2o-dev-compute"),
-		describeServices("dev"),
-		describeTaskDef(taskDefArn(9)),
-		describeTaskDef(family+":8"),
-		describeTaskDef(family+":7"),
-		ecrDescribe("sha7"),
-		cdkDeploy("dev", "sha7"),
-		waitStable("dev"),
-		describeStacks("h2o-dev-edge"),
-		curlHealth(),
-	)
-}
-
-func TestRollbackGivenTag(t *testing.T) {
-	h := history(newHarness(t), "prod")
-	r := h.run("rollback.sh", "prod", "sha5")
-	expectCode(t, r, 0)
-	expectCalls(t, r,
-		describeStacks("h2o-prod-compute"),
-		describeServices("prod"),
-		describeTaskDef(taskDefArn(9)),
-		ecrDescribe("sha5"),
-		cdkDeploy("prod", "sha5"),
-		waitStable("prod"),
-		describeStacks("h2o-prod-edge"),
-		curlHealth(),
-	)
-}
-
-func TestRollbackUnknownTagStopsBeforeDeploying(t *testing.T) {
-	h := history(newHarness(t), "dev").on("aws", []string{"describe-images"}, "", 254)
-	r := h.run("rollback.sh", "dev", "nosuchtag")
-	expectCode(t, r, 1)
-	if len(callsOf(r, "npx")) != 0 || !strings.Contains(r.stderr, "image tag nosuchtag is not in ECR") {
-		t.Fatalf("deployed a missing image, or unclear error\n%s", r)
-	}
-}
-
-func TestRollbackNothingEarlier(t *testing.T) {
-	h := deployed(newHarness(t), "dev", 2, "sha2").
-		on("aws", []string{"describe-task-definition", family + ":1"}, "INACTIVE\t"+imageOf("sha2")+"\n", 0)
-	r := h.run("rollback.sh", "dev")
-	expectCode(t, r, 1)
-	if len(callsOf(r, "npx")) != 0 || !strings.Contains(r.stderr, "pass <image-tag>") {
-		t.Fatalf("want a clear error\n%s", r)
-	}
-}
-
-func updateService(stage, td string) []string {
-	return []string{"aws", "ecs", "update-service", "--region", "us-east-1", "--cluster", "h2o-" + stage,
-		"--service", "h2o-backend-service", "--task-definition", td, "--query", "service.taskDefinition", "--output", "text"}
-}
-
-func TestRollbackEmergencyUpdatesServiceDirectly(t *testing.T) {
-	h := history(newHarness(t), "prod")
-	r := h.run("rollback.sh", "--emergency", "prod")
-	expectCode(t, r, 0)
-	expectCalls(t, r,
-		describeStacks("h2o-prod-compute"),
-		describeServices("prod"),
-		describeTaskDef(taskDefArn(9)),
-		describeTaskDef(family+":8"),
-		describeTaskDef(family+":7"),
-		updateService("prod", family+":7"),
-		waitStable("prod"),
-		describeStacks("h2o-prod-edge"),
-		curlHealth(),
-	)
-	if !strings.Contains(r.stderr, "WARNING") || !strings.Contains(r.stderr, "drifts from stack h2o-prod-compute") {
-		t.Errorf("no drift warning\n%s", r)
-	}
-}
-
-func TestRollbackEmergencyRegistersInactiveRevisionAgain(t *testing.T) {
-	if _, err := exec.LookPath("jq"); err != nil {
-		t.Skip("jq not installed")
-	}
-	h := deployed(newHarness(t), "dev", 9, "sha9").
-		on("aws", []string{"describe-task-definition", family + ":8", "--query", "taskDefinition", "--output", "json"},
-			`{"taskDefinitionArn":"x","family":"`+family+`","revision":8,"status":"INACTIVE","cpu":"1024","registeredAt":1}`, 0).
-		on("aws", []string{"describe-task-definition", family + ":8"}, "INACTIVE\t"+imageOf("sha8")+"\n", 0).
-		on("aws", []string{"register-task-definition"}, taskDefArn(10)+"\n", 0)
-	r := h.run("rollback.sh", "dev", "sha8", "--emergency")
-	expectCode(t, r, 0)
-	expectCalls(t, r,
-		describeStacks("h2o-dev-compute"),
-		describeServices("dev"),
-		describeTaskDef(taskDefArn(9)),
-		describeTaskDef(family+":8"),
-		[]string{"aws", "ecs", "describe-task-definition", "--region", "us-east-1", "--task-definition", family + ":8",
-			"--query", "taskDefinition", "--output", "json"},
-		[]string{"aws", "ecs", "register-task-definition", "--region", "us-east-1",
-			"--cli-input-json", `file://{"family":"` + family + `","cpu":"1024"}`,
-			"--query", "taskDefinition.taskDefinitionArn", "--output", "text"},
-		updateService("dev", taskDefArn(10)),
-		waitStable("dev"),
-		describeStacks("h2o-dev-edge"),
-		curlHealth(),
-	)
-}
-
-func migrateCalls(stage string, waits int) [][]string {
-	taskArn := "arn:aws:ecs:us-east-1:" + account + ":task/h2o-" + stage + "/0f1e2d"
-	calls := [][]string{
-		describeStacks("h2o-" + stage + "-compute"),
-		{"aws", "ecs", "run-task", "--region", "us-east-1", "--cluster", "h2o-" + stage, "--launch-type", "FARGATE",
-			"--task-definition", family,
-			"--network-configuration", `{"awsvpcConfiguration":{"subnets":["subnet-aaa","subnet-bbb"],"securityGroups":["sg-0123"],"assignPublicIp":"DISABLED"}}`,
-			"--overrides", `{"containerOverrides":[{"name":"backend","command":["alembic","upgrade","head"]}]}`,
-			"--started-by", "h2o-migrate", "--query", "tasks[0].taskArn", "--output", "text"},
-	}
-	for i := 0; i < waits; i++ {
-		calls = append(calls, []string{"aws", "ecs", "wait", "tasks-stopped", "--region", "us-east-1",
-			"--cluster", "h2o-" + stage, "--tasks", taskArn})
-	}
-	return append(calls, []string{"aws", "ecs", "describe-tasks", "--region", "us-east-1", "--cluster", "h2o-" + stage,
-		"--tasks", taskArn, "--query", "tasks[0].[stoppedReason, containers[?name=='backend'] | [0].exitCode]",
-		"--output", "text"})
-}
-
-func migrateHarness(t *testing.T, stage, describeTasks string) *harness {
-	return newHarness(t).
-		on("aws", []string{"describe-stacks", "h2o-" + stage + "-compute"}, computeOutputs(stage), 0).
-		on("aws", []string{"run-task"}, "arn:aws:ecs:us-east-1:"+account+":task/h2o-"+stage+"/0f1e2d\n", 0).
-		on("aws", []string{"describe-tasks"}, describeTasks, 0)
-}
-
-func TestMigrateExitsWithContainerCode(t *testing.T) {
-	for _, code := range []int{0, 3} {
-		h := migrateHarness(t, "prod", fmt.Sprintf("Essential container in task exited\t%d\n", code))
-		r := h.run("migrate.sh", "prod")
-		expectCode(t, r, code)
-		expectCalls(t, r, migrateCalls("prod", 1)...)
-	}
-}
-
-func TestMigrateWaitsAgainAndReportsContainerThatNeverRan(t *testing.T) {
-	h := migrateHarness(t, "dev", "CannotPullContainerError: pull image manifest has been retried\tNone\n").
-		onTimes(1, "aws", []string{"tasks-stopped"}, "", 255) // the waiter gave up once
-	r := h.run("migrate.sh", "dev")
-	expectCode(t, r, 1)
-	expectCalls(t, r, migrateCalls("dev", 2)...)
-	if !strings.Contains(r.stderr, "CannotPullContainerError") {
-		t.Errorf("the stopped reason is not shown\n%s", r)
-	}
-}
-
-func TestMigrateNoTaskStarted(t *testing.T) {
-	h := newHarness(t).
-		on("aws", []string{"describe-stacks"}, computeOutputs("dev"), 0).
-		on("aws", []string{"run-task"}, "None\n", 0)
-	r := h.run("migrate.sh", "dev")
-	expectCode(t, r, 1)
-	if len(r.calls) != 2 {
-		t.Fatalf("want no wait after a failed run-task\n%s", r)
-	}
-}
-
 func TestMissingStackIsAClearFailure(t *testing.T) {
-	for _, script := range []string{"rollback.sh", "migrate.sh"} {
+	for _, c := range []struct{ script, stack string }{
+		{"rollback.sh", "h2o-dev-compute"}, {"migrate.sh", "h2o-dev-compute"}, {"restore.sh", "h2o-dev-data"},
+	} {
 		h := newHarness(t).on("aws", []string{"describe-stacks"}, "", 254)
-		r := h.run(script, "dev")
+		r := h.run(c.script, usageArgs(c.script, "dev")...)
 		expectCode(t, r, 1)
-		expectCalls(t, r, describeStacks("h2o-dev-compute"))
-		if !strings.Contains(r.stderr, "cannot read the outputs of stack h2o-dev-compute") {
-			t.Errorf("%s: unclear error\n%s", script, r)
+		expectCalls(t, r, describeStacks(c.stack))
+		if !strings.Contains(r.stderr, "cannot read the outputs of stack "+c.stack) {
+			t.Errorf("%s: unclear error\n%s", c.script, r)
 		}
 	}
 }
@@ -748,5 +582,18 @@ func TestScriptStagesMatchTheApp(t *testing.T) {
 	want := `STAGES="` + strings.Join(config.Stages(), " ") + `"`
 	if !strings.Contains(string(raw), "\n"+want+"\n") {
 		t.Errorf("common.sh does not define %s", want)
+	}
+}
+
+// TestScriptsAreExecutable: the workflows and the runbook run them as scripts/<name>.sh.
+func TestScriptsAreExecutable(t *testing.T) {
+	for _, script := range scriptNames {
+		info, err := os.Stat(script)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Mode()&0o111 == 0 {
+			t.Errorf("%s is not executable", script)
+		}
 	}
 }

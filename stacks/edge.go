@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscertificatemanager"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudfront"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudfrontorigins"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsroute53"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsroute53targets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
@@ -88,6 +89,9 @@ func NewEdgeStack(scope constructs.Construct, cfg *config.Config, compute *Compu
 	if cfg.WafMode != config.WafOff {
 		e.WebAcl = newWebAcl(stack, cfg)
 		props.WebAclId = e.WebAcl.AttrArn()
+		if cfg.WafLogging {
+			newWafLogging(stack, cfg, e.WebAcl)
+		}
 	}
 	if zone != nil {
 		props.DomainNames = jsii.Strings("api." + cfg.DomainName)
@@ -142,11 +146,33 @@ func newWebAcl(stack awscdk.Stack, cfg *config.Config) awswafv2.CfnWebACL {
 		action = &awswafv2.CfnWebACL_RuleActionProperty{Block: &awswafv2.CfnWebACL_BlockActionProperty{}}
 	}
 	var rules []interface{}
+	if cfg.WafBodyLimitKiB > 0 {
+		// First, so an oversized body is refused before any other rule reads it. A body beyond what WAF inspects
+		// (16 KiB on CloudFront) matches too (OversizeHandling MATCH): it is over the limit either way.
+		rules = append(rules, &awswafv2.CfnWebACL_RuleProperty{
+			Name: jsii.String("BodySizeLimit"), Priority: jsii.Number(0), Action: action,
+			Statement: &awswafv2.CfnWebACL_StatementProperty{SizeConstraintStatement: &awswafv2.CfnWebACL_SizeConstraintStatementProperty{
+				FieldToMatch:        &awswafv2.CfnWebACL_FieldToMatchProperty{Body: &awswafv2.CfnWebACL_BodyProperty{OversizeHandling: jsii.String("MATCH")}},
+				ComparisonOperator:  jsii.String("GT"),
+				Size:                jsii.Number(float64(cfg.WafBodyLimitKiB * 1024)),
+				TextTransformations: []interface{}{&awswafv2.CfnWebACL_TextTransformationProperty{Priority: jsii.Number(0), Type: jsii.String("NONE")}},
+			}},
+			VisibilityConfig: visibility("BodySizeLimit"),
+		})
+	}
 	for i, group := range managedRuleGroups {
+		statement := &awswafv2.CfnWebACL_ManagedRuleGroupStatementProperty{VendorName: jsii.String("AWS"), Name: jsii.String(group)}
+		if overrides := countedRules[group]; len(overrides) > 0 {
+			var list []interface{}
+			for _, rule := range overrides {
+				list = append(list, &awswafv2.CfnWebACL_RuleActionOverrideProperty{Name: jsii.String(rule),
+					ActionToUse: &awswafv2.CfnWebACL_RuleActionProperty{Count: &awswafv2.CfnWebACL_CountActionProperty{}}})
+			}
+			statement.RuleActionOverrides = list
+		}
 		rules = append(rules, &awswafv2.CfnWebACL_RuleProperty{
 			Name: jsii.String(group), Priority: jsii.Number(float64(i + 1)), OverrideAction: override,
-			Statement: &awswafv2.CfnWebACL_StatementProperty{ManagedRuleGroupStatement: &awswafv2.CfnWebACL_ManagedRuleGroupStatementProperty{
-				VendorName: jsii.String("AWS"), Name: jsii.String(group)}},
+			Statement:        &awswafv2.CfnWebACL_StatementProperty{ManagedRuleGroupStatement: statement},
 			VisibilityConfig: visibility(group),
 		})
 	}
@@ -168,6 +194,32 @@ func newWebAcl(stack awscdk.Stack, cfg *config.Config) awswafv2.CfnWebACL {
 // managedRuleGroups: OWASP-style common rules, known exploit payloads, IPs AWS sees attacking, SQL injection.
 var managedRuleGroups = []string{"AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet",
 	"AWSManagedRulesAmazonIpReputationList", "AWSManagedRulesSQLiRuleSet"}
+
+// countedRules are rules of a managed group that only count: SizeRestrictions_BODY "inspects for request bodies
+// that are over 8 KB (8,192 bytes)" and blocks them (AWS WAF developer guide, "Core rule set (CRS) managed rule
+// group"), which would refuse AI prompts and uploads; wafBodyLimitKiB sets the API's own limit instead.
+var countedRules = map[string][]string{"AWSManagedRulesCommonRuleSet": {"SizeRestrictions_BODY"}}
+
+// newWafLogging sends the web ACL's request logs to a log group whose name starts with aws-waf-logs- (the prefix
+// WAF requires of every log destination: AWS WAF developer guide, "Logging destinations"), with credentials
+// redacted. WAF gives itself the log group's resource policy when the logging configuration is created.
+func newWafLogging(stack awscdk.Stack, cfg *config.Config, acl awswafv2.CfnWebACL) awslogs.LogGroup {
+	name := fmt.Sprintf("aws-waf-logs-h2o-%s", cfg.Stage)
+	logs := newLogGroup(stack, "WafLogs", cfg, name)
+	// The destination is the log group's ARN without the ":*" suffix of its Arn attribute.
+	arn := stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("logs"), Resource: jsii.String("log-group"),
+		ResourceName: jsii.String(name), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME})
+	redact := func(header string) interface{} {
+		return &awswafv2.CfnLoggingConfiguration_FieldToMatchProperty{SingleHeader: map[string]interface{}{"Name": header}}
+	}
+	logging := awswafv2.NewCfnLoggingConfiguration(stack, jsii.String("WafLogging"), &awswafv2.CfnLoggingConfigurationProps{
+		ResourceArn:           acl.AttrArn(),
+		LogDestinationConfigs: &[]interface{}{arn},
+		RedactedFields:        &[]interface{}{redact("authorization"), redact("cookie")},
+	})
+	logging.Node().AddDependency(logs)
+	return logs
+}
 
 // newFrontend is the Amplify Hosting app built from the frontend's GitHub repository.
 func newFrontend(stack awscdk.Stack, cfg *config.Config, apiURL *string) awsamplify.CfnApp {

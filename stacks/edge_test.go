@@ -1,6 +1,7 @@
 package stacks
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -62,7 +63,7 @@ func TestOnlyCloudFrontReachesTheAlb(t *testing.T) {
 					"OriginProtocolPolicy": "http-only",
 				})})
 		})
-		// AND nothing in compute faces the internet: an internal ALB admitting only the VPC range.
+		// AND nothing in compute faces the internet (TestLoadBalancerAdmitsOnlyCloudFront checks the ALB's rule).
 		for id, sg := range resources(t, s.Compute.Stack, "AWS::EC2::SecurityGroup") {
 			if strings.Contains(mustJSON(props(sg)["SecurityGroupIngress"]), "0.0.0.0/0") {
 				t.Errorf("%s is open to the internet", id)
@@ -73,25 +74,26 @@ func TestOnlyCloudFrontReachesTheAlb(t *testing.T) {
 
 func TestWafRulesAndModePerStage(t *testing.T) {
 	// prod blocks; dev has no WAF (cost); the variant runs prod's rules in count mode.
-	checkWebAcl(t, built["prod"], "None", "Block")
-	checkWebAcl(t, withDomain, "Count", "Count")
+	checkWebAcl(t, built["prod"], "None", "Block", 0)
+	checkWebAcl(t, withDomain, "Count", "Count", 12)
 	expect(t, "dev without WAF", func() {
 		tmpl(built["dev"].Edge.Stack).ResourceCountIs(jsii.String("AWS::WAFv2::WebACL"), jsii.Number(0))
 	})
 }
 
-func checkWebAcl(t *testing.T, s *H2oStage, managedOverride, rateAction string) {
+func checkWebAcl(t *testing.T, s *H2oStage, managedOverride, rateAction string, bodyLimit int) {
 	t.Helper()
 	_, acl := only(t, s.Edge.Stack, "AWS::WAFv2::WebACL")
 	p := props(acl)
 	if p["Scope"] != "CLOUDFRONT" || !jsonEqual(p["DefaultAction"], map[string]interface{}{"Allow": map[string]interface{}{}}) {
 		t.Errorf("scope %v default %v", p["Scope"], p["DefaultAction"])
 	}
-	rules := p["Rules"].([]interface{})
+	rules := map[string]map[string]interface{}{}
 	var names []string
-	for _, r := range rules {
+	for _, r := range p["Rules"].([]interface{}) {
 		r := r.(map[string]interface{})
 		names = append(names, r["Name"].(string))
+		rules[r["Name"].(string)] = r
 		if override, ok := r["OverrideAction"].(map[string]interface{}); ok {
 			if _, has := override[managedOverride]; !has {
 				t.Errorf("rule %s override %v, want %s", r["Name"], override, managedOverride)
@@ -99,16 +101,84 @@ func checkWebAcl(t *testing.T, s *H2oStage, managedOverride, rateAction string) 
 		}
 	}
 	want := "AWSManagedRulesCommonRuleSet,AWSManagedRulesKnownBadInputsRuleSet,AWSManagedRulesAmazonIpReputationList,AWSManagedRulesSQLiRuleSet,RatePerIp"
+	if bodyLimit > 0 {
+		want = "BodySizeLimit," + want
+		size := rules["BodySizeLimit"]["Statement"].(map[string]interface{})["SizeConstraintStatement"].(map[string]interface{})
+		if _, has := rules["BodySizeLimit"]["Action"].(map[string]interface{})[rateAction]; !has || size["Size"] != float64(bodyLimit*1024) ||
+			size["ComparisonOperator"] != "GT" || !strings.Contains(mustJSON(size["FieldToMatch"]), `"OversizeHandling":"MATCH"`) {
+			t.Errorf("body size rule %v, want %s over %d KiB", rules["BodySizeLimit"], rateAction, bodyLimit)
+		}
+	}
 	if strings.Join(names, ",") != want {
 		t.Errorf("rules %v, want %s", names, want)
 	}
-	rate := rules[4].(map[string]interface{})
+	rate := rules["RatePerIp"]
 	if _, has := rate["Action"].(map[string]interface{})[rateAction]; !has ||
 		!jsonEqual(rate["Statement"], map[string]interface{}{"RateBasedStatement": map[string]interface{}{"AggregateKeyType": "IP", "Limit": float64(2000)}}) {
 		t.Errorf("rate rule %v, want %s at 2000/IP", rate, rateAction)
 	}
 	if !strings.Contains(mustJSON(distributionConfig(t, s)["WebACLId"]), "WebAcl") {
 		t.Error("the distribution is not associated with the web ACL")
+	}
+}
+
+// TestManagedRulesDoNotBlockApiBodies: the common rule set's SizeRestrictions_BODY blocks every body over 8 KB
+// (AWS WAF developer guide, "Core rule set (CRS) managed rule group"); in every web ACL of the app it only counts.
+func TestManagedRulesDoNotBlockApiBodies(t *testing.T) {
+	acls := 0
+	for _, stack := range appStacks() {
+		for id, acl := range resources(t, stack, "AWS::WAFv2::WebACL") {
+			for _, r := range list(props(acl)["Rules"]) {
+				group, _ := r.(map[string]interface{})["Statement"].(map[string]interface{})["ManagedRuleGroupStatement"].(map[string]interface{})
+				if group["Name"] != "AWSManagedRulesCommonRuleSet" {
+					continue
+				}
+				acls++
+				want := []interface{}{map[string]interface{}{"Name": "SizeRestrictions_BODY",
+					"ActionToUse": map[string]interface{}{"Count": map[string]interface{}{}}}}
+				if !jsonEqual(group["RuleActionOverrides"], want) {
+					t.Errorf("%s %s: common rule set overrides %v, want SizeRestrictions_BODY counted", *stack.StackName(), id, group["RuleActionOverrides"])
+				}
+			}
+		}
+	}
+	if acls < 2 {
+		t.Errorf("checked %d web ACLs, want prod's and the variant's", acls)
+	}
+}
+
+// TestWafLogsGoToAwsWafLogsDestinationsWithCredentialsRedacted: WAF only logs to destinations whose name starts
+// with aws-waf-logs- (AWS WAF developer guide, "Logging destinations"); every logging configuration of the app
+// names such a log group of its stack, with a retention, and redacts the credential headers. prod logs.
+func TestWafLogsGoToAwsWafLogsDestinationsWithCredentialsRedacted(t *testing.T) {
+	configs := 0
+	for _, stack := range appStacks() {
+		groups := map[string]map[string]interface{}{}
+		for _, g := range resources(t, stack, "AWS::Logs::LogGroup") {
+			groups[fmt.Sprint(props(g)["LogGroupName"])] = props(g)
+		}
+		for id, lc := range resources(t, stack, "AWS::WAFv2::LoggingConfiguration") {
+			configs++
+			p := props(lc)
+			for _, dest := range list(p["LogDestinationConfigs"]) {
+				arn, ok := resolve(dest)
+				_, name, _ := strings.Cut(arn, ":log-group:")
+				if !ok || !strings.HasPrefix(name, "aws-waf-logs-") || groups[name] == nil || groups[name]["RetentionInDays"] == nil {
+					t.Errorf("%s %s: destination %s is not an aws-waf-logs- log group of the stack with a retention", *stack.StackName(), id, mustJSON(dest))
+				}
+			}
+			for _, header := range []string{"authorization", "cookie"} {
+				if !strings.Contains(mustJSON(p["RedactedFields"]), `{"SingleHeader":{"Name":"`+header+`"}}`) {
+					t.Errorf("%s %s: %s is not redacted: %v", *stack.StackName(), id, header, p["RedactedFields"])
+				}
+			}
+		}
+	}
+	expect(t, "prod logs its web ACL", func() {
+		tmpl(built["prod"].Edge.Stack).ResourceCountIs(jsii.String("AWS::WAFv2::LoggingConfiguration"), jsii.Number(1))
+	})
+	if configs < 2 {
+		t.Errorf("%d logging configurations, want prod's and the variant's", configs)
 	}
 }
 

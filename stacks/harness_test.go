@@ -37,7 +37,7 @@ const importedOidcArn = "arn:aws:iam::123456789012:oidc-provider/token.actions.g
 // variantContext is what `-c domainName=... -c hostedZoneId=...` would pass.
 var variantContext = map[string]string{"domainName": "h2o.example.com", "hostedZoneId": "Z0123456789ABCDEFGHIJ",
 	"frontendRepository": "https://github.com/h2o-allegiant/frontend", "slackWorkspaceId": "T0123ABCD", "slackChannelId": "C0123ABCD",
-	"wafMode": "count"}
+	"wafMode": "count", "wafBodyLimitKiB": "12", "enableXRay": "true"}
 
 func TestMain(m *testing.M) {
 	code := func() int {
@@ -61,7 +61,6 @@ func TestMain(m *testing.M) {
 		// The variant is its own App: stage names must be unique within one.
 		variantApp := awscdk.NewApp(&awscdk.AppProps{Context: cdkJSONContext(), Outdir: jsii.String(filepath.Join(dir, "variant"))})
 		variant := mustLoad("prod", variantContext)
-		variant.EnableXRay = true // not a context key: a config-only option
 		withDomain = NewH2oStage(variantApp, variant)
 		imported, err := config.LoadCI(sources(map[string]string{"ci.githubOidcProviderArn": importedOidcArn}))
 		if err != nil {

@@ -1,0 +1,448 @@
+package scripts
+
+import (
+	"strings"
+	"testing"
+)
+
+func dbStatus(stage string) []string {
+	return []string{"aws", "rds", "describe-db-instances", "--region", "us-east-1", "--db-instance-identifier",
+		"h2o-" + stage + "-postgres", "--query", "DBInstances[0].DBInstanceStatus", "--output", "text"}
+}
+
+func startDB(stage string) []string {
+	return []string{"aws", "rds", "start-db-instance", "--region", "us-east-1", "--db-instance-identifier",
+		"h2o-" + stage + "-postgres", "--query", "DBInstance.DBInstanceStatus", "--output", "text"}
+}
+
+func waitDB(stage string) []string {
+	return []string{"aws", "rds", "wait", "db-instance-available", "--region", "us-east-1",
+		"--db-instance-identifier", "h2o-" + stage + "-postgres"}
+}
+
+func scalableTarget(stage string) []string {
+	return []string{"aws", "application-autoscaling", "describe-scalable-targets", "--region", "us-east-1",
+		"--service-namespace", "ecs", "--resource-ids", "service/h2o-" + stage + "/h2o-backend-service",
+		"--scalable-dimension", "ecs:service:DesiredCount", "--query", "ScalableTargets[0].MaxCapacity", "--output", "text"}
+}
+
+func registerScalableTarget(stage string) []string {
+	return []string{"aws", "application-autoscaling", "register-scalable-target", "--region", "us-east-1",
+		"--service-namespace", "ecs", "--resource-id", "service/h2o-" + stage + "/h2o-backend-service",
+		"--scalable-dimension", "ecs:service:DesiredCount", "--min-capacity", "1", "--max-capacity", "3"}
+}
+
+// join concatenates call lists.
+func join(parts ...[][]string) [][]string {
+	var out [][]string
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+func calls(c ...[]string) [][]string { return c }
+
+// before: deploy.sh's steps 1 to 3 on a deployed stage whose service runs revision rev (tag already in ECR).
+func before(stage string, rev int, tag string) [][]string {
+	return calls(
+		describeStacks("h2o-"+stage+"-compute"),
+		describeServices(stage),
+		describeTaskDef(taskDefArn(rev)),
+		ecrDescribe(tag),
+		describeStacks("h2o-"+stage+"-data"),
+		dbStatus(stage),
+		scalableTarget(stage),
+	)
+}
+
+// serviceDeploy: steps 6 and 7, healthy.
+func serviceDeploy(stage, tag string) [][]string {
+	return calls(
+		cdkDeployService(stage, tag),
+		describeStacks("h2o-"+stage+"-compute"),
+		waitStable(stage),
+		describeStacks("h2o-"+stage+"-edge"),
+		curlHealth(),
+	)
+}
+
+func TestDryRunExactDeployPlan(t *testing.T) {
+	h := newHarness(t)
+	h.env["DRY_RUN"] = "1"
+	h.env["IMAGE_TAG"] = "abc123"
+	r := h.run("deploy.sh", "dev")
+	expectCode(t, r, 0)
+	want := `+ aws cloudformation describe-stacks --region us-east-1 --stack-name h2o-dev-compute --query 'Stacks[0].Outputs[].[OutputKey,OutputValue]' --output text
++ aws ecs describe-services --region us-east-1 --cluster h2o-dev --services h2o-backend-service --query 'services[0].taskDefinition' --output text
++ aws ecs describe-task-definition --region us-east-1 --task-definition 'arn:aws:ecs:us-east-1:<account>:task-definition/<TaskDefinitionFamily>:<revision>' --query "taskDefinition.[status, containerDefinitions[?name=='backend'] | [0].image]" --output text
++ aws ecr describe-images --region us-east-1 --repository-name h2o-backend --image-ids imageTag=abc123 --query 'imageDetails[0].imageDigest' --output text
+# when the tag is already in ECR, the build and push are skipped
++ aws ecr get-login-password --region us-east-1 | docker login --username AWS --password-stdin REGISTRY
++ docker buildx build --platform linux/arm64 --tag REGISTRY/h2o-backend:abc123 --push BACKEND
++ aws cloudformation describe-stacks --region us-east-1 --stack-name h2o-dev-data --query 'Stacks[0].Outputs[].[OutputKey,OutputValue]' --output text
++ aws rds describe-db-instances --region us-east-1 --db-instance-identifier h2o-dev-postgres --query 'DBInstances[0].DBInstanceStatus' --output text
+# when the status is stopped: aws rds start-db-instance --region us-east-1 --db-instance-identifier h2o-dev-postgres --query DBInstance.DBInstanceStatus --output text, then aws rds wait db-instance-available --region us-east-1 --db-instance-identifier h2o-dev-postgres (looped); when stopping: wait until stopped first
++ aws application-autoscaling describe-scalable-targets --region us-east-1 --service-namespace ecs --resource-ids service/h2o-dev/h2o-backend-service --scalable-dimension ecs:service:DesiredCount --query 'ScalableTargets[0].MaxCapacity' --output text
+# when MaxCapacity is 0: aws application-autoscaling register-scalable-target --region us-east-1 --service-namespace ecs --resource-id service/h2o-dev/h2o-backend-service --scalable-dimension ecs:service:DesiredCount --min-capacity '<MinTasks>' --max-capacity '<MaxTasks>'
++ npx cdk deploy 'dev/*' -c stage=dev --require-approval never --parameters h2o-dev-compute:MigrationImageTag=abc123
++ aws cloudformation describe-stacks --region us-east-1 --stack-name h2o-dev-compute --query 'Stacks[0].Outputs[].[OutputKey,OutputValue]' --output text
++ aws ecs run-task --region us-east-1 --cluster h2o-dev --launch-type FARGATE --task-definition '<MigrationTaskDefinitionArn>' --network-configuration '{"awsvpcConfiguration":{"subnets":["<TaskSubnetIds>"],"securityGroups":["<TaskSecurityGroupId>"],"assignPublicIp":"<AssignPublicIp>"}}' --started-by h2o-migrate --query 'tasks[0].taskArn' --output text
++ aws ecs describe-task-definition --region us-east-1 --task-definition '<MigrationTaskDefinitionArn>' --query "taskDefinition.containerDefinitions[?name=='backend'] | [0].logConfiguration.options.[\"awslogs-group\", \"awslogs-stream-prefix\"]" --output text
++ aws ecs wait tasks-stopped --region us-east-1 --cluster h2o-dev --tasks 'arn:aws:ecs:us-east-1:<account>:task/h2o-dev/<task-id>'
++ aws ecs describe-tasks --region us-east-1 --cluster h2o-dev --tasks 'arn:aws:ecs:us-east-1:<account>:task/h2o-dev/<task-id>' --query "tasks[0].[stoppedReason, containers[?name=='backend'] | [0].exitCode]" --output text
++ npx cdk deploy dev/compute --exclusively -c stage=dev --require-approval never --parameters h2o-dev-compute:ImageTag=abc123
++ aws cloudformation describe-stacks --region us-east-1 --stack-name h2o-dev-compute --query 'Stacks[0].Outputs[].[OutputKey,OutputValue]' --output text
++ aws ecs wait services-stable --region us-east-1 --cluster h2o-dev --services h2o-backend-service
++ aws cloudformation describe-stacks --region us-east-1 --stack-name h2o-dev-edge --query 'Stacks[0].Outputs[].[OutputKey,OutputValue]' --output text
++ curl -fsS --max-time 10 -o /dev/null '<ApiUrl>/health'
+# on failure: scripts/rollback.sh dev '<previous-tag>'
++ aws ecr batch-get-image --region us-east-1 --repository-name h2o-backend --image-ids 'imageTag=<previous-tag>' --query 'images[0].imageManifest' --output text
++ aws ecr batch-get-image --region us-east-1 --repository-name h2o-backend --image-ids 'imageTag=<previous-tag>' --query 'images[0].imageManifestMediaType' --output text
++ aws ecr put-image --region us-east-1 --repository-name h2o-backend --image-tag previous-dev --image-manifest '<imageManifest>' --image-manifest-media-type '<imageManifestMediaType>' --query image.imageId.imageDigest --output text
++ aws ecr batch-get-image --region us-east-1 --repository-name h2o-backend --image-ids imageTag=abc123 --query 'images[0].imageManifest' --output text
++ aws ecr batch-get-image --region us-east-1 --repository-name h2o-backend --image-ids imageTag=abc123 --query 'images[0].imageManifestMediaType' --output text
++ aws ecr put-image --region us-east-1 --repository-name h2o-backend --image-tag live-dev --image-manifest '<imageManifest>' --image-manifest-media-type '<imageManifestMediaType>' --query image.imageId.imageDigest --output text
+`
+	want = strings.NewReplacer("REGISTRY", registry, "BACKEND", h.backend).Replace(want)
+	if r.stdout != want {
+		t.Fatalf("dry-run plan differs\n--- want\n%s%s", want, r)
+	}
+}
+
+// The order that makes deploys safe: wake-up, then infrastructure + migration task definition, then the
+// migration, then the service; the ECR tags move only once the stage is healthy.
+func TestDeploySuccess(t *testing.T) {
+	h := newHarness(t)
+	deployed(h, "dev", 7, "oldsha").
+		on("git", []string{"rev-parse"}, "newsha\n", 0).
+		onTimes(1, "aws", []string{"describe-images"}, "", 254).
+		on("curl", nil, "", 0)
+	r := h.run("deploy.sh", "dev")
+	expectCode(t, r, 0)
+	expectCalls(t, r, join(
+		calls([]string{"git", "-C", h.backend, "rev-parse", "HEAD"},
+			describeStacks("h2o-dev-compute"),
+			describeServices("dev"),
+			describeTaskDef(taskDefArn(7)),
+			ecrDescribe("newsha"),
+			loginPassword,
+			dockerLogin,
+			dockerBuild(h, "newsha"),
+			describeStacks("h2o-dev-data"),
+			dbStatus("dev"),
+			scalableTarget("dev"),
+			cdkDeployStage("dev", "newsha", "")),
+		migrateCalls("dev", 1),
+		serviceDeploy("dev", "newsha"),
+		moveTags("dev", "oldsha", "newsha"),
+	)...)
+	if !strings.Contains(r.stderr, "migrate.sh: migrations applied") {
+		t.Errorf("the migration did not run through migrate.sh\n%s", r)
+	}
+}
+
+func TestDeploySkipsBuildWhenImageInECR(t *testing.T) {
+	h := newHarness(t)
+	h.env["IMAGE_TAG"] = "prebuilt"
+	h.env["BACKEND_DIR"] = h.dir + "/no-such-dir" // not needed: nothing to build
+	deployed(h, "prod", 3, "oldsha").on("aws", []string{"describe-images"}, "sha256:1234\n", 0)
+	r := h.run("deploy.sh", "prod")
+	expectCode(t, r, 0)
+	expectCalls(t, r, join(
+		before("prod", 3, "prebuilt"),
+		calls(cdkDeployStage("prod", "prebuilt", "")),
+		migrateCalls("prod", 1),
+		serviceDeploy("prod", "prebuilt"),
+		moveTags("prod", "oldsha", "prebuilt"),
+	)...)
+}
+
+func TestDeployMissingBackendDirIsAClearFailure(t *testing.T) {
+	h := newHarness(t)
+	h.env["IMAGE_TAG"] = "newsha"
+	h.env["BACKEND_DIR"] = h.dir + "/no-such-dir"
+	deployed(h, "dev", 7, "oldsha").on("aws", []string{"describe-images"}, "", 254)
+	r := h.run("deploy.sh", "dev")
+	expectCode(t, r, 1)
+	if len(callsOf(r, "npx")) != 0 || !strings.Contains(r.stderr, "no-such-dir' not found, needed to build h2o-backend:newsha") {
+		t.Fatalf("want a stop before any deploy, naming the directory\n%s", r)
+	}
+}
+
+// Without AWS_ACCOUNT_ID (as in the workflow) the registry comes from the caller's identity.
+func TestDeployAsksForTheAccountWhenBuilding(t *testing.T) {
+	h := newHarness(t)
+	h.env["IMAGE_TAG"] = "newsha"
+	h.env["AWS_ACCOUNT_ID"] = ""
+	deployed(h, "dev", 7, "oldsha").
+		on("aws", []string{"describe-images"}, "", 254).
+		on("aws", []string{"sts", "get-caller-identity"}, account+"\n", 0)
+	r := h.run("deploy.sh", "dev")
+	expectCode(t, r, 0)
+	build := r.calls[4:8]
+	expectCalls(t, result{calls: build},
+		[]string{"aws", "sts", "get-caller-identity", "--query", "Account", "--output", "text"},
+		loginPassword, dockerLogin, dockerBuild(h, "newsha"))
+}
+
+// dev off hours: the database is stopped and the service scaled to 0. Both wake up before any cdk deploy.
+func TestDeployWakesASleepingStage(t *testing.T) {
+	h := newHarness(t)
+	h.env["IMAGE_TAG"] = "newsha"
+	h.onTimes(1, "aws", []string{"DBInstances[0].DBInstanceStatus"}, "stopped\n", 0).
+		onTimes(1, "aws", []string{"db-instance-available"}, "", 255). // the first 30-minute waiter gives up
+		on("aws", []string{"describe-scalable-targets"}, "0\n", 0)
+	deployed(h, "dev", 7, "oldsha").on("aws", []string{"describe-images"}, "sha256:x\n", 0)
+	r := h.run("deploy.sh", "dev")
+	expectCode(t, r, 0)
+	expectCalls(t, r, join(
+		calls(describeStacks("h2o-dev-compute"),
+			describeServices("dev"),
+			describeTaskDef(taskDefArn(7)),
+			ecrDescribe("newsha"),
+			describeStacks("h2o-dev-data"),
+			dbStatus("dev"),
+			startDB("dev"),
+			waitDB("dev"), waitDB("dev"),
+			scalableTarget("dev"),
+			registerScalableTarget("dev"),
+			cdkDeployStage("dev", "newsha", "")),
+		migrateCalls("dev", 1),
+		serviceDeploy("dev", "newsha"),
+		moveTags("dev", "oldsha", "newsha"),
+	)...)
+	if !strings.Contains(r.stderr, "its schedule puts it back to sleep at the next scale-down") {
+		t.Errorf("no word about the schedule\n%s", r)
+	}
+}
+
+// A database that is stopping cannot be started: wait until it is stopped, then start it.
+func TestDeployWaitsForAStoppingDatabase(t *testing.T) {
+	h := newHarness(t)
+	h.env["IMAGE_TAG"] = "newsha"
+	h.env["WAKE_POLL_DELAY"] = "0"
+	h.onTimes(2, "aws", []string{"DBInstances[0].DBInstanceStatus"}, "stopping\n", 0).
+		onTimes(1, "aws", []string{"DBInstances[0].DBInstanceStatus"}, "stopped\n", 0)
+	deployed(h, "dev", 7, "oldsha").on("aws", []string{"describe-images"}, "sha256:x\n", 0)
+	r := h.run("deploy.sh", "dev")
+	expectCode(t, r, 0)
+	expectCalls(t, result{calls: r.calls[4:11]},
+		describeStacks("h2o-dev-data"), dbStatus("dev"), dbStatus("dev"), dbStatus("dev"), startDB("dev"), waitDB("dev"),
+		scalableTarget("dev"))
+}
+
+func TestDeployGivesUpOnADatabaseThatNeverComesUp(t *testing.T) {
+	h := newHarness(t)
+	h.env["IMAGE_TAG"] = "newsha"
+	h.env["WAKE_WAIT_ROUNDS"] = "3"
+	h.on("aws", []string{"DBInstances[0].DBInstanceStatus"}, "starting\n", 0).
+		on("aws", []string{"db-instance-available"}, "", 255)
+	deployed(h, "dev", 7, "oldsha").on("aws", []string{"describe-images"}, "sha256:x\n", 0)
+	r := h.run("deploy.sh", "dev")
+	expectCode(t, r, 1)
+	expectCalls(t, result{calls: r.calls[4:]},
+		describeStacks("h2o-dev-data"), dbStatus("dev"), waitDB("dev"), waitDB("dev"), waitDB("dev"))
+	if !strings.Contains(r.stderr, "not available after 3 wait rounds") {
+		t.Errorf("unclear error\n%s", r)
+	}
+}
+
+// A first deploy: no stacks yet, so nothing to wake, no rollback target, and both image parameters.
+func TestDeployFirstDeploy(t *testing.T) {
+	h := newHarness(t)
+	h.env["IMAGE_TAG"] = "newsha"
+	h.onTimes(1, "aws", []string{"describe-stacks", "h2o-dev-compute"}, "", 254).
+		on("aws", []string{"describe-images"}, "sha256:x\n", 0)
+	deployed(h, "dev", 1, "newsha")
+	r := h.run("deploy.sh", "dev")
+	expectCode(t, r, 0)
+	expectCalls(t, r, join(
+		calls(describeStacks("h2o-dev-compute"),
+			ecrDescribe("newsha"),
+			cdkDeployStage("dev", "newsha", "newsha")),
+		migrateCalls("dev", 1),
+		serviceDeploy("dev", "newsha"),
+		moveTags("dev", "", "newsha"),
+	)...)
+}
+
+// A compute stack deployed before the image became a parameter has no ImageTag to keep: pass the running one.
+func TestDeployFromAStackWithoutImageParameters(t *testing.T) {
+	h := newHarness(t)
+	h.env["IMAGE_TAG"] = "newsha"
+	legacy := strings.Split(computeOutputs("dev"), "MigrationTaskDefinitionArn")[0]
+	h.onTimes(1, "aws", []string{"describe-stacks", "h2o-dev-compute"}, legacy, 0).
+		on("aws", []string{"describe-images"}, "sha256:x\n", 0)
+	deployed(h, "dev", 7, "oldsha")
+	r := h.run("deploy.sh", "dev")
+	expectCode(t, r, 0)
+	expectCalls(t, result{calls: callsOf(r, "npx")},
+		cdkDeployStage("dev", "newsha", "oldsha"), cdkDeployService("dev", "newsha"))
+	if !strings.Contains(r.stderr, "no MinTasks/MaxTasks outputs") {
+		t.Errorf("no warning about the old stack\n%s", r)
+	}
+}
+
+// The infrastructure deploy fails: CloudFormation rolled it back, the service never changed: no rollback.sh.
+func TestDeployInfrastructureFailureStopsWithoutRollback(t *testing.T) {
+	h := newHarness(t)
+	h.env["IMAGE_TAG"] = "newsha"
+	h.onTimes(1, "npx", nil, "", 1).on("aws", []string{"describe-images"}, "sha256:x\n", 0)
+	deployed(h, "prod", 7, "oldsha")
+	r := h.run("deploy.sh", "prod")
+	expectCode(t, r, 1)
+	expectCalls(t, r, join(before("prod", 7, "newsha"), calls(cdkDeployStage("prod", "newsha", "")))...)
+	if !strings.Contains(r.stderr, "the service still runs oldsha: nothing to roll back") {
+		t.Errorf("unclear message\n%s", r)
+	}
+}
+
+// The migration fails: the deploy stops before the service changes, and says the old version still serves.
+func TestDeployMigrationFailureStopsBeforeTheService(t *testing.T) {
+	h := newHarness(t)
+	h.env["IMAGE_TAG"] = "newsha"
+	h.on("aws", []string{"describe-tasks"}, "Essential container in task exited\t1\n", 0).
+		on("aws", []string{"describe-images"}, "sha256:x\n", 0)
+	deployed(h, "dev", 7, "oldsha")
+	r := h.run("deploy.sh", "dev")
+	expectCode(t, r, 1)
+	expectCalls(t, r, join(
+		before("dev", 7, "newsha"),
+		calls(cdkDeployStage("dev", "newsha", "")),
+		migrateCalls("dev", 1),
+	)...)
+	for _, want := range []string{"the migration failed", "the old version (oldsha) is still serving", "no rollback needed"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("message lacks %q\n%s", want, r)
+		}
+	}
+}
+
+func TestDeploySmokeFailureRollsBack(t *testing.T) {
+	h := newHarness(t)
+	h.env["IMAGE_TAG"] = "newsha"
+	h.env["SMOKE_ATTEMPTS"] = "3"
+	// Before the deploy the service runs revision 7 (oldsha); after it, revision 8 (newsha).
+	h.onTimes(1, "aws", []string{"describe-services"}, taskDefArn(7)+"\n", 0).
+		on("aws", []string{"describe-services"}, taskDefArn(8)+"\n", 0).
+		on("aws", []string{"describe-task-definition", taskDefArn(8)}, "ACTIVE\t"+imageOf("newsha")+"\n", 0).
+		on("aws", []string{"describe-images", "imageTag=newsha"}, "", 254).
+		on("aws", []string{"describe-images", "imageTag=oldsha"}, "sha256:old\n", 0).
+		onTimes(3, "curl", nil, "", 22) // the new image never answers; the old one does
+	deployed(h, "dev", 7, "oldsha")
+	r := h.run("deploy.sh", "dev")
+	expectCode(t, r, 1)
+	expectCalls(t, r, join(
+		// deploy.sh
+		calls(describeStacks("h2o-dev-compute"),
+			describeServices("dev"),
+			describeTaskDef(taskDefArn(7)),
+			ecrDescribe("newsha"),
+			loginPassword,
+			dockerLogin,
+			dockerBuild(h, "newsha"),
+			describeStacks("h2o-dev-data"),
+			dbStatus("dev"),
+			scalableTarget("dev"),
+			cdkDeployStage("dev", "newsha", "")),
+		migrateCalls("dev", 1),
+		calls(cdkDeployService("dev", "newsha"),
+			describeStacks("h2o-dev-compute"),
+			waitStable("dev"),
+			describeStacks("h2o-dev-edge"),
+			curlHealth(), curlHealth(), curlHealth()),
+		// rollback.sh dev oldsha
+		calls(describeStacks("h2o-dev-compute"),
+			describeServices("dev"),
+			describeTaskDef(taskDefArn(8)),
+			ecrDescribe("oldsha"),
+			cdkDeployService("dev", "oldsha"),
+			waitStable("dev"),
+			describeStacks("h2o-dev-edge"),
+			curlHealth()),
+		moveTags("dev", "newsha", "oldsha"),
+	)...)
+	if !strings.Contains(r.stderr, "deploy of newsha failed; rolled back to oldsha") {
+		t.Errorf("no rollback message\n%s", r)
+	}
+}
+
+func TestDeployServiceFailureRollsBack(t *testing.T) {
+	h := newHarness(t)
+	h.env["IMAGE_TAG"] = "newsha"
+	// The infrastructure deploy works, the service deploy (circuit breaker) fails, the rollback works.
+	h.on("npx", []string{"dev/compute", "h2o-dev-compute:ImageTag=newsha"}, "", 1).
+		on("aws", []string{"describe-images"}, "sha256:x\n", 0)
+	deployed(h, "dev", 7, "oldsha")
+	r := h.run("deploy.sh", "dev")
+	expectCode(t, r, 1)
+	expectCalls(t, result{calls: callsOf(r, "npx")},
+		cdkDeployStage("dev", "newsha", ""), cdkDeployService("dev", "newsha"), cdkDeployService("dev", "oldsha"))
+}
+
+func TestDeployFirstDeployServiceFailureHasNoRollback(t *testing.T) {
+	h := newHarness(t)
+	h.env["IMAGE_TAG"] = "newsha"
+	h.onTimes(1, "aws", []string{"describe-stacks", "h2o-dev-compute"}, "", 254).
+		on("npx", []string{"dev/compute"}, "", 1).
+		on("aws", []string{"describe-images"}, "sha256:x\n", 0)
+	deployed(h, "dev", 1, "unused")
+	r := h.run("deploy.sh", "dev")
+	expectCode(t, r, 1)
+	expectCalls(t, result{calls: callsOf(r, "npx")}, cdkDeployStage("dev", "newsha", "newsha"), cdkDeployService("dev", "newsha"))
+	if !strings.Contains(r.stderr, "no automatic rollback") {
+		t.Errorf("want an explanation\n%s", r)
+	}
+}
+
+// put-image of the manifest a tag already names: ECR's ImageAlreadyExistsException is a success.
+func TestDeployTagMoveAlreadyDoneIsASuccess(t *testing.T) {
+	h := newHarness(t)
+	h.env["IMAGE_TAG"] = "newsha"
+	h.onErr("aws", []string{"put-image", "live-dev"},
+		"An error occurred (ImageAlreadyExistsException) when calling the PutImage operation: Image with digest 'sha256:1' and tag 'live-dev' already exists\n", 254).
+		on("aws", []string{"describe-images"}, "sha256:x\n", 0)
+	deployed(h, "dev", 7, "oldsha")
+	r := h.run("deploy.sh", "dev")
+	expectCode(t, r, 0)
+	if strings.Contains(r.stderr, "WARNING") || !strings.Contains(r.stderr, "ECR tag live-dev already names newsha") {
+		t.Errorf("want a quiet success\n%s", r)
+	}
+}
+
+// Any other put-image error is a warning: the stage is healthy, the deploy succeeds.
+func TestDeployTagMoveFailureIsAWarning(t *testing.T) {
+	h := newHarness(t)
+	h.env["IMAGE_TAG"] = "newsha"
+	h.onErr("aws", []string{"put-image"}, "An error occurred (AccessDeniedException) when calling the PutImage operation\n", 254).
+		on("aws", []string{"describe-images"}, "sha256:x\n", 0)
+	deployed(h, "dev", 7, "oldsha")
+	r := h.run("deploy.sh", "dev")
+	expectCode(t, r, 0)
+	if !strings.Contains(r.stderr, "WARNING: could not move ECR tag previous-dev to oldsha") ||
+		!strings.Contains(r.stderr, "AccessDeniedException") {
+		t.Errorf("want a warning with the AWS error\n%s", r)
+	}
+}
+
+// The manifest goes back byte for byte, newlines inside it included.
+func TestDeployRetagKeepsTheManifestExact(t *testing.T) {
+	h := newHarness(t)
+	h.env["IMAGE_TAG"] = "newsha"
+	manifest := "{\n   \"schemaVersion\": 2\n}"
+	h.on("aws", []string{"batch-get-image", "imageTag=newsha", "images[0].imageManifest"}, manifest+"\n", 0).
+		on("aws", []string{"describe-images"}, "sha256:x\n", 0)
+	deployed(h, "dev", 7, "oldsha")
+	r := h.run("deploy.sh", "dev")
+	expectCode(t, r, 0)
+	var put []string
+	for _, c := range r.calls {
+		if contains(c, "put-image") && contains(c, "live-dev") {
+			put = c
+		}
+	}
+	if put == nil || put[10] != manifest {
+		t.Fatalf("put-image got %q, want the manifest %q\n%s", put, manifest, r)
+	}
+}

@@ -67,6 +67,7 @@ diff: deps
 # the images it runs (the CLI reuses a stack's previous parameter values); a first deploy needs one, which is
 # checked here before any stack is touched. An image deploy with migrations before traffic is scripts/deploy.sh.
 deploy: deps
+	@go run ./cmd/config -stage $(STAGE) -deploy-check
 	@if [ -z "$(IMAGE_TAG)" ] && ! aws cloudformation describe-stacks --region us-east-1 --stack-name h2o-$(STAGE)-compute >/dev/null 2>&1; then \
 	  echo "make deploy: h2o-$(STAGE)-compute has no image yet (first deploy, or no AWS credentials):" >&2; \
 	  echo "  make deploy STAGE=$(STAGE) IMAGE_TAG=<tag in ECR h2o-backend>   (or scripts/deploy.sh $(STAGE))" >&2; exit 2; fi

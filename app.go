@@ -56,6 +56,9 @@ func buildApp(app awscdk.App) ([]*stacks.H2oStage, error) {
 	}
 	var built []*stacks.H2oStage
 	for _, cfg := range configs {
+		for _, problem := range cfg.DeployProblems() {
+			fmt.Fprintln(os.Stderr, "h2o-infra: note: synthesized, but a deploy will be refused:", problem)
+		}
 		built = append(built, stacks.NewH2oStage(app, cfg))
 	}
 	return built, nil

@@ -207,3 +207,20 @@ func TestReadmeConfigurationTableIsGenerated(t *testing.T) {
 		t.Errorf("README.md's configuration table is out of date: run `make readme`\n--- README\n%s\n--- generated\n%s", got, want)
 	}
 }
+
+func TestPlaceholderAlarmEmailIsADeployProblemNotASynthError(t *testing.T) {
+	for addr, placeholder := range map[string]bool{"ops@example.com": true, "a@sub.example.org": true, "ops@h2o.test": true,
+		"ops@company.com": false, "ops@example.company.com": false} {
+		c, err := Load("dev", contextOf(map[string]string{"alarmEmail": addr}))
+		if err != nil {
+			t.Fatalf("%s: synth must accept it: %v", addr, err)
+		}
+		problems := c.DeployProblems()
+		if (len(problems) > 0) != placeholder {
+			t.Errorf("%s: deploy problems %v, placeholder %v", addr, problems, placeholder)
+		}
+		if placeholder && !strings.Contains(problems[0], "config/settings/dev.json") {
+			t.Errorf("%s: the problem does not say where to set it: %s", addr, problems[0])
+		}
+	}
+}

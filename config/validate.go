@@ -229,3 +229,32 @@ func joinInts(values []int) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// DeployProblems are what may be synthesized but must not be deployed: settings still holding a placeholder.
+// Offline synth and `cdk diff` accept them; a deploy refuses them (stacks add a CloudFormation rule, `make deploy`
+// checks first).
+func (c *Config) DeployProblems() []string {
+	var out []string
+	if isPlaceholderEmail(c.AlarmEmail) {
+		out = append(out, fmt.Sprintf("stage %q: alarmEmail %q is a placeholder: set a real address in %s (or -c %s.alarmEmail=) "+
+			"before deploying, or no alarm reaches anyone", c.Stage, c.AlarmEmail, SettingsFile(c.Stage), c.Stage))
+	}
+	return out
+}
+
+// isPlaceholderEmail: an address in a domain reserved for documentation and tests (RFC 2606, RFC 6761), which
+// no mail reaches.
+func isPlaceholderEmail(address string) bool {
+	domain := strings.ToLower(address[strings.LastIndex(address, "@")+1:])
+	for _, reserved := range []string{"example.com", "example.net", "example.org"} {
+		if domain == reserved || strings.HasSuffix(domain, "."+reserved) {
+			return true
+		}
+	}
+	for _, tld := range []string{".example", ".test", ".invalid", ".localhost"} {
+		if strings.HasSuffix(domain, tld) {
+			return true
+		}
+	}
+	return false
+}

@@ -88,7 +88,7 @@ func TestDryRunExactDeployPlan(t *testing.T) {
 + npx cdk deploy 'dev/*' -c stage=dev --require-approval never --parameters h2o-dev-compute:MigrationImageTag=abc123
 + aws cloudformation describe-stacks --region us-east-1 --stack-name h2o-dev-compute --query 'Stacks[0].Outputs[].[OutputKey,OutputValue]' --output text
 + aws ecs run-task --region us-east-1 --cluster h2o-dev --launch-type FARGATE --task-definition '<MigrationTaskDefinitionArn>' --network-configuration '{"awsvpcConfiguration":{"subnets":["<TaskSubnetIds>"],"securityGroups":["<TaskSecurityGroupId>"],"assignPublicIp":"<AssignPublicIp>"}}' --started-by h2o-migrate --query 'tasks[0].taskArn' --output text
-+ aws ecs describe-task-definition --region us-east-1 --task-definition '<MigrationTaskDefinitionArn>' --query "taskDefinition.containerDefinitions[?name=='backend'] | [0].logConfiguration.options.[\"awslogs-group\", \"awslogs-stream-prefix\"]" --output text
++ aws ecs describe-task-definition --region us-east-1 --task-definition '<MigrationTaskDefinitionArn>' --query 'taskDefinition.containerDefinitions[?name=='\''backend'\''] | [0].logConfiguration.options.["awslogs-group", "awslogs-stream-prefix"]' --output text
 + aws ecs wait tasks-stopped --region us-east-1 --cluster h2o-dev --tasks 'arn:aws:ecs:us-east-1:<account>:task/h2o-dev/<task-id>'
 + aws ecs describe-tasks --region us-east-1 --cluster h2o-dev --tasks 'arn:aws:ecs:us-east-1:<account>:task/h2o-dev/<task-id>' --query "tasks[0].[stoppedReason, containers[?name=='backend'] | [0].exitCode]" --output text
 + npx cdk deploy dev/compute --exclusively -c stage=dev --require-approval never --parameters h2o-dev-compute:ImageTag=abc123
@@ -442,7 +442,7 @@ func TestDeployRetagKeepsTheManifestExact(t *testing.T) {
 			put = c
 		}
 	}
-	if put == nil || put[10] != manifest {
+	if put == nil || put[10] != strings.ReplaceAll(manifest, "\n", `\n`) {
 		t.Fatalf("put-image got %q, want the manifest %q\n%s", put, manifest, r)
 	}
 }

@@ -49,8 +49,9 @@ type fakeConfig struct {
 	Golden string `json:"golden"`
 }
 
-// fakeMain logs one line per call (name and arguments, tab-separated; the token read by --password-stdin as
-// <stdin:...>, a file:// argument as file://<its content>), then answers from the rules; default: exit 0.
+// fakeMain logs one line per call (name and arguments, tab-separated, a newline in an argument as \n; the token
+// read by --password-stdin as <stdin:...>, a file:// argument as file://<its content>), then answers from the
+// rules; default: exit 0.
 func fakeMain(cfgPath string) int {
 	var cfg fakeConfig
 	data, err := os.ReadFile(cfgPath)
@@ -66,8 +67,9 @@ func fakeMain(cfgPath string) int {
 	for i, a := range logged {
 		if path, ok := strings.CutPrefix(a, "file://"); ok {
 			content, _ := os.ReadFile(path)
-			logged[i] = "file://" + strings.TrimSpace(string(content))
+			a = "file://" + strings.TrimSpace(string(content))
 		}
+		logged[i] = strings.ReplaceAll(a, "\n", `\n`) // one line per call
 	}
 	if contains(args, "--password-stdin") {
 		in, _ := io.ReadAll(os.Stdin) // waits for the writer to finish, so the log order is deterministic
@@ -446,7 +448,7 @@ func deployed(h *harness, stage string, rev int, runningTag string) *harness {
 		on("aws", []string{"describe-scalable-targets"}, "3\n", 0).
 		on("aws", []string{"run-task"}, migrationTask(stage)+"\n", 0).
 		on("aws", []string{"describe-tasks"}, "Essential container in task exited\t0\n", 0)
-	return images(h, "oldsha", "newsha", "sha5", "sha6", "sha7", "sha8", "sha9", "prebuilt")
+	return images(h, "oldsha", "newsha", "prebuilt", "sha5", "sha7", "sha8", "sha9", "shaA", "shaB", "shaZ")
 }
 
 var scriptNames = []string{"deploy.sh", "rollback.sh", "migrate.sh", "verify.sh", "restore.sh"}

@@ -37,7 +37,7 @@ const importedOidcArn = "arn:aws:iam::123456789012:oidc-provider/token.actions.g
 // variantContext is what `-c domainName=... -c hostedZoneId=...` would pass.
 var variantContext = map[string]string{"domainName": "h2o.example.com", "hostedZoneId": "Z0123456789ABCDEFGHIJ",
 	"frontendRepository": "https://github.com/h2o-allegiant/frontend", "slackWorkspaceId": "T0123ABCD", "slackChannelId": "C0123ABCD",
-	"wafMode": "count", "wafBodyLimitKiB": "12", "enableXRay": "true"}
+	"wafMode": "count", "wafBodyLimitKiB": "12", "enableXRay": "true", "alarmEmail": "ops@h2o-allegiant.com"}
 
 func TestMain(m *testing.M) {
 	code := func() int {

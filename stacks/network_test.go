@@ -2,6 +2,7 @@ package stacks
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
@@ -79,4 +80,25 @@ func TestNetworkS3EndpointFlowLogsAndDefaultSecurityGroup(t *testing.T) {
 			tm.ResourceCountIs(jsii.String("Custom::VpcRestrictDefaultSG"), jsii.Number(1))
 		})
 	})
+}
+
+// TestPlaceholderSettingsRefuseEveryDeploy: with the committed placeholder alarm e-mail, every stack of both stages
+// carries a rule CloudFormation evaluates before touching any resource, and it cannot hold; with a real address
+// (the variant) there is none.
+func TestPlaceholderSettingsRefuseEveryDeploy(t *testing.T) {
+	forEachStage(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
+		for _, stack := range s.Stacks() {
+			rules, _ := (*tmpl(stack).ToJSON())["Rules"].(map[string]interface{})
+			rule := mustJSON(rules["RefusePlaceholderSettings"])
+			if !strings.Contains(rule, `"Fn::Contains":[["placeholder settings"],{"Ref":"BootstrapVersion"}]`) ||
+				!strings.Contains(rule, "alarmEmail") || !strings.Contains(rule, "config/settings/"+cfg.Stage+".json") {
+				t.Errorf("%s: rule %s", *stack.StackName(), rule)
+			}
+		}
+	})
+	for _, stack := range withDomain.Stacks() {
+		if rules, _ := (*tmpl(stack).ToJSON())["Rules"].(map[string]interface{}); rules["RefusePlaceholderSettings"] != nil {
+			t.Errorf("%s refuses a deploy with a real alarm e-mail", *stack.StackName())
+		}
+	}
 }

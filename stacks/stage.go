@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -72,7 +73,24 @@ func newLayerStack(scope constructs.Construct, cfg *config.Config, layer, descri
 		TerminationProtection: jsii.Bool(cfg.DeletionProtection),
 	})
 	awscdk.Tags_Of(stack).Add(jsii.String("Layer"), jsii.String(layer), untaggedTypes)
+	if problems := cfg.DeployProblems(); len(problems) > 0 {
+		refuseDeploy(stack, problems)
+	}
 	return stack
+}
+
+// refuseDeploy makes CloudFormation refuse to create or update the stack while the stage's settings hold a
+// placeholder: CloudFormation evaluates a template's rules before it creates or updates any resource
+// (CloudFormation user guide, "Rules"), and this one cannot hold. Rule assertions compare parameter values, so it
+// reads BootstrapVersion, the parameter the CDK gives every stack, as the CDK's own CheckBootstrapVersion rule
+// does. Synth and `cdk diff` are unaffected; every stack carries it, so `cdk deploy 'dev/*'` stops at the first.
+func refuseDeploy(stack awscdk.Stack, problems []string) {
+	awscdk.NewCfnRule(stack, jsii.String("RefusePlaceholderSettings"), &awscdk.CfnRuleProps{
+		Assertions: &[]*awscdk.CfnRuleAssertion{{
+			Assert:            awscdk.Fn_ConditionContains(jsii.Strings("placeholder settings"), awscdk.Fn_Ref(jsii.String("BootstrapVersion"))),
+			AssertDescription: jsii.String(strings.Join(problems, "; ")),
+		}},
+	})
 }
 
 // addNagChecks runs cdk-nag's AwsSolutions pack over scope. Aspects added to the App stop at Stage

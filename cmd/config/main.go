@@ -4,6 +4,7 @@
 //	go run ./cmd/config -stage dev [-c key=value ...]   as `cdk synth` would see them (cdk.json, cdk.context.json, -c)
 //	go run ./cmd/config -stage ci                       h2o-ci's settings
 //	go run ./cmd/config -readme                         rewrite README.md's generated section
+//	go run ./cmd/config -stage prod -deploy-check       exit 1 if a deploy would be refused (placeholder settings)
 package main
 
 import (
@@ -36,16 +37,17 @@ func (c contextFlags) Set(v string) error {
 func main() {
 	stage := flag.String("stage", "dev", "stage to describe (dev, prod) or ci for h2o-ci")
 	readme := flag.Bool("readme", false, "rewrite README.md's generated configuration tables")
+	deployCheck := flag.Bool("deploy-check", false, "exit 1 when the stage's settings hold a placeholder a deploy refuses")
 	overrides := contextFlags{}
 	flag.Var(overrides, "c", "context key=value, as `cdk synth -c` (repeatable)")
 	flag.Parse()
-	if err := run(*stage, *readme, overrides); err != nil {
+	if err := run(*stage, *readme, *deployCheck, overrides); err != nil {
 		fmt.Fprintln(os.Stderr, "config:", err)
 		os.Exit(1)
 	}
 }
 
-func run(stage string, readme bool, overrides contextFlags) error {
+func run(stage string, readme, deployCheck bool, overrides contextFlags) error {
 	settings, err := config.Committed()
 	if err != nil {
 		return err
@@ -83,7 +85,18 @@ func run(stage string, readme bool, overrides contextFlags) error {
 	for k, v := range overrides {
 		context[k] = v
 	}
-	out, err := config.Describe(stage, config.Sources{Settings: settings, Context: context})
+	src := config.Sources{Settings: settings, Context: context}
+	if deployCheck {
+		cfg, err := config.Load(stage, src)
+		if err != nil {
+			return err
+		}
+		if problems := cfg.DeployProblems(); len(problems) > 0 {
+			return errors.New(strings.Join(problems, "\n"))
+		}
+		return nil
+	}
+	out, err := config.Describe(stage, src)
 	if err != nil {
 		return err
 	}

@@ -24,17 +24,22 @@ type Config struct {
 	NatGateways int    `json:"natGateways" doc:"0 puts tasks in public subnets with a public IP, admitting only the ALB ($33/month each saved); one per AZ keeps an AZ outage from cutting the other's egress"`
 
 	// Compute. The image is not a setting: deploys pass it as the compute stack's ImageTag parameter.
-	RepositoryName    string `json:"-"` // the ECR repository of h2o-ci (CI.RepositoryName): one home for the name.
-	CpuArchitecture   string `json:"cpuArchitecture" doc:"ARM64 (Graviton, 20 % cheaper per vCPU-hour) or X86_64 for an x86 image"`
-	TaskCpu           int    `json:"taskCpu" doc:"Fargate CPU units: 2048 = 2 vCPU, the design's task"`
-	TaskMemoryMiB     int    `json:"taskMemoryMiB" doc:"4096 MiB, the design's 4 GB; validated as a Fargate pair with taskCpu"`
-	Workers           int    `json:"workers" doc:"WORKERS passed to the app server: the design's 6 for 2 vCPU"`
-	ContainerPort     int    `json:"containerPort" doc:"the port the backend listens on; 1024 or above, since the process is not root"`
-	ContainerUser     string `json:"containerUser" doc:"non-root user the image runs as; empty keeps the image's own USER"`
-	MinTasks          int    `json:"minTasks" doc:"autoscaling floor; prod keeps 2 so each AZ has a task"`
-	MaxTasks          int    `json:"maxTasks" doc:"autoscaling ceiling: the design's 3"`
-	FargateSpot       bool   `json:"fargateSpot" doc:"tasks above onDemandBaseTasks run on Fargate Spot (~65 % cheaper; ECS replaces an interrupted task)"`
-	OnDemandBaseTasks int    `json:"onDemandBaseTasks" doc:"with fargateSpot: tasks always kept on regular Fargate"`
+	RepositoryName  string `json:"-"` // the ECR repository of h2o-ci (CI.RepositoryName): one home for the name.
+	CpuArchitecture string `json:"cpuArchitecture" doc:"ARM64 (Graviton, 20 % cheaper per vCPU-hour) or X86_64 for an x86 image"`
+	TaskCpu         int    `json:"taskCpu" doc:"Fargate CPU units: 2048 = 2 vCPU, the design's task"`
+	TaskMemoryMiB   int    `json:"taskMemoryMiB" doc:"4096 MiB, the design's 4 GB; validated as a Fargate pair with taskCpu"`
+	Workers         int    `json:"workers" doc:"WORKERS passed to the app server: the design's 6 for 2 vCPU"`
+	ContainerPort   int    `json:"containerPort" doc:"the port the backend listens on; 1024 or above, since the process is not root"`
+	ContainerUser   string `json:"containerUser" doc:"non-root user the image runs as; empty keeps the image's own USER"`
+	// HealthCheckGraceSeconds is how long a normal start may take until /health answers: ECS ignores the load
+	// balancer's verdict that long, and the ALB's health check is tuned so a task this slow is never marked unhealthy.
+	HealthCheckGraceSeconds int `json:"healthCheckGraceSeconds" doc:"longest normal start until /health answers; the ALB health check and the deploy alarms are tuned around it (10-90)"`
+	// ErrorRateMinRequests is the traffic (requests a minute) below which the deploy error-rate alarm does not judge.
+	ErrorRateMinRequests int  `json:"errorRateMinRequests" doc:"requests a minute below which the deployment error-rate alarm stays quiet (a few 5xx of a handful of requests is noise)"`
+	MinTasks             int  `json:"minTasks" doc:"autoscaling floor; prod keeps 2 so each AZ has a task"`
+	MaxTasks             int  `json:"maxTasks" doc:"autoscaling ceiling: the design's 3"`
+	FargateSpot          bool `json:"fargateSpot" doc:"tasks above onDemandBaseTasks run on Fargate Spot (~65 % cheaper; ECS replaces an interrupted task)"`
+	OnDemandBaseTasks    int  `json:"onDemandBaseTasks" doc:"with fargateSpot: tasks always kept on regular Fargate"`
 	// Off-hours schedule (EventBridge cron in ScheduleTimeZone): at ScaleDownCron the service scales to 0
 	// (and the database stops, if StopDatabaseOffHours); at ScaleUpCron both come back. "" = always on.
 	ScaleDownCron        string `json:"scaleDownCron" doc:"when the service scales to 0 tasks (EventBridge cron); empty = always on"`
@@ -113,6 +118,8 @@ func defaults(stage string) Config {
 		ContainerPort:            8000,
 		ContainerUser:            "1000",
 		MaxTasks:                 3,
+		HealthCheckGraceSeconds:  60, // a Python app server with 6 workers boots well within it
+		ErrorRateMinRequests:     10,
 		DbEngineVersion:          "17.6", // a minor RDS offers for new instances (cfn-lint warns on deprecated ones)
 		DbAllocatedStorageGiB:    20,
 		DbMaxAllocatedStorageGiB: 100,

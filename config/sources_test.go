@@ -20,6 +20,8 @@ var settingCases = map[string]struct{ valid, invalid string }{
 	"containerPort":            {"8080", "80"},
 	"containerUser":            {"app", "Root User"},
 	"minTasks":                 {"3", "0"},
+	"healthCheckGraceSeconds":  {"30", "91"},
+	"errorRateMinRequests":     {"50", "0"},
 	"maxTasks":                 {"4", "51"},
 	"fargateSpot":              {"false", "maybe"},
 	"onDemandBaseTasks":        {"0", "x"},

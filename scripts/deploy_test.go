@@ -68,6 +68,7 @@ func serviceDeploy(stage, tag string) [][]string {
 }
 
 func TestDryRunExactDeployPlan(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.env["DRY_RUN"] = "1"
 	h.env["IMAGE_TAG"] = "abc123"
@@ -113,6 +114,7 @@ func TestDryRunExactDeployPlan(t *testing.T) {
 // The order that makes deploys safe: wake-up, then infrastructure + migration task definition, then the
 // migration, then the service; the ECR tags move only once the stage is healthy.
 func TestDeploySuccess(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	deployed(h, "dev", 7, "oldsha").
 		on("git", []string{"rev-parse"}, "newsha\n", 0).
@@ -143,6 +145,7 @@ func TestDeploySuccess(t *testing.T) {
 }
 
 func TestDeploySkipsBuildWhenImageInECR(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.env["IMAGE_TAG"] = "prebuilt"
 	h.env["BACKEND_DIR"] = h.dir + "/no-such-dir" // not needed: nothing to build
@@ -159,6 +162,7 @@ func TestDeploySkipsBuildWhenImageInECR(t *testing.T) {
 }
 
 func TestDeployMissingBackendDirIsAClearFailure(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.env["IMAGE_TAG"] = "newsha"
 	h.env["BACKEND_DIR"] = h.dir + "/no-such-dir"
@@ -172,6 +176,7 @@ func TestDeployMissingBackendDirIsAClearFailure(t *testing.T) {
 
 // Without AWS_ACCOUNT_ID (as in the workflow) the registry comes from the caller's identity.
 func TestDeployAsksForTheAccountWhenBuilding(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.env["IMAGE_TAG"] = "newsha"
 	h.env["AWS_ACCOUNT_ID"] = ""
@@ -188,6 +193,7 @@ func TestDeployAsksForTheAccountWhenBuilding(t *testing.T) {
 
 // dev off hours: the database is stopped and the service scaled to 0. Both wake up before any cdk deploy.
 func TestDeployWakesASleepingStage(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.env["IMAGE_TAG"] = "newsha"
 	h.onTimes(1, "aws", []string{"DBInstances[0].DBInstanceStatus"}, "stopped\n", 0).
@@ -219,6 +225,7 @@ func TestDeployWakesASleepingStage(t *testing.T) {
 
 // A database that is stopping cannot be started: wait until it is stopped, then start it.
 func TestDeployWaitsForAStoppingDatabase(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.env["IMAGE_TAG"] = "newsha"
 	h.env["WAKE_POLL_DELAY"] = "0"
@@ -233,6 +240,7 @@ func TestDeployWaitsForAStoppingDatabase(t *testing.T) {
 }
 
 func TestDeployGivesUpOnADatabaseThatNeverComesUp(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.env["IMAGE_TAG"] = "newsha"
 	h.env["WAKE_WAIT_ROUNDS"] = "3"
@@ -250,6 +258,7 @@ func TestDeployGivesUpOnADatabaseThatNeverComesUp(t *testing.T) {
 
 // A first deploy: no stacks yet, so nothing to wake, no rollback target, and both image parameters.
 func TestDeployFirstDeploy(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.env["IMAGE_TAG"] = "newsha"
 	h.onTimes(1, "aws", []string{"describe-stacks", "h2o-dev-compute"}, "", 254).
@@ -269,6 +278,7 @@ func TestDeployFirstDeploy(t *testing.T) {
 
 // A compute stack deployed before the image became a parameter has no ImageTag to keep: pass the running one.
 func TestDeployFromAStackWithoutImageParameters(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.env["IMAGE_TAG"] = "newsha"
 	legacy := strings.Split(computeOutputs("dev"), "MigrationTaskDefinitionArn")[0]
@@ -286,6 +296,7 @@ func TestDeployFromAStackWithoutImageParameters(t *testing.T) {
 
 // The infrastructure deploy fails: CloudFormation rolled it back, the service never changed: no rollback.sh.
 func TestDeployInfrastructureFailureStopsWithoutRollback(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.env["IMAGE_TAG"] = "newsha"
 	h.onTimes(1, "npx", nil, "", 1).on("aws", []string{"describe-images"}, "sha256:x\n", 0)
@@ -300,6 +311,7 @@ func TestDeployInfrastructureFailureStopsWithoutRollback(t *testing.T) {
 
 // The migration fails: the deploy stops before the service changes, and says the old version still serves.
 func TestDeployMigrationFailureStopsBeforeTheService(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.env["IMAGE_TAG"] = "newsha"
 	h.on("aws", []string{"describe-tasks"}, "Essential container in task exited\t1\n", 0).
@@ -320,6 +332,7 @@ func TestDeployMigrationFailureStopsBeforeTheService(t *testing.T) {
 }
 
 func TestDeploySmokeFailureRollsBack(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.env["IMAGE_TAG"] = "newsha"
 	h.env["SMOKE_ATTEMPTS"] = "3"
@@ -369,6 +382,7 @@ func TestDeploySmokeFailureRollsBack(t *testing.T) {
 }
 
 func TestDeployServiceFailureRollsBack(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.env["IMAGE_TAG"] = "newsha"
 	// The infrastructure deploy works, the service deploy (circuit breaker) fails, the rollback works.
@@ -382,6 +396,7 @@ func TestDeployServiceFailureRollsBack(t *testing.T) {
 }
 
 func TestDeployFirstDeployServiceFailureHasNoRollback(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.env["IMAGE_TAG"] = "newsha"
 	h.onTimes(1, "aws", []string{"describe-stacks", "h2o-dev-compute"}, "", 254).
@@ -398,6 +413,7 @@ func TestDeployFirstDeployServiceFailureHasNoRollback(t *testing.T) {
 
 // put-image of the manifest a tag already names: ECR's ImageAlreadyExistsException is a success.
 func TestDeployTagMoveAlreadyDoneIsASuccess(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.env["IMAGE_TAG"] = "newsha"
 	h.onErr("aws", []string{"put-image", "live-dev"},
@@ -413,6 +429,7 @@ func TestDeployTagMoveAlreadyDoneIsASuccess(t *testing.T) {
 
 // Any other put-image error is a warning: the stage is healthy, the deploy succeeds.
 func TestDeployTagMoveFailureIsAWarning(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.env["IMAGE_TAG"] = "newsha"
 	h.onErr("aws", []string{"put-image"}, "An error occurred (AccessDeniedException) when calling the PutImage operation\n", 254).
@@ -428,6 +445,7 @@ func TestDeployTagMoveFailureIsAWarning(t *testing.T) {
 
 // The manifest goes back byte for byte, newlines inside it included.
 func TestDeployRetagKeepsTheManifestExact(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.env["IMAGE_TAG"] = "newsha"
 	manifest := "{\n   \"schemaVersion\": 2\n}"

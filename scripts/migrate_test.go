@@ -44,6 +44,7 @@ func migrateHarness(t *testing.T, stage, describeTasks string) *harness {
 }
 
 func TestMigrateExitsWithContainerCode(t *testing.T) {
+	t.Parallel()
 	for _, code := range []int{0, 3} {
 		h := migrateHarness(t, "prod", fmt.Sprintf("Essential container in task exited\t%d\n", code))
 		r := h.run("migrate.sh", "prod")
@@ -53,6 +54,7 @@ func TestMigrateExitsWithContainerCode(t *testing.T) {
 }
 
 func TestMigrateWaitsAgainAndReportsContainerThatNeverRan(t *testing.T) {
+	t.Parallel()
 	h := migrateHarness(t, "dev", "CannotPullContainerError: pull image manifest has been retried\tNone\n").
 		onTimes(1, "aws", []string{"tasks-stopped"}, "", 255) // the waiter gave up once
 	r := h.run("migrate.sh", "dev")
@@ -64,6 +66,7 @@ func TestMigrateWaitsAgainAndReportsContainerThatNeverRan(t *testing.T) {
 }
 
 func TestMigrateGivesUpWithAStopHint(t *testing.T) {
+	t.Parallel()
 	h := migrateHarness(t, "dev", "").on("aws", []string{"tasks-stopped"}, "", 255)
 	h.env["MIGRATE_WAIT_ROUNDS"] = "2"
 	r := h.run("migrate.sh", "dev")
@@ -74,6 +77,7 @@ func TestMigrateGivesUpWithAStopHint(t *testing.T) {
 }
 
 func TestMigrateNoTaskStarted(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t).
 		on("aws", []string{"describe-stacks"}, computeOutputs("dev"), 0).
 		on("aws", []string{"run-task"}, "None\n", 0)
@@ -86,6 +90,7 @@ func TestMigrateNoTaskStarted(t *testing.T) {
 
 // The log hints name the task's own stream, with --region, for CLI v1 (get-log-events) and v2 (logs tail).
 func TestMigrateLogHintsWorkOnBothCLIs(t *testing.T) {
+	t.Parallel()
 	h := migrateHarness(t, "dev", "Essential container in task exited\t0\n").
 		on("aws", []string{"describe-task-definition"}, "/aws/ecs/h2o-backend-dev\tmigrate\n", 0)
 	r := h.run("migrate.sh", "dev")
@@ -112,6 +117,7 @@ func TestMigrateLogHintsWorkOnBothCLIs(t *testing.T) {
 
 // A compute stack without the migration task definition (deployed by an older app) is a clear failure.
 func TestMigrateNeedsTheMigrationTaskDefinition(t *testing.T) {
+	t.Parallel()
 	legacy := strings.Split(computeOutputs("dev"), "MigrationTaskDefinitionArn")[0]
 	r := newHarness(t).on("aws", []string{"describe-stacks"}, legacy, 0).run("migrate.sh", "dev")
 	expectCode(t, r, 1)

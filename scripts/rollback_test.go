@@ -55,6 +55,7 @@ func finish(stage, from, to string) [][]string {
 }
 
 func TestRollbackFindsPreviousTag(t *testing.T) {
+	t.Parallel()
 	h := history(newHarness(t), "dev")
 	r := h.run("rollback.sh", "dev")
 	expectCode(t, r, 0)
@@ -67,6 +68,7 @@ func TestRollbackFindsPreviousTag(t *testing.T) {
 }
 
 func TestRollbackSearchDepth(t *testing.T) {
+	t.Parallel()
 	h := history(newHarness(t), "dev")
 	h.env["ROLLBACK_SEARCH_DEPTH"] = "1"
 	r := h.run("rollback.sh", "dev")
@@ -78,6 +80,7 @@ func TestRollbackSearchDepth(t *testing.T) {
 }
 
 func TestRollbackGivenTag(t *testing.T) {
+	t.Parallel()
 	h := history(newHarness(t), "prod")
 	r := h.run("rollback.sh", "prod", "sha5")
 	expectCode(t, r, 0)
@@ -89,6 +92,7 @@ func TestRollbackGivenTag(t *testing.T) {
 }
 
 func TestRollbackUnknownTagStopsBeforeDeploying(t *testing.T) {
+	t.Parallel()
 	h := history(newHarness(t), "dev").on("aws", []string{"describe-images"}, "", 254)
 	r := h.run("rollback.sh", "dev", "nosuchtag")
 	expectCode(t, r, 1)
@@ -98,6 +102,7 @@ func TestRollbackUnknownTagStopsBeforeDeploying(t *testing.T) {
 }
 
 func TestRollbackNothingEarlier(t *testing.T) {
+	t.Parallel()
 	h := revision(newHarness(t), 1, "INACTIVE", "sha2")
 	deployed(h, "dev", 2, "sha2")
 	r := h.run("rollback.sh", "dev")
@@ -110,6 +115,7 @@ func TestRollbackNothingEarlier(t *testing.T) {
 // Newest first: r11 A (running), r10 B, r9 A, r8 Z. r10 was rolled away from (r11 is the rollback's copy of an
 // A revision), so "previous" is what ran before A was first deployed: Z, by either path.
 func TestRollbackSecondRollbackDoesNotReturnToTheBadImage(t *testing.T) {
+	t.Parallel()
 	for _, emergency := range []bool{false, true} {
 		h := newHarness(t)
 		revision(h, 10, "ACTIVE", "shaB")
@@ -131,6 +137,7 @@ func TestRollbackSecondRollbackDoesNotReturnToTheBadImage(t *testing.T) {
 }
 
 func TestRollbackEmergencyUpdatesServiceDirectly(t *testing.T) {
+	t.Parallel()
 	h := history(newHarness(t), "prod")
 	r := h.run("rollback.sh", "--emergency", "prod")
 	expectCode(t, r, 0)
@@ -154,6 +161,7 @@ func needJQ(t *testing.T) {
 
 // An INACTIVE revision is registered again, without its read-only fields, with its own tags (not aws:* ones).
 func TestRollbackEmergencyRegistersInactiveRevisionAgain(t *testing.T) {
+	t.Parallel()
 	needJQ(t)
 	h := newHarness(t).
 		on("aws", []string{"describe-task-definition", family + ":8", "--include", "TAGS"},
@@ -177,6 +185,7 @@ func TestRollbackEmergencyRegistersInactiveRevisionAgain(t *testing.T) {
 
 // A revision being deleted cannot be an update-service target: the next older revision of the image is used.
 func TestRollbackEmergencySkipsRevisionsBeingDeleted(t *testing.T) {
+	t.Parallel()
 	needJQ(t)
 	h := newHarness(t).
 		on("aws", []string{"describe-task-definition", family + ":8", "--include", "TAGS"},
@@ -200,6 +209,7 @@ func TestRollbackEmergencySkipsRevisionsBeingDeleted(t *testing.T) {
 // When only a revision being deleted runs the image, its definition is registered again, deleteRequestedAt
 // stripped with the other read-only fields.
 func TestRollbackEmergencyFromARevisionBeingDeleted(t *testing.T) {
+	t.Parallel()
 	needJQ(t)
 	h := newHarness(t).
 		on("aws", []string{"describe-task-definition", family + ":9", "--include", "TAGS"},
@@ -221,6 +231,7 @@ func TestRollbackEmergencyFromARevisionBeingDeleted(t *testing.T) {
 }
 
 func TestRollbackFailureHintsCarryTheRegion(t *testing.T) {
+	t.Parallel()
 	h := history(newHarness(t), "dev").on("aws", []string{"services-stable"}, "", 255)
 	r := h.run("rollback.sh", "dev", "sha7")
 	expectCode(t, r, 1)

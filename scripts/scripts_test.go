@@ -462,6 +462,7 @@ func usageArgs(script string, args ...string) []string {
 }
 
 func TestUsageErrorsExit2(t *testing.T) {
+	t.Parallel()
 	for _, script := range scriptNames {
 		for _, args := range [][]string{{}, {"staging"}, {"Dev"}, {"--bogus", "dev"}, {"dev", "a", "b"}} {
 			h := newHarness(t)
@@ -480,6 +481,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 }
 
 func TestHelp(t *testing.T) {
+	t.Parallel()
 	for _, script := range scriptNames {
 		r := newHarness(t).run(script, "--help")
 		expectCode(t, r, 0)
@@ -491,6 +493,7 @@ func TestHelp(t *testing.T) {
 }
 
 func TestDryRunRunsNothing(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		script string
 		args   []string
@@ -562,6 +565,7 @@ func TestDryRunRunsNothing(t *testing.T) {
 }
 
 func TestMissingStackIsAClearFailure(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct{ script, stack string }{
 		{"rollback.sh", "h2o-dev-compute"}, {"migrate.sh", "h2o-dev-compute"}, {"restore.sh", "h2o-dev-data"},
 	} {
@@ -577,6 +581,7 @@ func TestMissingStackIsAClearFailure(t *testing.T) {
 
 // TestScriptStagesMatchTheApp keeps common.sh's stage list in step with the CDK app's config.
 func TestScriptStagesMatchTheApp(t *testing.T) {
+	t.Parallel()
 	raw, err := os.ReadFile("common.sh")
 	if err != nil {
 		t.Fatal(err)
@@ -589,6 +594,7 @@ func TestScriptStagesMatchTheApp(t *testing.T) {
 
 // TestScriptsAreExecutable: the workflows and the runbook run them as scripts/<name>.sh.
 func TestScriptsAreExecutable(t *testing.T) {
+	t.Parallel()
 	for _, script := range scriptNames {
 		info, err := os.Stat(script)
 		if err != nil {

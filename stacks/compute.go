@@ -87,8 +87,8 @@ func NewComputeStack(scope constructs.Construct, cfg *config.Config, network *Ne
 		MinHealthyPercent: jsii.Number(100),
 		MaxHealthyPercent: jsii.Number(200),
 		CircuitBreaker:    &awsecs.DeploymentCircuitBreaker{Enable: jsii.Bool(true), Rollback: jsii.Bool(true)},
-		// Enough for the app to boot and pass two health checks before failed checks count.
-		HealthCheckGracePeriod:     awscdk.Duration_Seconds(jsii.Number(60)),
+		// ECS ignores the load balancer's verdict while a normal start may still be booting (rollout.go).
+		HealthCheckGracePeriod:     awscdk.Duration_Seconds(jsii.Number(float64(cfg.HealthCheckGraceSeconds))),
 		CapacityProviderStrategies: capacityStrategy(cfg),
 		PropagateTags:              awsecs.PropagatedTagSource_SERVICE,
 	}
@@ -113,7 +113,7 @@ func NewComputeStack(scope constructs.Construct, cfg *config.Config, network *Ne
 	alb.Connections().AllowFrom(awsec2.Peer_PrefixList(jsii.String(cfg.CloudFrontPrefixListID)), awsec2.Port_Tcp(jsii.Number(listenerPort)),
 		jsii.String("CloudFront origin-facing (VPC origin)"))
 
-	configureHealthCheck(svc, c.Timeouts)
+	configureHealthCheck(svc, cfg, c.Timeouts)
 	// Database and cache admit the service only; the rules live here (consumer side) so there is no cycle.
 	svc.Service().Connections().AllowToDefaultPort(data.Database, jsii.String("backend to PostgreSQL"))
 	svc.Service().Connections().AllowTo(data.Cache.SecurityGroup, awsec2.Port_Tcp(jsii.Number(float64(data.Cache.Port))),
@@ -163,7 +163,8 @@ type RequestTimeouts struct {
 
 func requestTimeouts(cfg *config.Config) RequestTimeouts {
 	t := cfg.RequestTimeoutSeconds
-	return RequestTimeouts{Origin: t, OriginKeepalive: 5, LoadBalancerIdle: t + 5, Drain: t + 5, AppKeepalive: t + 10}
+	// The drain also keeps ECS's bake window open long enough for the deployment alarms (rolloutDrainSeconds).
+	return RequestTimeouts{Origin: t, OriginKeepalive: 5, LoadBalancerIdle: t + 5, Drain: max(t+5, rolloutDrainSeconds()), AppKeepalive: t + 10}
 }
 
 func newLoadBalancer(stack awscdk.Stack, cfg *config.Config, network *NetworkStack, timeouts RequestTimeouts) awselasticloadbalancingv2.ApplicationLoadBalancer {
@@ -210,17 +211,6 @@ func imageTagParameter(stack awscdk.Stack, cfg *config.Config, id, what string) 
 
 // dockerTagPattern is what Docker accepts as a tag.
 const dockerTagPattern = `^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`
-
-func configureHealthCheck(svc awsecspatterns.ApplicationLoadBalancedFargateService, timeouts RequestTimeouts) {
-	svc.TargetGroup().ConfigureHealthCheck(&awselasticloadbalancingv2.HealthCheck{
-		Path: jsii.String("/health"), HealthyHttpCodes: jsii.String("200"),
-		// 15 s x 2 healthy checks brings a new task into service in ~30 s; 3 failures (45 s) take one out.
-		Interval: awscdk.Duration_Seconds(jsii.Number(15)), Timeout: awscdk.Duration_Seconds(jsii.Number(5)),
-		HealthyThresholdCount: jsii.Number(2), UnhealthyThresholdCount: jsii.Number(3),
-	})
-	// A request in flight when a deploy or scale-in removes its task gets as long as any request may take.
-	svc.TargetGroup().SetAttribute(jsii.String("deregistration_delay.timeout_seconds"), jsii.String(fmt.Sprint(timeouts.Drain)))
-}
 
 func autoscale(svc awsecspatterns.ApplicationLoadBalancedFargateService, cfg *config.Config) {
 	scaling := svc.Service().AutoScaleTaskCount(&awsapplicationautoscaling.EnableScalingProps{
@@ -278,33 +268,6 @@ func outputs(stack awscdk.Stack, description string, values map[string]*string) 
 	for _, key := range sortedKeys(values) {
 		awscdk.NewCfnOutput(stack, jsii.String(key), &awscdk.CfnOutputProps{Value: values[key], Description: jsii.String(description)})
 	}
-}
-
-func deploymentAlarms(stack awscdk.Stack, cfg *config.Config, svc awsecspatterns.ApplicationLoadBalancedFargateService) (awscloudwatch.Alarm, awscloudwatch.Alarm) {
-	// Built in the stack that owns the ALB, from its full names.
-	m := albMetrics{svc.LoadBalancer().LoadBalancerFullName(), svc.TargetGroup().TargetGroupFullName()}
-	errorAlarm := m.errorRate().CreateAlarm(stack, jsii.String("ErrorRateAlarm"), &awscloudwatch.CreateAlarmOptions{
-		AlarmName:          jsii.String(fmt.Sprintf("h2o-%s-error-rate", cfg.Stage)),
-		AlarmDescription:   jsii.String("More than 1 % of API requests failed with 5xx over 5 minutes (design threshold); rolls back ECS deployments."),
-		Threshold:          jsii.Number(1),
-		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
-		EvaluationPeriods:  jsii.Number(1),
-		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING, // no traffic is not an outage
-	})
-	unhealthyAlarm := m.target("UnHealthyHostCount", "Maximum").CreateAlarm(stack, jsii.String("UnhealthyHostsAlarm"),
-		&awscloudwatch.CreateAlarmOptions{
-			AlarmName:          jsii.String(fmt.Sprintf("h2o-%s-unhealthy-hosts", cfg.Stage)),
-			AlarmDescription:   jsii.String("At least one backend task failed the ALB health check within 5 minutes; rolls back ECS deployments."),
-			Threshold:          jsii.Number(1),
-			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-			EvaluationPeriods:  jsii.Number(1),
-			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING, // ALB reports no datapoint while idle
-		})
-	// Plain names plus explicit dependencies: passing the alarm objects makes CDK warn about a possible cycle.
-	svc.Service().EnableDeploymentAlarms(&[]*string{errorAlarm.AlarmName(), unhealthyAlarm.AlarmName()},
-		&awsecs.DeploymentAlarmOptions{Behavior: awsecs.AlarmBehavior_ROLLBACK_ON_ALARM})
-	svc.Service().Node().AddDependency(errorAlarm, unhealthyAlarm)
-	return errorAlarm, unhealthyAlarm
 }
 
 func optional(s string) *string {

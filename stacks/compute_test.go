@@ -10,6 +10,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"h2o-infra/config"
+	"h2o-infra/internal/timing"
 )
 
 func TestClusterHasInsightsAndBothFargateCapacityProviders(t *testing.T) {
@@ -82,23 +83,46 @@ func TestDeploymentAlarmsWatchErrorRateAndUnhealthyHosts(t *testing.T) {
 		alarms := resources(t, s.Compute.Stack, "AWS::CloudWatch::Alarm")
 		errorRate := props(alarms[logicalIDOf(s.Compute.Stack, s.Compute.ErrorRateAlarm.Node().DefaultChild())])
 		if errorRate["AlarmName"] != "h2o-"+cfg.Stage+"-error-rate" || errorRate["Threshold"] != float64(1) ||
-			errorRate["ComparisonOperator"] != "GreaterThanThreshold" || errorRate["EvaluationPeriods"] != float64(1) ||
-			errorRate["TreatMissingData"] != "notBreaching" {
+			errorRate["ComparisonOperator"] != "GreaterThanThreshold" || errorRate["TreatMissingData"] != "notBreaching" {
 			t.Errorf("error-rate alarm %v", errorRate)
 		}
+		// The denominator counts the ALB's own 5xx too (RequestCount leaves out requests no target answered),
+		// and below the minimum traffic the rate is 0.
 		expr := mustJSON(errorRate["Metrics"])
-		for _, want := range []string{"100 * (FILL(target5xx, 0) + FILL(elb5xx, 0)) / requests", `"MetricName":"RequestCount"`,
-			`"MetricName":"HTTPCode_Target_5XX_Count"`, `"MetricName":"HTTPCode_ELB_5XX_Count"`, `"Period":300`} {
+		for _, want := range []string{`IF((FILL(requests, 0) + FILL(elb5xx, 0)) \u003e= 10, 100 * (FILL(target5xx, 0) + FILL(elb5xx, 0)) / (FILL(requests, 0) + FILL(elb5xx, 0)), 0)`,
+			`"MetricName":"RequestCount"`, `"MetricName":"HTTPCode_Target_5XX_Count"`, `"MetricName":"HTTPCode_ELB_5XX_Count"`, `"Period":60`} {
 			if !strings.Contains(expr, want) {
 				t.Errorf("error-rate metrics lack %s: %s", want, expr)
 			}
 		}
 		unhealthy := props(alarms[logicalIDOf(s.Compute.Stack, s.Compute.UnhealthyHostsAlarm.Node().DefaultChild())])
-		if unhealthy["MetricName"] != "UnHealthyHostCount" || unhealthy["Statistic"] != "Maximum" || unhealthy["Threshold"] != float64(1) ||
-			unhealthy["ComparisonOperator"] != "GreaterThanOrEqualToThreshold" || unhealthy["Period"] != float64(300) {
+		if unhealthy["MetricName"] != "UnHealthyHostCount" || unhealthy["Statistic"] != "Minimum" || unhealthy["Threshold"] != float64(1) ||
+			unhealthy["ComparisonOperator"] != "GreaterThanOrEqualToThreshold" || unhealthy["Period"] != float64(60) {
 			t.Errorf("unhealthy-host alarm %v", unhealthy)
 		}
 	})
+}
+
+// TestRolloutMeetsTheTimingTargets runs the deploy timing model (make timing) on every stage's synthesized
+// compute template: a healthy deploy is done within 5 minutes of its tasks starting, a deploy answering 5xx is
+// detected within 3 minutes and always inside ECS's bake window, a normal start is never marked unhealthy, and
+// a crash loop is rolled back by the circuit breaker. A later edit of any of these values cannot break it silently.
+func TestRolloutMeetsTheTimingTargets(t *testing.T) {
+	for _, s := range []*H2oStage{built["dev"], built["prod"], withDomain} {
+		t.Run(*s.Node().Path(), func(t *testing.T) {
+			rollout, err := timing.Read(*tmpl(s.Compute.Stack).ToJSON())
+			if err != nil {
+				t.Fatal(err)
+			}
+			report := timing.Model(rollout)
+			for _, problem := range report.Problems() {
+				t.Error(problem)
+			}
+			if len(rollout.Alarms) != 2 {
+				t.Errorf("%d deployment alarms, want error rate and unhealthy hosts", len(rollout.Alarms))
+			}
+		})
+	}
 }
 
 func TestBackendTasksShareTheContainerContract(t *testing.T) {

@@ -71,7 +71,7 @@ func newDashboards(stack awscdk.Stack, cfg *config.Config, m *stageMetrics, data
 	}, {
 		graph("4xx / 5xx responses", []awscloudwatch.IMetric{m.alb("HTTPCode_Target_4XX_Count", "Sum"),
 			m.alb("HTTPCode_Target_5XX_Count", "Sum"), m.alb("HTTPCode_ELB_5XX_Count", "Sum")}, nil),
-		graph("Error rate (%)", []awscloudwatch.IMetric{m.errorRate()}, map[string]float64{"alarm": 1}),
+		graph("Error rate (%)", []awscloudwatch.IMetric{m.errorRate(fiveMinutes(), cfg.ErrorRateMinRequests)}, map[string]float64{"alarm": 1}),
 	}, {
 		graph("Healthy / unhealthy tasks", []awscloudwatch.IMetric{m.target("HealthyHostCount", "Minimum"),
 			m.target("UnHealthyHostCount", "Maximum")}, nil),

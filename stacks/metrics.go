@@ -33,12 +33,16 @@ func (a albMetrics) target(name, statistic string) awscloudwatch.Metric {
 		map[string]*string{"LoadBalancer": a.loadBalancer, "TargetGroup": a.targetGroup})
 }
 
-// errorRate is 5xx ÷ requests × 100 over 5 minutes; target and load-balancer 5xx both reach users, and no
-// requests means no error rate (0).
-func (a albMetrics) errorRate() awscloudwatch.MathExpression {
+// errorRate is 5xx ÷ requests × 100 per period, 0 below minRequests a minute (too little traffic to judge).
+// RequestCount only counts requests the ALB could send to a target (ALB user guide, "CloudWatch metrics for your
+// Application Load Balancer"): when no target answers, the ALB's own 503s are in HTTPCode_ELB_5XX_Count alone,
+// so they are added to the denominator too, or an outage would read as "no traffic".
+func (a albMetrics) errorRate(period awscdk.Duration, minRequests int) awscloudwatch.MathExpression {
+	minimum := float64(minRequests) * *period.ToSeconds(nil) / 60
 	return awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
-		Label: jsii.String("5xx error rate (%)"), Period: fiveMinutes(),
-		Expression: jsii.String("IF(requests > 0, 100 * (FILL(target5xx, 0) + FILL(elb5xx, 0)) / requests, 0)"),
+		Label: jsii.String("5xx error rate (%)"), Period: period,
+		Expression: jsii.String(fmt.Sprintf("IF((FILL(requests, 0) + FILL(elb5xx, 0)) >= %g, "+
+			"100 * (FILL(target5xx, 0) + FILL(elb5xx, 0)) / (FILL(requests, 0) + FILL(elb5xx, 0)), 0)", minimum)),
 		UsingMetrics: &map[string]awscloudwatch.IMetric{
 			"requests":  a.alb("RequestCount", "Sum"),
 			"target5xx": a.alb("HTTPCode_Target_5XX_Count", "Sum"),

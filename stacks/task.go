@@ -91,7 +91,7 @@ func (b *backendTasks) serviceTask(imageTag awscdk.CfnParameter) awsecs.FargateT
 			Interval:    awscdk.Duration_Seconds(jsii.Number(30)),
 			Timeout:     awscdk.Duration_Seconds(jsii.Number(5)),
 			Retries:     jsii.Number(3),
-			StartPeriod: awscdk.Duration_Seconds(jsii.Number(60)),
+			StartPeriod: awscdk.Duration_Seconds(jsii.Number(float64(b.cfg.HealthCheckGraceSeconds))),
 		},
 	})
 	if b.cfg.EnableXRay {

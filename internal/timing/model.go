@@ -1,0 +1,252 @@
+// Package timing models how long a rolling deploy of the backend service takes, and how fast a bad one is caught,
+// from the values in the compute stack's synthesized template (`make timing`, docs/performance.md). Every term
+// is a template value or a stated assumption; each formula names the AWS documentation it rests on.
+package timing
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Assumptions: what no template holds.
+const (
+	// MetricLagSeconds: ALB metrics arrive per 1-minute period; one more period covers their publication and the
+	// alarm's next evaluation. Not documented by AWS as a number: an assumption to confirm on a real account.
+	MetricLagSeconds = 60.0
+	// TaskLaunchSeconds: a Fargate task from placement to RUNNING (ENI, image pull). Typical, not guaranteed.
+	TaskLaunchSeconds = 60.0
+)
+
+// Rollout is what the compute template says about a deploy of its service.
+type Rollout struct {
+	GraceSeconds       float64 // HealthCheckGracePeriodSeconds: the budget of a normal start (the model's app start)
+	IntervalSeconds    float64 // target group health check interval
+	HealthyThreshold   float64
+	UnhealthyThreshold float64
+	DrainSeconds       float64 // deregistration_delay.timeout_seconds
+	DesiredCount       float64
+	CircuitBreaker     bool // enabled with rollback
+	Alarms             []Alarm
+}
+
+// Alarm is one deployment alarm of the service.
+type Alarm struct {
+	Name                                         string
+	PeriodSeconds, EvaluationPeriods, Datapoints float64
+}
+
+// Read finds the service that has deployment alarms in a compute template and reads its rollout settings.
+func Read(template map[string]any) (Rollout, error) {
+	resources, _ := template["Resources"].(map[string]any)
+	var r Rollout
+	var service map[string]any
+	for _, raw := range resources {
+		res, _ := raw.(map[string]any)
+		if res["Type"] == "AWS::ECS::Service" && dig(res, "Properties.DeploymentConfiguration.Alarms") != nil {
+			service = res
+		}
+	}
+	if service == nil {
+		return r, fmt.Errorf("no ECS service with deployment alarms")
+	}
+	r.GraceSeconds = num(dig(service, "Properties.HealthCheckGracePeriodSeconds"))
+	r.DesiredCount = num(dig(service, "Properties.DesiredCount"))
+	r.CircuitBreaker = dig(service, "Properties.DeploymentConfiguration.DeploymentCircuitBreaker.Enable") == true &&
+		dig(service, "Properties.DeploymentConfiguration.DeploymentCircuitBreaker.Rollback") == true
+	lbs, _ := dig(service, "Properties.LoadBalancers").([]any)
+	if len(lbs) != 1 {
+		return r, fmt.Errorf("the service has %d load balancer targets, want 1", len(lbs))
+	}
+	tg, _ := resources[refName(dig(lbs[0], "TargetGroupArn"))].(map[string]any)
+	if tg == nil {
+		return r, fmt.Errorf("the service's target group is not in this template")
+	}
+	r.IntervalSeconds = num(dig(tg, "Properties.HealthCheckIntervalSeconds"))
+	r.HealthyThreshold = num(dig(tg, "Properties.HealthyThresholdCount"))
+	r.UnhealthyThreshold = num(dig(tg, "Properties.UnhealthyThresholdCount"))
+	attrs, _ := dig(tg, "Properties.TargetGroupAttributes").([]any)
+	r.DrainSeconds = 300 // the ALB default when the attribute is absent
+	for _, a := range attrs {
+		if dig(a, "Key") == "deregistration_delay.timeout_seconds" {
+			r.DrainSeconds = num(dig(a, "Value"))
+		}
+	}
+	names, _ := dig(service, "Properties.DeploymentConfiguration.Alarms.AlarmNames").([]any)
+	for _, n := range names {
+		alarm, _ := resources[refName(n)].(map[string]any)
+		if alarm == nil {
+			return r, fmt.Errorf("deployment alarm %v is not an alarm of this template", n)
+		}
+		a := Alarm{Name: fmt.Sprint(dig(alarm, "Properties.AlarmName")), PeriodSeconds: alarmPeriod(alarm),
+			EvaluationPeriods: num(dig(alarm, "Properties.EvaluationPeriods"))}
+		a.Datapoints = a.EvaluationPeriods
+		if m := dig(alarm, "Properties.DatapointsToAlarm"); m != nil {
+			a.Datapoints = num(m)
+		}
+		r.Alarms = append(r.Alarms, a)
+	}
+	sort.Slice(r.Alarms, func(i, j int) bool { return r.Alarms[i].Name < r.Alarms[j].Name })
+	for _, v := range []float64{r.GraceSeconds, r.IntervalSeconds, r.HealthyThreshold, r.UnhealthyThreshold, r.DrainSeconds, r.DesiredCount} {
+		if v < 0 {
+			return r, fmt.Errorf("a rollout value is missing or not a literal: %+v", r)
+		}
+	}
+	return r, nil
+}
+
+// alarmPeriod is a single-metric alarm's Period, or the longest period of a metric-math alarm's metrics.
+func alarmPeriod(alarm map[string]any) float64 {
+	if p := dig(alarm, "Properties.Period"); p != nil {
+		return num(p)
+	}
+	longest := -1.0
+	metrics, _ := dig(alarm, "Properties.Metrics").([]any)
+	for _, m := range metrics {
+		if p := dig(m, "MetricStat.Period"); p != nil {
+			longest = math.Max(longest, num(p))
+		}
+	}
+	return longest
+}
+
+// Report is the modelled timeline of one deploy, in seconds after the new tasks reach RUNNING.
+type Report struct {
+	Rollout
+	InService       float64 // new tasks healthy in the target group: app start + healthy threshold × interval
+	Bake            float64 // ECS's bake time: the longest Period × EvaluationPeriods of the deployment alarms
+	Done            float64 // deployment COMPLETED: in service + drain + bake
+	Window          float64 // how long ECS keeps watching the alarms after traffic moves: drain + bake
+	Detection       map[string]float64
+	MarkedUnhealthy float64 // a target failing every check is out of service: unhealthy threshold × interval
+	FailureBudget   float64 // circuit breaker threshold: 0.5 × desired, at least 3, at most 200
+	CrashRollback   float64 // a deploy whose tasks never get healthy is rolled back by the circuit breaker
+}
+
+// Model computes the timeline.
+func Model(r Rollout) Report {
+	rep := Report{Rollout: r, Detection: map[string]float64{}}
+	rep.InService = r.GraceSeconds + r.HealthyThreshold*r.IntervalSeconds
+	for _, a := range r.Alarms {
+		rep.Bake = math.Max(rep.Bake, a.PeriodSeconds*a.EvaluationPeriods)
+		rep.Detection[a.Name] = a.Datapoints*a.PeriodSeconds + MetricLagSeconds
+	}
+	rep.Done = rep.InService + r.DrainSeconds + rep.Bake
+	rep.Window = r.DrainSeconds + rep.Bake
+	rep.MarkedUnhealthy = r.UnhealthyThreshold * r.IntervalSeconds
+	rep.FailureBudget = math.Min(200, math.Max(3, math.Ceil(0.5*r.DesiredCount)))
+	// Each wave launches the desired count; a task that never answers is stopped once both ECS's grace period
+	// and the ALB's unhealthy verdict have passed.
+	waves := math.Ceil(rep.FailureBudget / math.Max(1, r.DesiredCount))
+	rep.CrashRollback = waves * (TaskLaunchSeconds + math.Max(r.GraceSeconds, rep.MarkedUnhealthy))
+	return rep
+}
+
+// Targets are issue 13's: a healthy deploy done within 5 minutes of its tasks starting; a 5xx deploy detected
+// within 3 minutes of taking traffic, always inside ECS's window; a normal start never marked unhealthy; a
+// crash loop rolled back by the circuit breaker.
+func (rep Report) Problems() []string {
+	var out []string
+	if rep.Done > 300 {
+		out = append(out, fmt.Sprintf("a healthy deploy takes %s, over 5 min", Duration(rep.Done)))
+	}
+	for _, name := range sortedNames(rep.Detection) {
+		d := rep.Detection[name]
+		if d > 180 {
+			out = append(out, fmt.Sprintf("%s detects a bad deploy after %s, over 3 min", name, Duration(d)))
+		}
+		if d >= rep.Window {
+			out = append(out, fmt.Sprintf("%s detects after %s, not inside ECS's window of %s (drain + bake)", name, Duration(d), Duration(rep.Window)))
+		}
+	}
+	if rep.MarkedUnhealthy <= rep.GraceSeconds {
+		out = append(out, fmt.Sprintf("a normal start (up to %s) is marked unhealthy after %s", Duration(rep.GraceSeconds), Duration(rep.MarkedUnhealthy)))
+	}
+	if !rep.CircuitBreaker {
+		out = append(out, "the circuit breaker does not roll back a crash loop")
+	}
+	if len(rep.Alarms) == 0 {
+		out = append(out, "no deployment alarms")
+	}
+	return out
+}
+
+// Markdown is the report as a table with each term's formula and source.
+func (rep Report) Markdown() string {
+	var b strings.Builder
+	row := func(what, value, formula string) { fmt.Fprintf(&b, "| %s | %s | %s |\n", what, value, formula) }
+	b.WriteString("| term | value | formula (template values; AWS doc) |\n|---|---:|---|\n")
+	row("app start (budget)", Duration(rep.GraceSeconds), "health check grace period G = HealthCheckGracePeriodSeconds (ECS: ELB verdicts ignored meanwhile)")
+	row("new tasks in service", Duration(rep.InService), fmt.Sprintf("G + healthy threshold × interval = %g + %g × %g (ALB: target health checks)",
+		rep.GraceSeconds, rep.HealthyThreshold, rep.IntervalSeconds))
+	row("old tasks drained", Duration(rep.DrainSeconds), "deregistration delay D (ALB: deregistration delay)")
+	row("bake time", Duration(rep.Bake), "max over deployment alarms of Period × EvaluationPeriods (ECS: deployment alarms; modelled)")
+	row("**healthy deploy done**", "**"+Duration(rep.Done)+"**", "in service + D + bake (target ≤ 5 min)")
+	for _, name := range sortedNames(rep.Detection) {
+		for _, a := range rep.Alarms {
+			if a.Name == name {
+				row("detection: "+name, Duration(rep.Detection[name]), fmt.Sprintf("DatapointsToAlarm × Period + metric lag = %g × %g + %g (target ≤ 3 min)",
+					a.Datapoints, a.PeriodSeconds, MetricLagSeconds))
+			}
+		}
+	}
+	row("ECS watching after traffic moves", Duration(rep.Window), "D + bake (detection must end inside it)")
+	row("failing target marked unhealthy", Duration(rep.MarkedUnhealthy), fmt.Sprintf("unhealthy threshold × interval = %g × %g (must exceed G)",
+		rep.UnhealthyThreshold, rep.IntervalSeconds))
+	row("circuit breaker budget", fmt.Sprintf("%g tasks", rep.FailureBudget), fmt.Sprintf("clamp(⌈0.5 × desired %g⌉, 3, 200) (ECS: deployment circuit breaker)", rep.DesiredCount))
+	row("crash loop rolled back", Duration(rep.CrashRollback), fmt.Sprintf("⌈budget ÷ desired⌉ × (launch %g + max(G, unhealthy))", TaskLaunchSeconds))
+	return b.String()
+}
+
+// Duration renders seconds as "4 min 25 s".
+func Duration(seconds float64) string {
+	s := int(math.Round(seconds))
+	switch {
+	case s < 60:
+		return fmt.Sprintf("%d s", s)
+	case s%60 == 0:
+		return fmt.Sprintf("%d min", s/60)
+	}
+	return fmt.Sprintf("%d min %d s", s/60, s%60)
+}
+
+func sortedNames(m map[string]float64) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func dig(v any, path string) any {
+	for _, part := range strings.Split(path, ".") {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[part]
+	}
+	return v
+}
+
+func refName(v any) string {
+	m, _ := v.(map[string]any)
+	s, _ := m["Ref"].(string)
+	return s
+}
+
+// num reads a literal number (or numeric string); -1 when absent or not a literal.
+func num(v any) float64 {
+	switch x := v.(type) {
+	case float64:
+		return x
+	case string:
+		if f, err := strconv.ParseFloat(x, 64); err == nil {
+			return f
+		}
+	}
+	return -1
+}

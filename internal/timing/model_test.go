@@ -1,0 +1,44 @@
+package timing
+
+import (
+	"strings"
+	"testing"
+)
+
+// today is what the app synthesizes; before is what it synthesized before issue 13 (5-minute, 1-period alarms,
+// a 15 s × 3 health check, a 30 s drain).
+var (
+	today = Rollout{GraceSeconds: 60, IntervalSeconds: 10, HealthyThreshold: 2, UnhealthyThreshold: 7, DrainSeconds: 65,
+		DesiredCount: 2, CircuitBreaker: true, Alarms: []Alarm{{"error-rate", 60, 2, 2}, {"unhealthy-hosts", 60, 2, 2}}}
+	before = Rollout{GraceSeconds: 60, IntervalSeconds: 15, HealthyThreshold: 2, UnhealthyThreshold: 3, DrainSeconds: 30,
+		DesiredCount: 2, CircuitBreaker: true, Alarms: []Alarm{{"error-rate", 300, 1, 1}, {"unhealthy-hosts", 300, 1, 1}}}
+)
+
+func TestModelOfTodaysRollout(t *testing.T) {
+	rep := Model(today)
+	// 60 + 2×10 = 80 in service; + 65 drain + 120 bake = 265; detection 2×60 + 60 = 180 < 65 + 120 = 185.
+	if rep.InService != 80 || rep.Bake != 120 || rep.Done != 265 || rep.Window != 185 || rep.Detection["error-rate"] != 180 ||
+		rep.MarkedUnhealthy != 70 || rep.FailureBudget != 3 || rep.CrashRollback != 2*(60+70) {
+		t.Errorf("report %+v", rep)
+	}
+	if p := rep.Problems(); len(p) > 0 {
+		t.Errorf("problems %v", p)
+	}
+}
+
+func TestModelFindsWhatWasWrongBefore(t *testing.T) {
+	// 7 min deploys, detection (6 min) after the 5 min 30 s window, and a 60 s start marked unhealthy at 45 s.
+	problems := strings.Join(Model(before).Problems(), "\n")
+	for _, want := range []string{"a healthy deploy takes 7 min", "detects a bad deploy after 6 min, over 3 min",
+		"not inside ECS's window of 5 min 30 s", "a normal start (up to 1 min) is marked unhealthy after 45 s"} {
+		if !strings.Contains(problems, want) {
+			t.Errorf("problems lack %q:\n%s", want, problems)
+		}
+	}
+}
+
+func TestReadRefusesATemplateItCannotModel(t *testing.T) {
+	if _, err := Read(map[string]any{"Resources": map[string]any{}}); err == nil {
+		t.Error("a template without a service was read")
+	}
+}

@@ -1,0 +1,264 @@
+package scripts
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+)
+
+const dbArn = "arn:aws:rds:us-east-1:" + account + ":db:h2o-prod-postgres"
+
+func stackStatus(stack string) []string {
+	return []string{"aws", "cloudformation", "describe-stacks", "--region", "us-east-1", "--stack-name", stack,
+		"--query", "Stacks[0].StackStatus", "--output", "text"}
+}
+
+func metricCall(stage, metric string) []string {
+	return []string{"aws", "cloudwatch", "get-metric-statistics", "--region", "us-east-1", "--namespace", "AWS/SNS",
+		"--metric-name", metric, "--dimensions", "Name=TopicName,Value=h2o-" + stage + "-alarms",
+		"--start-time", "<time>", "--end-time", "<time>", "--period", "60", "--statistics", "Sum",
+		"--query", "sum(Datapoints[].Sum)", "--output", "text"}
+}
+
+func setAlarmState(stage, state, reason string) []string {
+	return []string{"aws", "cloudwatch", "set-alarm-state", "--region", "us-east-1", "--alarm-name",
+		"h2o-" + stage + "-notification-canary", "--state-value", state, "--state-reason", reason}
+}
+
+// verifyHarness: a healthy stage; overrides (rules that win over the healthy answers) come first.
+func verifyHarness(t *testing.T, stage string, overrides func(h *harness)) *harness {
+	h := newHarness(t)
+	h.env["VERIFY_POLL"] = "0"
+	h.env["VERIFY_WAIT"] = "3"
+	if overrides != nil {
+		overrides(h)
+	}
+	h.on("aws", []string{"Stacks[0].StackStatus"}, "UPDATE_COMPLETE\n", 0).
+		on("aws", []string{"describe-services", "--cluster", "h2o-" + stage}, "2\t2\t1\tCOMPLETED\n", 0).
+		on("aws", []string{"describe-target-health"}, "healthy\thealthy\n", 0).
+		on("aws", []string{"get-distribution"}, webACLArn+"\n", 0).
+		on("aws", []string{"get-logging-configuration"}, "arn:aws:firehose:us-east-1:"+account+":deliverystream/aws-waf-logs-h2o-prod\n", 0).
+		on("aws", []string{"NumberOfNotificationsDelivered"}, "1.0\n", 0).
+		on("aws", []string{"NumberOfNotificationsFailed"}, "0\n", 0).
+		on("aws", []string{"describe-secret"}, "True\n", 0).
+		on("aws", []string{"describe-db-instances"}, "7\t2026-12-01T10:00:00+00:00\t"+dbArn+"\n", 0).
+		on("aws", []string{"list-recovery-points-by-backup-vault"}, "3\n", 0)
+	return deployed(h, stage, 5, "sha5")
+}
+
+// verifyCalls: every call of a passing run (the metrics read once).
+func verifyCalls(stage string) [][]string {
+	var c [][]string
+	for _, layer := range []string{"network", "data", "compute", "edge", "observability"} {
+		c = append(c, stackStatus("h2o-"+stage+"-"+layer))
+	}
+	for _, layer := range []string{"data", "compute", "edge", "observability"} {
+		c = append(c, describeStacks("h2o-"+stage+"-"+layer))
+	}
+	c = append(c,
+		[]string{"aws", "ecs", "describe-services", "--region", "us-east-1", "--cluster", "h2o-" + stage,
+			"--services", "h2o-backend-service", "--query",
+			"services[0].[desiredCount, runningCount, length(deployments), deployments[?status=='PRIMARY'] | [0].rolloutState]",
+			"--output", "text"},
+		[]string{"aws", "elbv2", "describe-target-health", "--region", "us-east-1", "--target-group-arn", targetGroupArn(stage),
+			"--query", "TargetHealthDescriptions[].TargetHealth.State", "--output", "text"},
+		curlHealth())
+	if stage == "prod" {
+		c = append(c,
+			[]string{"aws", "cloudfront", "get-distribution", "--region", "us-east-1", "--id", "E2ABCDEF",
+				"--query", "Distribution.DistributionConfig.WebACLId", "--output", "text"},
+			[]string{"aws", "wafv2", "get-logging-configuration", "--region", "us-east-1", "--resource-arn", webACLArn,
+				"--query", "LoggingConfiguration.LogDestinationConfigs[0]", "--output", "text"})
+	}
+	c = append(c,
+		setAlarmState(stage, "OK", "verify.sh: reset before the alarm delivery check"),
+		setAlarmState(stage, "ALARM", "verify.sh test: alarm delivery check, not an incident"),
+		metricCall(stage, "NumberOfNotificationsDelivered"),
+		metricCall(stage, "NumberOfNotificationsFailed"),
+		[]string{"aws", "secretsmanager", "describe-secret", "--region", "us-east-1", "--secret-id", secretArn(stage),
+			"--query", "RotationEnabled", "--output", "text"},
+		[]string{"aws", "rds", "describe-db-instances", "--region", "us-east-1", "--db-instance-identifier", "h2o-" + stage + "-postgres",
+			"--query", "DBInstances[0].[BackupRetentionPeriod, LatestRestorableTime, DBInstanceArn]", "--output", "text"})
+	if stage == "prod" {
+		c = append(c, []string{"aws", "backup", "list-recovery-points-by-backup-vault", "--region", "us-east-1",
+			"--backup-vault-name", "h2o-prod-backup", "--by-resource-arn", dbArn,
+			"--query", "length(RecoveryPoints[?Status=='COMPLETED' || Status=='AVAILABLE'])", "--output", "text"})
+	}
+	return c
+}
+
+var isoTime = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$`)
+
+// runVerify runs verify.sh and replaces the metric window's timestamps by <time>.
+func runVerify(h *harness, stage string) result {
+	r := h.run("verify.sh", stage)
+	for _, c := range r.calls {
+		for i, a := range c {
+			if isoTime.MatchString(a) {
+				c[i] = "<time>"
+			}
+		}
+	}
+	return r
+}
+
+func expectLines(t *testing.T, r result, lines ...string) {
+	t.Helper()
+	for _, l := range lines {
+		if !strings.Contains(r.stdout, l) {
+			t.Errorf("missing %q\n%s", l, r)
+		}
+	}
+}
+
+func TestVerifyPassingProd(t *testing.T) {
+	t.Parallel()
+	r := runVerify(verifyHarness(t, "prod", nil), "prod")
+	expectCode(t, r, 0)
+	expectCalls(t, r, verifyCalls("prod")...)
+	expectLines(t, r,
+		"PASS  stacks    h2o-prod-network UPDATE_COMPLETE",
+		"PASS  service   h2o-prod/h2o-backend-service: 2 of 2 tasks running, 1 deployment(s), primary COMPLETED",
+		"PASS  targets   targetgroup/h2o-prod-tg/0123456789abcdef: 2 healthy, 0 not healthy, 0 draining",
+		"PASS  health    GET "+apiURL+"/health: 2xx",
+		"PASS  waf       distribution E2ABCDEF uses web ACL h2o-prod-waf/1234abcd",
+		"PASS  waf       web ACL logging to deliverystream/aws-waf-logs-h2o-prod",
+		"PASS  alarms    h2o-prod-notification-canary -> topic h2o-prod-alarms: 1 delivered, 0 failed",
+		"PASS  rotation  rds!db-prod-AbCdEf: rotation enabled",
+		"PASS  backups   h2o-prod-postgres: retention 7 days, latest restorable time 2026-12-01T10:00:00+00:00",
+		"PASS  backups   vault h2o-prod-backup: 3 recovery point(s) of h2o-prod-postgres",
+		"verify.sh prod: 14 PASS, 0 FAIL, 0 WARN",
+	)
+}
+
+func TestVerifyPassingDevHasNoWAFAndNoBackupPlan(t *testing.T) {
+	t.Parallel()
+	r := runVerify(verifyHarness(t, "dev", nil), "dev")
+	expectCode(t, r, 0)
+	expectCalls(t, r, verifyCalls("dev")...)
+	expectLines(t, r,
+		"SKIP  waf       no WAF in this stage",
+		"SKIP  backups   no AWS Backup plan in this stage (automated RDS backups only)",
+		"verify.sh dev: 11 PASS, 0 FAIL, 0 WARN",
+	)
+}
+
+// dev at night: no tasks, so no targets and a 503 from /health; said, not failed.
+func TestVerifyScaledToZeroSaysSo(t *testing.T) {
+	t.Parallel()
+	h := verifyHarness(t, "dev", func(h *harness) {
+		h.on("aws", []string{"describe-services", "--cluster", "h2o-dev"}, "0\t0\t1\tCOMPLETED\n", 0)
+	})
+	r := runVerify(h, "dev")
+	expectCode(t, r, 0)
+	if len(callsOf(r, "curl")) != 0 || len(filter(r.calls, "describe-target-health")) != 0 {
+		t.Errorf("checked targets or /health of a stage scaled to 0\n%s", r)
+	}
+	expectLines(t, r,
+		"PASS  service   h2o-dev/h2o-backend-service: 0 of 0 tasks running, 1 deployment(s), primary COMPLETED (scaled to 0: off hours)",
+		"SKIP  targets   desired count 0 (scaled to 0 off hours): no targets to check",
+		"SKIP  health    the service is scaled to 0 (off hours)",
+	)
+}
+
+// Each check failing on its own: exit 1, a FAIL line naming what was looked at, the other checks still run.
+func TestVerifyFailures(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name     string
+		stage    string
+		rule     func(h *harness)
+		wantLine string
+	}{
+		{"stack rolled back", "prod", func(h *harness) {
+			h.on("aws", []string{"Stacks[0].StackStatus", "h2o-prod-data"}, "UPDATE_ROLLBACK_COMPLETE\n", 0)
+		}, "FAIL  stacks    h2o-prod-data UPDATE_ROLLBACK_COMPLETE (want CREATE_COMPLETE or UPDATE_COMPLETE; see its events)"},
+		{"stack missing", "dev", func(h *harness) {
+			h.on("aws", []string{"Stacks[0].StackStatus", "h2o-dev-edge"}, "", 254)
+		}, "FAIL  stacks    h2o-dev-edge not found"},
+		{"tasks missing", "prod", func(h *harness) {
+			h.on("aws", []string{"describe-services", "--cluster", "h2o-prod"}, "2\t1\t2\tIN_PROGRESS\n", 0)
+		}, "FAIL  service   h2o-prod/h2o-backend-service: 1 of 2 tasks running, 2 deployment(s), primary IN_PROGRESS"},
+		{"unhealthy target", "prod", func(h *harness) {
+			h.on("aws", []string{"describe-target-health"}, "healthy\tunhealthy\n", 0)
+		}, "FAIL  targets   targetgroup/h2o-prod-tg/0123456789abcdef: 1 healthy, 1 not healthy, 0 draining"},
+		{"health check", "dev", func(h *harness) {
+			h.env["SMOKE_ATTEMPTS"] = "2"
+			h.on("curl", nil, "", 22)
+		}, "FAIL  health    GET " + apiURL + "/health: no 2xx answer in 2 attempts"},
+		{"WAF detached", "prod", func(h *harness) {
+			h.on("aws", []string{"get-distribution"}, "\n", 0)
+		}, "FAIL  waf       distribution E2ABCDEF uses web ACL 'none', not " + webACLArn},
+		{"WAF logging", "prod", func(h *harness) {
+			h.on("aws", []string{"get-logging-configuration"}, "", 254)
+		}, "FAIL  waf       web ACL h2o-prod-waf/1234abcd has no logging configuration (required in prod)"},
+		{"notification failed", "prod", func(h *harness) {
+			h.on("aws", []string{"NumberOfNotificationsFailed"}, "1.0\n", 0)
+		}, "FAIL  alarms    h2o-prod-notification-canary -> topic h2o-prod-alarms: 1 delivered, 1 failed since"},
+		{"nothing delivered", "dev", func(h *harness) {
+			h.on("aws", []string{"NumberOfNotificationsDelivered"}, "0\n", 0)
+		}, "nothing delivered in 3s (unconfirmed e-mail subscription?)"},
+		{"alarm state refused", "dev", func(h *harness) {
+			h.on("aws", []string{"set-alarm-state"}, "", 254)
+		}, "FAIL  alarms    cannot set the state of h2o-dev-notification-canary"},
+		{"rotation off", "dev", func(h *harness) {
+			h.on("aws", []string{"describe-secret"}, "False\n", 0)
+		}, "FAIL  rotation  rds!db-dev-AbCdEf: rotation enabled = False"},
+		{"no backups", "prod", func(h *harness) {
+			h.on("aws", []string{"describe-db-instances"}, "0\tNone\t"+dbArn+"\n", 0)
+		}, "FAIL  backups   h2o-prod-postgres: retention 0 days, latest restorable time None (no point-in-time recovery)"},
+		{"no outputs", "dev", func(h *harness) {
+			h.on("aws", []string{"describe-stacks", "h2o-dev-observability", "Stacks[0].Outputs[].[OutputKey,OutputValue]"}, "", 254)
+		}, "FAIL  alarms    output CanaryAlarmName not found"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			r := runVerify(verifyHarness(t, c.stage, c.rule), c.stage)
+			expectCode(t, r, 1)
+			expectLines(t, r, c.wantLine)
+			if !strings.Contains(r.stdout, "backups") {
+				t.Errorf("stopped at the first failure\n%s", r)
+			}
+		})
+	}
+}
+
+// Nothing delivered yet: the metrics are read VERIFY_WAIT/VERIFY_POLL times, until a delivery shows up.
+func TestVerifyPollsForTheDelivery(t *testing.T) {
+	t.Parallel()
+	h := verifyHarness(t, "dev", func(h *harness) {
+		h.env["VERIFY_WAIT"] = "5"
+		h.onTimes(2, "aws", []string{"NumberOfNotificationsDelivered"}, "0\n", 0)
+	})
+	r := runVerify(h, "dev")
+	expectCode(t, r, 0)
+	if n := len(filter(r.calls, "get-metric-statistics")); n != 6 {
+		t.Errorf("%d metric reads, want 3 rounds of 2\n%s", n, r)
+	}
+	expectLines(t, r, "PASS  alarms    h2o-dev-notification-canary -> topic h2o-dev-alarms: 1 delivered, 0 failed")
+}
+
+// A fresh prod stage before its first backup window: no recovery point yet is a warning, not a failure.
+func TestVerifyNoRecoveryPointYetIsAWarning(t *testing.T) {
+	t.Parallel()
+	h := verifyHarness(t, "prod", func(h *harness) {
+		h.on("aws", []string{"list-recovery-points-by-backup-vault"}, "0\n", 0)
+	})
+	r := runVerify(h, "prod")
+	expectCode(t, r, 0)
+	expectLines(t, r, "WARN  backups   vault h2o-prod-backup: no recovery point of h2o-prod-postgres yet",
+		"aws backup list-backup-jobs --region us-east-1 --by-backup-vault-name h2o-prod-backup",
+		"verify.sh prod: 13 PASS, 0 FAIL, 1 WARN")
+}
+
+// filter keeps the calls that contain word.
+func filter(c [][]string, word string) [][]string {
+	var out [][]string
+	for _, x := range c {
+		if contains(x, word) {
+			out = append(out, x)
+		}
+	}
+	return out
+}

@@ -1,0 +1,89 @@
+package stacks
+
+import (
+	"fmt"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecspatterns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
+	"github.com/aws/jsii-runtime-go"
+
+	"h2o-infra/config"
+)
+
+// How a rolling deploy of the service behaves, chosen together (modelled by `make timing`, docs/performance.md):
+//
+//   - New tasks get healthCheckGraceSeconds (G) to boot. The ALB checks every 10 s and needs G/10+1 failures in
+//     a row to mark a target unhealthy, so a normal start never shows as unhealthy (ECS's grace period does not
+//     stop the ALB's own verdict); two passing checks put it in service.
+//   - ECS watches the deployment alarms from the first new task and, after the old tasks are drained and
+//     stopped, for a bake time it derives from the alarms (ECS developer guide, "How CloudWatch alarms detect
+//     Amazon ECS deployment failures"; modelled as the longest Period × EvaluationPeriods).
+//   - The alarms use 1-minute datapoints, 2 of 2 breaching: one bad minute is not enough, two are, and the bake
+//     is 2 minutes instead of the 5 a 5-minute alarm costs every deploy.
+//   - Detection takes deployAlarmDatapoints periods plus one for the metric to be published and the alarm to
+//     evaluate it; the drain is long enough that it always ends inside ECS's window (drain + bake).
+const (
+	deployAlarmPeriodSeconds     = 60
+	deployAlarmDatapoints        = 2 // M: breaching minutes needed
+	deployAlarmEvaluationPeriods = 2 // N: minutes looked at; the bake time follows from it
+	metricLagSeconds             = 60
+	healthCheckIntervalSeconds   = 10
+	healthyThreshold             = 2
+)
+
+// rolloutDrainSeconds is the least deregistration delay that keeps the error-rate alarm's detection inside
+// ECS's bake window after traffic moves to the new tasks (with 5 s to spare).
+func rolloutDrainSeconds() int {
+	detection := deployAlarmDatapoints*deployAlarmPeriodSeconds + metricLagSeconds
+	bake := deployAlarmEvaluationPeriods * deployAlarmPeriodSeconds
+	return detection - bake + 5
+}
+
+// unhealthyThreshold is the ALB's failed checks in a row before a target is unhealthy: more than a normal start
+// (the grace period) can take.
+func unhealthyThreshold(cfg *config.Config) int {
+	return cfg.HealthCheckGraceSeconds/healthCheckIntervalSeconds + 1
+}
+
+func configureHealthCheck(svc awsecspatterns.ApplicationLoadBalancedFargateService, cfg *config.Config, timeouts RequestTimeouts) {
+	svc.TargetGroup().ConfigureHealthCheck(&awselasticloadbalancingv2.HealthCheck{
+		Path: jsii.String("/health"), HealthyHttpCodes: jsii.String("200"),
+		Interval:              awscdk.Duration_Seconds(jsii.Number(healthCheckIntervalSeconds)),
+		Timeout:               awscdk.Duration_Seconds(jsii.Number(5)),
+		HealthyThresholdCount: jsii.Number(healthyThreshold), UnhealthyThresholdCount: jsii.Number(float64(unhealthyThreshold(cfg))),
+	})
+	// A request in flight when a deploy or scale-in removes its task gets as long as any request may take.
+	svc.TargetGroup().SetAttribute(jsii.String("deregistration_delay.timeout_seconds"), jsii.String(fmt.Sprint(timeouts.Drain)))
+}
+
+func deploymentAlarms(stack awscdk.Stack, cfg *config.Config, svc awsecspatterns.ApplicationLoadBalancedFargateService) (awscloudwatch.Alarm, awscloudwatch.Alarm) {
+	// Built in the stack that owns the ALB, from its full names.
+	m := albMetrics{svc.LoadBalancer().LoadBalancerFullName(), svc.TargetGroup().TargetGroupFullName()}
+	minute := awscdk.Duration_Seconds(jsii.Number(deployAlarmPeriodSeconds))
+	alarm := func(id, name, description string, metric awscloudwatch.IMetric, comparison awscloudwatch.ComparisonOperator) awscloudwatch.Alarm {
+		return awscloudwatch.NewAlarm(stack, jsii.String(id), &awscloudwatch.AlarmProps{
+			AlarmName: jsii.String(fmt.Sprintf("h2o-%s-%s", cfg.Stage, name)), AlarmDescription: jsii.String(description),
+			Metric: metric, Threshold: jsii.Number(1), ComparisonOperator: comparison,
+			EvaluationPeriods: jsii.Number(deployAlarmEvaluationPeriods), DatapointsToAlarm: jsii.Number(deployAlarmDatapoints),
+			// No traffic is not an outage; an idle ALB publishes no datapoint.
+			TreatMissingData: awscloudwatch.TreatMissingData_NOT_BREACHING,
+		})
+	}
+	errorAlarm := alarm("ErrorRateAlarm", "error-rate", fmt.Sprintf("More than 1 %% of API requests failed with 5xx in %d of %d minutes "+
+		"(design threshold; ignored under %d requests a minute); rolls back ECS deployments.", deployAlarmDatapoints,
+		deployAlarmEvaluationPeriods, cfg.ErrorRateMinRequests), m.errorRate(minute, cfg.ErrorRateMinRequests),
+		awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD)
+	// Minimum across the load balancer's nodes: one node's momentary view does not count.
+	unhealthyAlarm := alarm("UnhealthyHostsAlarm", "unhealthy-hosts", fmt.Sprintf("A backend task was out of service "+
+		"(failed the ALB health check) in %d of %d minutes; rolls back ECS deployments.", deployAlarmDatapoints, deployAlarmEvaluationPeriods),
+		m.target("UnHealthyHostCount", "Minimum").With(&awscloudwatch.MetricOptions{Period: minute}),
+		awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD)
+	// Plain names plus explicit dependencies: passing the alarm objects makes CDK warn about a possible cycle.
+	svc.Service().EnableDeploymentAlarms(&[]*string{errorAlarm.AlarmName(), unhealthyAlarm.AlarmName()},
+		&awsecs.DeploymentAlarmOptions{Behavior: awsecs.AlarmBehavior_ROLLBACK_ON_ALARM})
+	svc.Service().Node().AddDependency(errorAlarm, unhealthyAlarm)
+	return errorAlarm, unhealthyAlarm
+}

@@ -46,7 +46,10 @@ type Config struct {
 	ScaleUpCron          string `json:"scaleUpCron" doc:"when the service comes back to minTasks..maxTasks; set together with scaleDownCron"`
 	ScheduleTimeZone     string `json:"scheduleTimeZone" doc:"IANA time zone of both crons"`
 	StopDatabaseOffHours bool   `json:"stopDatabaseOffHours" doc:"the database stops with the tasks and starts before them; never with deletionProtection"`
-	EnableXRay           bool   `json:"enableXRay" doc:"adds the X-Ray daemon sidecar and its permissions"`
+	// DbStartLeadMinutes: RDS takes minutes to start a stopped instance, so it starts this long before the tasks
+	// (at scaleUpCron), which would otherwise fail their health checks against a database still starting.
+	DbStartLeadMinutes int  `json:"dbStartLeadMinutes" doc:"with stopDatabaseOffHours: the database starts this many minutes before scaleUpCron, so tasks find it up"`
+	EnableXRay         bool `json:"enableXRay" doc:"adds the X-Ray daemon sidecar and its permissions"`
 
 	// Database.
 	DbInstanceClass string `json:"dbInstanceClass" doc:"the design's burstable Graviton sizes"`
@@ -148,6 +151,7 @@ var stageDefaults = map[string]func(*Config){
 		c.ScaleUpCron = "cron(0 8 ? * MON-FRI *)"
 		c.ScheduleTimeZone = "UTC"
 		c.StopDatabaseOffHours = true
+		c.DbStartLeadMinutes = 20 // RDS starts a stopped micro instance in a few minutes; 20 leaves room
 		c.DbInstanceClass = "db.t4g.micro"
 		c.CacheNodeType = "cache.t4g.micro"
 		c.LogRetentionDays = 14 // enough to debug last sprint's deploys.

@@ -224,3 +224,18 @@ func TestPlaceholderAlarmEmailIsADeployProblemNotASynthError(t *testing.T) {
 		}
 	}
 }
+
+func TestDatabaseStartsBeforeTheTasks(t *testing.T) {
+	c, err := Load("dev", contextOf(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := c.DatabaseStartCron(); got != "cron(40 7 ? * MON-FRI *)" {
+		t.Errorf("database start %s, want 20 minutes before 08:00 on the same days", got)
+	}
+	// A scale-up too early in the day (or not a plain hour) cannot be moved earlier the same day: refused.
+	_, err = Load("dev", contextOf(map[string]string{"dev.scaleUpCron": "cron(10 0 ? * MON-FRI *)"}))
+	if err == nil || !strings.Contains(err.Error(), `scaleUpCron = "cron(10 0 ? * MON-FRI *)"`) {
+		t.Errorf("want an error naming scaleUpCron, got %v", err)
+	}
+}

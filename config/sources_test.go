@@ -29,6 +29,7 @@ var settingCases = map[string]struct{ valid, invalid string }{
 	"scaleUpCron":              {"cron(0 7 ? * MON-FRI *)", "7am"},
 	"scheduleTimeZone":         {"Europe/Madrid", "Mars/Olympus"},
 	"stopDatabaseOffHours":     {"false", "yes"},
+	"dbStartLeadMinutes":       {"30", "121"},
 	"enableXRay":               {"true", "on"},
 	"dbInstanceClass":          {"db.t4g.medium", "t4g.medium"},
 	"dbMultiAz":                {"true", "2"},

@@ -142,6 +142,12 @@ func (c *Config) validateSchedule(v *validator) {
 	v.check(!c.StopDatabaseOffHours || scheduled, "stopDatabaseOffHours", "true", "false unless scaleDownCron/scaleUpCron are set")
 	v.check(!c.StopDatabaseOffHours || !c.DeletionProtection, "stopDatabaseOffHours", "true",
 		"false for a stage with deletion protection (a production database is not stopped)")
+	v.check(c.DbStartLeadMinutes >= 0 && c.DbStartLeadMinutes <= 120, "dbStartLeadMinutes", strconv.Itoa(c.DbStartLeadMinutes), "0 to 120 minutes")
+	if c.StopDatabaseOffHours && cronRe.MatchString(c.ScaleUpCron) {
+		_, err := c.DatabaseStartCron()
+		v.check(err == nil, "scaleUpCron", c.ScaleUpCron, fmt.Sprintf("a cron whose minute and hour are plain numbers at least "+
+			"dbStartLeadMinutes (%d) after midnight, so the database start can be scheduled that much earlier the same day", c.DbStartLeadMinutes))
+	}
 }
 
 func (c *Config) validateData(v *validator) {
@@ -261,4 +267,21 @@ func isPlaceholderEmail(address string) bool {
 		}
 	}
 	return false
+}
+
+// DatabaseStartCron is ScaleUpCron moved DbStartLeadMinutes earlier on the same days: when a stopped database
+// starts, so the tasks scaling up at ScaleUpCron find it available.
+func (c *Config) DatabaseStartCron() (string, error) {
+	fields := strings.Fields(strings.TrimSuffix(strings.TrimPrefix(c.ScaleUpCron, "cron("), ")"))
+	if len(fields) != 6 {
+		return "", fmt.Errorf("not a 6-field cron: %s", c.ScaleUpCron)
+	}
+	minute, errM := strconv.Atoi(fields[0])
+	hour, errH := strconv.Atoi(fields[1])
+	at := hour*60 + minute - c.DbStartLeadMinutes
+	if errM != nil || errH != nil || at < 0 {
+		return "", fmt.Errorf("cannot move %s %d minutes earlier on the same day", c.ScaleUpCron, c.DbStartLeadMinutes)
+	}
+	fields[0], fields[1] = strconv.Itoa(at%60), strconv.Itoa(at/60)
+	return "cron(" + strings.Join(fields, " ") + ")", nil
 }

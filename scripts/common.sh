@@ -24,13 +24,14 @@ TAG_PATTERN='^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$'
 # Command traces go to fd 3: stdout in a dry run (they are the output), stderr otherwise (stdout stays clean).
 if [[ $DRY_RUN != 0 ]]; then exec 3>&1; else exec 3>&2; fi
 
-log() { printf '%s: %s\n' "$(basename "$0")" "$*" >&2; }
-warn() { printf '%s: WARNING: %s\n' "$(basename "$0")" "$*" >&2; }
-die() { printf '%s: error: %s\n' "$(basename "$0")" "$*" >&2; exit 1; }
+SCRIPT_NAME=${0##*/}
+log() { printf '%s: %s\n' "$SCRIPT_NAME" "$*" >&2; }
+warn() { printf '%s: WARNING: %s\n' "$SCRIPT_NAME" "$*" >&2; }
+die() { printf '%s: error: %s\n' "$SCRIPT_NAME" "$*" >&2; exit 1; }
 # die_usage: a wrong command line (unknown stage, bad option): exit 2, as the callers document.
 die_usage() {
-  printf '%s: %s\n' "$(basename "$0")" "$*" >&2
-  printf "Run '%s --help' for usage.\n" "$(basename "$0")" >&2
+  printf '%s: %s\n' "$SCRIPT_NAME" "$*" >&2
+  printf "Run '%s --help' for usage.\n" "$SCRIPT_NAME" >&2
   exit 2
 }
 
@@ -62,21 +63,25 @@ positive_number() {
   [[ $2 =~ ^[1-9][0-9]*$ ]] || die_usage "$1 must be a positive whole number, not '$2'"
 }
 
-# quote ARG: ARG as a shell word, quoted only when it needs to be, so traces can be pasted into a shell.
+# quote ARG: ARG as a shell word, quoted only when it needs to be, so traces can be pasted into a shell; the
+# result goes to $quoted (no subshell: traces are frequent).
 quote() {
   if [[ $1 =~ ^[A-Za-z0-9_@%+=:,./-]+$ ]]; then
-    printf '%s' "$1"
+    quoted=$1
   elif [[ $1 == *"'"* && $1 != *[\"\$\`\\!]* ]]; then
-    printf '"%s"' "$1"
+    quoted="\"$1\""
   else
-    printf "'%s'" "${1//\'/\'\\\'\'}"
+    quoted="'${1//\'/\'\\\'\'}'"
   fi
 }
 
 # words ARGS...: the arguments as one shell command line.
 words() {
-  local out="" a
-  for a in "$@"; do out+="${out:+ }$(quote "$a")"; done
+  local out="" a quoted
+  for a in "$@"; do
+    quote "$a"
+    out+="${out:+ }$quoted"
+  done
   printf '%s' "$out"
 }
 
@@ -156,9 +161,13 @@ stack_outputs() {
 
 # output_optional OUTPUTS KEY: the value of KEY in stack_outputs' answer, empty when the stack has no such output.
 output_optional() {
-  local value
-  value=$(awk -F'\t' -v k="$2" '$1 == k { print $2; exit }' <<<"$1")
-  [[ $value == None ]] || printf '%s\n' "$value"
+  local key value
+  while IFS=$'\t' read -r key value; do
+    if [[ $key == "$2" ]]; then
+      [[ $value == None ]] || printf '%s\n' "$value"
+      return 0
+    fi
+  done <<<"$1"
 }
 
 # output_value OUTPUTS KEY: the value of KEY in stack_outputs' answer; an error names the stack's missing output.

@@ -175,8 +175,9 @@ func newDatabase(stack awscdk.Stack, cfg *config.Config, network *NetworkStack) 
 	return db, logs["postgresql"]
 }
 
-// stopDatabaseOffHours stops the instance with the service's off-hours schedule and starts it again at the
-// working-hours one: EventBridge Scheduler calls RDS directly, no Lambda. (RDS restarts a stopped instance
+// stopDatabaseOffHours stops the instance with the service's off-hours schedule and starts it dbStartLeadMinutes
+// before the working-hours one (RDS takes minutes to start; tasks starting first would fail their health checks
+// against it): EventBridge Scheduler calls RDS directly, no Lambda. (RDS restarts a stopped instance
 // by itself after 7 days; the next off-hours schedule stops it again.)
 func stopDatabaseOffHours(stack awscdk.Stack, cfg *config.Config, db awsrds.DatabaseInstance) {
 	role := awsiam.NewRole(stack, jsii.String("DatabaseSchedulerRole"), &awsiam.RoleProps{
@@ -187,8 +188,9 @@ func stopDatabaseOffHours(stack awscdk.Stack, cfg *config.Config, db awsrds.Data
 		})},
 	})
 	input := fmt.Sprintf(`{"DbInstanceIdentifier":%q}`, dbInstanceID(cfg))
+	start, _ := cfg.DatabaseStartCron() // validated with the config
 	calls := map[string][2]string{"StopDatabase": {cfg.ScaleDownCron, "stopDBInstance"},
-		"StartDatabase": {cfg.ScaleUpCron, "startDBInstance"}}
+		"StartDatabase": {start, "startDBInstance"}}
 	for _, id := range sortedKeys(calls) {
 		call := calls[id]
 		awsscheduler.NewCfnSchedule(stack, jsii.String(id), &awsscheduler.CfnScheduleProps{

@@ -93,7 +93,8 @@ func TestDevDatabaseStopsOffHours(t *testing.T) {
 			}
 		}
 		want := map[string]string{"arn:aws:scheduler:::aws-sdk:rds:stopDBInstance": "cron(0 20 ? * MON-FRI *) UTC",
-			"arn:aws:scheduler:::aws-sdk:rds:startDBInstance": "cron(0 8 ? * MON-FRI *) UTC"}
+			// 20 minutes (dbStartLeadMinutes) before the tasks come back at 08:00, so they find the database up.
+			"arn:aws:scheduler:::aws-sdk:rds:startDBInstance": "cron(40 7 ? * MON-FRI *) UTC"}
 		if !jsonEqual(got, want) {
 			t.Errorf("schedules %v, want %v", got, want)
 		}

@@ -1,4 +1,4 @@
-# mk/ops.mk: delivery and operations (issue 7): checks of scripts/ and .github/workflows/, the review guard.
+# mk/ops.mk: delivery and operations (issue 7): checks of scripts/, .github/workflows/ and docs/examples/, the guard.
 #   make ops-test                               shellcheck + actionlint + the guard's node tests (part of `make test`)
 #   make guard BASE_OUT=<dir> HEAD_OUT=<dir>    compare two synthesized cloud assemblies; exit 1 on a stateful loss
 #   make review BASE=<git-rev>                  synthesize <git-rev> and the work tree, then run the guard
@@ -33,10 +33,12 @@ shellcheck:
 $(ACTIONLINT):
 	GOBIN=$(dir $@) go install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
 
-# actionlint also runs shellcheck over every `run:` block when shellcheck is on PATH.
+# actionlint also runs shellcheck over every `run:` block when shellcheck is on PATH. The sample workflows in
+# docs/examples (for other repositories, e.g. the backend's) are linted the same way.
+ACTIONLINT_FILES = $(wildcard .github/workflows/*.yml .github/workflows/*.yaml docs/examples/*.yml docs/examples/*.yaml)
 actionlint: $(ACTIONLINT)
-	$(ACTIONLINT) -no-color
-	@echo "actionlint $(ACTIONLINT_VERSION): .github/workflows clean"
+	$(ACTIONLINT) -no-color $(ACTIONLINT_FILES)
+	@echo "actionlint $(ACTIONLINT_VERSION): .github/workflows and docs/examples clean"
 
 # Hand-made assemblies, then the real synthesized app with one change at a time (needs cdk.out: synth).
 guard-test: node_modules/.installed synth

@@ -121,6 +121,8 @@ func NewComputeStack(scope constructs.Construct, cfg *config.Config, network *Ne
 	tasks.grantTaskRole()
 	autoscale(svc, cfg)
 	c.ErrorRateAlarm, c.UnhealthyHostsAlarm = deploymentAlarms(stack, cfg, svc)
+	redeployOnSecretChange(stack, cfg, svc.Service(), []*string{data.Database.Secret().SecretArn(),
+		data.AppSecret.SecretArn(), data.Cache.AuthSecret.SecretArn()})
 	computeOutputs(stack, cfg, c, network, task)
 
 	return c

@@ -310,9 +310,10 @@ func TestIamIsScopedToTheStagesResources(t *testing.T) {
 				st := st.(map[string]interface{})
 				actions, resource := mustJSON(st["Action"]), mustJSON(st["Resource"])
 				if resource == `"*"` {
-					// Only actions AWS offers no resource-level permission for may use "*".
+					// Only actions AWS offers no resource-level permission for may use "*" (the log-delivery ones:
+					// Step Functions developer guide, "IAM policies for logging to CloudWatch Logs").
 					for _, a := range toStrings(st["Action"]) {
-						if a != "ecr:GetAuthorizationToken" && a != "logs:DescribeLogGroups" && !strings.HasPrefix(a, "ssmmessages:") &&
+						if a != "ecr:GetAuthorizationToken" && !logDeliveryActions[a] && !strings.HasPrefix(a, "ssmmessages:") &&
 							!strings.HasPrefix(a, "xray:") {
 							t.Errorf("%s grants %s on *", id, a)
 						}
@@ -553,4 +554,53 @@ func containerEnv(t *testing.T, stack awscdk.Stack, name string) map[string]inte
 	}
 	t.Errorf("no container %s in %s", name, *stack.StackName())
 	return env
+}
+
+var logDeliveryActions = map[string]bool{"logs:DescribeLogGroups": true, "logs:CreateLogDelivery": true, "logs:GetLogDelivery": true,
+	"logs:UpdateLogDelivery": true, "logs:DeleteLogDelivery": true, "logs:ListLogDeliveries": true,
+	"logs:PutResourcePolicy": true, "logs:DescribeResourcePolicies": true}
+
+// TestEverySecretChangeRedeploysTheService: for every secret any backend container reads, a new AWSCURRENT version
+// ("Secret Label Updated") starts a new deployment of the service through the Step Functions SDK integration.
+func TestEverySecretChangeRedeploysTheService(t *testing.T) {
+	for _, s := range []*H2oStage{built["dev"], built["prod"], withDomain} {
+		t.Run(*s.Node().Path(), func(t *testing.T) {
+			_, rule := only(t, s.Compute.Stack, "AWS::Events::Rule")
+			pattern := props(rule)["EventPattern"].(map[string]interface{})
+			if !jsonEqual(pattern["source"], []interface{}{"aws.secretsmanager"}) || !jsonEqual(pattern["detail-type"], []interface{}{"Secret Label Updated"}) ||
+				!jsonEqual(pattern["detail"], map[string]interface{}{"labelUpdated": []interface{}{"AWSCURRENT"}}) {
+				t.Errorf("rule pattern %v", pattern)
+			}
+			watched := mustJSON(pattern["resources"])
+			read := 0
+			for _, task := range resources(t, s.Compute.Stack, "AWS::ECS::TaskDefinition") {
+				for _, c := range list(props(task)["ContainerDefinitions"]) {
+					for _, sec := range list(c.(map[string]interface{})["Secrets"]) {
+						read++
+						// ValueFrom is the secret's ARN, or Fn::Join of it and ":<json key>::".
+						from := sec.(map[string]interface{})["ValueFrom"]
+						if join, ok := from.(map[string]interface{})["Fn::Join"].([]interface{}); ok {
+							from = join[1].([]interface{})[0]
+						}
+						if !strings.Contains(watched, mustJSON(from)) {
+							t.Errorf("%v reads %s, which the rule does not watch", sec.(map[string]interface{})["Name"], mustJSON(from))
+						}
+					}
+				}
+			}
+			if read == 0 {
+				t.Error("no secret read: the test checks nothing")
+			}
+			_, machine := only(t, s.Compute.Stack, "AWS::StepFunctions::StateMachine")
+			definition := mustJSON(props(machine)["DefinitionString"])
+			for _, want := range []string{`:states:::aws-sdk:ecs:updateService`, `ForceNewDeployment\":true`, `BackendService`} {
+				if !strings.Contains(definition, want) {
+					t.Errorf("state machine lacks %s: %s", want, definition)
+				}
+			}
+			if !strings.Contains(mustJSON(props(rule)["Targets"]), "RedeployOnSecretChange") {
+				t.Errorf("the rule does not start the state machine: %v", props(rule)["Targets"])
+			}
+		})
+	}
 }

@@ -108,7 +108,8 @@ else
   [[ $DRY_RUN == 0 ]] || ecr_has_tag "$tag"
   dry_note "when the tag is already in ECR, the build and push are skipped"
   need_backend_dir "to build $ECR_REPOSITORY:$tag (it is not in ECR)"
-  registry="$(aws_account).dkr.ecr.$REGION.amazonaws.com"
+  account=$(aws_account) || die "cannot tell the AWS account of the ECR registry (set AWS_ACCOUNT_ID)"
+  registry="$account.dkr.ecr.$REGION.amazonaws.com"
   ecr_login "$registry"
   run docker buildx build --platform "linux/$arch" --tag "$registry/$ECR_REPOSITORY:$tag" --push "$backend_dir"
 fi

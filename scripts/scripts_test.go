@@ -196,6 +196,13 @@ func (h *harness) run(script string, args ...string) result {
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	// Go's test cache tracks the files a test opens, not what bash reads: open what runs, so that a changed
+	// script reruns the tests instead of reporting a cached "ok".
+	for _, f := range []string{script, "common.sh"} {
+		if _, err := os.ReadFile(f); err != nil {
+			h.t.Fatal(err)
+		}
+	}
 	cmd := exec.Command(path, args...)
 	cmd.Env = []string{
 		"PATH=" + filepath.Join(h.dir, "bin") + string(os.PathListSeparator) + os.Getenv("PATH"),

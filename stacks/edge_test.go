@@ -58,8 +58,7 @@ func TestOnlyCloudFrontReachesTheAlb(t *testing.T) {
 		expect(t, "VPC origin targets the compute ALB", func() {
 			tmpl(s.Edge.Stack).HasResourceProperties(jsii.String("AWS::CloudFront::VpcOrigin"), &map[string]interface{}{
 				"VpcOriginEndpointConfig": assertions.Match_ObjectLike(&map[string]interface{}{
-					"Arn": map[string]interface{}{"Fn::GetStackOutput": assertions.Match_ObjectLike(&map[string]interface{}{
-						"StackName": *s.Compute.StackName()})},
+					"Arn":                  map[string]interface{}{"Fn::ImportValue": assertions.Match_StringLikeRegexp(jsii.String("^" + *s.Compute.StackName() + ":"))},
 					"OriginProtocolPolicy": "http-only",
 				})})
 		})

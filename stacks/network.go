@@ -57,11 +57,28 @@ func NewNetworkStack(scope constructs.Construct, cfg *config.Config) *NetworkSta
 		},
 	})
 
+	weakRefs(vpc)
 	return &NetworkStack{
 		Stack:               stack,
 		Vpc:                 vpc,
 		AppSubnets:          &awsec2.SubnetSelection{SubnetType: appTier},
 		DataSubnets:         &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_ISOLATED},
 		AppSubnetsArePublic: cfg.NatGateways == 0,
+	}
+}
+
+// weakRefs makes references to the VPC and its subnets weak (Fn::GetStackOutput). They are the one place where a
+// strong reference would deadlock a normal change: switching natGateways between 0 and more moves the service and
+// load balancer between the public and app subnets, so the network's next template drops exports the running
+// compute stack still imports, and CloudFormation refuses it ("Export ... cannot be deleted as it is in use",
+// aws-cdk-lib README, "Removing automatic cross-stack references"). A weak reference lets the network deploy
+// first and compute follow. Replacing a subnet or the VPC in place is not a normal change: the review guard
+// and the VPC's own dependants (RDS subnet group, ENIs) stop it.
+func weakRefs(vpc awsec2.Vpc) {
+	awscdk.CrossStackReferences_Of(vpc).Produce(awscdk.ReferenceStrength_WEAK)
+	for _, tier := range [][]awsec2.ISubnet{*vpc.PublicSubnets(), *vpc.PrivateSubnets(), *vpc.IsolatedSubnets()} {
+		for _, subnet := range tier {
+			awscdk.CrossStackReferences_Of(subnet).Produce(awscdk.ReferenceStrength_WEAK)
+		}
 	}
 }

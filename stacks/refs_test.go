@@ -1,0 +1,72 @@
+package stacks
+
+import (
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/jsii-runtime-go"
+)
+
+var (
+	weakRefRe   = regexp.MustCompile(`"Fn::GetStackOutput":\{[^}]*"StackName":"([^"]+)"`)
+	strongRefRe = regexp.MustCompile(`"Fn::ImportValue":"([^":]+):`)
+)
+
+// TestCrossStackReferencesAreStrongExceptTheNetworks: every reference between the stacks of a stage is an
+// export/import, which CloudFormation will not let a producer change or delete while it is imported; only the
+// network's VPC and subnets are read weakly (weakRefs says why).
+func TestCrossStackReferencesAreStrongExceptTheNetworks(t *testing.T) {
+	strong := 0
+	for _, stack := range appStacks() {
+		text := mustJSON(tmpl(stack).ToJSON())
+		for _, m := range weakRefRe.FindAllStringSubmatch(text, -1) {
+			if !strings.HasSuffix(m[1], "-network") {
+				t.Errorf("%s reads %s weakly (Fn::GetStackOutput): it would keep a replaced resource's old value", *stack.StackName(), m[1])
+			}
+		}
+		for _, m := range strongRefRe.FindAllStringSubmatch(text, -1) {
+			strong++
+			if strings.HasSuffix(m[1], "-network") {
+				t.Errorf("%s imports from %s: the network's references are weak (a natGateways change would deadlock)", *stack.StackName(), m[1])
+			}
+		}
+	}
+	if strong < 20 {
+		t.Errorf("only %d strong references in the app", strong)
+	}
+}
+
+// TestReplacingTheLoadBalancerIsRefusedWhileEdgeUsesIt replaces prod's load balancer in place (a new name forces
+// a replacement under the same logical ID). The edge stack's template does not change, so `cdk deploy` would skip
+// it: with a weak reference CloudFront would keep the old, deleted ALB as its origin. Edge imports the ALB
+// instead, so CloudFormation refuses compute's update while edge uses the export (the second lock next to the
+// review guard).
+func TestReplacingTheLoadBalancerIsRefusedWhileEdgeUsesIt(t *testing.T) {
+	dir, err := os.MkdirTemp("", "h2o-replaced-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	// GIVEN prod with its load balancer replaced
+	app := awscdk.NewApp(&awscdk.AppProps{Context: cdkJSONContext(), Outdir: jsii.String(dir)})
+	replaced := NewH2oStage(app, mustLoad("prod", nil))
+	alb := replaced.Compute.BackendService.LoadBalancer().Node().DefaultChild().(awscdk.CfnResource)
+	alb.AddPropertyOverride(jsii.String("Name"), jsii.String("h2o-prod-api-v2"))
+	// WHEN both are synthesized
+	before, after := mustJSON(tmpl(built["prod"].Edge.Stack).ToJSON()), mustJSON(tmpl(replaced.Edge.Stack).ToJSON())
+	// THEN compute changes, edge does not (the CDK skips it), and edge reads the ALB through compute's exports
+	if mustJSON(tmpl(built["prod"].Compute.Stack).ToJSON()) == mustJSON(tmpl(replaced.Compute.Stack).ToJSON()) {
+		t.Fatal("the variant did not change the load balancer")
+	}
+	if before != after {
+		t.Errorf("edge's template changed with the ALB: the test no longer shows the skipped-consumer case")
+	}
+	for _, attr := range []string{"ExportsOutputRefLoadBalancer", "ExportsOutputFnGetAttLoadBalancer"} {
+		if !strings.Contains(after, `"Fn::ImportValue":"h2o-prod-compute:`+attr) {
+			t.Errorf("edge does not import the load balancer (%s...): a replaced ALB would go unnoticed", attr)
+		}
+	}
+}

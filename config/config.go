@@ -63,6 +63,17 @@ type Config struct {
 	EnhancedMonitoring       bool   `json:"enhancedMonitoring" doc:"OS metrics every 60 s; costs CloudWatch Logs, so prod only"`
 	PerformanceInsights      bool   `json:"performanceInsights" doc:"Database Insights standard (7 days free)"`
 
+	// Backups and keys.
+	CustomerManagedDataKey bool   `json:"customerManagedDataKey" doc:"the database, PDF bucket and backup vault use the stage's own KMS key (rotated; needed to copy backups to another account); decided before data exists: changing a database's key means a snapshot restore"`
+	BackupPlan             bool   `json:"backupPlan" doc:"AWS Backup of the database: daily kept 35 days, monthly kept 12 months, in a locked vault; beyond the automated backups' point-in-time window"`
+	BackupVaultLock        string `json:"backupVaultLock" doc:"compliance (after 3 days nobody, root included, can delete recovery points or the lock) or governance (principals allowed to can remove the lock)"`
+	BackupCopyVaultArn     string `json:"backupCopyVaultArn" doc:"optional: a vault in another region or account that receives a copy of every recovery point; empty = no copy"`
+
+	// PDF bucket recovery.
+	PdfNoncurrentVersionDays int    `json:"pdfNoncurrentVersionDays" doc:"overwritten or deleted PDFs stay restorable this many days (noncurrent versions)"`
+	PdfReplicationBucketArn  string `json:"pdfReplicationBucketArn" doc:"optional: a versioned bucket (another region or account) every new PDF is replicated to; empty = none"`
+	PdfReplicationKmsKeyArn  string `json:"pdfReplicationKmsKeyArn" doc:"with pdfReplicationBucketArn and a customer-managed data key: the destination's KMS key for the replicas"`
+
 	// Cache.
 	CacheNodeType string `json:"cacheNodeType" doc:"the design's burstable Graviton node sizes"`
 	CacheReplicas int    `json:"cacheReplicas" doc:"a replica gives automatic failover and Multi-AZ"`
@@ -128,6 +139,8 @@ func defaults(stage string) Config {
 		DbMaxAllocatedStorageGiB: 100,
 		BackupRetentionDays:      7,
 		AppSecretKeys:            []string{"AI_API_KEY"},
+		BackupVaultLock:          BackupLockCompliance,
+		PdfNoncurrentVersionDays: 30, // a month to notice a bad overwrite or a mass delete
 		AlarmEmail:               PlaceholderAlarmEmail,
 		MetricsNamespace:         "H2O/Backend",
 		AiDurationMetric:         "AIGenerationDuration",
@@ -173,6 +186,8 @@ var stageDefaults = map[string]func(*Config){
 		c.CacheNodeType = "cache.t4g.small"
 		c.CacheReplicas = 1
 		c.DeletionProtection = true
+		c.CustomerManagedDataKey = true // $1/month; enables cross-account backup copies, and the key policy decides who reads
+		c.BackupPlan = true
 		c.LogRetentionDays = 90 // a quarter of history for incident reviews.
 		c.WafMode = WafBlock
 		c.WafLogging = true      // who was blocked, and why: the first question after a false positive
@@ -201,6 +216,12 @@ const (
 	WafBlock = "block"
 	WafCount = "count"
 	WafOff   = "off"
+)
+
+// Vault lock modes accepted by BackupVaultLock.
+const (
+	BackupLockCompliance = "compliance"
+	BackupLockGovernance = "governance"
 )
 
 // Architecture values accepted by CpuArchitecture.

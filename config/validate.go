@@ -29,6 +29,10 @@ var (
 	zoneIdRe     = regexp.MustCompile(`^Z[A-Z0-9]{1,31}$`)
 	prefixListRe = regexp.MustCompile(`^pl-[0-9a-f]{8,17}$`)
 	pgVersionRe  = regexp.MustCompile(`^1[4-8]\.[0-9]{1,2}$`)
+	// AWS ARNs of what the stage may copy to.
+	backupVaultArnRe = regexp.MustCompile(`^arn:aws:backup:[a-z0-9-]+:[0-9]{12}:backup-vault:[A-Za-z0-9_.-]{2,50}$`)
+	s3BucketArnRe    = regexp.MustCompile(`^arn:aws:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+	kmsKeyArnRe      = regexp.MustCompile(`^arn:aws:kms:[a-z0-9-]+:[0-9]{12}:key/[a-f0-9-]{36}$`)
 )
 
 // LogRetentionChoices returns the retention values (days) LogRetentionDays accepts.
@@ -165,6 +169,20 @@ func (c *Config) validateData(v *validator) {
 	for _, k := range c.AppSecretKeys {
 		v.check(envNameRe.MatchString(k), "appSecretKeys", k, "an environment variable name such as AI_API_KEY")
 	}
+	v.check(c.BackupVaultLock == BackupLockCompliance || c.BackupVaultLock == BackupLockGovernance, "backupVaultLock",
+		c.BackupVaultLock, BackupLockCompliance+" or "+BackupLockGovernance)
+	v.check(c.BackupCopyVaultArn == "" || backupVaultArnRe.MatchString(c.BackupCopyVaultArn), "backupCopyVaultArn",
+		c.BackupCopyVaultArn, "arn:aws:backup:<region>:<account>:backup-vault:<name>, or empty for no copy")
+	v.check(c.BackupCopyVaultArn == "" || (c.BackupPlan && c.CustomerManagedDataKey), "backupCopyVaultArn", c.BackupCopyVaultArn,
+		"empty unless backupPlan and customerManagedDataKey are on (copies of an RDS backup to another account need a customer-managed key)")
+	v.check(c.PdfNoncurrentVersionDays >= 1 && c.PdfNoncurrentVersionDays <= 3650, "pdfNoncurrentVersionDays",
+		strconv.Itoa(c.PdfNoncurrentVersionDays), "1 to 3650 days")
+	v.check(c.PdfReplicationBucketArn == "" || s3BucketArnRe.MatchString(c.PdfReplicationBucketArn), "pdfReplicationBucketArn",
+		c.PdfReplicationBucketArn, "arn:aws:s3:::<bucket>, or empty for no replication")
+	v.check((c.PdfReplicationKmsKeyArn != "") == (c.PdfReplicationBucketArn != "" && c.CustomerManagedDataKey), "pdfReplicationKmsKeyArn",
+		c.PdfReplicationKmsKeyArn, "the destination's KMS key ARN when pdfReplicationBucketArn is set with customerManagedDataKey, empty otherwise")
+	v.check(c.PdfReplicationKmsKeyArn == "" || kmsKeyArnRe.MatchString(c.PdfReplicationKmsKeyArn), "pdfReplicationKmsKeyArn",
+		c.PdfReplicationKmsKeyArn, "arn:aws:kms:<region>:<account>:key/<id>")
 	v.check(cacheClassRe.MatchString(c.CacheNodeType), "cacheNodeType", c.CacheNodeType, "a node type such as cache.t4g.micro")
 	v.check(c.CacheReplicas >= 0 && c.CacheReplicas <= 5, "cacheReplicas", strconv.Itoa(c.CacheReplicas), "0 to 5")
 }

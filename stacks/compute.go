@@ -12,7 +12,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecspatterns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsroute53"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -170,20 +169,7 @@ func requestTimeouts(cfg *config.Config) RequestTimeouts {
 }
 
 func newLoadBalancer(stack awscdk.Stack, cfg *config.Config, network *NetworkStack, timeouts RequestTimeouts) awselasticloadbalancingv2.ApplicationLoadBalancer {
-	logs := awss3.NewBucket(stack, jsii.String("AlbLogBucket"), &awss3.BucketProps{
-		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
-		Encryption:        awss3.BucketEncryption_S3_MANAGED, // ALB log delivery supports SSE-S3 only
-		EnforceSSL:        jsii.Bool(true),
-		ObjectOwnership:   awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
-		LifecycleRules: &[]*awss3.LifecycleRule{{
-			Id: jsii.String("expire-alb-logs"), Expiration: awscdk.Duration_Days(jsii.Number(float64(cfg.LogRetentionDays))),
-		}},
-		RemovalPolicy:     awscdk.RemovalPolicy_DESTROY, // request logs, kept for LogRetentionDays anyway
-		AutoDeleteObjects: jsii.Bool(true),
-	})
-	suppress(logs, map[string]string{
-		"AwsSolutions-S1": "This bucket only receives ALB access logs; logging access to the logs would need yet another log bucket.",
-	})
+	logs := newLogBucket(stack, "AlbLogBucket", cfg, "alb-logs", cfg.LogRetentionDays, false)
 	alb := awselasticloadbalancingv2.NewApplicationLoadBalancer(stack, jsii.String("LoadBalancer"), &awselasticloadbalancingv2.ApplicationLoadBalancerProps{
 		Vpc:            network.Vpc,
 		InternetFacing: jsii.Bool(false), // only CloudFront's VPC origin reaches it (edge stack)

@@ -6,10 +6,12 @@ import (
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsbackup"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awselasticache"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsrds"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
@@ -43,6 +45,12 @@ type DataStack struct {
 	PdfBucket awss3.Bucket
 	// AppSecret is h2o/<stage>/app: the backend's API keys, one JSON key per config.AppSecretKeys.
 	AppSecret awssecretsmanager.Secret
+	// DatabaseInstanceID is the instance identifier (h2o-<stage>-postgres).
+	DatabaseInstanceID string
+	// DataKey encrypts the database, the PDF bucket and the backup vault (nil: AWS-managed keys).
+	DataKey awskms.Key
+	// BackupVault holds the AWS Backup recovery points of the database (nil without a backup plan).
+	BackupVault awsbackup.BackupVault
 	// Metrics from PostgreSQL's log, where log_min_duration_statement=1000 logs every statement over 1 s.
 	SlowQueryCount, SlowQueryDuration awscloudwatch.Metric
 }
@@ -61,15 +69,25 @@ func (c *Cache) Endpoint() *string { return c.ReplicationGroup.AttrPrimaryEndPoi
 // NewDataStack builds the stateful layer in the network's isolated subnets.
 func NewDataStack(scope constructs.Construct, cfg *config.Config, network *NetworkStack) *DataStack {
 	stack := newLayerStack(scope, cfg, "data", "PostgreSQL, Valkey cache, PDF bucket, secrets")
-	d := &DataStack{Stack: stack}
+	d := &DataStack{Stack: stack, DatabaseInstanceID: dbInstanceID(cfg)}
+	if cfg.CustomerManagedDataKey {
+		d.DataKey = newDataKey(stack, cfg)
+	}
 	var pgLog awslogs.LogGroup
-	d.Database, pgLog = newDatabase(stack, cfg, network)
+	d.Database, pgLog = newDatabase(stack, cfg, network, d.DataKey)
+	scriptOutputs := map[string]*string{"DatabaseInstanceId": jsii.String(d.DatabaseInstanceID),
+		"DatabaseSecretArn": d.Database.Secret().SecretArn()}
+	if cfg.BackupPlan {
+		d.BackupVault = newBackupPlan(stack, cfg, d.Database, d.DataKey)
+		scriptOutputs["BackupVaultName"] = d.BackupVault.BackupVaultName()
+	}
+	outputs(stack, "for scripts/deploy.sh, verify.sh and restore.sh", scriptOutputs)
 	d.SlowQueryCount, d.SlowQueryDuration = slowQueryMetrics(stack, cfg, pgLog)
 	if cfg.StopDatabaseOffHours {
 		stopDatabaseOffHours(stack, cfg, d.Database)
 	}
 	d.Cache = newCache(stack, cfg, network)
-	d.PdfBucket = newPdfBucket(stack, cfg)
+	d.PdfBucket = newPdfBucket(stack, cfg, d.DataKey)
 	d.AppSecret = awssecretsmanager.NewSecret(stack, jsii.String("AppSecret"), &awssecretsmanager.SecretProps{
 		SecretName:  jsii.String(fmt.Sprintf("h2o/%s/app", cfg.Stage)),
 		Description: jsii.String("Backend API keys; values are set with aws secretsmanager put-secret-value (README)."),
@@ -95,7 +113,7 @@ func statefulRemoval(cfg *config.Config, retainPolicy awscdk.RemovalPolicy) awsc
 	return awscdk.RemovalPolicy_DESTROY
 }
 
-func newDatabase(stack awscdk.Stack, cfg *config.Config, network *NetworkStack) (awsrds.DatabaseInstance, awslogs.LogGroup) {
+func newDatabase(stack awscdk.Stack, cfg *config.Config, network *NetworkStack, key awskms.Key) (awsrds.DatabaseInstance, awslogs.LogGroup) {
 	id := dbInstanceID(cfg)
 	sg := awsec2.NewSecurityGroup(stack, jsii.String("DatabaseSecurityGroup"), &awsec2.SecurityGroupProps{
 		Vpc: network.Vpc, AllowAllOutbound: jsii.Bool(false),
@@ -133,7 +151,8 @@ func newDatabase(stack awscdk.Stack, cfg *config.Config, network *NetworkStack) 
 		StorageType:              awsrds.StorageType_GP3,
 		AllocatedStorage:         jsii.Number(float64(cfg.DbAllocatedStorageGiB)),
 		MaxAllocatedStorage:      jsii.Number(float64(cfg.DbMaxAllocatedStorageGiB)),
-		StorageEncrypted:         jsii.Bool(true),
+		StorageEncrypted:         jsii.Bool(true), // with the stage's data key, else RDS's AWS-managed key
+		StorageEncryptionKey:     key,
 		CaCertificate:            awsrds.CaCertificate_RDS_CA_RSA2048_G1(),
 		ParameterGroup:           params,
 		BackupRetention:          awscdk.Duration_Days(jsii.Number(float64(cfg.BackupRetentionDays))),
@@ -282,28 +301,19 @@ func newCache(stack awscdk.Stack, cfg *config.Config, network *NetworkStack) *Ca
 	return &Cache{ReplicationGroup: group, SecurityGroup: sg, AuthSecret: auth, Port: cachePort}
 }
 
-func newPdfBucket(stack awscdk.Stack, cfg *config.Config) awss3.Bucket {
+// newPdfBucket is the backend's PDF store. Versioned, and noncurrent versions are kept pdfNoncurrentVersionDays,
+// so an overwrite or a mass delete can be undone (docs/runbook.md, "restore a prefix to a point in time");
+// optionally replicated to a bucket elsewhere. With the stage's data key, SSE-KMS with an S3 Bucket Key (one
+// KMS request per bucket and period instead of per object).
+func newPdfBucket(stack awscdk.Stack, cfg *config.Config, key awskms.Key) awss3.Bucket {
 	removal := statefulRemoval(cfg, awscdk.RemovalPolicy_RETAIN)
-	autoDelete := removal == awscdk.RemovalPolicy_DESTROY
-	// The access-log target itself (cdk-nag S1 accepts a bucket that receives access logs unlogged).
-	logBucket := awss3.NewBucket(stack, jsii.String("AccessLogBucket"), &awss3.BucketProps{
-		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
-		Encryption:        awss3.BucketEncryption_S3_MANAGED, // the S3 log delivery service cannot write SSE-KMS
-		EnforceSSL:        jsii.Bool(true),
-		ObjectOwnership:   awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
-		LifecycleRules: &[]*awss3.LifecycleRule{{
-			Id: jsii.String("expire-access-logs"), Expiration: awscdk.Duration_Days(jsii.Number(365)),
-		}},
-		RemovalPolicy:     removal,
-		AutoDeleteObjects: jsii.Bool(autoDelete),
-	})
-	return awss3.NewBucket(stack, jsii.String("PdfBucket"), &awss3.BucketProps{
+	props := &awss3.BucketProps{
 		BlockPublicAccess:      awss3.BlockPublicAccess_BLOCK_ALL(),
 		Encryption:             awss3.BucketEncryption_S3_MANAGED,
 		EnforceSSL:             jsii.Bool(true),
 		ObjectOwnership:        awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
-		Versioned:              jsii.Bool(true), // an overwritten or deleted PDF can be restored
-		ServerAccessLogsBucket: logBucket,
+		Versioned:              jsii.Bool(true),
+		ServerAccessLogsBucket: newLogBucket(stack, "AccessLogBucket", cfg, "access-logs", 365, false),
 		ServerAccessLogsPrefix: jsii.String("pdf-bucket/"),
 		LifecycleRules: &[]*awss3.LifecycleRule{{
 			Id: jsii.String("pdf-tiering"),
@@ -311,12 +321,32 @@ func newPdfBucket(stack awscdk.Stack, cfg *config.Config) awss3.Bucket {
 			Transitions: &[]*awss3.Transition{{
 				StorageClass: awss3.StorageClass_INFREQUENT_ACCESS(), TransitionAfter: awscdk.Duration_Days(jsii.Number(30)),
 			}},
-			NoncurrentVersionExpiration:         awscdk.Duration_Days(jsii.Number(30)),
+			NoncurrentVersionExpiration:         awscdk.Duration_Days(jsii.Number(float64(cfg.PdfNoncurrentVersionDays))),
 			AbortIncompleteMultipartUploadAfter: awscdk.Duration_Days(jsii.Number(7)),
 		}},
 		RemovalPolicy:     removal,
-		AutoDeleteObjects: jsii.Bool(autoDelete),
-	})
+		AutoDeleteObjects: jsii.Bool(removal == awscdk.RemovalPolicy_DESTROY),
+	}
+	if key != nil {
+		props.Encryption, props.EncryptionKey, props.BucketKeyEnabled = awss3.BucketEncryption_KMS, key, jsii.Bool(true)
+	}
+	if cfg.PdfReplicationBucketArn != "" {
+		// Every new object and version to a versioned bucket elsewhere (S3 user guide, "Replicating objects").
+		rule := &awss3.ReplicationRule{Priority: jsii.Number(1),
+			Destination: awss3.Bucket_FromBucketArn(stack, jsii.String("PdfReplica"), jsii.String(cfg.PdfReplicationBucketArn))}
+		if key != nil {
+			rule.SseKmsEncryptedObjects = jsii.Bool(true)
+			rule.KmsKey = awskms.Key_FromKeyArn(stack, jsii.String("PdfReplicaKey"), jsii.String(cfg.PdfReplicationKmsKeyArn))
+		}
+		props.ReplicationRules = &[]*awss3.ReplicationRule{rule}
+	}
+	bucket := awss3.NewBucket(stack, jsii.String("PdfBucket"), props)
+	if cfg.PdfReplicationBucketArn != "" {
+		suppressWildcards(bucket, "S3 replication's role (made by the CDK) acts on the objects of the source and destination "+
+			"buckets (<bucket ARN>/*), and for SSE-KMS objects re-encrypts them with the destination's key (kms:ReEncrypt*, GenerateDataKey*).",
+			`/^Resource::<PdfBucket[A-Z0-9]+\.Arn>\/\*$/`, `/^Resource::arn:aws:s3:::.+\/\*$/`, "Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*")
+	}
+	return bucket
 }
 
 // emptyKeysJSON is {"KEY":"",...}: the secret's shape with no value in it.

@@ -2,6 +2,7 @@ package stacks
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -152,7 +153,7 @@ func TestPdfBucketIsPrivateEncryptedVersionedAndLogged(t *testing.T) {
 		rule := p["LifecycleConfiguration"].(map[string]interface{})["Rules"].([]interface{})[0].(map[string]interface{})
 		for k, v := range map[string]interface{}{
 			"Transitions":                    []interface{}{map[string]interface{}{"StorageClass": "STANDARD_IA", "TransitionInDays": float64(30)}},
-			"NoncurrentVersionExpiration":    map[string]interface{}{"NoncurrentDays": float64(30)},
+			"NoncurrentVersionExpiration":    map[string]interface{}{"NoncurrentDays": float64(cfg.PdfNoncurrentVersionDays)},
 			"AbortIncompleteMultipartUpload": map[string]interface{}{"DaysAfterInitiation": float64(7)},
 		} {
 			if !jsonEqual(rule[k], v) {
@@ -161,12 +162,6 @@ func TestPdfBucketIsPrivateEncryptedVersionedAndLogged(t *testing.T) {
 		}
 		if _, hasCors := p["CorsConfiguration"]; hasCors {
 			t.Error("CORS is set, but the frontend never uploads to the bucket directly")
-		}
-		wantPolicy := map[bool]string{true: "Retain", false: "Delete"}[cfg.DeletionProtection]
-		for id, b := range resources(t, s.Data.Stack, "AWS::S3::Bucket") {
-			if b["DeletionPolicy"] != wantPolicy {
-				t.Errorf("bucket %s DeletionPolicy %v, want %s", id, b["DeletionPolicy"], wantPolicy)
-			}
 		}
 		// Every bucket refuses plain HTTP.
 		for id, pol := range resources(t, s.Data.Stack, "AWS::S3::BucketPolicy") {
@@ -230,6 +225,8 @@ func TestProdStatefulLogicalIDsArePinned(t *testing.T) {
 		"AWS::ElastiCache::ReplicationGroup": {"Cache"},
 		"AWS::S3::Bucket":                    {"AccessLogBucketDA470295", "PdfBucketFA9E115A"},
 		"AWS::SecretsManager::Secret":        {"AppSecretFAB5164C", "CacheAuthTokenAAA23466"},
+		"AWS::KMS::Key":                      {"DataKey17AFBB84"},
+		"AWS::Backup::BackupVault":           {"BackupVault3A9C5852"},
 	}
 	for typ, want := range pinned {
 		var got []string
@@ -260,4 +257,135 @@ func jsonEqual(a, b interface{}) bool {
 	x, _ := json.Marshal(a)
 	y, _ := json.Marshal(b)
 	return string(x) == string(y)
+}
+
+// TestEveryBucketOutlivesItsStackInProd: data and logs alike (access logs, ALB and CloudFront logs) stay when a
+// prod stack is deleted, objects included; dev's go with the stack, emptied first.
+func TestEveryBucketOutlivesItsStackInProd(t *testing.T) {
+	forEachStage(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
+		buckets := 0
+		for _, stack := range s.Stacks() {
+			autoDeleted := mustJSON(resources(t, stack, "Custom::S3AutoDeleteObjects"))
+			for id, b := range resources(t, stack, "AWS::S3::Bucket") {
+				buckets++
+				emptied := strings.Contains(autoDeleted, `"Ref":"`+id+`"`)
+				if cfg.DeletionProtection && (b["DeletionPolicy"] != "Retain" || emptied) {
+					t.Errorf("%s %s: DeletionPolicy %v, auto-delete %v: prod keeps it with its objects", *stack.StackName(), id, b["DeletionPolicy"], emptied)
+				}
+				if !cfg.DeletionProtection && (b["DeletionPolicy"] != "Delete" || !emptied) {
+					t.Errorf("%s %s: DeletionPolicy %v, auto-delete %v: dev deletes it with the stack", *stack.StackName(), id, b["DeletionPolicy"], emptied)
+				}
+			}
+		}
+		if buckets != 4 {
+			t.Errorf("%d buckets, want the PDF bucket and the access, ALB and CloudFront log buckets", buckets)
+		}
+	})
+}
+
+// TestProdDataUsesItsOwnKey: prod's database, PDF bucket and backup vault are encrypted with the stage's
+// rotated customer-managed key (chosen before data exists: an RDS instance's key cannot change in place), and the
+// backend may use it exactly for reading and writing PDFs; dev uses AWS-managed keys.
+func TestProdDataUsesItsOwnKey(t *testing.T) {
+	forEachStage(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
+		_, db := only(t, s.Data.Stack, "AWS::RDS::DBInstance")
+		pdf := props(resources(t, s.Data.Stack, "AWS::S3::Bucket")[logicalIDOf(s.Data.Stack, s.Data.PdfBucket.Node().DefaultChild())])
+		if !cfg.CustomerManagedDataKey {
+			if s.Data.DataKey != nil || props(db)["KmsKeyId"] != nil || !strings.Contains(mustJSON(pdf["BucketEncryption"]), `"AES256"`) {
+				t.Errorf("dev has a customer-managed key: db %v, bucket %v", props(db)["KmsKeyId"], pdf["BucketEncryption"])
+			}
+			return
+		}
+		keyID, key := only(t, s.Data.Stack, "AWS::KMS::Key")
+		arn := map[string]interface{}{"Fn::GetAtt": []interface{}{keyID, "Arn"}}
+		if props(key)["EnableKeyRotation"] != true || key["DeletionPolicy"] != "Retain" || props(key)["PendingWindowInDays"] != float64(30) {
+			t.Errorf("data key %v", key)
+		}
+		if !jsonEqual(props(db)["KmsKeyId"], arn) {
+			t.Errorf("database key %v, want the data key", props(db)["KmsKeyId"])
+		}
+		sse := mustJSON(pdf["BucketEncryption"])
+		if !strings.Contains(sse, `"SSEAlgorithm":"aws:kms"`) || !strings.Contains(sse, `"KMSMasterKeyID":`+mustJSON(arn)) || !strings.Contains(sse, `"BucketKeyEnabled":true`) {
+			t.Errorf("PDF bucket encryption %s, want SSE-KMS with the data key and a bucket key", sse)
+		}
+		_, vault := only(t, s.Data.Stack, "AWS::Backup::BackupVault")
+		if !jsonEqual(props(vault)["EncryptionKeyArn"], arn) {
+			t.Errorf("vault key %v", props(vault)["EncryptionKeyArn"])
+		}
+		// The task role (compute) may decrypt and generate data keys with it, nothing else.
+		role := logicalIDOf(s.Compute.Stack, s.Compute.MigrationTask.TaskRole().Node().DefaultChild())
+		granted := false
+		for _, pol := range resources(t, s.Compute.Stack, "AWS::IAM::Policy") {
+			if !strings.Contains(mustJSON(props(pol)["Roles"]), role) {
+				continue
+			}
+			for _, st := range list(props(pol)["PolicyDocument"].(map[string]interface{})["Statement"]) {
+				if doc := mustJSON(st); strings.Contains(doc, "kms:") {
+					granted = true
+					if !jsonEqual(st.(map[string]interface{})["Action"], []interface{}{"kms:Decrypt", "kms:GenerateDataKey"}) || !strings.Contains(doc, "DataKey") {
+						t.Errorf("task role's KMS grant %s", doc)
+					}
+				}
+			}
+		}
+		if !granted {
+			t.Error("the task role cannot use the data key: PDFs could not be read or written")
+		}
+	})
+}
+
+// TestProdDatabaseIsBackedUpBeyondThePointInTimeWindow: a daily recovery point kept 35 days and a monthly one kept
+// 12 months, in a vault locked against early deletion (compliance: immutable after 3 days), covering the
+// database; the variant runs governance mode with a copy to another vault. dev keeps the automated backups only.
+func TestProdDatabaseIsBackedUpBeyondThePointInTimeWindow(t *testing.T) {
+	expect(t, "dev has no Backup plan", func() {
+		tmpl(built["dev"].Data.Stack).ResourceCountIs(jsii.String("AWS::Backup::BackupPlan"), jsii.Number(0))
+	})
+	for _, tc := range []struct {
+		s          *H2oStage
+		changeable interface{}
+		copyTo     string
+	}{{built["prod"], float64(3), ""}, {withDomain, nil, variantContext["backupCopyVaultArn"]}} {
+		stack := tc.s.Data.Stack
+		_, vault := only(t, stack, "AWS::Backup::BackupVault")
+		lock := props(vault)["LockConfiguration"].(map[string]interface{})
+		if vault["DeletionPolicy"] != "Retain" || lock["MinRetentionDays"] != float64(35) || lock["ChangeableForDays"] != tc.changeable {
+			t.Errorf("vault %v lock %v, want retained, min 35 days, changeable for %v days", vault["DeletionPolicy"], lock, tc.changeable)
+		}
+		_, plan := only(t, stack, "AWS::Backup::BackupPlan")
+		rules := map[string]map[string]interface{}{}
+		for _, r := range list(props(plan)["BackupPlan"].(map[string]interface{})["BackupPlanRule"]) {
+			r := r.(map[string]interface{})
+			rules[fmt.Sprint(r["RuleName"])] = r
+		}
+		for name, want := range map[string][2]interface{}{"Daily": {"cron(0 4 * * ? *)", float64(35)}, "Monthly": {"cron(0 5 1 * ? *)", float64(365)}} {
+			r := rules[name]
+			if r["ScheduleExpression"] != want[0] || !jsonEqual(r["Lifecycle"], map[string]interface{}{"DeleteAfterDays": want[1]}) ||
+				!strings.Contains(mustJSON(r["TargetBackupVault"]), "BackupVault") {
+				t.Errorf("%s rule %v, want %v kept %v days in the vault", name, r, want[0], want[1])
+			}
+			if copies := mustJSON(r["CopyActions"]); (tc.copyTo != "") != strings.Contains(copies, tc.copyTo+`"`) || (tc.copyTo == "" && r["CopyActions"] != nil) {
+				t.Errorf("%s rule copies %s, want %q", name, copies, tc.copyTo)
+			}
+		}
+		dbID := logicalIDOf(stack, tc.s.Data.Database.Node().DefaultChild())
+		_, selection := only(t, stack, "AWS::Backup::BackupSelection")
+		if !strings.Contains(mustJSON(props(selection)["BackupSelection"]), dbID) {
+			t.Errorf("the backup selection does not cover the database %s: %v", dbID, props(selection)["BackupSelection"])
+		}
+	}
+}
+
+func TestPdfBucketReplicatesWhenConfigured(t *testing.T) {
+	if p := props(resources(t, built["prod"].Data.Stack, "AWS::S3::Bucket")["PdfBucketFA9E115A"]); p["ReplicationConfiguration"] != nil {
+		t.Error("prod replicates by default")
+	}
+	pdf := logicalIDOf(withDomain.Data.Stack, withDomain.Data.PdfBucket.Node().DefaultChild())
+	replication := mustJSON(props(resources(t, withDomain.Data.Stack, "AWS::S3::Bucket")[pdf])["ReplicationConfiguration"])
+	for _, want := range []string{`"Bucket":"` + variantContext["pdfReplicationBucketArn"] + `"`, `"ReplicaKmsKeyID":"` + variantContext["pdfReplicationKmsKeyArn"] + `"`,
+		`"SseKmsEncryptedObjects":{"Status":"Enabled"}`, `"Status":"Enabled"`} {
+		if !strings.Contains(replication, want) {
+			t.Errorf("replication lacks %s: %s", want, replication)
+		}
+	}
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsroute53"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsroute53targets"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awswafv2"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -52,21 +51,7 @@ func NewEdgeStack(scope constructs.Construct, cfg *config.Config, compute *Compu
 			KeepaliveTimeout: awscdk.Duration_Seconds(jsii.Number(float64(compute.Timeouts.OriginKeepalive))),
 		})
 
-	logs := awss3.NewBucket(stack, jsii.String("CdnLogBucket"), &awss3.BucketProps{
-		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
-		Encryption:        awss3.BucketEncryption_S3_MANAGED,
-		EnforceSSL:        jsii.Bool(true),
-		// CloudFront standard logging writes with an ACL grant, so ACLs must stay enabled for the owner.
-		ObjectOwnership: awss3.ObjectOwnership_BUCKET_OWNER_PREFERRED,
-		LifecycleRules: &[]*awss3.LifecycleRule{{
-			Id: jsii.String("expire-cdn-logs"), Expiration: awscdk.Duration_Days(jsii.Number(float64(cfg.LogRetentionDays))),
-		}},
-		RemovalPolicy:     awscdk.RemovalPolicy_DESTROY,
-		AutoDeleteObjects: jsii.Bool(true),
-	})
-	suppress(logs, map[string]string{
-		"AwsSolutions-S1": "This bucket only receives CloudFront access logs; logging access to the logs would need yet another bucket.",
-	})
+	logs := newLogBucket(stack, "CdnLogBucket", cfg, "cdn-logs", cfg.LogRetentionDays, true)
 
 	props := &awscloudfront.DistributionProps{
 		Comment: jsii.String(fmt.Sprintf("h2o %s API", cfg.Stage)),

@@ -5,6 +5,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -39,4 +40,31 @@ func newLogGroup(scope constructs.Construct, id string, cfg *config.Config, name
 		props.LogGroupName = jsii.String(name)
 	}
 	return awslogs.NewLogGroup(scope, jsii.String(id), props)
+}
+
+// newLogBucket is a bucket that AWS services deliver logs into (S3 access logs, ALB, CloudFront): private,
+// TLS-only, SSE-S3 (the log delivery services cannot write SSE-KMS), expiring after expireDays. Logs outlive their
+// stack where the data does: prod retains the bucket and its objects, dev's go with the stack. CloudFront's
+// standard logging writes with an ACL grant, so its bucket keeps ACLs for the owner (aclDelivery).
+func newLogBucket(stack awscdk.Stack, id string, cfg *config.Config, what string, expireDays int, aclDelivery bool) awss3.Bucket {
+	removal := statefulRemoval(cfg, awscdk.RemovalPolicy_RETAIN)
+	ownership := awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED
+	if aclDelivery {
+		ownership = awss3.ObjectOwnership_BUCKET_OWNER_PREFERRED
+	}
+	bucket := awss3.NewBucket(stack, jsii.String(id), &awss3.BucketProps{
+		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
+		Encryption:        awss3.BucketEncryption_S3_MANAGED,
+		EnforceSSL:        jsii.Bool(true),
+		ObjectOwnership:   ownership,
+		LifecycleRules: &[]*awss3.LifecycleRule{{
+			Id: jsii.String("expire-" + what), Expiration: awscdk.Duration_Days(jsii.Number(float64(expireDays))),
+		}},
+		RemovalPolicy:     removal,
+		AutoDeleteObjects: jsii.Bool(removal == awscdk.RemovalPolicy_DESTROY),
+	})
+	suppress(bucket, map[string]string{
+		"AwsSolutions-S1": "This bucket only receives " + what + "; logging access to the logs would need yet another log bucket.",
+	})
+	return bucket
 }

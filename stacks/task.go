@@ -207,6 +207,9 @@ func (b *backendTasks) grantTaskRole() {
 		Actions: jsii.Strings("s3:ListBucket"), Resources: jsii.Strings(*b.data.PdfBucket.BucketArn()),
 	}))
 	b.data.AppSecret.GrantRead(b.taskRole, nil)
+	if b.data.DataKey != nil { // SSE-KMS PDFs: the key's policy defers to IAM, so the role's own grant suffices
+		b.data.DataKey.Grant(b.taskRole, jsii.String("kms:Decrypt"), jsii.String("kms:GenerateDataKey")) // read, write
+	}
 	suppressWildcards(b.taskRole,
 		"The PDF bucket's object actions need its objects' ARN (<bucket ARN>/*); ECS Exec's ssmmessages channel "+
 			"actions, logs:DescribeLogGroups and (with X-Ray on) the xray:Put*/GetSampling* calls have no "+

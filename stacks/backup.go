@@ -1,0 +1,84 @@
+package stacks
+
+import (
+	"fmt"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsbackup"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsrds"
+	"github.com/aws/jsii-runtime-go"
+
+	"h2o-infra/config"
+)
+
+// Retention of the Backup plan's recovery points: a month of dailies, a year of monthlies.
+const (
+	dailyBackupDays   = 35
+	monthlyBackupDays = 365
+)
+
+// newDataKey is the stage's customer-managed key for its database, PDF bucket and backup vault. Decided before
+// data exists: an RDS instance's key cannot change in place (a new key means a snapshot copy and a restore), and
+// only a database on a customer-managed key can have its backups copied to another account. The key policy is
+// the CDK default (the account's IAM policies decide who may use it: the task role for PDFs, the Backup role);
+// RDS and S3 use it on the caller's behalf. Rotated yearly; never deleted with the stack.
+func newDataKey(stack awscdk.Stack, cfg *config.Config) awskms.Key {
+	return awskms.NewKey(stack, jsii.String("DataKey"), &awskms.KeyProps{
+		Alias:             jsii.String(fmt.Sprintf("alias/h2o-%s-data", cfg.Stage)),
+		Description:       jsii.String(fmt.Sprintf("h2o %s data: database, PDF bucket, backup vault", cfg.Stage)),
+		EnableKeyRotation: jsii.Bool(true),
+		PendingWindow:     awscdk.Duration_Days(jsii.Number(30)), // the longest wait: a scheduled deletion can be cancelled
+		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
+	})
+}
+
+// newBackupPlan backs the database up with AWS Backup beyond its automated backups' point-in-time window:
+// daily for 35 days and monthly for 12 months, into a vault whose lock keeps anyone, a compromised deploy role
+// included, from deleting recovery points early (AWS Backup developer guide, "AWS Backup Vault Lock"). In
+// compliance mode the lock itself becomes immutable 3 days after it is set (ChangeableForDays: the cooling-off
+// period, the minimum AWS allows); governance mode lets principals with the right permission remove it.
+func newBackupPlan(stack awscdk.Stack, cfg *config.Config, db awsrds.DatabaseInstance, key awskms.Key) awsbackup.BackupVault {
+	lock := &awsbackup.LockConfiguration{MinRetention: awscdk.Duration_Days(jsii.Number(dailyBackupDays))}
+	if cfg.BackupVaultLock == config.BackupLockCompliance {
+		lock.ChangeableFor = awscdk.Duration_Days(jsii.Number(3))
+	}
+	vault := awsbackup.NewBackupVault(stack, jsii.String("BackupVault"), &awsbackup.BackupVaultProps{
+		BackupVaultName:   jsii.String(fmt.Sprintf("h2o-%s-backups", cfg.Stage)),
+		EncryptionKey:     key,
+		LockConfiguration: lock,
+		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
+	})
+	// 04:00 daily, 05:00 on the 1st: away from the automated backup window (07:00-08:00), as AWS Backup advises
+	// for RDS, and from each other.
+	rule := func(name, hour, day string, days float64) awsbackup.BackupPlanRule {
+		props := &awsbackup.BackupPlanRuleProps{
+			RuleName: jsii.String(name), BackupVault: vault, DeleteAfter: awscdk.Duration_Days(jsii.Number(days)),
+			ScheduleExpression: awsevents.Schedule_Cron(&awsevents.CronOptions{Minute: jsii.String("0"), Hour: jsii.String(hour), Day: jsii.String(day)}),
+			StartWindow:        awscdk.Duration_Hours(jsii.Number(1)), CompletionWindow: awscdk.Duration_Hours(jsii.Number(3)),
+		}
+		if cfg.BackupCopyVaultArn != "" {
+			props.CopyActions = &[]*awsbackup.BackupPlanCopyActionProps{{
+				DestinationBackupVault: awsbackup.BackupVault_FromBackupVaultArn(stack, jsii.String("CopyVault"+name), jsii.String(cfg.BackupCopyVaultArn)),
+				DeleteAfter:            awscdk.Duration_Days(jsii.Number(days)),
+			}}
+		}
+		return awsbackup.NewBackupPlanRule(props)
+	}
+	plan := awsbackup.NewBackupPlan(stack, jsii.String("BackupPlan"), &awsbackup.BackupPlanProps{
+		BackupPlanName: jsii.String(fmt.Sprintf("h2o-%s-database", cfg.Stage)),
+		BackupPlanRules: &[]awsbackup.BackupPlanRule{
+			rule("Daily", "4", "*", dailyBackupDays), rule("Monthly", "5", "1", monthlyBackupDays),
+		},
+	})
+	selection := plan.AddSelection(jsii.String("Database"), &awsbackup.BackupSelectionOptions{
+		BackupSelectionName: jsii.String("database"),
+		Resources:           &[]awsbackup.BackupResource{awsbackup.BackupResource_FromRdsDatabaseInstance(db)},
+		AllowRestores:       jsii.Bool(true),
+	})
+	suppress(selection, map[string]string{
+		"AwsSolutions-IAM4": "AWS Backup's service role needs AWS's AWSBackupServiceRolePolicyForBackup/ForRestores managed policies: they track the RDS and KMS (via RDS) actions Backup performs.",
+	})
+	return vault
+}

@@ -26,7 +26,7 @@ const (
 // RDS and S3 use it on the caller's behalf. Rotated yearly; never deleted with the stack.
 func newDataKey(stack awscdk.Stack, cfg *config.Config) awskms.Key {
 	return awskms.NewKey(stack, jsii.String("DataKey"), &awskms.KeyProps{
-		Alias:             jsii.String(fmt.Sprintf("alias/h2o-%s-data", cfg.Stage)),
+		Alias:             jsii.String("alias/" + Names{cfg.Stage}.Resource("data")),
 		Description:       jsii.String(fmt.Sprintf("h2o %s data: database, PDF bucket, backup vault", cfg.Stage)),
 		EnableKeyRotation: jsii.Bool(true),
 		PendingWindow:     awscdk.Duration_Days(jsii.Number(30)), // the longest wait: a scheduled deletion can be cancelled
@@ -45,7 +45,7 @@ func newBackupPlan(stack awscdk.Stack, cfg *config.Config, db awsrds.DatabaseIns
 		lock.ChangeableFor = awscdk.Duration_Days(jsii.Number(3))
 	}
 	vault := awsbackup.NewBackupVault(stack, jsii.String("BackupVault"), &awsbackup.BackupVaultProps{
-		BackupVaultName:   jsii.String(fmt.Sprintf("h2o-%s-backups", cfg.Stage)),
+		BackupVaultName:   jsii.String(Names{cfg.Stage}.BackupVault()),
 		EncryptionKey:     key,
 		LockConfiguration: lock,
 		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
@@ -67,7 +67,7 @@ func newBackupPlan(stack awscdk.Stack, cfg *config.Config, db awsrds.DatabaseIns
 		return awsbackup.NewBackupPlanRule(props)
 	}
 	plan := awsbackup.NewBackupPlan(stack, jsii.String("BackupPlan"), &awsbackup.BackupPlanProps{
-		BackupPlanName: jsii.String(fmt.Sprintf("h2o-%s-database", cfg.Stage)),
+		BackupPlanName: jsii.String(Names{cfg.Stage}.Resource("database")),
 		BackupPlanRules: &[]awsbackup.BackupPlanRule{
 			rule("Daily", "4", "*", dailyBackupDays), rule("Monthly", "5", "1", monthlyBackupDays),
 		},

@@ -65,7 +65,7 @@ func NewCiStack(scope constructs.Construct, cfg *config.CI) *CiStack {
 	for _, stage := range cfg.Stages {
 		// Only a workflow job running in the GitHub environment named after the stage (prod: required reviewers).
 		role := githubRole(stack, "DeployRole-"+stage, provider, fmt.Sprintf("repo:%s:environment:%s", cfg.GithubRepository, stage),
-			fmt.Sprintf("h2o-%s-deploy", stage), "GitHub Actions deploys of "+stage)
+			Names{stage}.DeployRole(), "GitHub Actions deploys of "+stage)
 		role.AddToPolicy(assumeBootstrapRoles(stack, "deploy", "file-publishing", "image-publishing", "lookup"))
 		c.Repository.GrantPullPush(role)
 		// Read-only calls of the deploy scripts: stack outputs, service stability, the image to roll back to.

@@ -18,8 +18,6 @@ import (
 	"h2o-infra/config"
 )
 
-const serviceName = "h2o-backend-service"
-
 // ComputeStack runs the backend: the cluster and the load-balanced Fargate service.
 type ComputeStack struct {
 	awscdk.Stack
@@ -46,7 +44,7 @@ func NewComputeStack(scope constructs.Construct, cfg *config.Config, network *Ne
 
 	execLogs := newLogGroup(stack, "ExecSessionLogs", cfg, "/aws/ecs/h2o-exec-"+cfg.Stage)
 	c.Cluster = awsecs.NewCluster(stack, jsii.String("Cluster"), &awsecs.ClusterProps{
-		ClusterName:                    jsii.String("h2o-" + cfg.Stage),
+		ClusterName:                    jsii.String(Names{cfg.Stage}.Cluster()),
 		Vpc:                            network.Vpc,
 		ContainerInsightsV2:            awsecs.ContainerInsights_ENHANCED,
 		EnableFargateCapacityProviders: jsii.Bool(true),
@@ -72,7 +70,7 @@ func NewComputeStack(scope constructs.Construct, cfg *config.Config, network *Ne
 	alb := newLoadBalancer(stack, cfg, network, c.Timeouts)
 	props := &awsecspatterns.ApplicationLoadBalancedFargateServiceProps{
 		Cluster:              c.Cluster,
-		ServiceName:          jsii.String(serviceName),
+		ServiceName:          jsii.String(Names{cfg.Stage}.Service()),
 		TaskDefinition:       task,
 		DesiredCount:         jsii.Number(float64(cfg.MinTasks)),
 		LoadBalancer:         alb,

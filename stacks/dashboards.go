@@ -1,8 +1,6 @@
 package stacks
 
 import (
-	"fmt"
-
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/jsii-runtime-go"
@@ -91,7 +89,7 @@ func newDashboards(stack awscdk.Stack, cfg *config.Config, m *stageMetrics, data
 			widgets = append(widgets, &d.rows[i])
 		}
 		out = append(out, awscloudwatch.NewDashboard(stack, jsii.String("Dashboard-"+d.name), &awscloudwatch.DashboardProps{
-			DashboardName:   jsii.String(fmt.Sprintf("h2o-%s-%s", cfg.Stage, d.name)),
+			DashboardName:   jsii.String(Names{cfg.Stage}.Dashboard(d.name)),
 			Widgets:         &widgets,
 			DefaultInterval: awscdk.Duration_Hours(jsii.Number(3)),
 		}))

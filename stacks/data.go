@@ -89,7 +89,7 @@ func NewDataStack(scope constructs.Construct, cfg *config.Config, network *Netwo
 	d.Cache = newCache(stack, cfg, network)
 	d.PdfBucket = newPdfBucket(stack, cfg, d.DataKey)
 	d.AppSecret = awssecretsmanager.NewSecret(stack, jsii.String("AppSecret"), &awssecretsmanager.SecretProps{
-		SecretName:  jsii.String(fmt.Sprintf("h2o/%s/app", cfg.Stage)),
+		SecretName:  jsii.String(Names{cfg.Stage}.Secret("app")),
 		Description: jsii.String("Backend API keys; values are set with aws secretsmanager put-secret-value (README)."),
 		// Empty placeholders: the real keys never pass through code or templates.
 		GenerateSecretString: &awssecretsmanager.SecretStringGenerator{
@@ -221,7 +221,7 @@ func stopDatabaseOffHours(stack awscdk.Stack, cfg *config.Config, db awsrds.Data
 	}
 }
 
-func dbInstanceID(cfg *config.Config) string { return fmt.Sprintf("h2o-%s-postgres", cfg.Stage) }
+func dbInstanceID(cfg *config.Config) string { return Names{cfg.Stage}.Database() }
 
 // slowQueryMetrics turns PostgreSQL's "LOG:  duration: 1234.567 ms  statement: ..." lines into a count and a
 // duration metric. The count is a plain term match; the duration is a space-delimited parse of the same line
@@ -250,7 +250,7 @@ func newCache(stack awscdk.Stack, cfg *config.Config, network *NetworkStack) *Ca
 		Description: jsii.String("Valkey: ingress only from the backend service (added by compute)"),
 	})
 	auth := awssecretsmanager.NewSecret(stack, jsii.String("CacheAuthToken"), &awssecretsmanager.SecretProps{
-		SecretName:  jsii.String(fmt.Sprintf("h2o/%s/cache-auth", cfg.Stage)),
+		SecretName:  jsii.String(Names{cfg.Stage}.Secret("cache-auth")),
 		Description: jsii.String("Valkey AUTH token"),
 		// AUTH tokens allow 16-128 printable characters but not every punctuation mark: letters and digits only.
 		GenerateSecretString: &awssecretsmanager.SecretStringGenerator{
@@ -367,7 +367,7 @@ func toAnySlice(values *[]*string) *[]interface{} {
 	return &out
 }
 
-func cacheGroupID(cfg *config.Config) string { return fmt.Sprintf("h2o-%s-cache", cfg.Stage) }
+func cacheGroupID(cfg *config.Config) string { return Names{cfg.Stage}.Cache() }
 
 // cacheNodeIDs are the node (cache cluster) ids ElastiCache gives the group's members: <group>-001, -002, ...
 func cacheNodeIDs(cfg *config.Config) []string {

@@ -168,11 +168,11 @@ func newWebAcl(stack awscdk.Stack, cfg *config.Config) awswafv2.CfnWebACL {
 		VisibilityConfig: visibility("RatePerIp"),
 	})
 	return awswafv2.NewCfnWebACL(stack, jsii.String("WebAcl"), &awswafv2.CfnWebACLProps{
-		Name:             jsii.String(fmt.Sprintf("h2o-%s-api", cfg.Stage)),
+		Name:             jsii.String(Names{cfg.Stage}.WebAcl()),
 		Scope:            jsii.String("CLOUDFRONT"), // the stage's region is us-east-1, where CLOUDFRONT ACLs live
 		DefaultAction:    &awswafv2.CfnWebACL_DefaultActionProperty{Allow: &awswafv2.CfnWebACL_AllowActionProperty{}},
 		Rules:            &rules,
-		VisibilityConfig: visibility(fmt.Sprintf("h2o-%s-api", cfg.Stage)),
+		VisibilityConfig: visibility(Names{cfg.Stage}.WebAcl()),
 	})
 }
 
@@ -189,7 +189,7 @@ var countedRules = map[string][]string{"AWSManagedRulesCommonRuleSet": {"SizeRes
 // WAF requires of every log destination: AWS WAF developer guide, "Logging destinations"), with credentials
 // redacted. WAF gives itself the log group's resource policy when the logging configuration is created.
 func newWafLogging(stack awscdk.Stack, cfg *config.Config, acl awswafv2.CfnWebACL) awslogs.LogGroup {
-	name := fmt.Sprintf("aws-waf-logs-h2o-%s", cfg.Stage)
+	name := Names{cfg.Stage}.WafLogGroup()
 	logs := newLogGroup(stack, "WafLogs", cfg, name)
 	// The destination is the log group's ARN without the ":*" suffix of its Arn attribute.
 	arn := stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("logs"), Resource: jsii.String("log-group"),
@@ -209,7 +209,7 @@ func newWafLogging(stack awscdk.Stack, cfg *config.Config, acl awswafv2.CfnWebAC
 // newFrontend is the Amplify Hosting app built from the frontend's GitHub repository.
 func newFrontend(stack awscdk.Stack, cfg *config.Config, apiURL *string) awsamplify.CfnApp {
 	app := awsamplify.NewCfnApp(stack, jsii.String("Frontend"), &awsamplify.CfnAppProps{
-		Name:       jsii.String(fmt.Sprintf("h2o-%s-frontend", cfg.Stage)),
+		Name:       jsii.String(Names{cfg.Stage}.Resource("frontend")),
 		Repository: jsii.String(cfg.FrontendRepository),
 		// A dynamic reference: CloudFormation reads the token from Secrets Manager; it never enters the template.
 		AccessToken: awscdk.SecretValue_SecretsManager(jsii.String(cfg.FrontendTokenSecretName), nil).UnsafeUnwrap(),

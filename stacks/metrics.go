@@ -69,7 +69,7 @@ func newStageMetrics(cfg *config.Config, compute *ComputeStack, edge *EdgeStack)
 }
 
 func (m *stageMetrics) serviceDims() map[string]*string {
-	return map[string]*string{"ClusterName": jsii.String("h2o-" + m.cfg.Stage), "ServiceName": jsii.String(serviceName)}
+	return map[string]*string{"ClusterName": jsii.String(Names{m.cfg.Stage}.Cluster()), "ServiceName": jsii.String(Names{m.cfg.Stage}.Service())}
 }
 
 func (m *stageMetrics) ecs(name, statistic string) awscloudwatch.Metric {

@@ -50,7 +50,7 @@ func NewObservabilityStack(scope constructs.Construct, cfg *config.Config, data 
 	notify := awscloudwatchactions.NewSnsAction(o.AlarmTopic) // one action object for every alarm, ALARM and OK
 	for _, spec := range alarmSpecs(cfg, m, data) {
 		alarm := awscloudwatch.NewAlarm(stack, jsii.String(spec.id), &awscloudwatch.AlarmProps{
-			AlarmName:          jsii.String(fmt.Sprintf("h2o-%s-%s", cfg.Stage, spec.name)),
+			AlarmName:          jsii.String(Names{cfg.Stage}.Alarm(spec.name)),
 			AlarmDescription:   jsii.String(spec.description),
 			Metric:             spec.metric,
 			Threshold:          jsii.Number(spec.threshold),
@@ -76,7 +76,7 @@ func NewObservabilityStack(scope constructs.Construct, cfg *config.Config, data 
 // OK at its next evaluation, a minute later, which notifies too).
 func newCanaryAlarm(stack awscdk.Stack, cfg *config.Config, notify awscloudwatch.IAlarmAction) awscloudwatch.Alarm {
 	alarm := awscloudwatch.NewAlarm(stack, jsii.String("NotificationCanary"), &awscloudwatch.AlarmProps{
-		AlarmName: jsii.String(fmt.Sprintf("h2o-%s-notification-canary", cfg.Stage)),
+		AlarmName: jsii.String(Names{cfg.Stage}.Alarm("notification-canary")),
 		AlarmDescription: jsii.String("TEST ALARM, not an incident: scripts/verify.sh sets it to ALARM to check that alarm " +
 			"notifications are delivered. It returns to OK by itself within a minute."),
 		Metric: awscloudwatch.NewMetric(&awscloudwatch.MetricProps{Namespace: jsii.String(fmt.Sprintf("H2O/%s/Canary", cfg.Stage)),
@@ -106,7 +106,7 @@ func newAlarmTopic(stack awscdk.Stack, cfg *config.Config) awssns.Topic {
 		Actions: jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"), Resources: jsii.Strings("*"), // "*" = this key
 	}), nil)
 	topic := awssns.NewTopic(stack, jsii.String("AlarmTopic"), &awssns.TopicProps{
-		TopicName: jsii.String(fmt.Sprintf("h2o-%s-alarms", cfg.Stage)), MasterKey: key, EnforceSSL: jsii.Bool(true),
+		TopicName: jsii.String(Names{cfg.Stage}.Resource("alarms")), MasterKey: key, EnforceSSL: jsii.Bool(true),
 	})
 	// A topic policy replaces SNS's default policy, so every publisher must be named in it: CloudWatch for this
 	// stage's alarms and Budgets here (SNS developer guide, "Amazon SNS access policy examples" and "Enable
@@ -117,7 +117,7 @@ func newAlarmTopic(stack awscdk.Stack, cfg *config.Config) awssns.Topic {
 		Sid: jsii.String("AllowStageAlarmsPublish"), Principals: &[]awsiam.IPrincipal{publishers[0]},
 		Actions: jsii.Strings("sns:Publish"), Resources: jsii.Strings(*topic.TopicArn()),
 		Conditions: &map[string]interface{}{"StringEquals": sameAccount, "ArnLike": map[string]interface{}{
-			"aws:SourceArn": fmt.Sprintf("arn:%s:cloudwatch:%s:%s:alarm:h2o-%s-*", *stack.Partition(), *stack.Region(), *stack.Account(), cfg.Stage)}},
+			"aws:SourceArn": fmt.Sprintf("arn:%s:cloudwatch:%s:%s:alarm:%s", *stack.Partition(), *stack.Region(), *stack.Account(), Names{cfg.Stage}.Alarm("*"))}},
 	}))
 	topic.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid: jsii.String("AllowBudgetsPublish"), Principals: &[]awsiam.IPrincipal{publishers[2]},
@@ -127,7 +127,7 @@ func newAlarmTopic(stack awscdk.Stack, cfg *config.Config) awssns.Topic {
 	topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(cfg.AlarmEmail), nil))
 	if cfg.SlackChannelId != "" {
 		awschatbot.NewSlackChannelConfiguration(stack, jsii.String("Slack"), &awschatbot.SlackChannelConfigurationProps{
-			SlackChannelConfigurationName: jsii.String(fmt.Sprintf("h2o-%s-alarms", cfg.Stage)),
+			SlackChannelConfigurationName: jsii.String(Names{cfg.Stage}.Resource("alarms")),
 			SlackWorkspaceId:              jsii.String(cfg.SlackWorkspaceId),
 			SlackChannelId:                jsii.String(cfg.SlackChannelId),
 			NotificationTopics:            &[]awssns.ITopic{topic},
@@ -221,7 +221,7 @@ func newBudget(stack awscdk.Stack, cfg *config.Config, topic awssns.Topic) {
 	}
 	awsbudgets.NewCfnBudget(stack, jsii.String("MonthlyBudget"), &awsbudgets.CfnBudgetProps{
 		Budget: &awsbudgets.CfnBudget_BudgetDataProperty{
-			BudgetName:  jsii.String(fmt.Sprintf("h2o-%s-monthly", cfg.Stage)),
+			BudgetName:  jsii.String(Names{cfg.Stage}.Resource("monthly")),
 			BudgetType:  jsii.String("COST"),
 			TimeUnit:    jsii.String("MONTHLY"),
 			BudgetLimit: &awsbudgets.CfnBudget_SpendProperty{Amount: jsii.Number(float64(cfg.MonthlyBudgetUsd)), Unit: jsii.String("USD")},

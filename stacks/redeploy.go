@@ -1,8 +1,6 @@
 package stacks
 
 import (
-	"fmt"
-
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
@@ -32,12 +30,12 @@ func redeployOnSecretChange(stack awscdk.Stack, cfg *config.Config, service awse
 		IamResources: jsii.Strings(*service.ServiceArn()),
 	})
 	machine := awsstepfunctions.NewStateMachine(stack, jsii.String("RedeployOnSecretChange"), &awsstepfunctions.StateMachineProps{
-		StateMachineName: jsii.String(fmt.Sprintf("h2o-%s-redeploy-on-secret-change", cfg.Stage)),
+		StateMachineName: jsii.String(Names{cfg.Stage}.Resource("redeploy-on-secret-change")),
 		DefinitionBody:   awsstepfunctions.DefinitionBody_FromChainable(redeploy),
 		Timeout:          awscdk.Duration_Minutes(jsii.Number(5)),
 		// Logged and traced (cdk-nag SF1/SF2); the event (secret name and version id, never its value) is kept out.
 		Logs: &awsstepfunctions.LogOptions{Level: awsstepfunctions.LogLevel_ALL, IncludeExecutionData: jsii.Bool(false),
-			Destination: newLogGroup(stack, "RedeployLogs", cfg, fmt.Sprintf("/aws/vendedlogs/states/h2o-%s-redeploy", cfg.Stage))},
+			Destination: newLogGroup(stack, "RedeployLogs", cfg, "/aws/vendedlogs/states/"+Names{cfg.Stage}.Resource("redeploy"))},
 		TracingEnabled: jsii.Bool(true),
 	})
 	suppressWildcards(machine.Role(), "Step Functions' log delivery (logs:*LogDelivery*, DescribeLogGroups, ...) and X-Ray "+

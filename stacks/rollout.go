@@ -65,7 +65,7 @@ func deploymentAlarms(stack awscdk.Stack, cfg *config.Config, svc awsecspatterns
 	minute := awscdk.Duration_Seconds(jsii.Number(deployAlarmPeriodSeconds))
 	alarm := func(id, name, description string, metric awscloudwatch.IMetric, comparison awscloudwatch.ComparisonOperator) awscloudwatch.Alarm {
 		return awscloudwatch.NewAlarm(stack, jsii.String(id), &awscloudwatch.AlarmProps{
-			AlarmName: jsii.String(fmt.Sprintf("h2o-%s-%s", cfg.Stage, name)), AlarmDescription: jsii.String(description),
+			AlarmName: jsii.String(Names{cfg.Stage}.Alarm(name)), AlarmDescription: jsii.String(description),
 			Metric: metric, Threshold: jsii.Number(1), ComparisonOperator: comparison,
 			EvaluationPeriods: jsii.Number(deployAlarmEvaluationPeriods), DatapointsToAlarm: jsii.Number(deployAlarmDatapoints),
 			// No traffic is not an outage; an idle ALB publishes no datapoint.

@@ -67,7 +67,7 @@ var untaggedTypes = &awscdk.TagProps{ExcludeResourceTypes: jsii.Strings(
 // newLayerStack creates the stack of one layer, named h2o-<stage>-<layer> and tagged Layer=<layer>.
 func newLayerStack(scope constructs.Construct, cfg *config.Config, layer, description string) awscdk.Stack {
 	stack := awscdk.NewStack(scope, jsii.String(layer), &awscdk.StackProps{
-		StackName:   jsii.String(fmt.Sprintf("h2o-%s-%s", cfg.Stage, layer)),
+		StackName:   jsii.String(Names{cfg.Stage}.Stack(layer)),
 		Description: jsii.String(fmt.Sprintf("h2o %s: %s", cfg.Stage, description)),
 		// prod stacks refuse `cdk destroy`/DeleteStack until someone turns this off on purpose.
 		TerminationProtection: jsii.Bool(cfg.DeletionProtection),

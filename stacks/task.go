@@ -48,18 +48,15 @@ func newBackendTasks(stack awscdk.Stack, cfg *config.Config, data *DataStack, lo
 		logs: newLogGroup(stack, "BackendLogs", cfg, logGroupName)}
 	// Fixed names: the deploy role of h2o-ci may pass exactly these to a one-off migration task.
 	b.taskRole = awsiam.NewRole(stack, jsii.String("BackendTaskRole"), &awsiam.RoleProps{
-		RoleName:  jsii.String(backendRoleName(cfg.Stage, "task")),
+		RoleName:  jsii.String(Names{cfg.Stage}.BackendRole("task")),
 		AssumedBy: awsiam.NewServicePrincipal(jsii.String("ecs-tasks.amazonaws.com"), nil),
 	})
 	b.execRole = awsiam.NewRole(stack, jsii.String("BackendExecutionRole"), &awsiam.RoleProps{
-		RoleName:  jsii.String(backendRoleName(cfg.Stage, "execution")),
+		RoleName:  jsii.String(Names{cfg.Stage}.BackendRole("execution")),
 		AssumedBy: awsiam.NewServicePrincipal(jsii.String("ecs-tasks.amazonaws.com"), nil),
 	})
 	return b
 }
-
-// backendRoleName is the name of the backend's task ("task") or execution ("execution") role of a stage.
-func backendRoleName(stage, kind string) string { return fmt.Sprintf("h2o-%s-backend-%s", stage, kind) }
 
 // taskDefinition is an empty Fargate task definition of the backend's size and architecture.
 func (b *backendTasks) taskDefinition(id, family string) awsecs.FargateTaskDefinition {
@@ -81,7 +78,7 @@ func (b *backendTasks) taskDefinition(id, family string) awsecs.FargateTaskDefin
 // serviceTask is the task definition the service runs: the backend listening on its port, with a container
 // health check.
 func (b *backendTasks) serviceTask(imageTag awscdk.CfnParameter) awsecs.FargateTaskDefinition {
-	task := b.taskDefinition("BackendTask", "h2o-backend-"+b.cfg.Stage)
+	task := b.taskDefinition("BackendTask", Names{b.cfg.Stage}.TaskFamily())
 	port := fmt.Sprint(b.cfg.ContainerPort)
 	b.addBackend(task, imageTag, containerName, &awsecs.ContainerDefinitionOptions{
 		PortMappings: &[]*awsecs.PortMapping{{ContainerPort: jsii.Number(float64(b.cfg.ContainerPort))}},
@@ -103,7 +100,7 @@ func (b *backendTasks) serviceTask(imageTag awscdk.CfnParameter) awsecs.FargateT
 // migrationTask is the one-off task that runs `alembic upgrade head` with the image the deploy is about to
 // roll out; it exits with alembic's status.
 func (b *backendTasks) migrationTask(imageTag awscdk.CfnParameter) awsecs.FargateTaskDefinition {
-	task := b.taskDefinition("MigrationTask", "h2o-backend-migrate-"+b.cfg.Stage)
+	task := b.taskDefinition("MigrationTask", Names{b.cfg.Stage}.MigrationFamily())
 	b.addBackend(task, imageTag, "migrate", &awsecs.ContainerDefinitionOptions{
 		Command: jsii.Strings("alembic", "upgrade", "head"),
 	})

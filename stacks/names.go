@@ -1,0 +1,47 @@
+package stacks
+
+import "strings"
+
+// Names is every physical name of one stage's resources: the stacks name what they create with it, and h2o-ci
+// scopes a stage's deploy role to the same names. Nothing else spells an h2o-<stage>-<x> name.
+type Names struct{ Stage string }
+
+func (n Names) of(parts ...string) string {
+	return strings.Join(append([]string{"h2o", n.Stage}, parts...), "-")
+}
+
+// Stack is a layer's CloudFormation stack: h2o-<stage>-<layer>.
+func (n Names) Stack(layer string) string { return n.of(layer) }
+
+// Cluster is the ECS cluster; Service the backend's ECS service in it.
+func (n Names) Cluster() string { return n.of() }
+func (n Names) Service() string { return "h2o-backend-service" }
+
+// TaskFamily and MigrationFamily are the backend's task definition families.
+func (n Names) TaskFamily() string      { return "h2o-backend-" + n.Stage }
+func (n Names) MigrationFamily() string { return "h2o-backend-migrate-" + n.Stage }
+
+// BackendRole is the backend's task ("task") or execution ("execution") role.
+func (n Names) BackendRole(kind string) string { return n.of("backend", kind) }
+
+// Database is the RDS instance identifier; Cache the ElastiCache replication group id.
+func (n Names) Database() string { return n.of("postgres") }
+func (n Names) Cache() string    { return n.of("cache") }
+
+// Secret is a Secrets Manager secret of the stage: h2o/<stage>/<name>.
+func (n Names) Secret(name string) string { return "h2o/" + n.Stage + "/" + name }
+
+// Alarm, Dashboard, Budget and the other named resources of one kind: h2o-<stage>-<name>.
+func (n Names) Alarm(name string) string     { return n.of(name) }
+func (n Names) Dashboard(name string) string { return n.of(name) }
+func (n Names) Resource(name string) string  { return n.of(name) }
+
+// WebAcl is the stage's CloudFront web ACL; BackupVault its AWS Backup vault.
+func (n Names) WebAcl() string      { return n.of("api") }
+func (n Names) BackupVault() string { return n.of("backups") }
+
+// WafLogGroup is the web ACL's log group: WAF requires the aws-waf-logs- prefix.
+func (n Names) WafLogGroup() string { return "aws-waf-logs-" + n.of() }
+
+// Deploy roles of h2o-ci (account level).
+func (n Names) DeployRole() string { return n.of("deploy") }

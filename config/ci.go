@@ -12,6 +12,9 @@ type CI struct {
 	Region           string `json:"-"`
 	RepositoryName   string `json:"repositoryName" doc:"the ECR repository every stage pulls the backend image from"`
 	GithubRepository string `json:"githubRepository" doc:"<org>/<repo> whose workflows may assume the deploy roles"`
+	// BackendRepository is the backend's own repository, when it has one: its main branch may push images with a
+	// push-only role, then start this repository's deploy (repository_dispatch), which runs with the deploy roles.
+	BackendRepository string `json:"backendRepository" doc:"optional <org>/<repo> of the backend when it has its own repository: its main branch gets a push-only role, then starts this repository's deploy (docs/examples/backend-deploy.yml)"`
 	// GithubOidcProviderArn imports the account's GitHub OIDC provider instead of creating one: IAM holds one
 	// provider per URL, so creating a second fails with EntityAlreadyExists.
 	GithubOidcProviderArn string   `json:"githubOidcProviderArn" doc:"ARN of the account's existing GitHub OIDC provider to import; empty creates one (an account holds one per URL)"`
@@ -55,6 +58,8 @@ func resolveCI(src Sources) (*CI, Origins, []error) {
 	v.check(repoRe.MatchString(c.RepositoryName) && len(c.RepositoryName) >= 2 && len(c.RepositoryName) <= 256,
 		"repositoryName", c.RepositoryName, "an ECR repository name (lowercase letters, digits, . _ - /)")
 	v.check(githubSlugRe.MatchString(c.GithubRepository), "githubRepository", c.GithubRepository, "<org>/<repo> on GitHub")
+	v.check(c.BackendRepository == "" || (githubSlugRe.MatchString(c.BackendRepository) && c.BackendRepository != c.GithubRepository),
+		"backendRepository", c.BackendRepository, "<org>/<repo> on GitHub other than githubRepository, or empty when the backend lives in this repository")
 	v.check(c.GithubOidcProviderArn == "" || githubOidcArnRe.MatchString(c.GithubOidcProviderArn), "githubOidcProviderArn",
 		c.GithubOidcProviderArn, "arn:aws:iam::<12 digits>:oidc-provider/token.actions.githubusercontent.com, or empty to create it")
 	if len(v.errs) > 0 {

@@ -68,18 +68,29 @@ func NewCiStack(scope constructs.Construct, cfg *config.CI) *CiStack {
 			Names{stage}.DeployRole(), "GitHub Actions deploys of "+stage)
 		role.AddToPolicy(assumeBootstrapRoles(stack, "deploy", "file-publishing", "image-publishing", "lookup"))
 		c.Repository.GrantPullPush(role)
-		// Read-only calls of the deploy scripts: stack outputs, service stability, the image to roll back to.
-		role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Actions: jsii.Strings("cloudformation:DescribeStacks", "ecs:DescribeServices", "ecs:DescribeTaskDefinition",
-				"ecs:DescribeTasks", "ecr:DescribeImages"),
-			Resources: jsii.Strings("*"),
-		}))
-		suppressWildcards(role, "cdk-hnb659fds-<kind>-role-* names the CDK bootstrap roles of this account; "+
-			"ecr:GetAuthorizationToken and the Describe* calls of the deploy scripts have no resource-level permissions.",
-			"Resource::*", `/^Resource::arn:aws:iam::<AWS::AccountId>:role\/cdk-hnb659fds-.*$/`)
+		for _, statement := range scriptPermissions(stack, Names{stage}, c.Repository) {
+			role.AddToPolicy(statement)
+		}
+		suppressWildcards(role, "cdk-hnb659fds-<kind>-role-* names the CDK bootstrap roles of this account; the stage's "+
+			"resources are named h2o-<stage>-* (stacks, tasks of its cluster, task definition revisions); the RDS-managed secret "+
+			"is rds!db-<id>; CloudFront distribution ids are generated; ecr:GetAuthorizationToken, ecs:Describe/RegisterTaskDefinition, "+
+			"elasticloadbalancing:DescribeTargetHealth, cloudwatch:GetMetricStatistics and application-autoscaling's calls "+
+			"have no resource-level permissions.",
+			"Resource::*", `/^Resource::arn:aws:iam::<AWS::AccountId>:role\/cdk-hnb659fds-.*$/`, `/^Resource::arn:.*[:\/]h2o-[a-z]+-.*\*$/`,
+			`/^Resource::arn:.*:(task|task-definition)\/h2o-[a-z-]+[:\/]\*$/`, `/^Resource::arn:.*:secret:rds!db-\*$/`,
+			`/^Resource::arn:.*:distribution\/\*$/`)
 		c.DeployRoles[stage] = role
 		awscdk.NewCfnOutput(stack, jsii.String("DeployRoleArn"+stage), &awscdk.CfnOutputProps{Value: role.RoleArn(),
 			Description: jsii.String("GitHub variable AWS_DEPLOY_ROLE_ARN of environment " + stage)})
+	}
+	if cfg.BackendRepository != "" {
+		// Only pushes to the backend repository's main branch may push images; deploying stays with this repository.
+		push := githubRole(stack, "BackendPushRole", provider, fmt.Sprintf("repo:%s:ref:refs/heads/main", cfg.BackendRepository),
+			"h2o-backend-push", "GitHub Actions image pushes from "+cfg.BackendRepository)
+		c.Repository.GrantPush(push)
+		suppressWildcards(push, "ecr:GetAuthorizationToken has no resource-level permissions; pushes are scoped to the repository.", "Resource::*")
+		awscdk.NewCfnOutput(stack, jsii.String("BackendPushRoleArn"), &awscdk.CfnOutputProps{Value: push.RoleArn(),
+			Description: jsii.String("GitHub variable AWS_PUSH_ROLE_ARN of " + cfg.BackendRepository)})
 	}
 	// Pull requests may only diff: the bootstrap lookup role reads stacks, it cannot change them.
 	c.DiffRole = githubRole(stack, "DiffRole", provider, fmt.Sprintf("repo:%s:pull_request", cfg.GithubRepository),
@@ -116,6 +127,47 @@ func imageLifecycle() *[]*awsecr.LifecycleRule {
 		// 30 more images cover weeks of deploys to roll back to by SHA, at cents of storage.
 		{RulePriority: jsii.Number(4), Description: jsii.String("keep the last 30 other images"),
 			TagStatus: awsecr.TagStatus_ANY, MaxImageCount: jsii.Number(30)},
+	}
+}
+
+// scriptPermissions are the AWS calls the pipeline's scripts make on one stage (deploy.sh, migrate.sh, rollback.sh
+// including --emergency, verify.sh; scripts/testdata/aws-calls.txt lists them and TestDeployRoleAllowsEveryScriptCall
+// holds this policy to it), each on the stage's own resources where IAM allows naming them. Changing the stacks
+// themselves goes through the CDK bootstrap roles (CloudFormation), never through this role.
+func scriptPermissions(stack awscdk.Stack, n Names, repo awsecr.Repository) []awsiam.PolicyStatement {
+	arn := func(service, resource string) string {
+		return fmt.Sprintf("arn:%s:%s:%s:%s:%s", *stack.Partition(), service, *stack.Region(), *stack.Account(), resource)
+	}
+	allow := func(actions []string, resources ...string) awsiam.PolicyStatement {
+		return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Actions: jsii.Strings(actions...), Resources: jsii.Strings(resources...)})
+	}
+	cluster := arn("ecs", "cluster/"+n.Cluster())
+	service := arn("ecs", "service/"+n.Cluster()+"/"+n.Service())
+	database := arn("rds", "db:"+n.Database())
+	runTask := allow([]string{"ecs:RunTask"}, arn("ecs", "task-definition/"+n.MigrationFamily()+":*"))
+	runTask.AddCondition(jsii.String("ArnEquals"), map[string]interface{}{"ecs:cluster": cluster})
+	passRoles := allow([]string{"iam:PassRole"}, fmt.Sprintf("arn:%s:iam::%s:role/%s", *stack.Partition(), *stack.Account(), n.BackendRole("task")),
+		fmt.Sprintf("arn:%s:iam::%s:role/%s", *stack.Partition(), *stack.Account(), n.BackendRole("execution")))
+	passRoles.AddCondition(jsii.String("StringEquals"), map[string]interface{}{"iam:PassedToService": "ecs-tasks.amazonaws.com"})
+	return []awsiam.PolicyStatement{
+		allow([]string{"cloudformation:DescribeStacks"}, arn("cloudformation", "stack/"+n.Stack("*")+"/*")),
+		allow([]string{"ecr:DescribeImages"}, *repo.RepositoryArn()),
+		// Service state, the one-off migration task, and an --emergency rollback outside CloudFormation.
+		allow([]string{"ecs:DescribeServices", "ecs:UpdateService"}, service),
+		allow([]string{"ecs:DescribeTasks"}, arn("ecs", "task/"+n.Cluster()+"/*")),
+		runTask, passRoles,
+		allow([]string{"ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition"}, "*"),
+		allow([]string{"ecs:TagResource"}, arn("ecs", "task-definition/"+n.TaskFamily()+":*")),
+		// Waking a stage that sleeps off hours: its database and the service's scaling bounds.
+		allow([]string{"rds:DescribeDBInstances", "rds:StartDBInstance"}, database),
+		allow([]string{"application-autoscaling:DescribeScalableTargets", "application-autoscaling:RegisterScalableTarget"}, "*"),
+		// verify.sh: targets, WAF logging, alarm delivery (the canary only), rotation, backups.
+		allow([]string{"elasticloadbalancing:DescribeTargetHealth", "cloudwatch:GetMetricStatistics"}, "*"),
+		allow([]string{"cloudfront:GetDistribution"}, fmt.Sprintf("arn:%s:cloudfront::%s:distribution/*", *stack.Partition(), *stack.Account())),
+		allow([]string{"wafv2:GetLoggingConfiguration"}, arn("wafv2", "global/webacl/"+n.WebAcl()+"/*")),
+		allow([]string{"cloudwatch:SetAlarmState"}, arn("cloudwatch", "alarm:"+n.Alarm("notification-canary"))),
+		allow([]string{"secretsmanager:DescribeSecret"}, arn("secretsmanager", "secret:rds!db-*")),
+		allow([]string{"backup:ListRecoveryPointsByBackupVault"}, arn("backup", "backup-vault:"+n.BackupVault())),
 	}
 }
 

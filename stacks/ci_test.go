@@ -3,11 +3,15 @@ package stacks
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/aws/jsii-runtime-go"
+
+	"h2o-infra/config"
 )
 
 func TestEcrRepositoryLivesInTheCiStack(t *testing.T) {
@@ -179,8 +183,9 @@ func TestGithubRolesTrustOnlyTheRepositoryAndEnvironment(t *testing.T) {
 	}
 	for id, pol := range resources(t, ci.Stack, "AWS::IAM::Policy") {
 		doc := mustJSON(props(pol)["PolicyDocument"])
-		// Deploy roles may assume the bootstrap roles and push images; nothing may create or change anything else.
-		for _, forbidden := range []string{`"iam:`, `"cloudformation:CreateStack`, `"cloudformation:UpdateStack`, `"ecs:UpdateService`, `"*"` + `]`, `"Action":"*"`} {
+		// Infrastructure changes go through the CDK bootstrap roles only (TestDeployRoleAllowsEveryScriptCall holds
+		// the rest of the deploy roles to the scripts' calls).
+		for _, forbidden := range []string{`"cloudformation:CreateStack`, `"cloudformation:UpdateStack`, `"iam:CreateRole`, `"iam:Put`, `"*"` + `]`, `"Action":"*"`} {
 			if strings.Contains(doc, forbidden) {
 				t.Errorf("%s grants %s: %s", id, forbidden, doc)
 			}
@@ -190,6 +195,147 @@ func TestGithubRolesTrustOnlyTheRepositoryAndEnvironment(t *testing.T) {
 		}
 		if !strings.Contains(doc, "cdk-hnb659fds-") {
 			t.Errorf("%s does not assume CDK bootstrap roles: %s", id, doc)
+		}
+	}
+}
+
+// cliActions maps each `aws <service> <command>` the scripts run to the IAM actions it needs (waiters poll a
+// Describe call; register-scalable-target also checks the caller may update the service: Application Auto Scaling
+// user guide, "Identity-based policies"; run-task and register-task-definition pass the task's roles).
+var cliActions = map[string][]string{
+	"application-autoscaling describe-scalable-targets": {"application-autoscaling:DescribeScalableTargets"},
+	"application-autoscaling register-scalable-target":  {"application-autoscaling:RegisterScalableTarget", "ecs:DescribeServices", "ecs:UpdateService"},
+	"backup list-recovery-points-by-backup-vault":       {"backup:ListRecoveryPointsByBackupVault"},
+	"cloudformation describe-stacks":                    {"cloudformation:DescribeStacks"},
+	"cloudfront get-distribution":                       {"cloudfront:GetDistribution"},
+	"cloudwatch get-metric-statistics":                  {"cloudwatch:GetMetricStatistics"},
+	"cloudwatch set-alarm-state":                        {"cloudwatch:SetAlarmState"},
+	"ecr batch-get-image":                               {"ecr:BatchGetImage"},
+	"ecr describe-images":                               {"ecr:DescribeImages"},
+	"ecr get-login-password":                            {"ecr:GetAuthorizationToken"},
+	"ecr put-image":                                     {"ecr:PutImage"},
+	"ecs describe-services":                             {"ecs:DescribeServices"},
+	"ecs describe-task-definition":                      {"ecs:DescribeTaskDefinition"},
+	"ecs describe-tasks":                                {"ecs:DescribeTasks"},
+	"ecs register-task-definition":                      {"ecs:RegisterTaskDefinition", "ecs:TagResource", "iam:PassRole"},
+	"ecs run-task":                                      {"ecs:RunTask", "iam:PassRole"},
+	"ecs update-service":                                {"ecs:UpdateService"},
+	"ecs wait services-stable":                          {"ecs:DescribeServices"},
+	"ecs wait tasks-stopped":                            {"ecs:DescribeTasks"},
+	"elbv2 describe-target-health":                      {"elasticloadbalancing:DescribeTargetHealth"},
+	"rds describe-db-instances":                         {"rds:DescribeDBInstances"},
+	"rds start-db-instance":                             {"rds:StartDBInstance"},
+	"rds wait db-instance-available":                    {"rds:DescribeDBInstances"},
+	"secretsmanager describe-secret":                    {"secretsmanager:DescribeSecret"},
+	"sts get-caller-identity":                           {}, // needs no permission
+	"wafv2 get-logging-configuration":                   {"wafv2:GetLoggingConfiguration"},
+}
+
+// pipelineScripts run with a stage's deploy role (the workflows); restore.sh is an operator's (docs/runbook.md).
+var pipelineScripts = map[string]bool{"deploy.sh": true, "migrate.sh": true, "rollback.sh": true, "verify.sh": true}
+
+// TestDeployRoleAllowsEveryScriptCall: every AWS call the pipeline's scripts make (recorded by their tests in
+// scripts/testdata/aws-calls.txt) is allowed by each stage's deploy role, and the role allows nothing else but
+// assuming the CDK bootstrap roles (cdk deploy) and pushing images (docker push); passing a role is limited to
+// the stage's two backend roles, for ECS tasks.
+func TestDeployRoleAllowsEveryScriptCall(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "scripts", "testdata", "aws-calls.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	needed := map[string]bool{"sts:AssumeRole": true}
+	for _, a := range []string{"BatchCheckLayerAvailability", "GetDownloadUrlForLayer", "InitiateLayerUpload", "UploadLayerPart", "CompleteLayerUpload"} {
+		needed["ecr:"+a] = true // docker push and pull
+	}
+	var calls [][]string
+	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		script, call, _ := strings.Cut(line, " aws ")
+		if !pipelineScripts[script] {
+			continue
+		}
+		actions, known := cliActions[call]
+		if !known {
+			t.Errorf("%s: aws %s has no IAM actions in cliActions: add them", script, call)
+		}
+		for _, a := range actions {
+			needed[a] = true
+		}
+		calls = append(calls, append([]string{line}, actions...))
+	}
+	if len(calls) < 20 {
+		t.Fatalf("only %d pipeline calls in aws-calls.txt", len(calls))
+	}
+	for _, stage := range config.Stages() {
+		role := logicalIDOf(ci.Stack, ci.DeployRoles[stage].Node().DefaultChild())
+		var statements []map[string]interface{}
+		for _, pol := range resources(t, ci.Stack, "AWS::IAM::Policy") {
+			if strings.Contains(mustJSON(props(pol)["Roles"]), `"Ref":"`+role+`"`) {
+				for _, st := range list(props(pol)["PolicyDocument"].(map[string]interface{})["Statement"]) {
+					statements = append(statements, st.(map[string]interface{}))
+				}
+			}
+		}
+		for _, call := range calls {
+			for _, action := range call[1:] {
+				if !grants(statements, action) {
+					t.Errorf("%s deploy role: %s needs %s", stage, call[0], action)
+				}
+			}
+		}
+		for _, st := range statements {
+			for _, a := range list(st["Action"]) {
+				if !needed[a.(string)] {
+					t.Errorf("%s deploy role grants %s, which no pipeline script calls", stage, a)
+				}
+				if a == "iam:PassRole" {
+					want := []string{Names{stage}.BackendRole("execution"), Names{stage}.BackendRole("task")}
+					if res := mustJSON(st["Resource"]); !strings.Contains(res, ":role/"+want[0]) || !strings.Contains(res, ":role/"+want[1]) ||
+						len(list(st["Resource"])) != 2 || mustJSON(st["Condition"]) != `{"StringEquals":{"iam:PassedToService":"ecs-tasks.amazonaws.com"}}` {
+						t.Errorf("%s deploy role passes %s with %v, want only %v to ECS tasks", stage, res, st["Condition"], want)
+					}
+				}
+			}
+		}
+	}
+}
+
+func grants(statements []map[string]interface{}, action string) bool {
+	for _, st := range statements {
+		if st["Effect"] == "Allow" && actionMatches(st["Action"], action) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestABackendRepositoryMayOnlyPushImages(t *testing.T) {
+	// GIVEN backendRepository (the variant) WHEN h2o-ci is built THEN its main branch gets a role that can push to
+	// the repository and nothing else; without it (the default) there is no such role
+	expect(t, "no push role by default", func() {
+		tmpl(ci.Stack).ResourcePropertiesCountIs(jsii.String("AWS::IAM::Role"), &map[string]interface{}{"RoleName": "h2o-backend-push"}, jsii.Number(0))
+	})
+	var roleID string
+	for id, r := range resources(t, ciImported.Stack, "AWS::IAM::Role") {
+		if props(r)["RoleName"] == "h2o-backend-push" {
+			roleID = id
+			if trust := mustJSON(props(r)["AssumeRolePolicyDocument"]); !strings.Contains(trust, `:sub":"repo:h2o-allegiant/backend:ref:refs/heads/main"`) {
+				t.Errorf("push role trust %s", trust)
+			}
+		}
+	}
+	if roleID == "" {
+		t.Fatal("no h2o-backend-push role")
+	}
+	for _, pol := range resources(t, ciImported.Stack, "AWS::IAM::Policy") {
+		if !strings.Contains(mustJSON(props(pol)["Roles"]), roleID) {
+			continue
+		}
+		for _, st := range list(props(pol)["PolicyDocument"].(map[string]interface{})["Statement"]) {
+			for _, a := range list(st.(map[string]interface{})["Action"]) {
+				if !strings.HasPrefix(a.(string), "ecr:") || a == "ecr:BatchDeleteImage" {
+					t.Errorf("the push role may %s", a)
+				}
+			}
 		}
 	}
 }

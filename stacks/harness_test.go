@@ -65,7 +65,8 @@ func TestMain(m *testing.M) {
 		variantApp := awscdk.NewApp(&awscdk.AppProps{Context: cdkJSONContext(), Outdir: jsii.String(filepath.Join(dir, "variant"))})
 		variant := mustLoad("prod", variantContext)
 		withDomain = NewH2oStage(variantApp, variant)
-		imported, err := config.LoadCI(sources(map[string]string{"ci.githubOidcProviderArn": importedOidcArn}))
+		imported, err := config.LoadCI(sources(map[string]string{"ci.githubOidcProviderArn": importedOidcArn,
+			"ci.backendRepository": "h2o-allegiant/backend"}))
 		if err != nil {
 			panic(err)
 		}

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -75,4 +78,94 @@ func TestErrorAnnotationsAreFound(t *testing.T) {
 	if len(msgs) != 1 || !strings.Contains(msgs[0], "boom") {
 		t.Errorf("errorMessages = %v, want the one error", msgs)
 	}
+}
+
+// deployContexts returns the `-c key=value` pairs of every `cdk deploy` a command prints.
+func deployContexts(t *testing.T, name string, cmd *exec.Cmd) []string {
+	t.Helper()
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", name, err, out)
+	}
+	var pairs []string
+	for _, line := range strings.Split(string(out), "\n") {
+		if !strings.Contains(line, "cdk deploy") {
+			continue
+		}
+		fields := strings.Fields(line)
+		for i, f := range fields[:len(fields)-1] {
+			if f == "-c" {
+				pairs = append(pairs, strings.Trim(fields[i+1], `'"`))
+			}
+		}
+	}
+	if len(pairs) == 0 {
+		t.Fatalf("%s prints no cdk deploy with context:\n%s", name, out)
+	}
+	return pairs
+}
+
+// TestLaptopAndCIDeploysBuildTheSameTemplates: settings live in the repository (config/settings), so neither way
+// of deploying passes any: `make deploy` on a laptop and scripts/deploy.sh (what the deploy workflow runs) give
+// the CLI only the stage selector, and a stage-scoped synth builds exactly the templates of the full synth that
+// `make synth`, the review guard and `cdk diff` look at.
+func TestLaptopAndCIDeploysBuildTheSameTemplates(t *testing.T) {
+	makeDeploy := exec.Command("make", "-n", "deploy", "STAGE=dev", "IMAGE_TAG=abc123")
+	script := exec.Command("scripts/deploy.sh", "dev")
+	script.Env = append(os.Environ(), "DRY_RUN=1", "IMAGE_TAG=abc123", "AWS_ACCOUNT_ID=123456789012")
+	for name, pairs := range map[string][]string{"make deploy": deployContexts(t, "make deploy", makeDeploy),
+		"scripts/deploy.sh": deployContexts(t, "scripts/deploy.sh", script)} {
+		for _, p := range pairs {
+			if p != "stage=dev" {
+				t.Errorf("%s passes -c %s: a setting on the command line would differ between a laptop and CI", name, p)
+			}
+		}
+	}
+	workflows, _ := filepath.Glob(".github/workflows/*.yml")
+	for _, wf := range workflows {
+		raw, _ := os.ReadFile(wf)
+		for _, line := range strings.Split(string(raw), "\n") {
+			if code, _, _ := strings.Cut(line, "#"); strings.Contains(code, "cdk deploy") {
+				t.Errorf("%s runs cdk deploy itself instead of scripts/deploy.sh or rollback.sh: %s", wf, line)
+			}
+		}
+	}
+	scoped, full := synthTemplates(t, map[string]interface{}{"stage": "dev"}), synthTemplates(t, nil)
+	if len(scoped) != 5 {
+		t.Fatalf("%d dev templates", len(scoped))
+	}
+	for file, body := range scoped {
+		if full[file] != body {
+			t.Errorf("%s differs between the stage-scoped synth of a deploy and the full synth", file)
+		}
+	}
+}
+
+// synthTemplates builds the app with ctx and returns dev's templates by file name.
+func synthTemplates(t *testing.T, ctx map[string]interface{}) map[string]string {
+	t.Helper()
+	flags, err := cdkcontext.Load("cdk.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range ctx {
+		flags[k] = v
+	}
+	dir := t.TempDir()
+	// The validator checks templates, it does not change them: off, to save a second of each synth.
+	app := awscdk.NewApp(&awscdk.AppProps{Context: &flags, Outdir: jsii.String(dir), BuiltinCloudFormationValidation: jsii.Bool(false)})
+	if _, err := buildApp(app); err != nil {
+		t.Fatal(err)
+	}
+	app.Synth(nil)
+	files, _ := filepath.Glob(filepath.Join(dir, "assembly-dev", "*.template.json"))
+	out := map[string]string{}
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[filepath.Base(f)] = string(raw)
+	}
+	return out
 }

@@ -11,19 +11,19 @@ type CI struct {
 	Account          string `json:"account" doc:"as a stage's account: empty deploys into the caller's account"`
 	Region           string `json:"-"`
 	RepositoryName   string `json:"repositoryName" doc:"the ECR repository every stage pulls the backend image from"`
-	GithubRepository string `json:"githubRepository" doc:"<org>/<repo> whose workflows may assume the deploy roles"`
+	GitHubRepository string `json:"githubRepository" doc:"<org>/<repo> whose workflows may assume the deploy roles"`
 	// BackendRepository is the backend's own repository, when it has one: its main branch may push images with a
 	// push-only role, then start this repository's deploy (repository_dispatch), which runs with the deploy roles.
 	BackendRepository string `json:"backendRepository" doc:"optional <org>/<repo> of the backend when it has its own repository: its main branch gets a push-only role, then starts this repository's deploy (docs/examples/backend-deploy.yml)"`
-	// GithubOidcProviderArn imports the account's GitHub OIDC provider instead of creating one: IAM holds one
+	// GitHubOIDCProviderARN imports the account's GitHub OIDC provider instead of creating one: IAM holds one
 	// provider per URL, so creating a second fails with EntityAlreadyExists.
-	GithubOidcProviderArn string   `json:"githubOidcProviderArn" doc:"ARN of the account's existing GitHub OIDC provider to import; empty creates one (an account holds one per URL)"`
+	GitHubOIDCProviderARN string   `json:"githubOidcProviderArn" doc:"ARN of the account's existing GitHub OIDC provider to import; empty creates one (an account holds one per URL)"`
 	Stages                []string `json:"-"`
 }
 
 var (
 	githubSlugRe    = regexp.MustCompile(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$`)
-	githubOidcArnRe = regexp.MustCompile(`^arn:aws:iam::[0-9]{12}:oidc-provider/token\.actions\.githubusercontent\.com$`)
+	githubOIDCArnRe = regexp.MustCompile(`^arn:aws:iam::[0-9]{12}:oidc-provider/token\.actions\.githubusercontent\.com$`)
 )
 
 // LoadCI returns h2o-ci's config, or every problem of the sources and of that config.
@@ -47,7 +47,7 @@ func ResolveCI(src Sources) (*CI, Origins, error) {
 }
 
 func resolveCI(src Sources) (*CI, Origins, []error) {
-	c := &CI{Region: "us-east-1", RepositoryName: BackendRepository, GithubRepository: "h2o-allegiant/h2o-infra", Stages: Stages()}
+	c := &CI{Region: "us-east-1", RepositoryName: BackendRepository, GitHubRepository: "h2o-allegiant/h2o-infra", Stages: Stages()}
 	origins, errs := applySources(ciName, c, CIFields(), src)
 	if len(errs) > 0 {
 		return nil, nil, errs
@@ -57,11 +57,11 @@ func resolveCI(src Sources) (*CI, Origins, []error) {
 		"12 digits, or empty to use the deploying credentials' account")
 	v.check(repoRe.MatchString(c.RepositoryName) && len(c.RepositoryName) >= 2 && len(c.RepositoryName) <= 256,
 		"repositoryName", c.RepositoryName, "an ECR repository name (lowercase letters, digits, . _ - /)")
-	v.check(githubSlugRe.MatchString(c.GithubRepository), "githubRepository", c.GithubRepository, "<org>/<repo> on GitHub")
-	v.check(c.BackendRepository == "" || (githubSlugRe.MatchString(c.BackendRepository) && c.BackendRepository != c.GithubRepository),
+	v.check(githubSlugRe.MatchString(c.GitHubRepository), "githubRepository", c.GitHubRepository, "<org>/<repo> on GitHub")
+	v.check(c.BackendRepository == "" || (githubSlugRe.MatchString(c.BackendRepository) && c.BackendRepository != c.GitHubRepository),
 		"backendRepository", c.BackendRepository, "<org>/<repo> on GitHub other than githubRepository, or empty when the backend lives in this repository")
-	v.check(c.GithubOidcProviderArn == "" || githubOidcArnRe.MatchString(c.GithubOidcProviderArn), "githubOidcProviderArn",
-		c.GithubOidcProviderArn, "arn:aws:iam::<12 digits>:oidc-provider/token.actions.githubusercontent.com, or empty to create it")
+	v.check(c.GitHubOIDCProviderARN == "" || githubOIDCArnRe.MatchString(c.GitHubOIDCProviderARN), "githubOidcProviderArn",
+		c.GitHubOIDCProviderARN, "arn:aws:iam::<12 digits>:oidc-provider/token.actions.githubusercontent.com, or empty to create it")
 	if len(v.errs) > 0 {
 		return nil, nil, v.errs
 	}

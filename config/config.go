@@ -20,13 +20,13 @@ type Config struct {
 	AvailabilityZones []string `json:"availabilityZones" doc:"explicit, so synth needs no lookup and works offline"`
 
 	// Network.
-	VpcCidr     string `json:"vpcCidr" doc:"/16 to /21 leaves room for three /24 tiers in two AZs; distinct per stage so they can be peered"`
+	VPCCIDR     string `json:"vpcCidr" doc:"/16 to /21 leaves room for three /24 tiers in two AZs; distinct per stage so they can be peered"`
 	NatGateways int    `json:"natGateways" doc:"0 puts tasks in public subnets with a public IP, admitting only the ALB ($33/month each saved); one per AZ keeps an AZ outage from cutting the other's egress"`
 
 	// Compute. The image is not a setting: deploys pass it as the compute stack's ImageTag parameter.
 	RepositoryName  string `json:"-"` // the ECR repository of h2o-ci (CI.RepositoryName): one home for the name.
-	CpuArchitecture string `json:"cpuArchitecture" doc:"ARM64 (Graviton, 20 % cheaper per vCPU-hour) or X86_64 for an x86 image"`
-	TaskCpu         int    `json:"taskCpu" doc:"Fargate CPU units: 2048 = 2 vCPU, the design's task"`
+	CPUArchitecture string `json:"cpuArchitecture" doc:"ARM64 (Graviton, 20 % cheaper per vCPU-hour) or X86_64 for an x86 image"`
+	TaskCPU         int    `json:"taskCpu" doc:"Fargate CPU units: 2048 = 2 vCPU, the design's task"`
 	TaskMemoryMiB   int    `json:"taskMemoryMiB" doc:"4096 MiB, the design's 4 GB; validated as a Fargate pair with taskCpu"`
 	Workers         int    `json:"workers" doc:"WORKERS passed to the app server: the design's 6 for 2 vCPU"`
 	ContainerPort   int    `json:"containerPort" doc:"the port the backend listens on; 1024 or above, since the process is not root"`
@@ -46,19 +46,19 @@ type Config struct {
 	ScaleUpCron          string `json:"scaleUpCron" doc:"when the service comes back to minTasks..maxTasks; set together with scaleDownCron"`
 	ScheduleTimeZone     string `json:"scheduleTimeZone" doc:"IANA time zone of both crons"`
 	StopDatabaseOffHours bool   `json:"stopDatabaseOffHours" doc:"the database stops with the tasks and starts before them; never with deletionProtection"`
-	// DbStartLeadMinutes: RDS takes minutes to start a stopped instance, so it starts this long before the tasks
+	// DBStartLeadMinutes: RDS takes minutes to start a stopped instance, so it starts this long before the tasks
 	// (at scaleUpCron), which would otherwise fail their health checks against a database still starting.
-	DbStartLeadMinutes int  `json:"dbStartLeadMinutes" doc:"with stopDatabaseOffHours: the database starts this many minutes before scaleUpCron, so tasks find it up"`
+	DBStartLeadMinutes int  `json:"dbStartLeadMinutes" doc:"with stopDatabaseOffHours: the database starts this many minutes before scaleUpCron, so tasks find it up"`
 	EnableXRay         bool `json:"enableXRay" doc:"adds the X-Ray daemon sidecar and its permissions"`
 
 	// Database.
-	DbInstanceClass string `json:"dbInstanceClass" doc:"the design's burstable Graviton sizes"`
-	// DbEngineVersion is the full PostgreSQL minor, with RDS's automatic minor upgrades off: template and instance
+	DBInstanceClass string `json:"dbInstanceClass" doc:"the design's burstable Graviton sizes"`
+	// DBEngineVersion is the full PostgreSQL minor, with RDS's automatic minor upgrades off: template and instance
 	// never drift apart, and a bump is a reviewed change the review guard shows as an in-place update.
-	DbEngineVersion          string `json:"dbEngineVersion" doc:"full PostgreSQL minor (automatic minor upgrades are off, so template and instance agree); bump it here, in the maintenance window"`
-	DbMultiAz                bool   `json:"dbMultiAz" doc:"standby in the second AZ; prod"`
-	DbAllocatedStorageGiB    int    `json:"dbAllocatedStorageGiB" doc:"gp3 minimum, what the app needs today"`
-	DbMaxAllocatedStorageGiB int    `json:"dbMaxAllocatedStorageGiB" doc:"storage autoscaling ceiling: a full disk grows instead of stopping writes"`
+	DBEngineVersion          string `json:"dbEngineVersion" doc:"full PostgreSQL minor (automatic minor upgrades are off, so template and instance agree); bump it here, in the maintenance window"`
+	DBMultiAZ                bool   `json:"dbMultiAz" doc:"standby in the second AZ; prod"`
+	DBAllocatedStorageGiB    int    `json:"dbAllocatedStorageGiB" doc:"gp3 minimum, what the app needs today"`
+	DBMaxAllocatedStorageGiB int    `json:"dbMaxAllocatedStorageGiB" doc:"storage autoscaling ceiling: a full disk grows instead of stopping writes"`
 	BackupRetentionDays      int    `json:"backupRetentionDays" doc:"the design's 7 days (1-35; 0 would turn off point-in-time recovery)"`
 	EnhancedMonitoring       bool   `json:"enhancedMonitoring" doc:"OS metrics every 60 s; costs CloudWatch Logs, so prod only"`
 	PerformanceInsights      bool   `json:"performanceInsights" doc:"Database Insights standard (7 days free)"`
@@ -67,12 +67,12 @@ type Config struct {
 	CustomerManagedDataKey bool   `json:"customerManagedDataKey" doc:"the database, PDF bucket and backup vault use the stage's own KMS key (rotated; needed to copy backups to another account); decided before data exists: changing a database's key means a snapshot restore"`
 	BackupPlan             bool   `json:"backupPlan" doc:"AWS Backup of the database: daily kept 35 days, monthly kept 12 months, in a locked vault; beyond the automated backups' point-in-time window"`
 	BackupVaultLock        string `json:"backupVaultLock" doc:"compliance (after 3 days nobody, root included, can delete recovery points or the lock) or governance (principals allowed to can remove the lock)"`
-	BackupCopyVaultArn     string `json:"backupCopyVaultArn" doc:"optional: a vault in another region or account that receives a copy of every recovery point; empty = no copy"`
+	BackupCopyVaultARN     string `json:"backupCopyVaultArn" doc:"optional: a vault in another region or account that receives a copy of every recovery point; empty = no copy"`
 
 	// PDF bucket recovery.
-	PdfNoncurrentVersionDays int    `json:"pdfNoncurrentVersionDays" doc:"overwritten or deleted PDFs stay restorable this many days (noncurrent versions)"`
-	PdfReplicationBucketArn  string `json:"pdfReplicationBucketArn" doc:"optional: a versioned bucket (another region or account) every new PDF is replicated to; empty = none"`
-	PdfReplicationKmsKeyArn  string `json:"pdfReplicationKmsKeyArn" doc:"with pdfReplicationBucketArn and a customer-managed data key: the destination's KMS key for the replicas"`
+	PDFNoncurrentVersionDays int    `json:"pdfNoncurrentVersionDays" doc:"overwritten or deleted PDFs stay restorable this many days (noncurrent versions)"`
+	PDFReplicationBucketARN  string `json:"pdfReplicationBucketArn" doc:"optional: a versioned bucket (another region or account) every new PDF is replicated to; empty = none"`
+	PDFReplicationKMSKeyARN  string `json:"pdfReplicationKmsKeyArn" doc:"with pdfReplicationBucketArn and a customer-managed data key: the destination's KMS key for the replicas"`
 
 	// Cache.
 	CacheNodeType string `json:"cacheNodeType" doc:"the design's burstable Graviton node sizes"`
@@ -88,29 +88,29 @@ type Config struct {
 	// Observability.
 	LogRetentionDays int    `json:"logRetentionDays" doc:"every log group and log bucket of the stage; never \"never expire\""`
 	AlarmEmail       string `json:"alarmEmail" doc:"subscribed to the stage's alarm topic; a deploy refuses the example.com placeholder"`
-	SlackWorkspaceId string `json:"slackWorkspaceId" doc:"AWS Chatbot Slack workspace id; with slackChannelId, alarms also go to Slack"`
-	SlackChannelId   string `json:"slackChannelId" doc:"Slack channel id for the stage's alarms"`
-	MonthlyBudgetUsd int    `json:"monthlyBudgetUsd" doc:"AWS Budgets alerts at 80 % forecast and 100 % actual"`
+	SlackWorkspaceID string `json:"slackWorkspaceId" doc:"AWS Chatbot Slack workspace id; with slackChannelId, alarms also go to Slack"`
+	SlackChannelID   string `json:"slackChannelId" doc:"Slack channel id for the stage's alarms"`
+	MonthlyBudgetUSD int    `json:"monthlyBudgetUsd" doc:"AWS Budgets alerts at 80 % forecast and 100 % actual"`
 	// The backend publishes AI generation time with CloudWatch embedded metric format under this namespace
 	// and metric name, with dimension Stage=<stage>.
 	MetricsNamespace string `json:"metricsNamespace" doc:"namespace of the backend's embedded-metric-format metrics"`
-	AiDurationMetric string `json:"aiDurationMetric" doc:"the backend's AI generation time metric (milliseconds, dimension Stage)"`
+	AIDurationMetric string `json:"aiDurationMetric" doc:"the backend's AI generation time metric (milliseconds, dimension Stage)"`
 
 	// Edge.
 	DomainName   string `json:"domainName" doc:"optional custom domain: the API at api.<domain>, the app at app.<domain>"`
-	HostedZoneId string `json:"hostedZoneId" doc:"Route 53 zone of domainName; required with it (no lookups at synth)"`
+	HostedZoneID string `json:"hostedZoneId" doc:"Route 53 zone of domainName; required with it (no lookups at synth)"`
 	// CloudFrontPrefixListID is com.amazonaws.global.cloudfront.origin-facing in the stage's region: the only source
 	// the load balancer admits. A literal, so synth needs no lookup.
 	CloudFrontPrefixListID string `json:"cloudFrontPrefixListId" doc:"id of the managed prefix list com.amazonaws.global.cloudfront.origin-facing in the region (us-east-1: pl-3b927c52), the only source the load balancer admits; a literal so synth stays offline"`
 	// RequestTimeoutSeconds is the longest a request may take; the load balancer's idle timeout and the drain time
 	// of a deploy follow from it (README, "Timeouts").
 	RequestTimeoutSeconds int    `json:"requestTimeoutSeconds" doc:"CloudFront's origin response timeout, the longest an API request may take; the ALB idle timeout and deploy drain follow from it (1-120 without a quota increase)"`
-	WafMode               string `json:"wafMode" doc:"block, count (see what would be blocked) or off (dev: saves the ACL's fixed cost)"`
-	WafRateLimit          int    `json:"wafRateLimit" doc:"requests per client IP per 5 minutes before the rate rule acts: far above one user"`
-	// WafBodyLimitKiB replaces the common rule set's fixed 8 KB body limit (counted, not blocked: AI prompts are
+	WAFMode               string `json:"wafMode" doc:"block, count (see what would be blocked) or off (dev: saves the ACL's fixed cost)"`
+	WAFRateLimit          int    `json:"wafRateLimit" doc:"requests per client IP per 5 minutes before the rate rule acts: far above one user"`
+	// WAFBodyLimitKiB replaces the common rule set's fixed 8 KB body limit (counted, not blocked: AI prompts are
 	// larger) with a configurable one; 0 leaves body size to the app.
-	WafBodyLimitKiB int  `json:"wafBodyLimitKiB" doc:"request bodies over this many KiB are blocked (counted in count mode); 0 = no WAF body limit (the managed 8 KB rule only counts)"`
-	WafLogging      bool `json:"wafLogging" doc:"WAF request logs to the log group aws-waf-logs-h2o-<stage>, authorization and cookie headers redacted"`
+	WAFBodyLimitKiB int  `json:"wafBodyLimitKiB" doc:"request bodies over this many KiB are blocked (counted in count mode); 0 = no WAF body limit (the managed 8 KB rule only counts)"`
+	WAFLogging      bool `json:"wafLogging" doc:"WAF request logs to the log group aws-waf-logs-h2o-<stage>, authorization and cookie headers redacted"`
 
 	// Frontend (Amplify Hosting): enabled when FrontendRepository is set.
 	FrontendRepository      string `json:"frontendRepository" doc:"https://github.com/<org>/<repo> of the frontend; empty = no Amplify app"`
@@ -125,8 +125,8 @@ func defaults(stage string) Config {
 		Region:                   "us-east-1",
 		AvailabilityZones:        []string{"us-east-1a", "us-east-1b"},
 		RepositoryName:           BackendRepository,
-		CpuArchitecture:          ArchARM64,
-		TaskCpu:                  2048,
+		CPUArchitecture:          ArchARM64,
+		TaskCPU:                  2048,
 		TaskMemoryMiB:            4096,
 		Workers:                  6,
 		ContainerPort:            8000,
@@ -134,17 +134,17 @@ func defaults(stage string) Config {
 		MaxTasks:                 3,
 		HealthCheckGraceSeconds:  60, // a Python app server with 6 workers boots well within it
 		ErrorRateMinRequests:     10,
-		DbEngineVersion:          "17.6", // a minor RDS offers for new instances (cfn-lint warns on deprecated ones)
-		DbAllocatedStorageGiB:    20,
-		DbMaxAllocatedStorageGiB: 100,
+		DBEngineVersion:          "17.6", // a minor RDS offers for new instances (cfn-lint warns on deprecated ones)
+		DBAllocatedStorageGiB:    20,
+		DBMaxAllocatedStorageGiB: 100,
 		BackupRetentionDays:      7,
 		AppSecretKeys:            []string{"AI_API_KEY"},
 		BackupVaultLock:          BackupLockCompliance,
-		PdfNoncurrentVersionDays: 30, // a month to notice a bad overwrite or a mass delete
+		PDFNoncurrentVersionDays: 30, // a month to notice a bad overwrite or a mass delete
 		AlarmEmail:               PlaceholderAlarmEmail,
 		MetricsNamespace:         "H2O/Backend",
-		AiDurationMetric:         "AIGenerationDuration",
-		WafRateLimit:             2000, // ~7 requests/s sustained per IP: far above one user, low enough to stop floods
+		AIDurationMetric:         "AIGenerationDuration",
+		WAFRateLimit:             2000, // ~7 requests/s sustained per IP: far above one user, low enough to stop floods
 		CloudFrontPrefixListID:   "pl-3b927c52",
 		RequestTimeoutSeconds:    60, // slow AI generations, with room below CloudFront's 120 s quota
 		FrontendBranch:           "main",
@@ -152,10 +152,10 @@ func defaults(stage string) Config {
 	}
 }
 
-// stageDefaults holds the per-stage values of ARCHITECTURE.md's config table.
+// stageDefaults holds what differs between the stages: the design's dev and prod columns.
 var stageDefaults = map[string]func(*Config){
 	"dev": func(c *Config) {
-		c.VpcCidr = "10.10.0.0/16"
+		c.VPCCIDR = "10.10.0.0/16"
 		c.NatGateways = 0 // $33/month saved: tasks sit in public subnets with a public IP, admitting only the ALB.
 		c.MinTasks = 1
 		c.FargateSpot = true // dev tolerates an interrupted task: ~65 % off every task
@@ -164,23 +164,23 @@ var stageDefaults = map[string]func(*Config){
 		c.ScaleUpCron = "cron(0 8 ? * MON-FRI *)"
 		c.ScheduleTimeZone = "UTC"
 		c.StopDatabaseOffHours = true
-		c.DbStartLeadMinutes = 20 // RDS starts a stopped micro instance in a few minutes; 20 leaves room
-		c.DbInstanceClass = "db.t4g.micro"
+		c.DBStartLeadMinutes = 20 // RDS starts a stopped micro instance in a few minutes; 20 leaves room
+		c.DBInstanceClass = "db.t4g.micro"
 		c.CacheNodeType = "cache.t4g.micro"
 		c.LogRetentionDays = 14 // enough to debug last sprint's deploys.
-		c.WafMode = WafOff      // $10/month; set wafMode=count to preview prod's rules on dev traffic
-		c.MonthlyBudgetUsd = 75 // the dev estimate plus headroom for load tests
+		c.WAFMode = WAFOff      // $10/month; set wafMode=count to preview prod's rules on dev traffic
+		c.MonthlyBudgetUSD = 75 // the dev estimate plus headroom for load tests
 	},
 	"prod": func(c *Config) {
-		c.VpcCidr = "10.20.0.0/16"
+		c.VPCCIDR = "10.20.0.0/16"
 		c.NatGateways = 2 // one per AZ: an AZ outage does not cut the other AZ's egress.
 		c.MinTasks = 2
 		c.FargateSpot = true
 		// One task always on regular Fargate; the second (and any scale-out) on Spot. ECS replaces an
 		// interrupted Spot task, so both AZs keep a task except for the minutes a replacement takes.
 		c.OnDemandBaseTasks = 1
-		c.DbInstanceClass = "db.t4g.small"
-		c.DbMultiAz = true
+		c.DBInstanceClass = "db.t4g.small"
+		c.DBMultiAZ = true
 		c.EnhancedMonitoring = true
 		c.PerformanceInsights = true
 		c.CacheNodeType = "cache.t4g.small"
@@ -189,9 +189,9 @@ var stageDefaults = map[string]func(*Config){
 		c.CustomerManagedDataKey = true // $1/month; enables cross-account backup copies, and the key policy decides who reads
 		c.BackupPlan = true
 		c.LogRetentionDays = 90 // a quarter of history for incident reviews.
-		c.WafMode = WafBlock
-		c.WafLogging = true      // who was blocked, and why: the first question after a false positive
-		c.MonthlyBudgetUsd = 350 // the prod estimate plus one extra task at full scale-out
+		c.WAFMode = WAFBlock
+		c.WAFLogging = true      // who was blocked, and why: the first question after a false positive
+		c.MonthlyBudgetUSD = 350 // the prod estimate plus one extra task at full scale-out
 	},
 }
 
@@ -211,11 +211,11 @@ const BackendRepository = "h2o-backend"
 // PlaceholderAlarmEmail is the default alarm address: it lets an offline synth pass, and a deploy refuses it.
 const PlaceholderAlarmEmail = "ops@example.com"
 
-// WAF modes accepted by WafMode.
+// WAF modes accepted by WAFMode.
 const (
-	WafBlock = "block"
-	WafCount = "count"
-	WafOff   = "off"
+	WAFBlock = "block"
+	WAFCount = "count"
+	WAFOff   = "off"
 )
 
 // Vault lock modes accepted by BackupVaultLock.
@@ -224,7 +224,7 @@ const (
 	BackupLockGovernance = "governance"
 )
 
-// Architecture values accepted by CpuArchitecture.
+// Architecture values accepted by CPUArchitecture.
 const (
 	ArchARM64 = "ARM64"
 	ArchX8664 = "X86_64"

@@ -23,9 +23,9 @@ func TestDefaultsAreValidAndMatchTheDesign(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", stage, err)
 		}
-		if c.TaskCpu != 2048 || c.TaskMemoryMiB != 4096 || c.Workers != 6 || c.MaxTasks != 3 || c.BackupRetentionDays != 7 {
+		if c.TaskCPU != 2048 || c.TaskMemoryMiB != 4096 || c.Workers != 6 || c.MaxTasks != 3 || c.BackupRetentionDays != 7 {
 			t.Errorf("%s: task %d/%d workers %d max %d backups %d, want 2048/4096, 6, 3, 7",
-				stage, c.TaskCpu, c.TaskMemoryMiB, c.Workers, c.MaxTasks, c.BackupRetentionDays)
+				stage, c.TaskCPU, c.TaskMemoryMiB, c.Workers, c.MaxTasks, c.BackupRetentionDays)
 		}
 		if strings.Join(c.AvailabilityZones, ",") != "us-east-1a,us-east-1b" || c.Region != "us-east-1" {
 			t.Errorf("%s: region %s AZs %v", stage, c.Region, c.AvailabilityZones)
@@ -33,10 +33,10 @@ func TestDefaultsAreValidAndMatchTheDesign(t *testing.T) {
 	}
 	dev, _ := Load("dev", contextOf(nil))
 	prod, _ := Load("prod", contextOf(nil))
-	if dev.MinTasks != 1 || dev.DbInstanceClass != "db.t4g.micro" || dev.DbMultiAz || dev.CacheNodeType != "cache.t4g.micro" || dev.DeletionProtection {
+	if dev.MinTasks != 1 || dev.DBInstanceClass != "db.t4g.micro" || dev.DBMultiAZ || dev.CacheNodeType != "cache.t4g.micro" || dev.DeletionProtection {
 		t.Errorf("dev differs from the design: %+v", dev)
 	}
-	if prod.MinTasks != 2 || prod.DbInstanceClass != "db.t4g.small" || !prod.DbMultiAz || prod.CacheNodeType != "cache.t4g.small" ||
+	if prod.MinTasks != 2 || prod.DBInstanceClass != "db.t4g.small" || !prod.DBMultiAZ || prod.CacheNodeType != "cache.t4g.small" ||
 		prod.CacheReplicas != 1 || !prod.DeletionProtection || prod.NatGateways != 2 {
 		t.Errorf("prod differs from the design: %+v", prod)
 	}
@@ -57,7 +57,7 @@ func TestContextOverrides(t *testing.T) {
 		t.Fatal(err)
 	}
 	if dev.MinTasks != 2 || prod.MinTasks != 3 || dev.Account != "123456789012" ||
-		dev.AlarmEmail != "team@h2o.example" || prod.DomainName != "h2o.example" || prod.HostedZoneId != "Z0ABCDEF12345" {
+		dev.AlarmEmail != "team@h2o.example" || prod.DomainName != "h2o.example" || prod.HostedZoneID != "Z0ABCDEF12345" {
 		t.Errorf("overrides not applied: dev %+v prod %+v", dev, prod)
 	}
 }
@@ -75,24 +75,24 @@ func TestEveryRuleRejectsBadValues(t *testing.T) {
 		{"account digits", func(c *Config) { c.Account = "12345" }, "account", "12345"},
 		{"account letters", func(c *Config) { c.Account = "12345678901x" }, "account", "12345678901x"},
 		{"region", func(c *Config) { c.Region = "eu-west-1"; c.AvailabilityZones = []string{"eu-west-1a", "eu-west-1b"} }, "region", "eu-west-1"},
-		{"fargate cpu", func(c *Config) { c.TaskCpu = 3000 }, "taskCpu", "3000"},
-		{"fargate pair", func(c *Config) { c.TaskCpu, c.TaskMemoryMiB = 2048, 2048 }, "taskMemoryMiB", "2048"},
+		{"fargate cpu", func(c *Config) { c.TaskCPU = 3000 }, "taskCpu", "3000"},
+		{"fargate pair", func(c *Config) { c.TaskCPU, c.TaskMemoryMiB = 2048, 2048 }, "taskMemoryMiB", "2048"},
 		{"min above max", func(c *Config) { c.MinTasks, c.MaxTasks = 3, 2 }, "maxTasks", "2"},
 		{"min zero", func(c *Config) { c.MinTasks, c.OnDemandBaseTasks = 0, 0 }, "minTasks", "0"},
-		{"cidr syntax", func(c *Config) { c.VpcCidr = "10.0.0.0/33" }, "vpcCidr", "10.0.0.0/33"},
-		{"cidr too small", func(c *Config) { c.VpcCidr = "10.0.0.0/24" }, "vpcCidr", "10.0.0.0/24"},
-		{"cidr host bits", func(c *Config) { c.VpcCidr = "10.0.1.0/16" }, "vpcCidr", "10.0.1.0/16"},
-		{"one AZ with Multi-AZ", func(c *Config) { c.AvailabilityZones = []string{"us-east-1a"}; c.DbMultiAz, c.NatGateways = true, 1 }, "availabilityZones", "us-east-1a"},
+		{"cidr syntax", func(c *Config) { c.VPCCIDR = "10.0.0.0/33" }, "vpcCidr", "10.0.0.0/33"},
+		{"cidr too small", func(c *Config) { c.VPCCIDR = "10.0.0.0/24" }, "vpcCidr", "10.0.0.0/24"},
+		{"cidr host bits", func(c *Config) { c.VPCCIDR = "10.0.1.0/16" }, "vpcCidr", "10.0.1.0/16"},
+		{"one AZ with Multi-AZ", func(c *Config) { c.AvailabilityZones = []string{"us-east-1a"}; c.DBMultiAZ, c.NatGateways = true, 1 }, "availabilityZones", "us-east-1a"},
 		{"AZ of another region", func(c *Config) { c.AvailabilityZones = []string{"us-east-1a", "us-west-2b"} }, "availabilityZones", "us-west-2b"},
 		{"duplicate AZ", func(c *Config) { c.AvailabilityZones = []string{"us-east-1a", "us-east-1a"} }, "availabilityZones", "us-east-1a,us-east-1a"},
 		{"NAT above AZs", func(c *Config) { c.NatGateways = 3 }, "natGateways", "3"},
-		{"architecture", func(c *Config) { c.CpuArchitecture = "arm" }, "cpuArchitecture", "arm"},
+		{"architecture", func(c *Config) { c.CPUArchitecture = "arm" }, "cpuArchitecture", "arm"},
 		{"workers", func(c *Config) { c.Workers = 0 }, "workers", "0"},
 		{"privileged port", func(c *Config) { c.ContainerPort = 80 }, "containerPort", "80"},
 		{"container user", func(c *Config) { c.ContainerUser = "Root User" }, "containerUser", "Root User"},
-		{"db class", func(c *Config) { c.DbInstanceClass = "t4g.micro" }, "dbInstanceClass", "t4g.micro"},
-		{"db storage", func(c *Config) { c.DbAllocatedStorageGiB = 10 }, "dbAllocatedStorageGiB", "10"},
-		{"db storage ceiling", func(c *Config) { c.DbMaxAllocatedStorageGiB = 20 }, "dbMaxAllocatedStorageGiB", "20"},
+		{"db class", func(c *Config) { c.DBInstanceClass = "t4g.micro" }, "dbInstanceClass", "t4g.micro"},
+		{"db storage", func(c *Config) { c.DBAllocatedStorageGiB = 10 }, "dbAllocatedStorageGiB", "10"},
+		{"db storage ceiling", func(c *Config) { c.DBMaxAllocatedStorageGiB = 20 }, "dbMaxAllocatedStorageGiB", "20"},
 		{"backups off", func(c *Config) { c.BackupRetentionDays = 0 }, "backupRetentionDays", "0"},
 		{"app secret key", func(c *Config) { c.AppSecretKeys = []string{"ai-key"} }, "appSecretKeys", "ai-key"},
 		{"no app secret keys", func(c *Config) { c.AppSecretKeys = nil }, "appSecretKeys", ""},
@@ -114,19 +114,19 @@ func TestEveryRuleRejectsBadValues(t *testing.T) {
 		{"cache replicas", func(c *Config) { c.CacheReplicas = 6 }, "cacheReplicas", "6"},
 		{"log retention", func(c *Config) { c.LogRetentionDays = 10 }, "logRetentionDays", "10"},
 		{"log never expires", func(c *Config) { c.LogRetentionDays = 0 }, "logRetentionDays", "0"},
-		{"domain syntax", func(c *Config) { c.DomainName = "Not A Domain"; c.HostedZoneId = "Z123" }, "domainName", "Not A Domain"},
+		{"domain syntax", func(c *Config) { c.DomainName = "Not A Domain"; c.HostedZoneID = "Z123" }, "domainName", "Not A Domain"},
 		{"domain without zone", func(c *Config) { c.DomainName = "h2o.example" }, "hostedZoneId", ""},
-		{"waf mode", func(c *Config) { c.WafMode = "monitor" }, "wafMode", "monitor"},
-		{"waf rate", func(c *Config) { c.WafRateLimit = 5 }, "wafRateLimit", "5"},
+		{"waf mode", func(c *Config) { c.WAFMode = "monitor" }, "wafMode", "monitor"},
+		{"waf rate", func(c *Config) { c.WAFRateLimit = 5 }, "wafRateLimit", "5"},
 		{"frontend repository", func(c *Config) { c.FrontendRepository = "git@github.com:o/r.git" }, "frontendRepository", "git@github.com:o/r.git"},
 		{"frontend branch", func(c *Config) { c.FrontendBranch = "" }, "frontendBranch", ""},
 		{"token secret name", func(c *Config) { c.FrontendTokenSecretName = "bad name" }, "frontendTokenSecretName", "bad name"},
-		{"slack channel without workspace", func(c *Config) { c.SlackChannelId = "C0123ABCD" }, "slackChannelId", "C0123ABCD"},
-		{"slack workspace id", func(c *Config) { c.SlackWorkspaceId, c.SlackChannelId = "team", "C0123ABCD" }, "slackWorkspaceId", "team"},
-		{"budget", func(c *Config) { c.MonthlyBudgetUsd = 0 }, "monthlyBudgetUsd", "0"},
+		{"slack channel without workspace", func(c *Config) { c.SlackChannelID = "C0123ABCD" }, "slackChannelId", "C0123ABCD"},
+		{"slack workspace id", func(c *Config) { c.SlackWorkspaceID, c.SlackChannelID = "team", "C0123ABCD" }, "slackWorkspaceId", "team"},
+		{"budget", func(c *Config) { c.MonthlyBudgetUSD = 0 }, "monthlyBudgetUsd", "0"},
 		{"metrics namespace", func(c *Config) { c.MetricsNamespace = "AWS/ECS" }, "metricsNamespace", "AWS/ECS"},
-		{"metric name", func(c *Config) { c.AiDurationMetric = "" }, "aiDurationMetric", ""},
-		{"zone without domain", func(c *Config) { c.HostedZoneId = "Z123" }, "hostedZoneId", "Z123"},
+		{"metric name", func(c *Config) { c.AIDurationMetric = "" }, "aiDurationMetric", ""},
+		{"zone without domain", func(c *Config) { c.HostedZoneID = "Z123" }, "hostedZoneId", "Z123"},
 	}
 	for _, tc := range cases {
 		for _, stage := range Stages() {
@@ -176,7 +176,7 @@ func TestUnknownStage(t *testing.T) {
 
 func TestCIConfig(t *testing.T) {
 	c, err := LoadCI(contextOf(map[string]string{"ci.githubRepository": "acme/h2o-infra"}))
-	if err != nil || c.GithubRepository != "acme/h2o-infra" || c.RepositoryName != "h2o-backend" {
+	if err != nil || c.GitHubRepository != "acme/h2o-infra" || c.RepositoryName != "h2o-backend" {
 		t.Fatalf("LoadCI = %+v, %v", c, err)
 	}
 	_, err = LoadCI(contextOf(map[string]string{"githubRepository": "not a repo"}))

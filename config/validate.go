@@ -95,21 +95,21 @@ func (c *Config) validateNetwork(v *validator) {
 	}
 	v.check(len(slices.Compact(slices.Sorted(slices.Values(c.AvailabilityZones)))) == len(c.AvailabilityZones),
 		"availabilityZones", azs, "distinct zones")
-	prefix, err := netip.ParsePrefix(c.VpcCidr)
+	prefix, err := netip.ParsePrefix(c.VPCCIDR)
 	v.check(err == nil && prefix.Addr().Is4() && prefix.Masked() == prefix && prefix.Bits() >= 16 && prefix.Bits() <= 21,
-		"vpcCidr", c.VpcCidr, "an IPv4 network from /16 to /21 (room for three /24 subnet tiers in each AZ)")
+		"vpcCidr", c.VPCCIDR, "an IPv4 network from /16 to /21 (room for three /24 subnet tiers in each AZ)")
 	v.check(c.NatGateways >= 0 && c.NatGateways <= len(c.AvailabilityZones), "natGateways", strconv.Itoa(c.NatGateways),
 		fmt.Sprintf("0 to %d (at most one per availability zone)", len(c.AvailabilityZones)))
 }
 
 func (c *Config) validateCompute(v *validator) {
-	v.check(c.CpuArchitecture == ArchARM64 || c.CpuArchitecture == ArchX8664, "cpuArchitecture", c.CpuArchitecture,
+	v.check(c.CPUArchitecture == ArchARM64 || c.CPUArchitecture == ArchX8664, "cpuArchitecture", c.CPUArchitecture,
 		ArchARM64+" or "+ArchX8664)
-	mems, cpuOK := fargateMemory[c.TaskCpu]
-	v.check(cpuOK, "taskCpu", strconv.Itoa(c.TaskCpu), "a Fargate CPU value: 256, 512, 1024, 2048, 4096, 8192, 16384")
+	mems, cpuOK := fargateMemory[c.TaskCPU]
+	v.check(cpuOK, "taskCpu", strconv.Itoa(c.TaskCPU), "a Fargate CPU value: 256, 512, 1024, 2048, 4096, 8192, 16384")
 	if cpuOK {
 		v.check(slices.Contains(mems, c.TaskMemoryMiB), "taskMemoryMiB", strconv.Itoa(c.TaskMemoryMiB),
-			fmt.Sprintf("a Fargate memory size for %d CPU units: %s", c.TaskCpu, joinInts(mems)))
+			fmt.Sprintf("a Fargate memory size for %d CPU units: %s", c.TaskCPU, joinInts(mems)))
 	}
 	v.check(c.Workers >= 1 && c.Workers <= 64, "workers", strconv.Itoa(c.Workers), "1 to 64")
 	v.check(c.ContainerPort >= 1024 && c.ContainerPort <= 65535, "containerPort", strconv.Itoa(c.ContainerPort),
@@ -146,23 +146,23 @@ func (c *Config) validateSchedule(v *validator) {
 	v.check(!c.StopDatabaseOffHours || scheduled, "stopDatabaseOffHours", "true", "false unless scaleDownCron/scaleUpCron are set")
 	v.check(!c.StopDatabaseOffHours || !c.DeletionProtection, "stopDatabaseOffHours", "true",
 		"false for a stage with deletion protection (a production database is not stopped)")
-	v.check(c.DbStartLeadMinutes >= 0 && c.DbStartLeadMinutes <= 120, "dbStartLeadMinutes", strconv.Itoa(c.DbStartLeadMinutes), "0 to 120 minutes")
+	v.check(c.DBStartLeadMinutes >= 0 && c.DBStartLeadMinutes <= 120, "dbStartLeadMinutes", strconv.Itoa(c.DBStartLeadMinutes), "0 to 120 minutes")
 	if c.StopDatabaseOffHours && cronRe.MatchString(c.ScaleUpCron) {
 		_, err := c.DatabaseStartCron()
 		v.check(err == nil, "scaleUpCron", c.ScaleUpCron, fmt.Sprintf("a cron whose minute and hour are plain numbers at least "+
-			"dbStartLeadMinutes (%d) after midnight, so the database start can be scheduled that much earlier the same day", c.DbStartLeadMinutes))
+			"dbStartLeadMinutes (%d) after midnight, so the database start can be scheduled that much earlier the same day", c.DBStartLeadMinutes))
 	}
 }
 
 func (c *Config) validateData(v *validator) {
-	v.check(dbClassRe.MatchString(c.DbInstanceClass), "dbInstanceClass", c.DbInstanceClass, "an RDS class such as db.t4g.micro")
-	v.check(pgVersionRe.MatchString(c.DbEngineVersion), "dbEngineVersion", c.DbEngineVersion,
+	v.check(dbClassRe.MatchString(c.DBInstanceClass), "dbInstanceClass", c.DBInstanceClass, "an RDS class such as db.t4g.micro")
+	v.check(pgVersionRe.MatchString(c.DBEngineVersion), "dbEngineVersion", c.DBEngineVersion,
 		"a full PostgreSQL minor version from 14.x to 18.x such as 17.6 (a bare major lets the instance drift from the template)")
-	v.check(c.DbAllocatedStorageGiB >= 20 && c.DbAllocatedStorageGiB <= 65536, "dbAllocatedStorageGiB",
-		strconv.Itoa(c.DbAllocatedStorageGiB), "20 to 65536 (gp3 limits)")
-	v.check(c.DbMaxAllocatedStorageGiB > c.DbAllocatedStorageGiB && c.DbMaxAllocatedStorageGiB <= 65536,
-		"dbMaxAllocatedStorageGiB", strconv.Itoa(c.DbMaxAllocatedStorageGiB),
-		fmt.Sprintf("more than dbAllocatedStorageGiB (%d), at most 65536", c.DbAllocatedStorageGiB))
+	v.check(c.DBAllocatedStorageGiB >= 20 && c.DBAllocatedStorageGiB <= 65536, "dbAllocatedStorageGiB",
+		strconv.Itoa(c.DBAllocatedStorageGiB), "20 to 65536 (gp3 limits)")
+	v.check(c.DBMaxAllocatedStorageGiB > c.DBAllocatedStorageGiB && c.DBMaxAllocatedStorageGiB <= 65536,
+		"dbMaxAllocatedStorageGiB", strconv.Itoa(c.DBMaxAllocatedStorageGiB),
+		fmt.Sprintf("more than dbAllocatedStorageGiB (%d), at most 65536", c.DBAllocatedStorageGiB))
 	v.check(c.BackupRetentionDays >= 1 && c.BackupRetentionDays <= 35, "backupRetentionDays",
 		strconv.Itoa(c.BackupRetentionDays), "1 to 35 (0 would turn off backups and point-in-time recovery)")
 	v.check(len(c.AppSecretKeys) > 0, "appSecretKeys", "", "at least one key")
@@ -171,18 +171,18 @@ func (c *Config) validateData(v *validator) {
 	}
 	v.check(c.BackupVaultLock == BackupLockCompliance || c.BackupVaultLock == BackupLockGovernance, "backupVaultLock",
 		c.BackupVaultLock, BackupLockCompliance+" or "+BackupLockGovernance)
-	v.check(c.BackupCopyVaultArn == "" || backupVaultArnRe.MatchString(c.BackupCopyVaultArn), "backupCopyVaultArn",
-		c.BackupCopyVaultArn, "arn:aws:backup:<region>:<account>:backup-vault:<name>, or empty for no copy")
-	v.check(c.BackupCopyVaultArn == "" || (c.BackupPlan && c.CustomerManagedDataKey), "backupCopyVaultArn", c.BackupCopyVaultArn,
+	v.check(c.BackupCopyVaultARN == "" || backupVaultArnRe.MatchString(c.BackupCopyVaultARN), "backupCopyVaultArn",
+		c.BackupCopyVaultARN, "arn:aws:backup:<region>:<account>:backup-vault:<name>, or empty for no copy")
+	v.check(c.BackupCopyVaultARN == "" || (c.BackupPlan && c.CustomerManagedDataKey), "backupCopyVaultArn", c.BackupCopyVaultARN,
 		"empty unless backupPlan and customerManagedDataKey are on (copies of an RDS backup to another account need a customer-managed key)")
-	v.check(c.PdfNoncurrentVersionDays >= 1 && c.PdfNoncurrentVersionDays <= 3650, "pdfNoncurrentVersionDays",
-		strconv.Itoa(c.PdfNoncurrentVersionDays), "1 to 3650 days")
-	v.check(c.PdfReplicationBucketArn == "" || s3BucketArnRe.MatchString(c.PdfReplicationBucketArn), "pdfReplicationBucketArn",
-		c.PdfReplicationBucketArn, "arn:aws:s3:::<bucket>, or empty for no replication")
-	v.check((c.PdfReplicationKmsKeyArn != "") == (c.PdfReplicationBucketArn != "" && c.CustomerManagedDataKey), "pdfReplicationKmsKeyArn",
-		c.PdfReplicationKmsKeyArn, "the destination's KMS key ARN when pdfReplicationBucketArn is set with customerManagedDataKey, empty otherwise")
-	v.check(c.PdfReplicationKmsKeyArn == "" || kmsKeyArnRe.MatchString(c.PdfReplicationKmsKeyArn), "pdfReplicationKmsKeyArn",
-		c.PdfReplicationKmsKeyArn, "arn:aws:kms:<region>:<account>:key/<id>")
+	v.check(c.PDFNoncurrentVersionDays >= 1 && c.PDFNoncurrentVersionDays <= 3650, "pdfNoncurrentVersionDays",
+		strconv.Itoa(c.PDFNoncurrentVersionDays), "1 to 3650 days")
+	v.check(c.PDFReplicationBucketARN == "" || s3BucketArnRe.MatchString(c.PDFReplicationBucketARN), "pdfReplicationBucketArn",
+		c.PDFReplicationBucketARN, "arn:aws:s3:::<bucket>, or empty for no replication")
+	v.check((c.PDFReplicationKMSKeyARN != "") == (c.PDFReplicationBucketARN != "" && c.CustomerManagedDataKey), "pdfReplicationKmsKeyArn",
+		c.PDFReplicationKMSKeyARN, "the destination's KMS key ARN when pdfReplicationBucketArn is set with customerManagedDataKey, empty otherwise")
+	v.check(c.PDFReplicationKMSKeyARN == "" || kmsKeyArnRe.MatchString(c.PDFReplicationKMSKeyARN), "pdfReplicationKmsKeyArn",
+		c.PDFReplicationKMSKeyARN, "arn:aws:kms:<region>:<account>:key/<id>")
 	v.check(cacheClassRe.MatchString(c.CacheNodeType), "cacheNodeType", c.CacheNodeType, "a node type such as cache.t4g.micro")
 	v.check(c.CacheReplicas >= 0 && c.CacheReplicas <= 5, "cacheReplicas", strconv.Itoa(c.CacheReplicas), "0 to 5")
 }
@@ -191,10 +191,10 @@ func (c *Config) validateDomain(v *validator) {
 	v.check(c.DomainName == "" || domainRe.MatchString(c.DomainName), "domainName", c.DomainName,
 		"a lowercase DNS name such as example.com, or empty for no custom domain")
 	if c.DomainName != "" {
-		v.check(zoneIdRe.MatchString(c.HostedZoneId), "hostedZoneId", c.HostedZoneId,
+		v.check(zoneIdRe.MatchString(c.HostedZoneID), "hostedZoneId", c.HostedZoneID,
 			"the Route 53 hosted zone id of domainName, such as Z0123456789ABCDEFGHIJ")
 	} else {
-		v.check(c.HostedZoneId == "", "hostedZoneId", c.HostedZoneId, "empty when domainName is empty")
+		v.check(c.HostedZoneID == "", "hostedZoneId", c.HostedZoneID, "empty when domainName is empty")
 	}
 }
 
@@ -204,14 +204,14 @@ func (c *Config) validateEdge(v *validator) {
 			"Name=prefix-list-name,Values=com.amazonaws.global.cloudfront.origin-facing)")
 	v.check(c.RequestTimeoutSeconds >= 1 && c.RequestTimeoutSeconds <= 120, "requestTimeoutSeconds", strconv.Itoa(c.RequestTimeoutSeconds),
 		"1 to 120 seconds (CloudFront's response timeout quota per origin; more needs a quota increase)")
-	v.check(slices.Contains([]string{WafBlock, WafCount, WafOff}, c.WafMode), "wafMode", c.WafMode,
-		WafBlock+", "+WafCount+" or "+WafOff)
-	v.check(c.WafRateLimit >= 10 && c.WafRateLimit <= 2000000000, "wafRateLimit", strconv.Itoa(c.WafRateLimit),
+	v.check(slices.Contains([]string{WAFBlock, WAFCount, WAFOff}, c.WAFMode), "wafMode", c.WAFMode,
+		WAFBlock+", "+WAFCount+" or "+WAFOff)
+	v.check(c.WAFRateLimit >= 10 && c.WAFRateLimit <= 2000000000, "wafRateLimit", strconv.Itoa(c.WAFRateLimit),
 		"10 to 2000000000 requests per IP per 5 minutes (WAF limits)")
-	v.check(c.WafBodyLimitKiB >= 0 && c.WafBodyLimitKiB <= 16, "wafBodyLimitKiB", strconv.Itoa(c.WafBodyLimitKiB),
+	v.check(c.WAFBodyLimitKiB >= 0 && c.WAFBodyLimitKiB <= 16, "wafBodyLimitKiB", strconv.Itoa(c.WAFBodyLimitKiB),
 		"0 (no limit) or 1 to 16: a CloudFront web ACL inspects the first 16 KiB of a body; larger limits belong in the app")
-	v.check(!c.WafLogging || c.WafMode != WafOff, "wafLogging", "true", "false when wafMode is off (there is no web ACL to log)")
-	v.check(c.WafBodyLimitKiB == 0 || c.WafMode != WafOff, "wafBodyLimitKiB", strconv.Itoa(c.WafBodyLimitKiB),
+	v.check(!c.WAFLogging || c.WAFMode != WAFOff, "wafLogging", "true", "false when wafMode is off (there is no web ACL to log)")
+	v.check(c.WAFBodyLimitKiB == 0 || c.WAFMode != WAFOff, "wafBodyLimitKiB", strconv.Itoa(c.WAFBodyLimitKiB),
 		"0 when wafMode is off (there is no web ACL to enforce it)")
 	v.check(c.FrontendRepository == "" || githubRepoRe.MatchString(c.FrontendRepository), "frontendRepository",
 		c.FrontendRepository, "https://github.com/<org>/<repo>, or empty for no Amplify app")
@@ -221,17 +221,17 @@ func (c *Config) validateEdge(v *validator) {
 }
 
 func (c *Config) validateObservability(v *validator) {
-	v.check((c.SlackWorkspaceId == "") == (c.SlackChannelId == ""), "slackChannelId", c.SlackChannelId,
+	v.check((c.SlackWorkspaceID == "") == (c.SlackChannelID == ""), "slackChannelId", c.SlackChannelID,
 		"set together with slackWorkspaceId (both or neither)")
-	v.check(c.SlackWorkspaceId == "" || slackIdRe.MatchString(c.SlackWorkspaceId), "slackWorkspaceId", c.SlackWorkspaceId,
+	v.check(c.SlackWorkspaceID == "" || slackIdRe.MatchString(c.SlackWorkspaceID), "slackWorkspaceId", c.SlackWorkspaceID,
 		"a Slack workspace id such as T0123ABCD")
-	v.check(c.SlackChannelId == "" || slackIdRe.MatchString(c.SlackChannelId), "slackChannelId", c.SlackChannelId,
+	v.check(c.SlackChannelID == "" || slackIdRe.MatchString(c.SlackChannelID), "slackChannelId", c.SlackChannelID,
 		"a Slack channel id such as C0123ABCD")
-	v.check(c.MonthlyBudgetUsd >= 1 && c.MonthlyBudgetUsd <= 1000000, "monthlyBudgetUsd", strconv.Itoa(c.MonthlyBudgetUsd),
+	v.check(c.MonthlyBudgetUSD >= 1 && c.MonthlyBudgetUSD <= 1000000, "monthlyBudgetUsd", strconv.Itoa(c.MonthlyBudgetUSD),
 		"1 to 1000000 US dollars")
 	v.check(namespaceRe.MatchString(c.MetricsNamespace) && !strings.HasPrefix(c.MetricsNamespace, "AWS/"), "metricsNamespace",
 		c.MetricsNamespace, "a custom CloudWatch namespace (not AWS/...)")
-	v.check(namespaceRe.MatchString(c.AiDurationMetric), "aiDurationMetric", c.AiDurationMetric, "a CloudWatch metric name")
+	v.check(namespaceRe.MatchString(c.AIDurationMetric), "aiDurationMetric", c.AIDurationMetric, "a CloudWatch metric name")
 }
 
 type validator struct {
@@ -287,7 +287,7 @@ func isPlaceholderEmail(address string) bool {
 	return false
 }
 
-// DatabaseStartCron is ScaleUpCron moved DbStartLeadMinutes earlier on the same days: when a stopped database
+// DatabaseStartCron is ScaleUpCron moved DBStartLeadMinutes earlier on the same days: when a stopped database
 // starts, so the tasks scaling up at ScaleUpCron find it available.
 func (c *Config) DatabaseStartCron() (string, error) {
 	fields := strings.Fields(strings.TrimSuffix(strings.TrimPrefix(c.ScaleUpCron, "cron("), ")"))
@@ -296,9 +296,9 @@ func (c *Config) DatabaseStartCron() (string, error) {
 	}
 	minute, errM := strconv.Atoi(fields[0])
 	hour, errH := strconv.Atoi(fields[1])
-	at := hour*60 + minute - c.DbStartLeadMinutes
+	at := hour*60 + minute - c.DBStartLeadMinutes
 	if errM != nil || errH != nil || at < 0 {
-		return "", fmt.Errorf("cannot move %s %d minutes earlier on the same day", c.ScaleUpCron, c.DbStartLeadMinutes)
+		return "", fmt.Errorf("cannot move %s %d minutes earlier on the same day", c.ScaleUpCron, c.DBStartLeadMinutes)
 	}
 	fields[0], fields[1] = strconv.Itoa(at%60), strconv.Itoa(at/60)
 	return "cron(" + strings.Join(fields, " ") + ")", nil

@@ -58,9 +58,9 @@ func newBackupPlan(stack awscdk.Stack, cfg *config.Config, db awsrds.DatabaseIns
 			ScheduleExpression: awsevents.Schedule_Cron(&awsevents.CronOptions{Minute: jsii.String("0"), Hour: jsii.String(hour), Day: jsii.String(day)}),
 			StartWindow:        awscdk.Duration_Hours(jsii.Number(1)), CompletionWindow: awscdk.Duration_Hours(jsii.Number(3)),
 		}
-		if cfg.BackupCopyVaultArn != "" {
+		if cfg.BackupCopyVaultARN != "" {
 			props.CopyActions = &[]*awsbackup.BackupPlanCopyActionProps{{
-				DestinationBackupVault: awsbackup.BackupVault_FromBackupVaultArn(stack, jsii.String("CopyVault"+name), jsii.String(cfg.BackupCopyVaultArn)),
+				DestinationBackupVault: awsbackup.BackupVault_FromBackupVaultArn(stack, jsii.String("CopyVault"+name), jsii.String(cfg.BackupCopyVaultARN)),
 				DeleteAfter:            awscdk.Duration_Days(jsii.Number(days)),
 			}}
 		}

@@ -12,7 +12,7 @@ import (
 	"h2o-infra/config"
 )
 
-const githubOidcHost = "token.actions.githubusercontent.com"
+const githubOIDCHost = "token.actions.githubusercontent.com"
 
 // CiStack is the account-level stack every stage depends on: the backend's image repository and the roles
 // GitHub Actions assumes through OIDC (no long-lived AWS keys). Stages find the repository by name, because
@@ -26,16 +26,10 @@ type CiStack struct {
 
 // NewCiStack builds h2o-ci.
 func NewCiStack(scope constructs.Construct, cfg *config.CI) *CiStack {
-	env := &awscdk.Environment{Region: jsii.String(cfg.Region)}
-	if cfg.Account != "" {
-		env.Account = jsii.String(cfg.Account)
-	}
-	stack := awscdk.NewStack(scope, jsii.String("h2o-ci"), &awscdk.StackProps{StackName: jsii.String("h2o-ci"), Env: env,
+	stack := awscdk.NewStack(scope, jsii.String("h2o-ci"), &awscdk.StackProps{StackName: jsii.String("h2o-ci"), Env: env(cfg.Account, cfg.Region),
 		Description: jsii.String("h2o account level: backend image repository and GitHub OIDC deploy roles")})
 	addNagChecks(stack)
-	for k, v := range map[string]string{"Project": "h2o", "Stage": "shared", "Layer": "ci", "ManagedBy": "cdk"} {
-		awscdk.Tags_Of(stack).Add(jsii.String(k), jsii.String(v), nil)
-	}
+	tagAll(stack, map[string]string{"Project": "h2o", "Stage": "shared", "Layer": "ci", "ManagedBy": "cdk"})
 	c := &CiStack{Stack: stack, DeployRoles: map[string]awsiam.Role{}}
 	c.Repository = awsecr.NewRepository(stack, jsii.String("BackendRepository"), &awsecr.RepositoryProps{
 		RepositoryName:  jsii.String(cfg.RepositoryName),
@@ -55,16 +49,16 @@ func NewCiStack(scope constructs.Construct, cfg *config.CI) *CiStack {
 	awscdk.NewCfnOutput(stack, jsii.String("RepositoryUri"), &awscdk.CfnOutputProps{Value: c.Repository.RepositoryUri()})
 
 	var provider awsiam.IOidcProvider
-	if cfg.GithubOidcProviderArn != "" {
-		provider = awsiam.OidcProviderNative_FromOidcProviderArn(stack, jsii.String("GithubOidc"), jsii.String(cfg.GithubOidcProviderArn))
+	if cfg.GitHubOIDCProviderARN != "" {
+		provider = awsiam.OidcProviderNative_FromOidcProviderArn(stack, jsii.String("GithubOidc"), jsii.String(cfg.GitHubOIDCProviderARN))
 	} else {
 		provider = awsiam.NewOidcProviderNative(stack, jsii.String("GithubOidc"), &awsiam.OidcProviderNativeProps{
-			Url: jsii.String("https://" + githubOidcHost), ClientIds: jsii.Strings("sts.amazonaws.com"),
+			Url: jsii.String("https://" + githubOIDCHost), ClientIds: jsii.Strings("sts.amazonaws.com"),
 		})
 	}
 	for _, stage := range cfg.Stages {
 		// Only a workflow job running in the GitHub environment named after the stage (prod: required reviewers).
-		role := githubRole(stack, "DeployRole-"+stage, provider, fmt.Sprintf("repo:%s:environment:%s", cfg.GithubRepository, stage),
+		role := githubRole(stack, "DeployRole-"+stage, provider, fmt.Sprintf("repo:%s:environment:%s", cfg.GitHubRepository, stage),
 			Names{stage}.DeployRole(), "GitHub Actions deploys of "+stage)
 		role.AddToPolicy(assumeBootstrapRoles(stack, "deploy", "file-publishing", "image-publishing", "lookup"))
 		c.Repository.GrantPullPush(role)
@@ -93,7 +87,7 @@ func NewCiStack(scope constructs.Construct, cfg *config.CI) *CiStack {
 			Description: jsii.String("GitHub variable AWS_PUSH_ROLE_ARN of " + cfg.BackendRepository)})
 	}
 	// Pull requests may only diff: the bootstrap lookup role reads stacks, it cannot change them.
-	c.DiffRole = githubRole(stack, "DiffRole", provider, fmt.Sprintf("repo:%s:pull_request", cfg.GithubRepository),
+	c.DiffRole = githubRole(stack, "DiffRole", provider, fmt.Sprintf("repo:%s:pull_request", cfg.GitHubRepository),
 		"h2o-diff", "GitHub Actions cdk diff on pull requests")
 	c.DiffRole.AddToPolicy(assumeBootstrapRoles(stack, "lookup"))
 	suppressWildcards(c.DiffRole, "cdk-hnb659fds-lookup-role-* is the CDK bootstrap lookup role of this account.",
@@ -164,7 +158,7 @@ func scriptPermissions(stack awscdk.Stack, n Names, repo awsecr.Repository) []aw
 		// verify.sh: targets, WAF logging, alarm delivery (the canary only), rotation, backups.
 		allow([]string{"elasticloadbalancing:DescribeTargetHealth", "cloudwatch:GetMetricStatistics"}, "*"),
 		allow([]string{"cloudfront:GetDistribution"}, fmt.Sprintf("arn:%s:cloudfront::%s:distribution/*", *stack.Partition(), *stack.Account())),
-		allow([]string{"wafv2:GetLoggingConfiguration"}, arn("wafv2", "global/webacl/"+n.WebAcl()+"/*")),
+		allow([]string{"wafv2:GetLoggingConfiguration"}, arn("wafv2", "global/webacl/"+n.WebACL()+"/*")),
 		allow([]string{"cloudwatch:SetAlarmState"}, arn("cloudwatch", "alarm:"+n.Alarm("notification-canary"))),
 		allow([]string{"secretsmanager:DescribeSecret"}, arn("secretsmanager", "secret:rds!db-*")),
 		allow([]string{"backup:ListRecoveryPointsByBackupVault"}, arn("backup", "backup-vault:"+n.BackupVault())),
@@ -177,7 +171,7 @@ func githubRole(stack awscdk.Stack, id string, provider awsiam.IOidcProvider, su
 		RoleName:    jsii.String(name),
 		Description: jsii.String(description),
 		AssumedBy: awsiam.NewOpenIdConnectPrincipal(provider, &map[string]interface{}{
-			"StringEquals": map[string]interface{}{githubOidcHost + ":aud": "sts.amazonaws.com", githubOidcHost + ":sub": sub},
+			"StringEquals": map[string]interface{}{githubOIDCHost + ":aud": "sts.amazonaws.com", githubOIDCHost + ":sub": sub},
 		}),
 		MaxSessionDuration: awscdk.Duration_Hours(jsii.Number(1)),
 	})

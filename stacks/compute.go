@@ -11,7 +11,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecspatterns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awsroute53"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -23,8 +22,16 @@ type ComputeStack struct {
 	awscdk.Stack
 	Cluster        awsecs.Cluster
 	BackendService awsecspatterns.ApplicationLoadBalancedFargateService
-	// Alarms the service rolls a deployment back on; observability routes their state changes to SNS.
+	// ClusterName and ServiceName name the service (its metrics' dimensions); MinTasks..MaxTasks are its
+	// autoscaling bounds, and ScalesToZero says it has none running off hours.
+	ClusterName, ServiceName string
+	MinTasks, MaxTasks       int
+	ScalesToZero             bool
+	// Alarms the service rolls a deployment back on (and their specs); observability routes their state changes
+	// to SNS. ErrorRateMinRequests is the traffic below which the error rate does not judge.
 	ErrorRateAlarm, UnhealthyHostsAlarm awscloudwatch.Alarm
+	DeploymentAlarms                    alarmSpecs
+	ErrorRateMinRequests                int
 	LogGroupName                        string
 	// ImageTag is the deploy-time parameter holding the image tag the service runs; MigrationImageTag the one
 	// MigrationTask runs, set first by a deploy (migrations before traffic).
@@ -39,12 +46,14 @@ type ComputeStack struct {
 // NewComputeStack builds the cluster and BackendService on the network and data layers.
 func NewComputeStack(scope constructs.Construct, cfg *config.Config, network *NetworkStack, data *DataStack) *ComputeStack {
 	stack := newLayerStack(scope, cfg, "compute", "ECS cluster and the backend Fargate service behind an internal ALB")
+	n := Names{cfg.Stage}
 	c := &ComputeStack{Stack: stack, LogGroupName: "/aws/ecs/h2o-backend-" + cfg.Stage, OriginHTTPS: cfg.DomainName != "",
-		Timeouts: requestTimeouts(cfg)}
+		Timeouts: requestTimeouts(cfg), ClusterName: n.Cluster(), ServiceName: n.Service(), MinTasks: cfg.MinTasks,
+		MaxTasks: cfg.MaxTasks, ScalesToZero: cfg.ScaleDownCron != "", ErrorRateMinRequests: cfg.ErrorRateMinRequests}
 
 	execLogs := newLogGroup(stack, "ExecSessionLogs", cfg, "/aws/ecs/h2o-exec-"+cfg.Stage)
 	c.Cluster = awsecs.NewCluster(stack, jsii.String("Cluster"), &awsecs.ClusterProps{
-		ClusterName:                    jsii.String(Names{cfg.Stage}.Cluster()),
+		ClusterName:                    jsii.String(c.ClusterName),
 		Vpc:                            network.Vpc,
 		ContainerInsightsV2:            awsecs.ContainerInsights_ENHANCED,
 		EnableFargateCapacityProviders: jsii.Bool(true),
@@ -70,7 +79,7 @@ func NewComputeStack(scope constructs.Construct, cfg *config.Config, network *Ne
 	alb := newLoadBalancer(stack, cfg, network, c.Timeouts)
 	props := &awsecspatterns.ApplicationLoadBalancedFargateServiceProps{
 		Cluster:              c.Cluster,
-		ServiceName:          jsii.String(Names{cfg.Stage}.Service()),
+		ServiceName:          jsii.String(c.ServiceName),
 		TaskDefinition:       task,
 		DesiredCount:         jsii.Number(float64(cfg.MinTasks)),
 		LoadBalancer:         alb,
@@ -117,7 +126,7 @@ func NewComputeStack(scope constructs.Construct, cfg *config.Config, network *Ne
 		jsii.String("backend to Valkey"))
 	tasks.grantTaskRole()
 	autoscale(svc, cfg)
-	c.ErrorRateAlarm, c.UnhealthyHostsAlarm = deploymentAlarms(stack, cfg, svc)
+	c.ErrorRateAlarm, c.UnhealthyHostsAlarm, c.DeploymentAlarms = deploymentAlarms(stack, cfg, svc)
 	redeployOnSecretChange(stack, cfg, svc.Service(), []*string{data.Database.Secret().SecretArn(),
 		data.AppSecret.SecretArn(), data.Cache.AuthSecret.SecretArn()})
 	computeOutputs(stack, cfg, c, network, task)
@@ -135,12 +144,6 @@ func capacityStrategy(cfg *config.Config) *[]*awsecs.CapacityProviderStrategy {
 		{CapacityProvider: jsii.String("FARGATE"), Base: jsii.Number(float64(cfg.OnDemandBaseTasks)), Weight: jsii.Number(0)},
 		{CapacityProvider: jsii.String("FARGATE_SPOT"), Weight: jsii.Number(1)},
 	}
-}
-
-func hostedZone(scope constructs.Construct, cfg *config.Config) awsroute53.IHostedZone {
-	return awsroute53.HostedZone_FromHostedZoneAttributes(scope, jsii.String("Zone"), &awsroute53.HostedZoneAttributes{
-		HostedZoneId: jsii.String(cfg.HostedZoneId), ZoneName: jsii.String(cfg.DomainName),
-	})
 }
 
 // RequestTimeouts is the chain of timeouts a request crosses (seconds), all derived from requestTimeoutSeconds so
@@ -247,18 +250,4 @@ func computeOutputs(stack awscdk.Stack, cfg *config.Config, c *ComputeStack, net
 		"MinTasks": jsii.String(fmt.Sprint(cfg.MinTasks)),
 		"MaxTasks": jsii.String(fmt.Sprint(cfg.MaxTasks)),
 	})
-}
-
-// outputs adds one stack output per value (in key order, for stable templates), each with the same description.
-func outputs(stack awscdk.Stack, description string, values map[string]*string) {
-	for _, key := range sortedKeys(values) {
-		awscdk.NewCfnOutput(stack, jsii.String(key), &awscdk.CfnOutputProps{Value: values[key], Description: jsii.String(description)})
-	}
-}
-
-func optional(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return jsii.String(s)
 }

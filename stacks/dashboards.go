@@ -24,40 +24,40 @@ func labeled(metric awscloudwatch.Metric, label, statistic string) awscloudwatch
 
 // newDashboards builds the design's three dashboards (ECS, RDS, application) for one stage; the cache sits
 // with the database, CloudFront with the application.
-func newDashboards(stack awscdk.Stack, cfg *config.Config, m *stageMetrics, data *DataStack) []awscloudwatch.Dashboard {
+func newDashboards(stack awscdk.Stack, cfg *config.Config, m *stageMetrics, data *DataStack, compute *ComputeStack, alarms alarmSpecs) []awscloudwatch.Dashboard {
 	cpu, mem := m.ecs("CPUUtilization", "Average"), m.ecs("MemoryUtilization", "Average")
 	ecs := [][]awscloudwatch.IWidget{{
 		graph("ECS CPU utilization (%)", []awscloudwatch.IMetric{labeled(cpu, "average", "Average"), labeled(cpu, "max", "Maximum")},
-			map[string]float64{"scaling target": cpuTarget, "alarm": 80}),
+			map[string]float64{"scaling target": cpuTarget, "alarm": alarms.threshold("ecs-cpu")}),
 		graph("ECS memory utilization (%)", []awscloudwatch.IMetric{labeled(mem, "average", "Average"), labeled(mem, "max", "Maximum")},
-			map[string]float64{"scaling target": memoryTarget, "alarm": 85}),
+			map[string]float64{"scaling target": memoryTarget, "alarm": alarms.threshold("ecs-memory")}),
 	}, {
 		graph("Tasks: running vs desired", []awscloudwatch.IMetric{m.insights("RunningTaskCount", "Average"), m.insights("DesiredTaskCount", "Average")},
-			map[string]float64{"min tasks": float64(cfg.MinTasks), "max tasks": float64(cfg.MaxTasks)}),
+			map[string]float64{"min tasks": float64(compute.MinTasks), "max tasks": float64(compute.MaxTasks)}),
 	}}
 
 	cacheNodes := func(name string) []awscloudwatch.IMetric {
 		var out []awscloudwatch.IMetric
-		for _, node := range cacheNodeIDs(cfg) {
+		for _, node := range m.cacheNodes {
 			out = append(out, m.cacheNode(name, node))
 		}
 		return out
 	}
 	rds := [][]awscloudwatch.IWidget{{
-		graph("DB connections", []awscloudwatch.IMetric{m.rds("DatabaseConnections", "Maximum")}, map[string]float64{"alarm": 80}),
+		graph("DB connections", []awscloudwatch.IMetric{m.rds("DatabaseConnections", "Maximum")}, map[string]float64{"alarm": alarms.threshold("rds-connections")}),
 		graph("DB read/write latency (s)", []awscloudwatch.IMetric{m.rds("ReadLatency", "Average"), m.rds("WriteLatency", "Average")}, nil),
 	}, {
 		graph("DB CPU (%)", []awscloudwatch.IMetric{m.rds("CPUUtilization", "Average")}, nil),
-		graph("DB CPU credit balance (burstable t4g)", []awscloudwatch.IMetric{m.rds("CPUCreditBalance", "Minimum")}, map[string]float64{"alarm": 20}),
+		graph("DB CPU credit balance (burstable t4g)", []awscloudwatch.IMetric{m.rds("CPUCreditBalance", "Minimum")}, creditLine(alarms, data)),
 	}, {
 		graph("DB free storage (bytes)", []awscloudwatch.IMetric{m.rds("FreeStorageSpace", "Minimum")}, nil),
 		graph("DB freeable memory (bytes)", []awscloudwatch.IMetric{m.rds("FreeableMemory", "Minimum")}, nil),
 	}, {
 		graph("Slow queries (> 1 s)", []awscloudwatch.IMetric{data.SlowQueryCount,
 			labeled(data.SlowQueryDuration, "avg duration (ms)", "Average")}, nil),
-		graph("Cache engine CPU (%)", cacheNodes("EngineCPUUtilization"), map[string]float64{"alarm": 80}),
+		graph("Cache engine CPU (%)", cacheNodes("EngineCPUUtilization"), map[string]float64{"alarm": alarms.threshold("cache-cpu")}),
 	}, {
-		graph("Cache memory used (%)", cacheNodes("DatabaseMemoryUsagePercentage"), map[string]float64{"alarm": 80}),
+		graph("Cache memory used (%)", cacheNodes("DatabaseMemoryUsagePercentage"), map[string]float64{"alarm": alarms.threshold("cache-memory")}),
 		graph("Cache evictions and connections", append(cacheNodes("Evictions"), cacheNodes("CurrConnections")...), nil),
 	}}
 
@@ -69,7 +69,8 @@ func newDashboards(stack awscdk.Stack, cfg *config.Config, m *stageMetrics, data
 	}, {
 		graph("4xx / 5xx responses", []awscloudwatch.IMetric{m.alb("HTTPCode_Target_4XX_Count", "Sum"),
 			m.alb("HTTPCode_Target_5XX_Count", "Sum"), m.alb("HTTPCode_ELB_5XX_Count", "Sum")}, nil),
-		graph("Error rate (%)", []awscloudwatch.IMetric{m.errorRate(fiveMinutes(), cfg.ErrorRateMinRequests)}, map[string]float64{"alarm": 1}),
+		graph("Error rate (%)", []awscloudwatch.IMetric{m.errorRate(fiveMinutes(), compute.ErrorRateMinRequests)},
+			map[string]float64{"alarm": compute.DeploymentAlarms.threshold("error-rate")}),
 	}, {
 		graph("Healthy / unhealthy tasks", []awscloudwatch.IMetric{m.target("HealthyHostCount", "Minimum"),
 			m.target("UnHealthyHostCount", "Maximum")}, nil),
@@ -95,4 +96,12 @@ func newDashboards(stack awscdk.Stack, cfg *config.Config, m *stageMetrics, data
 		}))
 	}
 	return out
+}
+
+// creditLine marks the CPU-credit alarm's threshold, which exists only for a burstable class.
+func creditLine(alarms alarmSpecs, data *DataStack) map[string]float64 {
+	if !data.BurstableClass {
+		return nil
+	}
+	return map[string]float64{"alarm": alarms.threshold("rds-cpu-credits")}
 }

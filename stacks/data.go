@@ -33,8 +33,8 @@ const (
 // ("Cannot upgrade postgres from X to Y"); an EngineVersion change is an in-place update ("Some interruptions",
 // AWS::RDS::DBInstance reference), so a bump in config is reviewed like any change and applied by the deploy.
 func postgresVersion(cfg *config.Config) awsrds.PostgresEngineVersion {
-	major, _, _ := strings.Cut(cfg.DbEngineVersion, ".")
-	return awsrds.PostgresEngineVersion_Of(jsii.String(cfg.DbEngineVersion), jsii.String(major), nil)
+	major, _, _ := strings.Cut(cfg.DBEngineVersion, ".")
+	return awsrds.PostgresEngineVersion_Of(jsii.String(cfg.DBEngineVersion), jsii.String(major), nil)
 }
 
 // DataStack holds everything stateful: the database, the cache, the PDF bucket and the app's secrets.
@@ -45,8 +45,11 @@ type DataStack struct {
 	PdfBucket awss3.Bucket
 	// AppSecret is h2o/<stage>/app: the backend's API keys, one JSON key per config.AppSecretKeys.
 	AppSecret awssecretsmanager.Secret
-	// DatabaseInstanceID is the instance identifier (h2o-<stage>-postgres).
-	DatabaseInstanceID string
+	// DatabaseInstanceID is the instance identifier (h2o-<stage>-postgres); AllocatedStorageGiB its storage and
+	// BurstableClass whether it runs on CPU credits (a db.t* class): what its alarms watch.
+	DatabaseInstanceID  string
+	AllocatedStorageGiB int
+	BurstableClass      bool
 	// DataKey encrypts the database, the PDF bucket and the backup vault (nil: AWS-managed keys).
 	DataKey awskms.Key
 	// BackupVault holds the AWS Backup recovery points of the database (nil without a backup plan).
@@ -61,6 +64,8 @@ type Cache struct {
 	SecurityGroup    awsec2.SecurityGroup
 	AuthSecret       awssecretsmanager.Secret // the AUTH token, generated, never in the template
 	Port             int
+	// NodeIDs are the members' cache cluster ids, <group>-001, -002, ...: what per-node metrics are named by.
+	NodeIDs []string
 }
 
 // Endpoint is the primary endpoint address clients connect to (TLS on Port).
@@ -69,12 +74,13 @@ func (c *Cache) Endpoint() *string { return c.ReplicationGroup.AttrPrimaryEndPoi
 // NewDataStack builds the stateful layer in the network's isolated subnets.
 func NewDataStack(scope constructs.Construct, cfg *config.Config, network *NetworkStack) *DataStack {
 	stack := newLayerStack(scope, cfg, "data", "PostgreSQL, Valkey cache, PDF bucket, secrets")
-	d := &DataStack{Stack: stack, DatabaseInstanceID: dbInstanceID(cfg)}
+	d := &DataStack{Stack: stack, DatabaseInstanceID: Names{cfg.Stage}.Database(), AllocatedStorageGiB: cfg.DBAllocatedStorageGiB,
+		BurstableClass: strings.HasPrefix(cfg.DBInstanceClass, "db.t")}
 	if cfg.CustomerManagedDataKey {
 		d.DataKey = newDataKey(stack, cfg)
 	}
 	var pgLog awslogs.LogGroup
-	d.Database, pgLog = newDatabase(stack, cfg, network, d.DataKey)
+	d.Database, pgLog = newDatabase(stack, cfg, network, d.DatabaseInstanceID, d.DataKey)
 	scriptOutputs := map[string]*string{"DatabaseInstanceId": jsii.String(d.DatabaseInstanceID),
 		"DatabaseSecretArn": d.Database.Secret().SecretArn()}
 	if cfg.BackupPlan {
@@ -84,7 +90,7 @@ func NewDataStack(scope constructs.Construct, cfg *config.Config, network *Netwo
 	outputs(stack, "for scripts/deploy.sh, verify.sh and restore.sh", scriptOutputs)
 	d.SlowQueryCount, d.SlowQueryDuration = slowQueryMetrics(stack, cfg, pgLog)
 	if cfg.StopDatabaseOffHours {
-		stopDatabaseOffHours(stack, cfg, d.Database)
+		stopDatabaseOffHours(stack, cfg, d.Database, d.DatabaseInstanceID)
 	}
 	d.Cache = newCache(stack, cfg, network)
 	d.PdfBucket = newPdfBucket(stack, cfg, d.DataKey)
@@ -104,17 +110,7 @@ func NewDataStack(scope constructs.Construct, cfg *config.Config, network *Netwo
 	return d
 }
 
-// statefulRemoval is what happens to data when its stack is deleted: prod keeps it (retainPolicy: RETAIN or
-// SNAPSHOT), dev lets it go with the stack.
-func statefulRemoval(cfg *config.Config, retainPolicy awscdk.RemovalPolicy) awscdk.RemovalPolicy {
-	if cfg.DeletionProtection {
-		return retainPolicy
-	}
-	return awscdk.RemovalPolicy_DESTROY
-}
-
-func newDatabase(stack awscdk.Stack, cfg *config.Config, network *NetworkStack, key awskms.Key) (awsrds.DatabaseInstance, awslogs.LogGroup) {
-	id := dbInstanceID(cfg)
+func newDatabase(stack awscdk.Stack, cfg *config.Config, network *NetworkStack, id string, key awskms.Key) (awsrds.DatabaseInstance, awslogs.LogGroup) {
 	sg := awsec2.NewSecurityGroup(stack, jsii.String("DatabaseSecurityGroup"), &awsec2.SecurityGroupProps{
 		Vpc: network.Vpc, AllowAllOutbound: jsii.Bool(false),
 		Description: jsii.String("PostgreSQL: ingress only from the backend service (added by compute)"),
@@ -137,20 +133,20 @@ func newDatabase(stack awscdk.Stack, cfg *config.Config, network *NetworkStack, 
 	props := &awsrds.DatabaseInstanceProps{
 		Engine:             engine,
 		InstanceIdentifier: jsii.String(id),
-		InstanceType:       awsec2.NewInstanceType(jsii.String(cfg.DbInstanceClass[len("db."):])),
+		InstanceType:       awsec2.NewInstanceType(jsii.String(strings.TrimPrefix(cfg.DBInstanceClass, "db."))),
 		Vpc:                network.Vpc,
 		VpcSubnets:         network.DataSubnets,
 		SecurityGroups:     &[]awsec2.ISecurityGroup{sg},
 		PubliclyAccessible: jsii.Bool(false),
-		MultiAz:            jsii.Bool(cfg.DbMultiAz),
+		MultiAz:            jsii.Bool(cfg.DBMultiAZ),
 		DatabaseName:       jsii.String(databaseName),
 		// RDS owns and rotates the master password in Secrets Manager; it never exists in code or template.
 		Credentials:              awsrds.Credentials_FromUsername(jsii.String("h2o_admin"), nil),
 		ManageMasterUserPassword: jsii.Bool(true),
 		IamAuthentication:        jsii.Bool(true),
 		StorageType:              awsrds.StorageType_GP3,
-		AllocatedStorage:         jsii.Number(float64(cfg.DbAllocatedStorageGiB)),
-		MaxAllocatedStorage:      jsii.Number(float64(cfg.DbMaxAllocatedStorageGiB)),
+		AllocatedStorage:         jsii.Number(float64(cfg.DBAllocatedStorageGiB)),
+		MaxAllocatedStorage:      jsii.Number(float64(cfg.DBMaxAllocatedStorageGiB)),
 		StorageEncrypted:         jsii.Bool(true), // with the stage's data key, else RDS's AWS-managed key
 		StorageEncryptionKey:     key,
 		CaCertificate:            awsrds.CaCertificate_RDS_CA_RSA2048_G1(),
@@ -179,7 +175,7 @@ func newDatabase(stack awscdk.Stack, cfg *config.Config, network *NetworkStack, 
 	reasons := map[string]string{
 		"AwsSolutions-RDS11": "Port obscurity adds nothing here: the instance is in isolated subnets and its security group admits only the backend service.",
 	}
-	if !cfg.DbMultiAz {
+	if !cfg.DBMultiAZ {
 		reasons["AwsSolutions-RDS3"] = "dev runs single-AZ to halve the database cost; prod is Multi-AZ (config DbMultiAz)."
 	}
 	if !cfg.DeletionProtection {
@@ -198,7 +194,7 @@ func newDatabase(stack awscdk.Stack, cfg *config.Config, network *NetworkStack, 
 // before the working-hours one (RDS takes minutes to start; tasks starting first would fail their health checks
 // against it): EventBridge Scheduler calls RDS directly, no Lambda. (RDS restarts a stopped instance
 // by itself after 7 days; the next off-hours schedule stops it again.)
-func stopDatabaseOffHours(stack awscdk.Stack, cfg *config.Config, db awsrds.DatabaseInstance) {
+func stopDatabaseOffHours(stack awscdk.Stack, cfg *config.Config, db awsrds.DatabaseInstance, id string) {
 	role := awsiam.NewRole(stack, jsii.String("DatabaseSchedulerRole"), &awsiam.RoleProps{
 		AssumedBy: awsiam.NewServicePrincipal(jsii.String("scheduler.amazonaws.com"), nil),
 		InlinePolicies: &map[string]awsiam.PolicyDocument{"StopStart": awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{
@@ -206,7 +202,7 @@ func stopDatabaseOffHours(stack awscdk.Stack, cfg *config.Config, db awsrds.Data
 				Actions: jsii.Strings("rds:StopDBInstance", "rds:StartDBInstance"), Resources: jsii.Strings(*db.InstanceArn())})},
 		})},
 	})
-	input := fmt.Sprintf(`{"DbInstanceIdentifier":%q}`, dbInstanceID(cfg))
+	input := fmt.Sprintf(`{"DbInstanceIdentifier":%q}`, id)
 	start, _ := cfg.DatabaseStartCron() // validated with the config
 	calls := map[string][2]string{"StopDatabase": {cfg.ScaleDownCron, "stopDBInstance"},
 		"StartDatabase": {start, "startDBInstance"}}
@@ -220,8 +216,6 @@ func stopDatabaseOffHours(stack awscdk.Stack, cfg *config.Config, db awsrds.Data
 		})
 	}
 }
-
-func dbInstanceID(cfg *config.Config) string { return Names{cfg.Stage}.Database() }
 
 // slowQueryMetrics turns PostgreSQL's "LOG:  duration: 1234.567 ms  statement: ..." lines into a count and a
 // duration metric. The count is a plain term match; the duration is a space-delimited parse of the same line
@@ -271,7 +265,7 @@ func newCache(stack awscdk.Stack, cfg *config.Config, network *NetworkStack) *Ca
 		snapshotDays = 7
 	}
 	group := awselasticache.NewCfnReplicationGroup(stack, jsii.String("Cache"), &awselasticache.CfnReplicationGroupProps{
-		ReplicationGroupId:          jsii.String(cacheGroupID(cfg)), // fixed, so observability can name its nodes
+		ReplicationGroupId:          jsii.String(Names{cfg.Stage}.Cache()), // fixed, so its nodes' metrics can be named
 		ReplicationGroupDescription: jsii.String(fmt.Sprintf("h2o %s cache (job status, rate limiting)", cfg.Stage)),
 		// Valkey: the same protocol and clients as Redis OSS, 20 % cheaper per node-hour.
 		Engine:                   jsii.String("valkey"),
@@ -298,7 +292,8 @@ func newCache(stack awscdk.Stack, cfg *config.Config, network *NetworkStack) *Ca
 			"AwsSolutions-AEC4": "dev runs one cache node (cost); prod has a replica with automatic failover and Multi-AZ (config CacheReplicas).",
 		})
 	}
-	return &Cache{ReplicationGroup: group, SecurityGroup: sg, AuthSecret: auth, Port: cachePort}
+	return &Cache{ReplicationGroup: group, SecurityGroup: sg, AuthSecret: auth, Port: cachePort,
+		NodeIDs: cacheNodeIDs(Names{cfg.Stage}.Cache(), 1+cfg.CacheReplicas)}
 }
 
 // newPdfBucket is the backend's PDF store. Versioned, and noncurrent versions are kept pdfNoncurrentVersionDays,
@@ -321,7 +316,7 @@ func newPdfBucket(stack awscdk.Stack, cfg *config.Config, key awskms.Key) awss3.
 			Transitions: &[]*awss3.Transition{{
 				StorageClass: awss3.StorageClass_INFREQUENT_ACCESS(), TransitionAfter: awscdk.Duration_Days(jsii.Number(30)),
 			}},
-			NoncurrentVersionExpiration:         awscdk.Duration_Days(jsii.Number(float64(cfg.PdfNoncurrentVersionDays))),
+			NoncurrentVersionExpiration:         awscdk.Duration_Days(jsii.Number(float64(cfg.PDFNoncurrentVersionDays))),
 			AbortIncompleteMultipartUploadAfter: awscdk.Duration_Days(jsii.Number(7)),
 		}},
 		RemovalPolicy:     removal,
@@ -330,18 +325,18 @@ func newPdfBucket(stack awscdk.Stack, cfg *config.Config, key awskms.Key) awss3.
 	if key != nil {
 		props.Encryption, props.EncryptionKey, props.BucketKeyEnabled = awss3.BucketEncryption_KMS, key, jsii.Bool(true)
 	}
-	if cfg.PdfReplicationBucketArn != "" {
+	if cfg.PDFReplicationBucketARN != "" {
 		// Every new object and version to a versioned bucket elsewhere (S3 user guide, "Replicating objects").
 		rule := &awss3.ReplicationRule{Priority: jsii.Number(1),
-			Destination: awss3.Bucket_FromBucketArn(stack, jsii.String("PdfReplica"), jsii.String(cfg.PdfReplicationBucketArn))}
+			Destination: awss3.Bucket_FromBucketArn(stack, jsii.String("PdfReplica"), jsii.String(cfg.PDFReplicationBucketARN))}
 		if key != nil {
 			rule.SseKmsEncryptedObjects = jsii.Bool(true)
-			rule.KmsKey = awskms.Key_FromKeyArn(stack, jsii.String("PdfReplicaKey"), jsii.String(cfg.PdfReplicationKmsKeyArn))
+			rule.KmsKey = awskms.Key_FromKeyArn(stack, jsii.String("PdfReplicaKey"), jsii.String(cfg.PDFReplicationKMSKeyARN))
 		}
 		props.ReplicationRules = &[]*awss3.ReplicationRule{rule}
 	}
 	bucket := awss3.NewBucket(stack, jsii.String("PdfBucket"), props)
-	if cfg.PdfReplicationBucketArn != "" {
+	if cfg.PDFReplicationBucketARN != "" {
 		suppressWildcards(bucket, "S3 replication's role (made by the CDK) acts on the objects of the source and destination "+
 			"buckets (<bucket ARN>/*), and for SSE-KMS objects re-encrypts them with the destination's key (kms:ReEncrypt*, GenerateDataKey*).",
 			`/^Resource::<PdfBucket[A-Z0-9]+\.Arn>\/\*$/`, `/^Resource::arn:aws:s3:::.+\/\*$/`, "Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*")
@@ -359,21 +354,11 @@ func emptyKeysJSON(keys []string) string {
 	return string(out)
 }
 
-func toAnySlice(values *[]*string) *[]interface{} {
-	out := make([]interface{}, 0, len(*values))
-	for _, v := range *values {
-		out = append(out, v)
-	}
-	return &out
-}
-
-func cacheGroupID(cfg *config.Config) string { return Names{cfg.Stage}.Cache() }
-
-// cacheNodeIDs are the node (cache cluster) ids ElastiCache gives the group's members: <group>-001, -002, ...
-func cacheNodeIDs(cfg *config.Config) []string {
+// cacheNodeIDs are the node (cache cluster) ids ElastiCache gives a group's members: <group>-001, -002, ...
+func cacheNodeIDs(group string, nodes int) []string {
 	var ids []string
-	for i := 1; i <= 1+cfg.CacheReplicas; i++ {
-		ids = append(ids, fmt.Sprintf("%s-%03d", cacheGroupID(cfg), i))
+	for i := 1; i <= nodes; i++ {
+		ids = append(ids, fmt.Sprintf("%s-%03d", group, i))
 	}
 	return ids
 }

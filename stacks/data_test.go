@@ -20,10 +20,10 @@ func TestDatabaseMatchesTheStageConfig(t *testing.T) {
 		p := props(db)
 		// GIVEN the stage config WHEN synthesized THEN the instance carries it
 		want := map[string]interface{}{
-			"DBInstanceClass": cfg.DbInstanceClass, "MultiAZ": cfg.DbMultiAz, "Engine": "postgres",
+			"DBInstanceClass": cfg.DBInstanceClass, "MultiAZ": cfg.DBMultiAZ, "Engine": "postgres",
 			// The version is config's full minor and stays so: RDS's automatic minor upgrades are off.
-			"EngineVersion": cfg.DbEngineVersion, "AutoMinorVersionUpgrade": false, "PubliclyAccessible": false, "StorageEncrypted": true, "StorageType": "gp3",
-			"AllocatedStorage": "20", "MaxAllocatedStorage": float64(cfg.DbMaxAllocatedStorageGiB),
+			"EngineVersion": cfg.DBEngineVersion, "AutoMinorVersionUpgrade": false, "PubliclyAccessible": false, "StorageEncrypted": true, "StorageType": "gp3",
+			"AllocatedStorage": "20", "MaxAllocatedStorage": float64(cfg.DBMaxAllocatedStorageGiB),
 			"BackupRetentionPeriod": float64(7), "PreferredBackupWindow": "07:00-08:00",
 			"PreferredMaintenanceWindow": "sun:08:30-sun:09:30", "DeletionProtection": cfg.DeletionProtection,
 			"ManageMasterUserPassword": true, "DBInstanceIdentifier": "h2o-" + cfg.Stage + "-postgres",
@@ -153,7 +153,7 @@ func TestPdfBucketIsPrivateEncryptedVersionedAndLogged(t *testing.T) {
 		rule := p["LifecycleConfiguration"].(map[string]interface{})["Rules"].([]interface{})[0].(map[string]interface{})
 		for k, v := range map[string]interface{}{
 			"Transitions":                    []interface{}{map[string]interface{}{"StorageClass": "STANDARD_IA", "TransitionInDays": float64(30)}},
-			"NoncurrentVersionExpiration":    map[string]interface{}{"NoncurrentDays": float64(cfg.PdfNoncurrentVersionDays)},
+			"NoncurrentVersionExpiration":    map[string]interface{}{"NoncurrentDays": float64(cfg.PDFNoncurrentVersionDays)},
 			"AbortIncompleteMultipartUpload": map[string]interface{}{"DaysAfterInitiation": float64(7)},
 		} {
 			if !jsonEqual(rule[k], v) {

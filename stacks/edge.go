@@ -23,9 +23,9 @@ import (
 type EdgeStack struct {
 	awscdk.Stack
 	Distribution awscloudfront.Distribution
-	WebAcl       awswafv2.CfnWebACL // nil when WafMode is off
+	WebACL       awswafv2.CfnWebACL // nil when WAFMode is off
 	Frontend     awsamplify.CfnApp  // nil when no FrontendRepository is configured
-	ApiUrl       *string
+	APIURL       *string
 }
 
 // NewEdgeStack builds the distribution whose only origin is compute's internal ALB, through a CloudFront
@@ -71,11 +71,11 @@ func NewEdgeStack(scope constructs.Construct, cfg *config.Config, compute *Compu
 		LogBucket:     logs,
 		LogFilePrefix: jsii.String("cloudfront/"),
 	}
-	if cfg.WafMode != config.WafOff {
-		e.WebAcl = newWebAcl(stack, cfg)
-		props.WebAclId = e.WebAcl.AttrArn()
-		if cfg.WafLogging {
-			newWafLogging(stack, cfg, e.WebAcl)
+	if cfg.WAFMode != config.WAFOff {
+		e.WebACL = newWebACL(stack, cfg)
+		props.WebAclId = e.WebACL.AttrArn()
+		if cfg.WAFLogging {
+			newWafLogging(stack, cfg, e.WebACL)
 		}
 	}
 	if zone != nil {
@@ -88,14 +88,14 @@ func NewEdgeStack(scope constructs.Construct, cfg *config.Config, compute *Compu
 		})
 	}
 	e.Distribution = awscloudfront.NewDistribution(stack, jsii.String("Distribution"), props)
-	e.ApiUrl = awscdk.Fn_Join(jsii.String(""), jsii.Strings("https://", *e.Distribution.DistributionDomainName()))
+	e.APIURL = awscdk.Fn_Join(jsii.String(""), jsii.Strings("https://", *e.Distribution.DistributionDomainName()))
 	if zone != nil {
 		target := awsroute53.RecordTarget_FromAlias(awsroute53targets.NewCloudFrontTarget(e.Distribution))
 		awsroute53.NewARecord(stack, jsii.String("ApiRecord"), &awsroute53.ARecordProps{
 			Zone: zone, RecordName: jsii.String("api"), Target: target})
 		awsroute53.NewAaaaRecord(stack, jsii.String("ApiRecordIpv6"), &awsroute53.AaaaRecordProps{
 			Zone: zone, RecordName: jsii.String("api"), Target: target})
-		e.ApiUrl = jsii.String("https://api." + cfg.DomainName)
+		e.APIURL = jsii.String("https://api." + cfg.DomainName)
 	}
 	nagReasons := map[string]string{
 		"AwsSolutions-CFR1": "The API serves customers wherever they are; abuse is handled by WAF rules, not by country.",
@@ -103,23 +103,23 @@ func NewEdgeStack(scope constructs.Construct, cfg *config.Config, compute *Compu
 	if zone == nil {
 		nagReasons["AwsSolutions-CFR4"] = "Without a custom domain only the default *.cloudfront.net certificate exists, whose TLS policy CloudFront fixes; set domainName to get TLSv1.2_2021."
 	}
-	if e.WebAcl == nil {
+	if e.WebACL == nil {
 		nagReasons["AwsSolutions-CFR2"] = "WAF is turned off for this stage in config (wafMode=off) to save its fixed monthly cost."
 	}
 	suppress(e.Distribution, nagReasons)
-	awscdk.NewCfnOutput(stack, jsii.String("ApiUrl"), &awscdk.CfnOutputProps{Value: e.ApiUrl,
+	awscdk.NewCfnOutput(stack, jsii.String("ApiUrl"), &awscdk.CfnOutputProps{Value: e.APIURL,
 		Description: jsii.String("Public HTTPS URL of the API")})
 
 	if cfg.FrontendRepository != "" {
-		e.Frontend = newFrontend(stack, cfg, e.ApiUrl)
+		e.Frontend = newFrontend(stack, cfg, e.APIURL)
 	}
 	return e
 }
 
-// newWebAcl is the CLOUDFRONT-scope WAF: AWS managed rule groups plus a per-IP rate limit. In count mode
+// newWebACL is the CLOUDFRONT-scope WAF: AWS managed rule groups plus a per-IP rate limit. In count mode
 // every rule only counts, so dev shows what prod would block.
-func newWebAcl(stack awscdk.Stack, cfg *config.Config) awswafv2.CfnWebACL {
-	block := cfg.WafMode == config.WafBlock
+func newWebACL(stack awscdk.Stack, cfg *config.Config) awswafv2.CfnWebACL {
+	block := cfg.WAFMode == config.WAFBlock
 	visibility := func(name string) *awswafv2.CfnWebACL_VisibilityConfigProperty {
 		return &awswafv2.CfnWebACL_VisibilityConfigProperty{MetricName: jsii.String(name),
 			CloudWatchMetricsEnabled: jsii.Bool(true), SampledRequestsEnabled: jsii.Bool(true)}
@@ -131,7 +131,7 @@ func newWebAcl(stack awscdk.Stack, cfg *config.Config) awswafv2.CfnWebACL {
 		action = &awswafv2.CfnWebACL_RuleActionProperty{Block: &awswafv2.CfnWebACL_BlockActionProperty{}}
 	}
 	var rules []interface{}
-	if cfg.WafBodyLimitKiB > 0 {
+	if cfg.WAFBodyLimitKiB > 0 {
 		// First, so an oversized body is refused before any other rule reads it. A body beyond what WAF inspects
 		// (16 KiB on CloudFront) matches too (OversizeHandling MATCH): it is over the limit either way.
 		rules = append(rules, &awswafv2.CfnWebACL_RuleProperty{
@@ -139,7 +139,7 @@ func newWebAcl(stack awscdk.Stack, cfg *config.Config) awswafv2.CfnWebACL {
 			Statement: &awswafv2.CfnWebACL_StatementProperty{SizeConstraintStatement: &awswafv2.CfnWebACL_SizeConstraintStatementProperty{
 				FieldToMatch:        &awswafv2.CfnWebACL_FieldToMatchProperty{Body: &awswafv2.CfnWebACL_BodyProperty{OversizeHandling: jsii.String("MATCH")}},
 				ComparisonOperator:  jsii.String("GT"),
-				Size:                jsii.Number(float64(cfg.WafBodyLimitKiB * 1024)),
+				Size:                jsii.Number(float64(cfg.WAFBodyLimitKiB * 1024)),
 				TextTransformations: []interface{}{&awswafv2.CfnWebACL_TextTransformationProperty{Priority: jsii.Number(0), Type: jsii.String("NONE")}},
 			}},
 			VisibilityConfig: visibility("BodySizeLimit"),
@@ -164,15 +164,15 @@ func newWebAcl(stack awscdk.Stack, cfg *config.Config) awswafv2.CfnWebACL {
 	rules = append(rules, &awswafv2.CfnWebACL_RuleProperty{
 		Name: jsii.String("RatePerIp"), Priority: jsii.Number(float64(len(managedRuleGroups) + 1)), Action: action,
 		Statement: &awswafv2.CfnWebACL_StatementProperty{RateBasedStatement: &awswafv2.CfnWebACL_RateBasedStatementProperty{
-			Limit: jsii.Number(float64(cfg.WafRateLimit)), AggregateKeyType: jsii.String("IP")}},
+			Limit: jsii.Number(float64(cfg.WAFRateLimit)), AggregateKeyType: jsii.String("IP")}},
 		VisibilityConfig: visibility("RatePerIp"),
 	})
 	return awswafv2.NewCfnWebACL(stack, jsii.String("WebAcl"), &awswafv2.CfnWebACLProps{
-		Name:             jsii.String(Names{cfg.Stage}.WebAcl()),
+		Name:             jsii.String(Names{cfg.Stage}.WebACL()),
 		Scope:            jsii.String("CLOUDFRONT"), // the stage's region is us-east-1, where CLOUDFRONT ACLs live
 		DefaultAction:    &awswafv2.CfnWebACL_DefaultActionProperty{Allow: &awswafv2.CfnWebACL_AllowActionProperty{}},
 		Rules:            &rules,
-		VisibilityConfig: visibility(Names{cfg.Stage}.WebAcl()),
+		VisibilityConfig: visibility(Names{cfg.Stage}.WebACL()),
 	})
 }
 
@@ -219,7 +219,7 @@ func newFrontend(stack awscdk.Stack, cfg *config.Config, apiURL *string) awsampl
 	})
 	awsamplify.NewCfnBranch(stack, jsii.String("FrontendBranch"), &awsamplify.CfnBranchProps{
 		AppId: app.AttrAppId(), BranchName: jsii.String(cfg.FrontendBranch), EnableAutoBuild: jsii.Bool(true),
-		Stage: jsii.String(map[bool]string{true: "PRODUCTION", false: "DEVELOPMENT"}[cfg.DeletionProtection]),
+		Stage: jsii.String(amplifyStage(cfg)),
 	})
 	url := awscdk.Fn_Join(jsii.String(""), jsii.Strings("https://", cfg.FrontendBranch+".", *app.AttrDefaultDomain()))
 	if cfg.DomainName != "" {
@@ -234,4 +234,12 @@ func newFrontend(stack awscdk.Stack, cfg *config.Config, apiURL *string) awsampl
 	awscdk.NewCfnOutput(stack, jsii.String("FrontendUrl"), &awscdk.CfnOutputProps{Value: url,
 		Description: jsii.String("Public URL of the Amplify frontend")})
 	return app
+}
+
+// amplifyStage labels the branch: PRODUCTION where the stage protects its data, DEVELOPMENT elsewhere.
+func amplifyStage(cfg *config.Config) string {
+	if cfg.DeletionProtection {
+		return "PRODUCTION"
+	}
+	return "DEVELOPMENT"
 }

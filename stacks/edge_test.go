@@ -73,14 +73,14 @@ func TestOnlyCloudFrontReachesTheAlb(t *testing.T) {
 
 func TestWafRulesAndModePerStage(t *testing.T) {
 	// prod blocks; dev has no WAF (cost); the variant runs prod's rules in count mode.
-	checkWebAcl(t, built["prod"], "None", "Block", 0)
-	checkWebAcl(t, withDomain, "Count", "Count", 12)
+	checkWebACL(t, built["prod"], "None", "Block", 0)
+	checkWebACL(t, withDomain, "Count", "Count", 12)
 	expect(t, "dev without WAF", func() {
 		tmpl(built["dev"].Edge.Stack).ResourceCountIs(jsii.String("AWS::WAFv2::WebACL"), jsii.Number(0))
 	})
 }
 
-func checkWebAcl(t *testing.T, s *H2oStage, managedOverride, rateAction string, bodyLimit int) {
+func checkWebACL(t *testing.T, s *H2oStage, managedOverride, rateAction string, bodyLimit int) {
 	t.Helper()
 	_, acl := only(t, s.Edge.Stack, "AWS::WAFv2::WebACL")
 	p := props(acl)

@@ -51,25 +51,29 @@ func (a albMetrics) errorRate(period awscdk.Duration, minRequests int) awscloudw
 	})
 }
 
-// stageMetrics names every metric observability watches, from literal resource names where the stage fixes
-// them (cluster, service, DB instance, cache nodes) and cross-stack values where AWS generates them.
+// stageMetrics names every metric observability watches, from what the producing stacks export: the service's
+// and database's names, the cache's nodes, the load balancer's and distribution's generated ids.
 type stageMetrics struct {
 	albMetrics
-	cfg            *config.Config
-	distributionID *string
+	cluster, service, database string
+	cacheNodes                 []string
+	distributionID             *string
+	// The backend's own metric (embedded metric format), dimension Stage=<stage>: observability's settings.
+	stage, aiNamespace, aiMetric string
 }
 
-func newStageMetrics(cfg *config.Config, compute *ComputeStack, edge *EdgeStack) *stageMetrics {
+func newStageMetrics(cfg *config.Config, data *DataStack, compute *ComputeStack, edge *EdgeStack) *stageMetrics {
 	svc := compute.BackendService
 	return &stageMetrics{
-		albMetrics:     albMetrics{svc.LoadBalancer().LoadBalancerFullName(), svc.TargetGroup().TargetGroupFullName()},
-		cfg:            cfg,
-		distributionID: edge.Distribution.DistributionId(),
+		albMetrics: albMetrics{svc.LoadBalancer().LoadBalancerFullName(), svc.TargetGroup().TargetGroupFullName()},
+		cluster:    compute.ClusterName, service: compute.ServiceName, database: data.DatabaseInstanceID,
+		cacheNodes: data.Cache.NodeIDs, distributionID: edge.Distribution.DistributionId(),
+		stage: cfg.Stage, aiNamespace: cfg.MetricsNamespace, aiMetric: cfg.AIDurationMetric,
 	}
 }
 
 func (m *stageMetrics) serviceDims() map[string]*string {
-	return map[string]*string{"ClusterName": jsii.String(Names{m.cfg.Stage}.Cluster()), "ServiceName": jsii.String(Names{m.cfg.Stage}.Service())}
+	return map[string]*string{"ClusterName": jsii.String(m.cluster), "ServiceName": jsii.String(m.service)}
 }
 
 func (m *stageMetrics) ecs(name, statistic string) awscloudwatch.Metric {
@@ -90,19 +94,22 @@ func (m *stageMetrics) tasksMissing() awscloudwatch.MathExpression {
 }
 
 func (m *stageMetrics) rds(name, statistic string) awscloudwatch.Metric {
-	return newMetric("AWS/RDS", name, statistic, map[string]*string{"DBInstanceIdentifier": jsii.String(dbInstanceID(m.cfg))})
+	return newMetric("AWS/RDS", name, statistic, map[string]*string{"DBInstanceIdentifier": jsii.String(m.database)})
 }
 
 func (m *stageMetrics) cacheNode(name, node string) awscloudwatch.Metric {
-	return newMetric("AWS/ElastiCache", name, map[bool]string{true: "Sum", false: "Maximum"}[name == "Evictions"],
-		map[string]*string{"CacheClusterId": jsii.String(node)})
+	statistic := "Maximum"
+	if name == "Evictions" { // a count per period, not a level
+		statistic = "Sum"
+	}
+	return newMetric("AWS/ElastiCache", name, statistic, map[string]*string{"CacheClusterId": jsii.String(node)})
 }
 
 // cacheMax is the worst node of the replication group, so a failover (primary moving) changes nothing.
-func (m *stageMetrics) cacheMax(name string, cfg *config.Config) awscloudwatch.MathExpression {
+func (m *stageMetrics) cacheMax(name string) awscloudwatch.MathExpression {
 	using := map[string]awscloudwatch.IMetric{}
 	var ids []string
-	for i, node := range cacheNodeIDs(cfg) {
+	for i, node := range m.cacheNodes {
 		id := fmt.Sprintf("n%d", i)
 		using[id] = m.cacheNode(name, node)
 		ids = append(ids, id)
@@ -120,5 +127,5 @@ func (m *stageMetrics) cloudfront(name, statistic string) awscloudwatch.Metric {
 
 // aiDuration is the backend's own metric (embedded metric format), dimension Stage=<stage>.
 func (m *stageMetrics) aiDuration(statistic string) awscloudwatch.Metric {
-	return newMetric(m.cfg.MetricsNamespace, m.cfg.AiDurationMetric, statistic, map[string]*string{"Stage": jsii.String(m.cfg.Stage)})
+	return newMetric(m.aiNamespace, m.aiMetric, statistic, map[string]*string{"Stage": jsii.String(m.stage)})
 }

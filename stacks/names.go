@@ -36,8 +36,8 @@ func (n Names) Alarm(name string) string     { return n.of(name) }
 func (n Names) Dashboard(name string) string { return n.of(name) }
 func (n Names) Resource(name string) string  { return n.of(name) }
 
-// WebAcl is the stage's CloudFront web ACL; BackupVault its AWS Backup vault.
-func (n Names) WebAcl() string      { return n.of("api") }
+// WebACL is the stage's CloudFront web ACL; BackupVault its AWS Backup vault.
+func (n Names) WebACL() string      { return n.of("api") }
 func (n Names) BackupVault() string { return n.of("backups") }
 
 // WafLogGroup is the web ACL's log group: WAF requires the aws-waf-logs- prefix.

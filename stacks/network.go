@@ -38,7 +38,7 @@ func NewNetworkStack(scope constructs.Construct, cfg *config.Config) *NetworkSta
 
 	flowLogs := newLogGroup(stack, "FlowLogs", cfg, "")
 	vpc := awsec2.NewVpc(stack, jsii.String("Vpc"), &awsec2.VpcProps{
-		IpAddresses:         awsec2.IpAddresses_Cidr(jsii.String(cfg.VpcCidr)),
+		IpAddresses:         awsec2.IpAddresses_Cidr(jsii.String(cfg.VPCCIDR)),
 		AvailabilityZones:   jsii.Strings(cfg.AvailabilityZones...),
 		NatGateways:         jsii.Number(float64(cfg.NatGateways)),
 		SubnetConfiguration: &subnets,

@@ -43,7 +43,7 @@ func TestNetworkSubnetsSpanExactlyTheConfiguredAZs(t *testing.T) {
 		}
 		expect(t, "VPC CIDR", func() {
 			tmpl(s.Network.Stack).HasResourceProperties(jsii.String("AWS::EC2::VPC"), &map[string]interface{}{
-				"CidrBlock": cfg.VpcCidr, "EnableDnsHostnames": true, "EnableDnsSupport": true})
+				"CidrBlock": cfg.VPCCIDR, "EnableDnsHostnames": true, "EnableDnsSupport": true})
 		})
 	})
 }

@@ -30,42 +30,25 @@ type ObservabilityStack struct {
 	Dashboards  []awscloudwatch.Dashboard
 }
 
-// alarmSpec is one alarm of the stage. Missing data is chosen per alarm (see each spec's comment).
-type alarmSpec struct {
-	id, name, description string
-	metric                awscloudwatch.IMetric
-	threshold             float64
-	comparison            awscloudwatch.ComparisonOperator
-	periods               float64
-	missing               awscloudwatch.TreatMissingData
-}
-
 // NewObservabilityStack builds the monitoring of one stage on top of every other layer.
 func NewObservabilityStack(scope constructs.Construct, cfg *config.Config, data *DataStack, compute *ComputeStack, edge *EdgeStack) *ObservabilityStack {
 	stack := newLayerStack(scope, cfg, "observability", "dashboards, alarms, notifications, budget")
 	o := &ObservabilityStack{Stack: stack}
-	m := newStageMetrics(cfg, compute, edge)
+	m := newStageMetrics(cfg, data, compute, edge)
 	o.AlarmTopic = newAlarmTopic(stack, cfg)
 
 	notify := awscloudwatchactions.NewSnsAction(o.AlarmTopic) // one action object for every alarm, ALARM and OK
-	for _, spec := range alarmSpecs(cfg, m, data) {
-		alarm := awscloudwatch.NewAlarm(stack, jsii.String(spec.id), &awscloudwatch.AlarmProps{
-			AlarmName:          jsii.String(Names{cfg.Stage}.Alarm(spec.name)),
-			AlarmDescription:   jsii.String(spec.description),
-			Metric:             spec.metric,
-			Threshold:          jsii.Number(spec.threshold),
-			ComparisonOperator: spec.comparison,
-			EvaluationPeriods:  jsii.Number(spec.periods),
-			TreatMissingData:   spec.missing,
-		})
+	specs := alarmSpecsOf(m, data, compute)
+	for _, spec := range specs {
+		alarm := spec.create(stack, Names{cfg.Stage})
 		alarm.AddAlarmAction(notify)
 		alarm.AddOkAction(notify)
 		o.Alarms = append(o.Alarms, alarm)
 	}
 	o.CanaryAlarm = newCanaryAlarm(stack, cfg, notify)
-	routeEvents(stack, cfg, o.AlarmTopic, compute)
+	routeEvents(stack, o.AlarmTopic, data, compute)
 	newBudget(stack, cfg, o.AlarmTopic)
-	o.Dashboards = newDashboards(stack, cfg, m, data)
+	o.Dashboards = newDashboards(stack, cfg, m, data, compute, specs)
 	outputs(stack, "for scripts/verify.sh", map[string]*string{"AlarmTopicArn": o.AlarmTopic.TopicArn(),
 		"AlarmTopicName": o.AlarmTopic.TopicName(), "CanaryAlarmName": o.CanaryAlarm.AlarmName()})
 	return o
@@ -125,11 +108,11 @@ func newAlarmTopic(stack awscdk.Stack, cfg *config.Config) awssns.Topic {
 		Conditions: &map[string]interface{}{"StringEquals": sameAccount},
 	}))
 	topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(cfg.AlarmEmail), nil))
-	if cfg.SlackChannelId != "" {
+	if cfg.SlackChannelID != "" {
 		awschatbot.NewSlackChannelConfiguration(stack, jsii.String("Slack"), &awschatbot.SlackChannelConfigurationProps{
 			SlackChannelConfigurationName: jsii.String(Names{cfg.Stage}.Resource("alarms")),
-			SlackWorkspaceId:              jsii.String(cfg.SlackWorkspaceId),
-			SlackChannelId:                jsii.String(cfg.SlackChannelId),
+			SlackWorkspaceId:              jsii.String(cfg.SlackWorkspaceID),
+			SlackChannelId:                jsii.String(cfg.SlackChannelID),
 			NotificationTopics:            &[]awssns.ITopic{topic},
 			// Chat users may read, never change, the account.
 			GuardrailPolicies: &[]awsiam.IManagedPolicy{awsiam.ManagedPolicy_FromAwsManagedPolicyName(jsii.String("ReadOnlyAccess"))},
@@ -138,46 +121,45 @@ func newAlarmTopic(stack awscdk.Stack, cfg *config.Config) awssns.Topic {
 	return topic
 }
 
-func alarmSpecs(cfg *config.Config, m *stageMetrics, data *DataStack) []alarmSpec {
-	gt, ge, lt := awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
-		awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD, awscloudwatch.ComparisonOperator_LESS_THAN_THRESHOLD
-	// notBreaching: no datapoint means no activity, which is not a fault (no requests, no slow queries).
-	// breaching: a metric AWS always publishes while the resource is alive; silence means it is not --
-	// unless the stage scales to zero off hours, when silence is the schedule working.
-	quiet, dead := awscloudwatch.TreatMissingData_NOT_BREACHING, awscloudwatch.TreatMissingData_BREACHING
-	if cfg.ScaleDownCron != "" {
+// alarmSpecsOf are the stage's alarms; the deployment alarms live in compute (ECS rolls back on them).
+func alarmSpecsOf(m *stageMetrics, data *DataStack, compute *ComputeStack) alarmSpecs {
+	// notBreached: no datapoint means no activity, which is not a fault (no requests, no slow queries).
+	// breached: a metric AWS always publishes while the resource is alive; silence means it is not -- unless the
+	// stage scales to zero off hours, when silence is the schedule working.
+	quiet, dead := notBreached, breached
+	if compute.ScalesToZero {
 		dead = quiet
 	}
-	specs := []alarmSpec{
+	specs := alarmSpecs{
 		// The design's five (error rate lives in compute: ECS deployments roll back on it).
 		{"EcsCpuAlarm", "ecs-cpu", "ECS service CPU above 80 % for 5 minutes (design threshold).",
-			m.ecs("CPUUtilization", "Average"), 80, gt, 1, dead},
+			m.ecs("CPUUtilization", "Average"), 80, above, 1, 0, dead},
 		{"EcsMemoryAlarm", "ecs-memory", "ECS service memory above 85 % for 5 minutes (design threshold).",
-			m.ecs("MemoryUtilization", "Average"), 85, gt, 1, dead},
+			m.ecs("MemoryUtilization", "Average"), 85, above, 1, 0, dead},
 		{"RdsConnectionsAlarm", "rds-connections", "More than 80 database connections (design threshold).",
-			m.rds("DatabaseConnections", "Maximum"), 80, gt, 1, dead},
+			m.rds("DatabaseConnections", "Maximum"), 80, above, 1, 0, dead},
 		// Only statements over 1 s are logged (log_min_duration_statement=1000), so "average slow-query time
 		// above 1 s" is the same as "at least one logged statement": count them, a parse that cannot fail.
 		{"SlowQueryAlarm", "slow-queries", "At least one SQL statement took longer than 1 s in 5 minutes (design: slow queries > 1 s).",
-			data.SlowQueryCount, 1, ge, 1, quiet},
+			data.SlowQueryCount, 1, atLeast, 1, 0, quiet},
 		// Beyond the design.
 		{"RunningTasksAlarm", "running-tasks", "Fewer tasks running than desired for 10 minutes (tasks crash or cannot be placed).",
-			m.tasksMissing(), 0, gt, 2, dead},
+			m.tasksMissing(), 0, above, 2, 0, dead},
 		{"AlbElb5xxAlarm", "alb-5xx", "The load balancer itself answered more than 10 5xx in 5 minutes (no healthy target, timeouts).",
-			m.alb("HTTPCode_ELB_5XX_Count", "Sum"), 10, gt, 1, quiet},
+			m.alb("HTTPCode_ELB_5XX_Count", "Sum"), 10, above, 1, 0, quiet},
 		{"RdsFreeStorageAlarm", "rds-free-storage", "Less than 10 % of the allocated database storage is free.",
-			m.rds("FreeStorageSpace", "Minimum"), float64(cfg.DbAllocatedStorageGiB) * 0.1 * 1024 * 1024 * 1024, lt, 1, dead},
+			m.rds("FreeStorageSpace", "Minimum"), float64(data.AllocatedStorageGiB) * 0.1 * 1024 * 1024 * 1024, below, 1, 0, dead},
 		{"CacheCpuAlarm", "cache-cpu", "Valkey engine CPU above 80 % on a node.",
-			m.cacheMax("EngineCPUUtilization", cfg), 80, gt, 1, dead},
+			m.cacheMax("EngineCPUUtilization"), 80, above, 1, 0, dead},
 		{"CacheMemoryAlarm", "cache-memory", "Valkey memory above 80 % on a node: evictions are next.",
-			m.cacheMax("DatabaseMemoryUsagePercentage", cfg), 80, gt, 1, dead},
+			m.cacheMax("DatabaseMemoryUsagePercentage"), 80, above, 1, 0, dead},
 		{"CacheEvictionsAlarm", "cache-evictions", "Valkey evicted more than 100 keys in 5 minutes: the node is too small.",
-			m.cacheMax("Evictions", cfg), 100, gt, 1, quiet},
+			m.cacheMax("Evictions"), 100, above, 1, 0, quiet},
 	}
-	if cfg.DbInstanceClass[:len("db.t")] == "db.t" {
+	if data.BurstableClass {
 		specs = append(specs, alarmSpec{"RdsCpuCreditsAlarm", "rds-cpu-credits",
 			"Burstable database below 20 CPU credits: it is about to be throttled to its baseline.",
-			m.rds("CPUCreditBalance", "Minimum"), 20, lt, 1, dead})
+			m.rds("CPUCreditBalance", "Minimum"), 20, below, 1, 0, dead})
 	}
 	return specs
 }
@@ -185,7 +167,7 @@ func alarmSpecs(cfg *config.Config, m *stageMetrics, data *DataStack) []alarmSpe
 // routeEvents sends what alarms cannot see to the topic: ECS deployment failures and rollbacks, RDS
 // failovers and storage events, and the state changes of compute's deployment alarms (compute owns them,
 // so their actions cannot point here without a cycle).
-func routeEvents(stack awscdk.Stack, cfg *config.Config, topic awssns.Topic, compute *ComputeStack) {
+func routeEvents(stack awscdk.Stack, topic awssns.Topic, data *DataStack, compute *ComputeStack) {
 	target := awseventstargets.NewSnsTopic(topic, nil)
 	rules := map[string]*awsevents.EventPattern{
 		"EcsDeploymentEvents": {
@@ -195,7 +177,7 @@ func routeEvents(stack awscdk.Stack, cfg *config.Config, topic awssns.Topic, com
 		},
 		"RdsEvents": {
 			Source: jsii.Strings("aws.rds"), DetailType: jsii.Strings("RDS DB Instance Event"),
-			Detail: &map[string]interface{}{"SourceIdentifier": []string{dbInstanceID(cfg)},
+			Detail: &map[string]interface{}{"SourceIdentifier": []string{data.DatabaseInstanceID},
 				"EventCategories": []string{"failover", "failure", "low storage"}},
 		},
 		"DeploymentAlarmEvents": {
@@ -224,7 +206,7 @@ func newBudget(stack awscdk.Stack, cfg *config.Config, topic awssns.Topic) {
 			BudgetName:  jsii.String(Names{cfg.Stage}.Resource("monthly")),
 			BudgetType:  jsii.String("COST"),
 			TimeUnit:    jsii.String("MONTHLY"),
-			BudgetLimit: &awsbudgets.CfnBudget_SpendProperty{Amount: jsii.Number(float64(cfg.MonthlyBudgetUsd)), Unit: jsii.String("USD")},
+			BudgetLimit: &awsbudgets.CfnBudget_SpendProperty{Amount: jsii.Number(float64(cfg.MonthlyBudgetUSD)), Unit: jsii.String("USD")},
 			CostFilters: map[string]interface{}{"TagKeyValue": []string{"user:Stage$" + cfg.Stage}},
 		},
 		// Early warning on the forecast, certainty on the actual spend.

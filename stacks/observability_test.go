@@ -140,7 +140,7 @@ func TestBudgetAlertsAtForecastAndActual(t *testing.T) {
 		_, b := only(t, s.Observability.Stack, "AWS::Budgets::Budget")
 		p := props(b)
 		budget := p["Budget"].(map[string]interface{})
-		if !jsonEqual(budget["BudgetLimit"], map[string]interface{}{"Amount": float64(cfg.MonthlyBudgetUsd), "Unit": "USD"}) ||
+		if !jsonEqual(budget["BudgetLimit"], map[string]interface{}{"Amount": float64(cfg.MonthlyBudgetUSD), "Unit": "USD"}) ||
 			!jsonEqual(budget["CostFilters"], map[string]interface{}{"TagKeyValue": []interface{}{"user:Stage$" + cfg.Stage}}) {
 			t.Errorf("budget %v", budget)
 		}

@@ -59,31 +59,26 @@ func configureHealthCheck(svc awsecspatterns.ApplicationLoadBalancedFargateServi
 	svc.TargetGroup().SetAttribute(jsii.String("deregistration_delay.timeout_seconds"), jsii.String(fmt.Sprint(timeouts.Drain)))
 }
 
-func deploymentAlarms(stack awscdk.Stack, cfg *config.Config, svc awsecspatterns.ApplicationLoadBalancedFargateService) (awscloudwatch.Alarm, awscloudwatch.Alarm) {
+func deploymentAlarms(stack awscdk.Stack, cfg *config.Config, svc awsecspatterns.ApplicationLoadBalancedFargateService) (awscloudwatch.Alarm, awscloudwatch.Alarm, alarmSpecs) {
 	// Built in the stack that owns the ALB, from its full names.
 	m := albMetrics{svc.LoadBalancer().LoadBalancerFullName(), svc.TargetGroup().TargetGroupFullName()}
 	minute := awscdk.Duration_Seconds(jsii.Number(deployAlarmPeriodSeconds))
-	alarm := func(id, name, description string, metric awscloudwatch.IMetric, comparison awscloudwatch.ComparisonOperator) awscloudwatch.Alarm {
-		return awscloudwatch.NewAlarm(stack, jsii.String(id), &awscloudwatch.AlarmProps{
-			AlarmName: jsii.String(Names{cfg.Stage}.Alarm(name)), AlarmDescription: jsii.String(description),
-			Metric: metric, Threshold: jsii.Number(1), ComparisonOperator: comparison,
-			EvaluationPeriods: jsii.Number(deployAlarmEvaluationPeriods), DatapointsToAlarm: jsii.Number(deployAlarmDatapoints),
-			// No traffic is not an outage; an idle ALB publishes no datapoint.
-			TreatMissingData: awscloudwatch.TreatMissingData_NOT_BREACHING,
-		})
+	// No traffic is not an outage; an idle ALB publishes no datapoint.
+	specs := alarmSpecs{
+		{"ErrorRateAlarm", "error-rate", fmt.Sprintf("More than 1 %% of API requests failed with 5xx in %d of %d minutes "+
+			"(design threshold; ignored under %d requests a minute); rolls back ECS deployments.", deployAlarmDatapoints,
+			deployAlarmEvaluationPeriods, cfg.ErrorRateMinRequests), m.errorRate(minute, cfg.ErrorRateMinRequests),
+			1, above, deployAlarmEvaluationPeriods, deployAlarmDatapoints, notBreached},
+		// Minimum across the load balancer's nodes: one node's momentary view does not count.
+		{"UnhealthyHostsAlarm", "unhealthy-hosts", fmt.Sprintf("A backend task was out of service "+
+			"(failed the ALB health check) in %d of %d minutes; rolls back ECS deployments.", deployAlarmDatapoints, deployAlarmEvaluationPeriods),
+			m.target("UnHealthyHostCount", "Minimum").With(&awscloudwatch.MetricOptions{Period: minute}),
+			1, atLeast, deployAlarmEvaluationPeriods, deployAlarmDatapoints, notBreached},
 	}
-	errorAlarm := alarm("ErrorRateAlarm", "error-rate", fmt.Sprintf("More than 1 %% of API requests failed with 5xx in %d of %d minutes "+
-		"(design threshold; ignored under %d requests a minute); rolls back ECS deployments.", deployAlarmDatapoints,
-		deployAlarmEvaluationPeriods, cfg.ErrorRateMinRequests), m.errorRate(minute, cfg.ErrorRateMinRequests),
-		awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD)
-	// Minimum across the load balancer's nodes: one node's momentary view does not count.
-	unhealthyAlarm := alarm("UnhealthyHostsAlarm", "unhealthy-hosts", fmt.Sprintf("A backend task was out of service "+
-		"(failed the ALB health check) in %d of %d minutes; rolls back ECS deployments.", deployAlarmDatapoints, deployAlarmEvaluationPeriods),
-		m.target("UnHealthyHostCount", "Minimum").With(&awscloudwatch.MetricOptions{Period: minute}),
-		awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD)
+	errorAlarm, unhealthyAlarm := specs[0].create(stack, Names{cfg.Stage}), specs[1].create(stack, Names{cfg.Stage})
 	// Plain names plus explicit dependencies: passing the alarm objects makes CDK warn about a possible cycle.
 	svc.Service().EnableDeploymentAlarms(&[]*string{errorAlarm.AlarmName(), unhealthyAlarm.AlarmName()},
 		&awsecs.DeploymentAlarmOptions{Behavior: awsecs.AlarmBehavior_ROLLBACK_ON_ALARM})
 	svc.Service().Node().AddDependency(errorAlarm, unhealthyAlarm)
-	return errorAlarm, unhealthyAlarm
+	return errorAlarm, unhealthyAlarm, specs
 }

@@ -61,12 +61,12 @@ func newBackendTasks(stack awscdk.Stack, cfg *config.Config, data *DataStack, lo
 // taskDefinition is an empty Fargate task definition of the backend's size and architecture.
 func (b *backendTasks) taskDefinition(id, family string) awsecs.FargateTaskDefinition {
 	arch := awsecs.CpuArchitecture_ARM64()
-	if b.cfg.CpuArchitecture == config.ArchX8664 {
+	if b.cfg.CPUArchitecture == config.ArchX8664 {
 		arch = awsecs.CpuArchitecture_X86_64()
 	}
 	return awsecs.NewFargateTaskDefinition(b.stack, jsii.String(id), &awsecs.FargateTaskDefinitionProps{
 		Family:         jsii.String(family),
-		Cpu:            jsii.Number(float64(b.cfg.TaskCpu)),
+		Cpu:            jsii.Number(float64(b.cfg.TaskCPU)),
 		MemoryLimitMiB: jsii.Number(float64(b.cfg.TaskMemoryMiB)),
 		RuntimePlatform: &awsecs.RuntimePlatform{
 			CpuArchitecture: arch, OperatingSystemFamily: awsecs.OperatingSystemFamily_LINUX(),

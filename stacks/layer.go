@@ -1,0 +1,118 @@
+package stacks
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsroute53"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"h2o-infra/config"
+)
+
+// What every layer stack (and h2o-ci) is built with: its environment, tags, name, data-safety policy, outputs.
+
+// env is where a stack deploys: the region always, the account when one is configured ("" = the deploying
+// credentials' account).
+func env(account, region string) *awscdk.Environment {
+	e := &awscdk.Environment{Region: jsii.String(region)}
+	if account != "" {
+		e.Account = jsii.String(account)
+	}
+	return e
+}
+
+// tagAll tags every taggable resource under scope (cost allocation tags), in a fixed order.
+func tagAll(scope constructs.IConstruct, tags map[string]string) {
+	for _, k := range sortedKeys(tags) {
+		awscdk.Tags_Of(scope).Add(jsii.String(k), jsii.String(tags[k]), untaggedTypes)
+	}
+}
+
+// untaggedTypes: CDK 2.276 tags these, but cfn-lint 1.51's schemas reject Tags on them (E3002). Listeners
+// and scalable targets are free, and dashboard charges are not split by tag, so cost allocation loses nothing.
+var untaggedTypes = &awscdk.TagProps{ExcludeResourceTypes: jsii.Strings(
+	"AWS::ElasticLoadBalancingV2::Listener", "AWS::ApplicationAutoScaling::ScalableTarget", "AWS::CloudWatch::Dashboard")}
+
+// newLayerStack creates the stack of one layer, named h2o-<stage>-<layer> and tagged Layer=<layer>.
+func newLayerStack(scope constructs.Construct, cfg *config.Config, layer, description string) awscdk.Stack {
+	stack := awscdk.NewStack(scope, jsii.String(layer), &awscdk.StackProps{
+		StackName:   jsii.String(Names{cfg.Stage}.Stack(layer)),
+		Description: jsii.String(fmt.Sprintf("h2o %s: %s", cfg.Stage, description)),
+		// prod stacks refuse `cdk destroy`/DeleteStack until someone turns this off on purpose.
+		TerminationProtection: jsii.Bool(cfg.DeletionProtection),
+	})
+	tagAll(stack, map[string]string{"Layer": layer})
+	// Every reference this stack consumes is strong (an export): CloudFormation then refuses to replace or change
+	// a producer's resource while this stack uses it ("you can't ... modify the exported output value": Fn::ImportValue
+	// reference), where a weak Fn::GetStackOutput would leave this stack on the old resource (it is resolved only when
+	// the consumer is created or updated: Fn::GetStackOutput reference) and the CDK skips an unchanged stack. Set
+	// before the stack has children, as construct context must be. The network's VPC and subnets opt out (weakRefs).
+	awscdk.CrossStackReferences_Of(stack).Consume(awscdk.ReferenceStrength_STRONG)
+	if problems := cfg.DeployProblems(); len(problems) > 0 {
+		refuseDeploy(stack, problems)
+	}
+	return stack
+}
+
+// refuseDeploy makes CloudFormation refuse to create or update the stack while the stage's settings hold a
+// placeholder: CloudFormation evaluates a template's rules before it creates or updates any resource
+// (CloudFormation user guide, "Rules"), and this one cannot hold. Rule assertions compare parameter values, so it
+// reads BootstrapVersion, the parameter the CDK gives every stack, as the CDK's own CheckBootstrapVersion rule
+// does. Synth and `cdk diff` are unaffected; every stack carries it, so `cdk deploy 'dev/*'` stops at the first.
+func refuseDeploy(stack awscdk.Stack, problems []string) {
+	awscdk.NewCfnRule(stack, jsii.String("RefusePlaceholderSettings"), &awscdk.CfnRuleProps{
+		Assertions: &[]*awscdk.CfnRuleAssertion{{
+			Assert:            awscdk.Fn_ConditionContains(jsii.Strings("placeholder settings"), awscdk.Fn_Ref(jsii.String("BootstrapVersion"))),
+			AssertDescription: jsii.String(strings.Join(problems, "; ")),
+		}},
+	})
+}
+
+// statefulRemoval is what happens to data when its stack is deleted: prod keeps it (retainPolicy: RETAIN or
+// SNAPSHOT), dev lets it go with the stack.
+func statefulRemoval(cfg *config.Config, retainPolicy awscdk.RemovalPolicy) awscdk.RemovalPolicy {
+	if cfg.DeletionProtection {
+		return retainPolicy
+	}
+	return awscdk.RemovalPolicy_DESTROY
+}
+
+// hostedZone is the stage's public zone, by id and name from config: no lookup, so synth stays offline.
+func hostedZone(scope constructs.Construct, cfg *config.Config) awsroute53.IHostedZone {
+	return awsroute53.HostedZone_FromHostedZoneAttributes(scope, jsii.String("Zone"), &awsroute53.HostedZoneAttributes{
+		HostedZoneId: jsii.String(cfg.HostedZoneID), ZoneName: jsii.String(cfg.DomainName),
+	})
+}
+
+// outputs adds one stack output per value (in key order, for stable templates), each with the same description.
+func outputs(stack awscdk.Stack, description string, values map[string]*string) {
+	for _, key := range sortedKeys(values) {
+		awscdk.NewCfnOutput(stack, jsii.String(key), &awscdk.CfnOutputProps{Value: values[key], Description: jsii.String(description)})
+	}
+}
+
+// optional is nil for "" (a property left unset), else the string.
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return jsii.String(s)
+}
+
+// sortedKeys ranges a map in a fixed order: Go's map order is random, and constructs created (or metadata
+// written) in a different order each run would change the templates and make every `cdk diff` noisy.
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
+
+// toAnySlice converts a string list for the L1 properties typed as a list of anything.
+func toAnySlice(values *[]*string) *[]interface{} {
+	out := make([]interface{}, 0, len(*values))
+	for _, v := range *values {
+		out = append(out, v)
+	}
+	return &out
+}

@@ -1,0 +1,40 @@
+package stacks
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+)
+
+// cdk-nag: the AwsSolutions pack on every stack, and suppressions that each say why a rule does not apply.
+
+// addNagChecks runs cdk-nag's AwsSolutions pack over scope. Aspects added to the App stop at Stage
+// boundaries, so each Stage and each top-level stack gets its own.
+func addNagChecks(scope constructs.IConstruct) {
+	awscdk.Aspects_Of(scope).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
+}
+
+// suppress records cdk-nag suppressions on a construct; every reason must say why the rule does not apply.
+func suppress(c constructs.IConstruct, reasons map[string]string) {
+	var list []*cdknag.NagPackSuppression
+	for _, id := range sortedKeys(reasons) {
+		list = append(list, &cdknag.NagPackSuppression{Id: jsii.String(id), Reason: jsii.String(reasons[id])})
+	}
+	cdknag.NagSuppressions_AddResourceSuppressions(c, &list, jsii.Bool(true))
+}
+
+// suppressWildcards suppresses only the listed IAM5 findings (each a literal like "Resource::*" or, between
+// slashes, a regular expression), so a new wildcard added later is still reported.
+func suppressWildcards(c constructs.IConstruct, reason string, findings ...string) {
+	var appliesTo []interface{}
+	for _, f := range findings {
+		if len(f) > 1 && f[0] == '/' {
+			appliesTo = append(appliesTo, &cdknag.RegexAppliesTo{Regex: jsii.String(f)})
+		} else {
+			appliesTo = append(appliesTo, f)
+		}
+	}
+	list := []*cdknag.NagPackSuppression{{Id: jsii.String("AwsSolutions-IAM5"), Reason: jsii.String(reason), AppliesTo: &appliesTo}}
+	cdknag.NagSuppressions_AddResourceSuppressions(c, &list, jsii.Bool(true))
+}

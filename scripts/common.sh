@@ -326,3 +326,13 @@ move_ecr_tags() {
   fi
   return 0
 }
+
+# wait_db_available ID ROUNDS: until the RDS instance is available. The waiter gives up after 30 minutes (60 polls,
+# 30 s apart), and starting or restoring an instance can take longer: up to ROUNDS waiter runs.
+wait_db_available() {
+  local id=$1 rounds=$2 round=1
+  until run aws rds wait db-instance-available --region "$REGION" --db-instance-identifier "$id"; do
+    ((round < rounds)) || die "database $id is not available after $rounds wait rounds: see its events in the RDS console"
+    round=$((round + 1))
+  done
+}

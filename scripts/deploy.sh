@@ -120,14 +120,6 @@ db_status() {
   capture '<DBInstanceStatus>' aws rds describe-db-instances --region "$REGION" --db-instance-identifier "$1" \
     --query 'DBInstances[0].DBInstanceStatus' --output text
 }
-# wait_available ID: the RDS waiter gives up after 30 minutes (60 polls, 30 s apart): loop it.
-wait_available() {
-  local round=1
-  until run aws rds wait db-instance-available --region "$REGION" --db-instance-identifier "$1"; do
-    ((round < wake_rounds)) || die "database $1 is not available after $wake_rounds wait rounds: see docs/runbook.md"
-    round=$((round + 1))
-  done
-}
 wake_database() {
   local id=$1 status
   status=$(db_status "$id") || die "cannot read the status of database $id"
@@ -144,12 +136,12 @@ wake_database() {
       log "database $id is stopped (off hours): starting it"
       run aws rds start-db-instance --region "$REGION" --db-instance-identifier "$id" \
         --query 'DBInstance.DBInstanceStatus' --output text >/dev/null || die "cannot start database $id"
-      wait_available "$id"
+      wait_db_available "$id" "$wake_rounds"
       woke=1
       ;;
     starting)
       log "database $id is starting: waiting until it is available"
-      wait_available "$id"
+      wait_db_available "$id" "$wake_rounds"
       ;;
     *)
       dry_note "when the status is stopped: $(words aws rds start-db-instance --region "$REGION" \

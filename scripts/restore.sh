@@ -177,16 +177,8 @@ case $mode in
     ;;
 esac
 
-# wait_available: the RDS waiter gives up after 30 minutes: loop it.
-wait_available() {
-  local round=1
-  until run aws rds wait db-instance-available --region "$REGION" --db-instance-identifier "$target"; do
-    ((round < rounds)) || die "$target is not available after $rounds wait rounds: see the RDS console's events"
-    round=$((round + 1))
-  done
-}
 log "waiting until $target is available (a restore takes from about ten minutes to hours, with the data size)"
-wait_available
+wait_db_available "$target" "$rounds"
 
 # The restored instance keeps the password of the backup time: RDS manages a new one, in a secret of its own.
 # (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-secrets-manager.html)
@@ -195,7 +187,7 @@ run aws rds modify-db-instance --region "$REGION" --db-instance-identifier "$tar
   die "cannot turn on the managed master password of $target (it is available, with the password of the backup time)"
 attempt=1
 while :; do
-  wait_available
+  wait_db_available "$target" "$rounds"
   restored=$(capture "$(printf '<Endpoint>\t<Port>\t<MasterUserSecretArn>')" \
     aws rds describe-db-instances --region "$REGION" --db-instance-identifier "$target" \
     --query 'DBInstances[0].[Endpoint.Address, Endpoint.Port, MasterUserSecret.SecretArn]' --output text) ||

@@ -47,11 +47,11 @@ type ComputeStack struct {
 func NewComputeStack(scope constructs.Construct, cfg *config.Config, network *NetworkStack, data *DataStack) *ComputeStack {
 	stack := newLayerStack(scope, cfg, "compute", "ECS cluster and the backend Fargate service behind an internal ALB")
 	n := Names{cfg.Stage}
-	c := &ComputeStack{Stack: stack, LogGroupName: "/aws/ecs/h2o-backend-" + cfg.Stage, OriginHTTPS: cfg.DomainName != "",
+	c := &ComputeStack{Stack: stack, LogGroupName: n.BackendLogs(), OriginHTTPS: cfg.DomainName != "",
 		Timeouts: requestTimeouts(cfg), ClusterName: n.Cluster(), ServiceName: n.Service(), MinTasks: cfg.MinTasks,
 		MaxTasks: cfg.MaxTasks, ScalesToZero: cfg.ScaleDownCron != "", ErrorRateMinRequests: cfg.ErrorRateMinRequests}
 
-	execLogs := newLogGroup(stack, "ExecSessionLogs", cfg, "/aws/ecs/h2o-exec-"+cfg.Stage)
+	execLogs := newLogGroup(stack, "ExecSessionLogs", cfg, n.ExecLogs())
 	c.Cluster = awsecs.NewCluster(stack, jsii.String("Cluster"), &awsecs.ClusterProps{
 		ClusterName:                    jsii.String(c.ClusterName),
 		Vpc:                            network.Vpc,

@@ -43,5 +43,9 @@ func (n Names) BackupVault() string { return n.of("backups") }
 // WafLogGroup is the web ACL's log group: WAF requires the aws-waf-logs- prefix.
 func (n Names) WafLogGroup() string { return "aws-waf-logs-" + n.of() }
 
-// Deploy roles of h2o-ci (account level).
+// BackendLogs and ExecLogs are the log groups of the backend's containers and of ECS Exec sessions.
+func (n Names) BackendLogs() string { return "/aws/ecs/h2o-backend-" + n.Stage }
+func (n Names) ExecLogs() string    { return "/aws/ecs/h2o-exec-" + n.Stage }
+
+// DeployRole is the stage's GitHub deploy role in h2o-ci (account level).
 func (n Names) DeployRole() string { return n.of("deploy") }

@@ -8,10 +8,10 @@
 // cluster per stack, and one node per main construct (VPC, RDS, Valkey, S3, ECS, ALB, CloudFront, WAF, SNS, ...);
 // alarms, dashboards, rules and secrets are grouped into one node per stack. Plumbing (IAM policies, security
 // groups, log groups, custom-resource providers) is hidden, but references that pass through it are kept:
-// A -> B means a resource of A references one of B (Ref, Fn::GetAtt, Fn::Sub, Fn::GetStackOutput, or a literal
+// A -> B means a resource of A references one of B (Ref, Fn::GetAtt, Fn::Sub, Fn::ImportValue, Fn::GetStackOutput, or a literal
 // physical name such as an alarm dimension); an image pulled from another stack's ECR repository is a line on A.
-// Cross-stack edges are solid, edges inside a stack dashed; every pair of stacks that references another through
-// Fn::GetStackOutput gets at least one edge. No packages, network or browser; the output is deterministic.
+// Cross-stack edges are solid, edges inside a stack dashed; every pair of stacks that references another (an import
+// or Fn::GetStackOutput) gets at least one edge. No packages, network or browser; the output is deterministic.
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -75,6 +75,11 @@ const KINDS = {
   'AWS::Chatbot::SlackChannelConfiguration': [60, 'Chatbot Slack channel', 'mgmt'],
   'AWS::SQS::Queue': [60, 'SQS queue', 'mgmt'],
   'AWS::Lambda::Function': [50, 'Lambda function', 'compute'],
+  'AWS::Backup::BackupVault': [70, 'Backup vault', 'storage'],
+  'AWS::Backup::BackupPlan': [65, 'Backup plan', 'storage'],
+  'AWS::KMS::Key': [60, 'KMS key', 'security'],
+  'AWS::StepFunctions::StateMachine': [60, 'Step Functions state machine', 'mgmt'],
+  'AWS::ECS::TaskDefinition': [40, 'ECS task definition', 'compute'],
 };
 // Grouped kinds: one node per stack, listing the construct names.
 const GROUPS = {
@@ -113,6 +118,7 @@ function refsOf(value, out = []) {
       if (k === 'Ref' && typeof v === 'string') out.push({ local: v });
       else if (k === 'Fn::GetAtt') out.push({ local: Array.isArray(v) ? v[0] : String(v).split('.')[0] });
       else if (k === 'Fn::GetStackOutput' && v && v.StackName) out.push({ stack: v.StackName, output: v.OutputName });
+      else if (k === 'Fn::ImportValue' && typeof v === 'string') out.push({ stack: v.split(':')[0], exportName: v });
       else if (k === 'Fn::Sub') {
         const tpl = Array.isArray(v) ? v[0] : v;
         for (const m of String(tpl).matchAll(/\$\{([A-Za-z0-9]+)(\.[^}]*)?\}/g)) out.push({ local: m[1] });
@@ -314,9 +320,10 @@ if (!allStacks.length) {
 const stackModelByName = new Map(allStacks.map((s) => [s.name, s]));
 const logicalToMember = new Map(); // "<stackName>\0<logicalId>" -> member key
 for (const s of allStacks) for (const [top, rs] of s.byTop) for (const [lid] of rs) logicalToMember.set(`${s.name}\0${lid}`, `${s.name}/${top}`);
-function outputTarget(stackName, outputName) {
+function outputTarget(stackName, outputName, exportName) {
   const s = stackModelByName.get(stackName);
-  const o = s && (s.tpl.Outputs || {})[outputName];
+  const outputs = (s && s.tpl.Outputs) || {};
+  const o = exportName ? Object.values(outputs).find((x) => x.Export && x.Export.Name === exportName) : outputs[outputName];
   const r = o && refsOf(o.Value).find((x) => x.local);
   return r ? logicalToMember.get(`${stackName}\0${r.local}`) : undefined;
 }
@@ -374,7 +381,7 @@ for (const s of allStacks) {
         if (ref.stack) stackPairs.add(`${s.name}\0${ref.stack}`);
         if (skip) continue;
         if (ref.local) addRaw(from, logicalToMember.get(`${s.name}\0${ref.local}`), 'local');
-        else if (ref.stack) addRaw(from, outputTarget(ref.stack, ref.output) || `${ref.stack}/*`, 'cross');
+        else if (ref.stack) addRaw(from, outputTarget(ref.stack, ref.output, ref.exportName) || `${ref.stack}/*`, 'cross');
         else if (ref.image && ecrRepos.has(ref.image)) addRaw(from, ecrRepos.get(ref.image), 'image');
       }
     }

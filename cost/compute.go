@@ -65,9 +65,43 @@ func (c capacity) tasks() float64 {
 	return c.min
 }
 
+// taskHour prices one task-hour of a Fargate task definition: vCPU, memory and ephemeral storage beyond the
+// free 20 GiB. ok is false (and item listed unpriced) when the size or platform cannot be priced.
+func (e *estimator) taskHour(item string, td *Resource) (perTask float64, size string, ok bool) {
+	cpu, okC := taskSize(td, "Cpu", "vcpu")
+	mem, okM := taskSize(td, "Memory", "gb")
+	if !okC || !okM {
+		e.unpriced(item, "the task definition has no literal task-level Cpu/Memory")
+		return 0, "", false
+	}
+	if osf := td.Str("RuntimePlatform.OperatingSystemFamily"); osf != "" && osf != "LINUX" {
+		e.unpriced(item, "operating system "+osf+" has no Fargate price in the price table")
+		return 0, "", false
+	}
+	arch := td.Str("RuntimePlatform.CpuArchitecture")
+	if arch == "" {
+		arch = "X86_64" // the ECS default
+	}
+	archKey := map[string]string{"ARM64": "arm", "X86_64": "x86"}[arch]
+	vals, ok := e.priced(item, "architecture "+arch,
+		"fargate_linux_"+archKey+"_usd_per_vcpu_hour", "fargate_linux_"+archKey+"_usd_per_gb_hour")
+	if !ok {
+		return 0, "", false
+	}
+	vcpu, gb := cpu/1024, mem/1024
+	perTask = vcpu*vals[0] + gb*vals[1]
+	size = fmt.Sprintf("%s vCPU/%s GB %s", fmtNum(vcpu), fmtNum(gb), arch)
+	if eph, ok := td.Num("EphemeralStorage.SizeInGiB"); ok && eph > 20 {
+		if v, ok := e.priced(item+" ephemeral storage", "", "fargate_ephemeral_storage_over_20gb_usd_per_gb_hour"); ok {
+			perTask += (eph - 20) * v[0]
+			size += fmt.Sprintf(" +%s GiB storage", fmtNum(eph-20))
+		}
+	}
+	return perTask, size, true
+}
+
 func (e *estimator) fargate() {
-	for _, svc := range e.of("AWS::ECS::Service") {
-		e.handled[svc] = true
+	for _, svc := range e.claim("AWS::ECS::Service") {
 		name := "Fargate service " + svc.Path()
 		td := e.sameStackRef(svc, svc.Prop("TaskDefinition"))
 		if td == nil || td.Type != "AWS::ECS::TaskDefinition" {
@@ -79,39 +113,10 @@ func (e *estimator) fargate() {
 			e.unpriced(name, err)
 			continue
 		}
-		cpu, okC := taskSize(td, "Cpu", "vcpu")
-		mem, okM := taskSize(td, "Memory", "gb")
-		if !okC || !okM {
-			e.unpriced(name, "the task definition has no literal task-level Cpu/Memory")
+		perTask, sizeDetail, ok := e.taskHour(name, td)
+		if !ok {
 			continue
 		}
-		if osf := td.Str("RuntimePlatform.OperatingSystemFamily"); osf != "" && osf != "LINUX" {
-			e.unpriced(name, "operating system "+osf+" has no Fargate price in the price table")
-			continue
-		}
-		arch := td.Str("RuntimePlatform.CpuArchitecture")
-		if arch == "" {
-			arch = "X86_64" // the ECS default
-		}
-		archKey := map[string]string{"ARM64": "arm", "X86_64": "x86"}[arch]
-		vcpu, gb := cpu/1024, mem/1024
-		keys := []string{"fargate_linux_" + archKey + "_usd_per_vcpu_hour", "fargate_linux_" + archKey + "_usd_per_gb_hour"}
-		vals, missing := e.prices(keys...)
-		if archKey == "" || len(missing) > 0 {
-			e.unpriced(name, fmt.Sprintf("architecture %s: %s", arch, noKey(keys)))
-			continue
-		}
-		perTask := vcpu*vals[0] + gb*vals[1]
-		sizeDetail := fmt.Sprintf("%s vCPU/%s GB %s", fmtNum(vcpu), fmtNum(gb), arch)
-		if eph, ok := td.Num("EphemeralStorage.SizeInGiB"); ok && eph > 20 {
-			p, ok := e.price("fargate_ephemeral_storage_over_20gb_usd_per_gb_hour")
-			if !ok {
-				e.unpriced(name+" ephemeral storage", noKey([]string{"fargate_ephemeral_storage_over_20gb_usd_per_gb_hour"}))
-			}
-			perTask += (eph - 20) * p
-			sizeDetail += fmt.Sprintf(" +%s GiB storage", fmtNum(eph-20))
-		}
-		spotDiscount, okS := e.price("fargate_spot_discount_fraction_model")
 
 		// Task count: the autoscaling floor (and its schedule), else DesiredCount.
 		count, countDetail, target := e.taskCount(svc)
@@ -133,9 +138,13 @@ func (e *estimator) fargate() {
 				extra = fmt.Sprintf("; +%s scale-out task-h (usage) placed like task %s", fmtNum(e.u.ScaleOutTaskHours), fmtNum(floor+1))
 			}
 		}
-		if spotHours > 0 && !okS {
-			e.unpriced(name+" (Spot share)", noKey([]string{"fargate_spot_discount_fraction_model"}))
-			spotHours = 0
+		spotDiscount := 0.0
+		if spotHours > 0 {
+			if v, ok := e.priced(name+" (Spot share)", "", "fargate_spot_discount_fraction_model"); ok {
+				spotDiscount = v[0]
+			} else {
+				spotHours = 0
+			}
 		}
 		usd := odHours*perTask + spotHours*perTask*(1-spotDiscount)
 		detail := fmt.Sprintf("%s at $%.5f/task-h; %s%s; %s: %s task-h on-demand",
@@ -150,6 +159,40 @@ func (e *estimator) fargate() {
 			e.ipv4 = append(e.ipv4, ipv4Use{what: "tasks of " + svc.Path() + " (AssignPublicIp ENABLED)",
 				count: (odHours + spotHours) / e.hours()})
 		}
+	}
+}
+
+// oneOffTasks prices the Fargate task definitions no service runs (the migration task): OneOffTaskRuns runs a
+// month of OneOffTaskMinutes each, on regular Fargate (scripts/migrate.sh: run-task --launch-type FARGATE) in
+// the service's subnets, so with a public IPv4 address where the stage's service has one (dev).
+func (e *estimator) oneOffTasks() {
+	run, publicIP := map[*Resource]bool{}, false
+	for _, svc := range e.of("AWS::ECS::Service") {
+		if td := e.sameStackRef(svc, svc.Prop("TaskDefinition")); td != nil {
+			run[td] = true
+		}
+		publicIP = publicIP || strings.EqualFold(svc.Str("NetworkConfiguration.AwsvpcConfiguration.AssignPublicIp"), "ENABLED")
+	}
+	for _, td := range e.of("AWS::ECS::TaskDefinition") {
+		if run[td] {
+			continue
+		}
+		e.handled[td] = true
+		name := "Fargate one-off task " + td.Path()
+		perTask, size, ok := e.taskHour(name, td)
+		if !ok {
+			continue
+		}
+		hours := e.u.OneOffTaskRuns * e.u.OneOffTaskMinutes / 60
+		detail := fmt.Sprintf("%s at $%.5f/task-h on-demand × %s runs (usage: one per deploy) × %s min (usage; Fargate bills a minute at least)",
+			size, perTask, fmtNum(e.u.OneOffTaskRuns), fmtNum(e.u.OneOffTaskMinutes))
+		if publicIP {
+			if v, ok := e.priced(name+" public IPv4", "", "public_ipv4_usd_per_hour_per_address"); ok {
+				perTask += v[0]
+				detail += fmt.Sprintf(" + its public IPv4 × $%s/h", fmtNum(v[0]))
+			}
+		}
+		e.add(name, detail, hours*perTask)
 	}
 }
 
@@ -230,8 +273,7 @@ func (e *estimator) taskCount(svc *Resource) (shares map[float64]float64, detail
 		}
 		return map[float64]float64{n: 1}, fmt.Sprintf("%s (DesiredCount, no autoscaling) × %s h", plural(int(n), "task"), fmtNum(e.hours())), nil
 	}
-	e.handled[target] = true
-	e.free[target.Type]++
+	e.markFree(target)
 	lo, _ := target.Num("MinCapacity")
 	hi, okHi := target.Num("MaxCapacity")
 	if !okHi {
@@ -278,4 +320,19 @@ func (e *estimator) taskCount(svc *Resource) (shares map[float64]float64, detail
 		detail += " (unreadable schedules ignored: " + strings.Join(bad, "; ") + ")"
 	}
 	return shares, detail, target
+}
+
+func (e *estimator) ecr() {
+	c, ok := e.claimLine("AWS::ECR::Repository", "ECR repositories", "ecr_storage_usd_per_gb_month")
+	if !ok {
+		return
+	}
+	detail := fmt.Sprintf("%s × %s GB of images (usage) × $%s [%s]", fmtNum(c.n()), fmtNum(e.u.EcrGB), fmtNum(c.p[0]), paths(c.rs))
+	for _, r := range c.rs {
+		if r.Str("ImageScanningConfiguration.ScanOnPush") == "true" {
+			detail += "; basic scan on push is free"
+			break
+		}
+	}
+	e.add(c.item, detail, c.n()*e.u.EcrGB*c.p[0])
 }

@@ -1,6 +1,6 @@
 // Package cost estimates the monthly AWS cost of each stage of a synthesized CDK app from its CloudFormation
 // templates, a dated price table (pricing/prices-us-east-1.json) and per-stage usage assumptions
-// (config.UsageFor). Sizes, counts and schedules are read from the templates; only traffic and stored data
+// (UsageFor, usage.go). Sizes, counts and schedules are read from the templates; only traffic and stored data
 // come from the usage assumptions. A resource type or size with no price is reported as unpriced, never $0.
 package cost
 
@@ -9,14 +9,12 @@ import (
 	"math"
 	"sort"
 	"strings"
-
-	"h2o-infra/config"
 )
 
 // estimator prices one stage.
 type estimator struct {
 	stage   string
-	u       config.Usage
+	u       Usage
 	p       *Prices
 	stacks  []*Stack
 	all     []*Resource
@@ -29,6 +27,8 @@ type estimator struct {
 	logs     []logInput // log ingestion sources, summed into one item
 	secrets  []string   // secrets billed (template secrets + RDS-managed master secrets)
 	services int        // Fargate services found (custom app metrics, cross-AZ traffic)
+
+	rdsFreeBackupGB map[*Resource]float64 // free backup allowance each database leaves after its automated backups
 }
 
 type ipv4Use struct {
@@ -40,13 +40,14 @@ type logInput struct {
 	source        string
 	gb            float64
 	retentionDays float64 // 0: never expires
+	vended        bool    // written by an AWS service as vended logs (WAF)
 }
 
 // EstimateStage prices the stacks of one stage.
-func EstimateStage(stage string, stacks []*Stack, u config.Usage, p *Prices) *StageReport {
+func EstimateStage(stage string, stacks []*Stack, u Usage, p *Prices) *StageReport {
 	e := &estimator{stage: stage, u: u, p: p, stacks: stacks, byType: map[string][]*Resource{},
-		handled: map[*Resource]bool{}, free: map[string]int{}}
-	// Zero values of a hand-built Usage get config.UsageFor's defaults rather than silently pricing nothing.
+		handled: map[*Resource]bool{}, free: map[string]int{}, rdsFreeBackupGB: map[*Resource]float64{}}
+	// Zero values of a hand-built Usage get UsageFor's defaults rather than silently pricing nothing.
 	if e.u.HoursPerMonth == 0 {
 		e.u.HoursPerMonth, _ = p.Get("hours_per_month")
 	}
@@ -67,8 +68,8 @@ func EstimateStage(stage string, stacks []*Stack, u config.Usage, p *Prices) *St
 		}
 	}
 	for _, family := range []func(){
-		e.fargate, e.loadBalancers, e.natGateways, e.interfaceEndpoints, e.elasticIPs, e.publicIPv4, e.crossAZ,
-		e.rds, e.cache, e.s3, e.secretsManager, e.kms, e.ecr,
+		e.fargate, e.oneOffTasks, e.stepFunctions, e.loadBalancers, e.natGateways, e.gatewayEndpoints, e.elasticIPs, e.publicIPv4, e.crossAZ,
+		e.rds, e.backup, e.cache, e.s3, e.secretsManager, e.kms, e.ecr,
 		e.cloudFront, e.waf, e.route53, e.amplify,
 		e.alarms, e.dashboards, e.customMetrics, e.containerInsights, e.cloudWatchLogs, e.xray, e.budgets,
 		e.leftovers,
@@ -114,29 +115,52 @@ func (e *estimator) unpriced(item, reason string) {
 	e.items = append(e.items, Item{Item: item, Detail: UnpricedPrefix + ": " + reason, Unpriced: true})
 }
 
-// priceOrUnpriced reads one key; when it is missing it lists item as unpriced and reports false.
-func (e *estimator) priceOrUnpriced(item, key string) (float64, bool) {
-	p, ok := e.price(key)
-	if !ok {
-		e.unpriced(item, noKey([]string{key}))
-	}
-	return p, ok
+// claimed is the line of a family that prices every resource of one type together.
+type claimed struct {
+	rs   []*Resource
+	item string    // "<label> ×<count>"
+	p    []float64 // the prices of the keys, in order
 }
 
-// price reads a key; a missing key is reported by the caller as unpriced.
-func (e *estimator) price(key string) (float64, bool) { return e.p.Get(key) }
+func (c claimed) n() float64 { return float64(len(c.rs)) }
 
-// prices reads several keys; missing lists those absent.
-func (e *estimator) prices(keys ...string) (vals []float64, missing []string) {
-	for _, k := range keys {
+// claimLine claims the resources of a type and reads the keys their one line needs; ok is false when the stage
+// has none, or when a key is missing (the line is then listed unpriced).
+func (e *estimator) claimLine(typ, label string, keys ...string) (c claimed, ok bool) {
+	c.rs = e.claim(typ)
+	if len(c.rs) == 0 {
+		return c, false
+	}
+	c.item = fmt.Sprintf("%s ×%d", label, len(c.rs))
+	c.p, ok = e.priced(c.item, "", keys...)
+	return c, ok
+}
+
+// priced reads the keys an item needs. When any is missing it lists item as unpriced (why, then the missing
+// keys) and reports false: the one place where a missing price becomes an UNPRICED line.
+func (e *estimator) priced(item, why string, keys ...string) ([]float64, bool) {
+	vals := make([]float64, len(keys))
+	var missing []string
+	for i, k := range keys {
 		v, ok := e.p.Get(k)
 		if !ok {
 			missing = append(missing, k)
 		}
-		vals = append(vals, v)
+		vals[i] = v
 	}
-	return vals, missing
+	if len(missing) > 0 {
+		if why != "" {
+			why += ": "
+		}
+		e.unpriced(item, why+noKey(missing))
+		return vals, false
+	}
+	return vals, true
 }
+
+// price reads a key that is not itself a price (a free allowance, a retention), or one whose absence the caller
+// reports in its own way.
+func (e *estimator) price(key string) (float64, bool) { return e.p.Get(key) }
 
 func noKey(keys []string) string {
 	return "no price in the price table (missing key " + strings.Join(keys, ", ") + ")"

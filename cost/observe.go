@@ -37,70 +37,58 @@ func alarmMetrics(a *Resource) (n float64, highRes, insights bool) {
 }
 
 func (e *estimator) alarms() {
-	alarms := e.of("AWS::CloudWatch::Alarm")
-	if len(alarms) > 0 {
-		vals, missing := e.prices("cloudwatch_alarm_standard_usd_per_alarm_metric_month", "cloudwatch_alarm_high_res_usd_per_alarm_metric_month")
-		var std, hi float64
-		mathAlarms := 0
-		for _, a := range alarms {
-			e.handled[a] = true
-			n, highRes, insights := alarmMetrics(a)
-			if insights {
-				e.unpriced("CloudWatch Metrics Insights alarm "+a.Path(), "priced per metric analysed; the price table has no key for it")
-				continue
-			}
-			if len(a.List("Metrics")) > 0 {
-				mathAlarms++
-			}
-			if highRes {
-				hi += n
-			} else {
-				std += n
-			}
-		}
-		item := fmt.Sprintf("CloudWatch alarms ×%d", len(alarms))
-		if len(missing) > 0 {
-			e.unpriced(item, noKey(missing))
-		} else {
-			billable := positive(std - e.u.Free.AlarmMetrics)
-			detail := fmt.Sprintf("(%s standard alarm metrics − %s free share) × $%s", fmtNum(std), fmtNum(e.u.Free.AlarmMetrics), fmtNum(vals[0]))
-			if hi > 0 {
-				detail += fmt.Sprintf(" + %s high-resolution × $%s", fmtNum(hi), fmtNum(vals[1]))
-			}
-			if mathAlarms > 0 {
-				detail += fmt.Sprintf("; %d metric-math alarms billed per metric", mathAlarms)
-			}
-			e.add(item, detail, billable*vals[0]+hi*vals[1])
-		}
-	}
-	for _, c := range e.of("AWS::CloudWatch::CompositeAlarm") {
-		e.handled[c] = true
-		e.unpriced("CloudWatch composite alarm "+c.Path(), "no price in the price table")
-	}
-}
-
-func (e *estimator) dashboards() {
-	ds := e.claim("AWS::CloudWatch::Dashboard")
-	if len(ds) == 0 {
+	alarms := e.claim("AWS::CloudWatch::Alarm")
+	if len(alarms) == 0 {
 		return
 	}
-	item := fmt.Sprintf("CloudWatch dashboards ×%d", len(ds))
-	p, ok := e.priceOrUnpriced(item, "cloudwatch_dashboard_usd_per_month_beyond_3_free")
+	var std, hi float64
+	mathAlarms := 0
+	for _, a := range alarms {
+		n, highRes, insights := alarmMetrics(a)
+		if insights {
+			e.unpriced("CloudWatch Metrics Insights alarm "+a.Path(), "priced per metric analysed; the price table has no key for it")
+			continue
+		}
+		if len(a.List("Metrics")) > 0 {
+			mathAlarms++
+		}
+		if highRes {
+			hi += n
+		} else {
+			std += n
+		}
+	}
+	item := fmt.Sprintf("CloudWatch alarms ×%d", len(alarms))
+	vals, ok := e.priced(item, "", "cloudwatch_alarm_standard_usd_per_alarm_metric_month", "cloudwatch_alarm_high_res_usd_per_alarm_metric_month")
 	if !ok {
 		return
 	}
-	n := float64(len(ds))
-	billable := positive(n - e.u.Free.Dashboards)
-	e.add(item, fmt.Sprintf("(%s dashboards − %s free: this stage's share of the account's 3, config.UsageFor) × $%s [%s]", fmtNum(n),
-		fmtNum(e.u.Free.Dashboards), fmtNum(p), paths(ds)), billable*p)
+	billable := positive(std - e.u.Free.AlarmMetrics)
+	detail := fmt.Sprintf("(%s standard alarm metrics − %s free share) × $%s", fmtNum(std), fmtNum(e.u.Free.AlarmMetrics), fmtNum(vals[0]))
+	if hi > 0 {
+		detail += fmt.Sprintf(" + %s high-resolution × $%s", fmtNum(hi), fmtNum(vals[1]))
+	}
+	if mathAlarms > 0 {
+		detail += fmt.Sprintf("; %d metric-math alarms billed per metric", mathAlarms)
+	}
+	e.add(item, detail, billable*vals[0]+hi*vals[1])
+}
+
+func (e *estimator) dashboards() {
+	c, ok := e.claimLine("AWS::CloudWatch::Dashboard", "CloudWatch dashboards", "cloudwatch_dashboard_usd_per_month_beyond_3_free")
+	if !ok {
+		return
+	}
+	billable := positive(c.n() - e.u.Free.Dashboards)
+	e.add(c.item, fmt.Sprintf("(%s dashboards − %s free: this stage's share of the account's 3, cost.UsageFor) × $%s [%s]", fmtNum(c.n()),
+		fmtNum(e.u.Free.Dashboards), fmtNum(c.p[0]), paths(c.rs)), billable*c.p[0])
 }
 
 // customMetrics: one metric per log metric filter transformation, plus the backend's own (EMF) metrics when
 // the stage runs a service.
 func (e *estimator) customMetrics() {
 	filters := 0.0
-	for _, f := range e.of("AWS::Logs::MetricFilter") {
-		e.handled[f] = true
+	for _, f := range e.claim("AWS::Logs::MetricFilter") {
 		filters += float64(len(f.List("MetricTransformations")))
 	}
 	app := 0.0
@@ -111,13 +99,13 @@ func (e *estimator) customMetrics() {
 		return
 	}
 	item := "CloudWatch custom metrics"
-	p, ok := e.priceOrUnpriced(item, "cloudwatch_custom_metric_usd_per_metric_month_first_10k")
+	v, ok := e.priced(item, "", "cloudwatch_custom_metric_usd_per_metric_month_first_10k")
 	if !ok {
 		return
 	}
 	billable := positive(filters + app - e.u.Free.CustomMetrics)
 	e.add(item, fmt.Sprintf("(%s from log metric filters + %s app EMF metrics (usage) − %s free share) × $%s",
-		fmtNum(filters), fmtNum(app), fmtNum(e.u.Free.CustomMetrics), fmtNum(p)), billable*p)
+		fmtNum(filters), fmtNum(app), fmtNum(e.u.Free.CustomMetrics), fmtNum(v[0])), billable*v[0])
 }
 
 // containerInsights reports clusters with Container Insights on: billed per metric or observation, with no
@@ -216,18 +204,21 @@ func (e *estimator) cloudWatchLogs() {
 	if len(srcs) == 0 {
 		return
 	}
-	vals, missing := e.prices("cloudwatch_logs_ingestion_standard_usd_per_gb", "cloudwatch_logs_storage_usd_per_gb_month")
 	item := fmt.Sprintf("CloudWatch Logs (%s)", plural(len(srcs), "source"))
-	if len(missing) > 0 {
-		e.unpriced(item, noKey(missing))
+	vals, ok := e.priced(item, "", "cloudwatch_logs_ingestion_standard_usd_per_gb", "cloudwatch_logs_storage_usd_per_gb_month")
+	if !ok {
 		return
 	}
 	var ingest, stored float64
 	bySource := map[string]float64{}
 	retentions := map[string]bool{}
 	nOther := 0
+	vended := map[string]bool{}
 	for _, s := range srcs {
 		ingest += s.gb
+		if s.vended {
+			vended[s.source] = true
+		}
 		months := s.retentionDays / (e.hours() / 24)
 		label := fmtNum(s.retentionDays) + " d"
 		if s.retentionDays == 0 {
@@ -257,6 +248,10 @@ func (e *estimator) cloudWatchLogs() {
 	detail := fmt.Sprintf("ingest %s GB/month (usage: %s) − %s GB free share → %s GB × $%s; stored %s GB (%s%% of ingest × retention %s) × $%s",
 		fmtNum(round4(ingest)), strings.Join(parts, ", "), fmtNum(free), fmtNum(round4(billIngest)), fmtNum(vals[0]),
 		fmtNum(round4(stored)), fmtNum(e.u.LogsStorageCompression*100), strings.Join(ret, "/"), fmtNum(vals[1]))
+	if len(vended) > 0 {
+		detail += fmt.Sprintf("; %s: vended logs, whose first 10 TB a month cost the standard $%s/GB",
+			strings.Join(sortedKeys(vended), ", "), fmtNum(vals[0]))
+	}
 	e.add(item, detail, billIngest*vals[0]+billStored*vals[1])
 }
 
@@ -278,29 +273,22 @@ func (e *estimator) xray() {
 	if !found {
 		return
 	}
-	p, ok := e.price("xray_traces_recorded_usd_per_million")
+	v, ok := e.priced("X-Ray traces", "", "xray_traces_recorded_usd_per_million")
 	if !ok {
-		e.unpriced("X-Ray traces", noKey([]string{"xray_traces_recorded_usd_per_million"}))
 		return
 	}
 	billable := positive(e.u.XRayTraces - e.u.Free.XRayTraces)
 	e.add("X-Ray traces", fmt.Sprintf("(%s traces recorded (usage) − %s free share) × $%s/M", fmtCount(e.u.XRayTraces),
-		fmtCount(e.u.Free.XRayTraces), fmtNum(p)), billable/1e6*p)
+		fmtCount(e.u.Free.XRayTraces), fmtNum(v[0])), billable/1e6*v[0])
 }
 
 func (e *estimator) budgets() {
-	bs := e.claim("AWS::Budgets::Budget")
-	if len(bs) == 0 {
-		return
-	}
-	item := fmt.Sprintf("AWS Budgets ×%d", len(bs))
-	p, ok := e.priceOrUnpriced(item, "budgets_usd_per_budget_day_beyond_free")
+	c, ok := e.claimLine("AWS::Budgets::Budget", "AWS Budgets", "budgets_usd_per_budget_day_beyond_free")
 	if !ok {
 		return
 	}
-	n := float64(len(bs))
-	billable := positive(n - e.u.Free.Budgets)
+	billable := positive(c.n() - e.u.Free.Budgets)
 	days := e.hours() / 24
-	e.add(item, fmt.Sprintf("(%s budgets − %s of the account's 2 free) × $%s/day × %s days", fmtNum(n), fmtNum(e.u.Free.Budgets),
-		fmtNum(p), fmtNum(round4(days))), billable*p*days)
+	e.add(c.item, fmt.Sprintf("(%s budgets − %s of the account's 2 free) × $%s/day × %s days", fmtNum(c.n()), fmtNum(e.u.Free.Budgets),
+		fmtNum(c.p[0]), fmtNum(round4(days))), billable*c.p[0]*days)
 }

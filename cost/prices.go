@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
+	"strings"
 )
 
 // DefaultPriceFile is the dated us-east-1 price table, relative to the module root.
@@ -100,4 +102,11 @@ func FindPriceFile(dir, rel string) (string, error) {
 		}
 		d = parent
 	}
+}
+
+var nonAlnum = regexp.MustCompile(`[^a-z0-9]+`)
+
+// keyPart turns "db.t4g.micro" into "db_t4g_micro", for price keys built from template values.
+func keyPart(s string) string {
+	return strings.Trim(nonAlnum.ReplaceAllString(strings.ToLower(s), "_"), "_")
 }

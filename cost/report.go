@@ -7,8 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-
-	"h2o-infra/config"
 )
 
 // UnpricedPrefix starts the detail of every item the estimator could not price.
@@ -29,7 +27,7 @@ type StageReport struct {
 	UnpricedCount int            `json:"unpriced_count"`
 	Stacks        []string       `json:"stacks"`
 	FreeResources map[string]int `json:"free_resources,omitempty"`
-	Usage         *config.Usage  `json:"usage,omitempty"` // the assumptions this stage was priced with
+	Usage         *Usage         `json:"usage,omitempty"` // the assumptions this stage was priced with
 }
 
 // Report is the whole estimate, written to cdk.out/cost-report.json.
@@ -42,12 +40,14 @@ type Report struct {
 	Stages    map[string]*StageReport `json:"stages"`
 	// PricesUsed lists the price-table keys the estimate read, so a reviewer can check each against its source.
 	PricesUsed []string `json:"prices_used"`
+	// Warnings are problems with the estimate's own assumptions (free tiers claimed twice).
+	Warnings []string `json:"warnings,omitempty"`
 
 	order []string
 }
 
 // Estimate prices every stage of an assembly with the usage usageFor returns for it.
-func Estimate(a *Assembly, p *Prices, usageFor func(stage string) config.Usage) *Report {
+func Estimate(a *Assembly, p *Prices, usageFor func(stage string) Usage) *Report {
 	r := &Report{AsOf: p.AsOf, Region: p.Region, Currency: p.Currency, PriceFile: p.Path, Assembly: a.Dir,
 		Stages: map[string]*StageReport{}}
 	for _, name := range a.StageNames() {
@@ -55,6 +55,10 @@ func Estimate(a *Assembly, p *Prices, usageFor func(stage string) config.Usage) 
 		r.order = append(r.order, name)
 	}
 	r.PricesUsed = p.Used()
+	if over := overclaimedFreeTier(a.StageNames(), usageFor); len(over) > 0 {
+		r.Warnings = append(r.Warnings, "the stages of this assembly claim more free tier than one account has ("+
+			strings.Join(over, ", ")+"): give every stage its own share in cost/usage.go")
+	}
 	return r
 }
 
@@ -72,8 +76,11 @@ func (r *Report) WriteJSON(path string) error {
 
 // WriteText prints one table per stage: item, $/month, what drives it; the unpriced items separately.
 func (r *Report) WriteText(w io.Writer) {
-	fmt.Fprintf(w, "Monthly cost estimate, %s prices as of %s (%s), usage from config/usage.go\n",
+	fmt.Fprintf(w, "Monthly cost estimate, %s prices as of %s (%s), usage from cost/usage.go\n",
 		r.Region, r.AsOf, r.PriceFile)
+	for _, warning := range r.Warnings {
+		fmt.Fprintf(w, "WARNING: %s\n", warning)
+	}
 	order := r.order
 	if len(order) == 0 {
 		order = sortedKeys(r.Stages)

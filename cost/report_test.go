@@ -8,8 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"h2o-infra/config"
 )
 
 func testdataReport(t *testing.T) *Report {
@@ -18,7 +16,7 @@ func testdataReport(t *testing.T) *Report {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Estimate(a, testPrices(t), func(stage string) config.Usage {
+	return Estimate(a, testPrices(t), func(stage string) Usage {
 		u := usage730()
 		u.Stage = stage
 		if stage == AccountStage {

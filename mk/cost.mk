@@ -11,7 +11,7 @@ COST_OUT ?= cdk.out
 
 .PHONY: cost
 
-## cost: monthly cost estimate per stage from the synthesized templates (prices: pricing/, usage: config/usage.go)
+## cost: monthly cost estimate per stage from the synthesized templates (prices: pricing/, usage: cost/usage.go)
 cost: $(if $(wildcard $(COST_OUT)/manifest.json),,synth)
 	go run ./cmd/cost -out $(COST_OUT)
 

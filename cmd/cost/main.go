@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"h2o-infra/config"
 	"h2o-infra/cost"
 )
 
@@ -47,7 +46,7 @@ func run(out, priceFile, reportPath string, strict bool) error {
 	if err != nil {
 		return fmt.Errorf("%w (run `make synth` first)", err)
 	}
-	r := cost.Estimate(a, p, config.UsageFor)
+	r := cost.Estimate(a, p, cost.UsageFor)
 	r.WriteText(os.Stdout)
 	if reportPath == "" {
 		reportPath = filepath.Join(out, "cost-report.json")

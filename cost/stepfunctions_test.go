@@ -1,0 +1,50 @@
+package cost
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestStepFunctionsStandardTransitions(t *testing.T) {
+	u := usage730()
+	u.StateMachineRuns, u.Free.SFNTransitions = 100_000, 2_000
+	// Three states, two of them in a Parallel branch: 4 transitions a run (the Parallel state counts too).
+	def := `{"Fn::Join": ["", ["{\"StartAt\":\"P\",\"States\":{\"P\":{\"Type\":\"Parallel\",\"Next\":\"Done\",\"Branches\":[{\"StartAt\":\"A\",\"States\":{\"A\":{\"Type\":\"Task\",\"Resource\":\"arn:", {"Ref": "AWS::Partition"}, ":states:::aws-sdk:ecs:updateService\",\"End\":true}}},{\"StartAt\":\"B\",\"States\":{\"B\":{\"Type\":\"Pass\",\"End\":true}}}]},\"Done\":{\"Type\":\"Succeed\"}}}"]]}`
+	r := estimate(t, u, `{"Sm": {"Type": "AWS::StepFunctions::StateMachine", "Properties": {"DefinitionString": `+def+`, "TracingConfiguration": {"Enabled": true}}},
+		"Fast": {"Type": "AWS::StepFunctions::StateMachine", "Properties": {"StateMachineType": "EXPRESS", "DefinitionString": "{}"}}}`)
+	it := item(t, r, "Step Functions ×1")
+	approx(t, "transitions", it.USDMonth, (100_000*4-2_000)/1000.0*0.025) // 9.95
+	if !strings.Contains(it.Detail, "4 states") || !strings.Contains(it.Detail, "X-Ray") {
+		t.Errorf("detail: %s", it.Detail)
+	}
+	if it := item(t, r, "Step Functions test-stack/Fast"); !it.Unpriced {
+		t.Errorf("Express workflows have no price: %+v", it)
+	}
+}
+
+func TestOneOffTaskDefinitionRunsPerDeploy(t *testing.T) {
+	u := usage730()
+	u.OneOffTaskRuns, u.OneOffTaskMinutes = 30, 2
+	migration := strings.Replace(taskDefARM, `"TaskDef"`, `"Migration"`, 1)
+	net := `, "LaunchType": "FARGATE", "DesiredCount": 1, "NetworkConfiguration": {"AwsvpcConfiguration": {"AssignPublicIp": "ENABLED"}}`
+	r := estimate(t, u, `{`+taskDefARM+`, `+migration+`, `+service(net)+`}`)
+	// 30 runs × 2 minutes = 1 task-hour, on-demand, with a public IPv4 beside the service's tasks.
+	approx(t, "migration", item(t, r, "Fargate one-off task test-stack/Migration").USDMonth, armTaskHour+0.005)
+	if r.FreeResources["AWS::ECS::TaskDefinition"] != 1 {
+		t.Errorf("the service's task definition is billed through the service: %v", r.FreeResources)
+	}
+}
+
+func TestWAFLogsFindTheirGroupByName(t *testing.T) {
+	u := usage730()
+	u.WafRequests, u.WafLogGBPerMillion, u.LogsStorageCompression, u.LogsNoRetentionMonths = 2_000_000, 1.5, 0.15, 12
+	r := estimate(t, u, `{"Group": {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": "aws-waf-logs-x", "RetentionInDays": 90}},
+		"Logging": {"Type": "AWS::WAFv2::LoggingConfiguration", "Properties": {"ResourceArn": {"Fn::GetAtt": ["Acl", "Arn"]},
+			"LogDestinationConfigs": [{"Fn::Join": ["", ["arn:aws:logs:us-east-1:", {"Ref": "AWS::AccountId"}, ":log-group:aws-waf-logs-x"]]}]}}}`)
+	it := item(t, r, "CloudWatch Logs (1 source)")
+	// 3 GB of vended logs kept 90 days (not priced a second time as an "other" group, nor as never expiring).
+	approx(t, "waf logs", it.USDMonth, 3*0.5+3*(90/(730.0/24))*0.15*0.03)
+	if !strings.Contains(it.Detail, "vended") {
+		t.Errorf("detail should say WAF logs are vended logs: %s", it.Detail)
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"h2o-infra/internal/cfnpath"
 )
 
 // Template is the part of a CloudFormation template the estimator reads.
@@ -73,16 +75,8 @@ func (r *Resource) Prop(path string) any {
 	return dig(r.Properties, path)
 }
 
-func dig(v any, path string) any {
-	for _, part := range strings.Split(path, ".") {
-		m, ok := v.(map[string]any)
-		if !ok {
-			return nil
-		}
-		v = m[part]
-	}
-	return v
-}
+// dig is cfnpath.Get: a value at a dotted path of a template value.
+func dig(v any, path string) any { return cfnpath.Get(v, path) }
 
 // Str returns a literal string property ("" when absent or not a literal).
 func (r *Resource) Str(path string) string {

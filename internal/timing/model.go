@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"h2o-infra/internal/cfnpath"
 )
 
 // Assumptions: what no template holds.
@@ -45,45 +47,45 @@ func Read(template map[string]any) (Rollout, error) {
 	var service map[string]any
 	for _, raw := range resources {
 		res, _ := raw.(map[string]any)
-		if res["Type"] == "AWS::ECS::Service" && dig(res, "Properties.DeploymentConfiguration.Alarms") != nil {
+		if res["Type"] == "AWS::ECS::Service" && cfnpath.Get(res, "Properties.DeploymentConfiguration.Alarms") != nil {
 			service = res
 		}
 	}
 	if service == nil {
 		return r, fmt.Errorf("no ECS service with deployment alarms")
 	}
-	r.GraceSeconds = num(dig(service, "Properties.HealthCheckGracePeriodSeconds"))
-	r.DesiredCount = num(dig(service, "Properties.DesiredCount"))
-	r.CircuitBreaker = dig(service, "Properties.DeploymentConfiguration.DeploymentCircuitBreaker.Enable") == true &&
-		dig(service, "Properties.DeploymentConfiguration.DeploymentCircuitBreaker.Rollback") == true
-	lbs, _ := dig(service, "Properties.LoadBalancers").([]any)
+	r.GraceSeconds = num(cfnpath.Get(service, "Properties.HealthCheckGracePeriodSeconds"))
+	r.DesiredCount = num(cfnpath.Get(service, "Properties.DesiredCount"))
+	r.CircuitBreaker = cfnpath.Get(service, "Properties.DeploymentConfiguration.DeploymentCircuitBreaker.Enable") == true &&
+		cfnpath.Get(service, "Properties.DeploymentConfiguration.DeploymentCircuitBreaker.Rollback") == true
+	lbs, _ := cfnpath.Get(service, "Properties.LoadBalancers").([]any)
 	if len(lbs) != 1 {
 		return r, fmt.Errorf("the service has %d load balancer targets, want 1", len(lbs))
 	}
-	tg, _ := resources[refName(dig(lbs[0], "TargetGroupArn"))].(map[string]any)
+	tg, _ := resources[refName(cfnpath.Get(lbs[0], "TargetGroupArn"))].(map[string]any)
 	if tg == nil {
 		return r, fmt.Errorf("the service's target group is not in this template")
 	}
-	r.IntervalSeconds = num(dig(tg, "Properties.HealthCheckIntervalSeconds"))
-	r.HealthyThreshold = num(dig(tg, "Properties.HealthyThresholdCount"))
-	r.UnhealthyThreshold = num(dig(tg, "Properties.UnhealthyThresholdCount"))
-	attrs, _ := dig(tg, "Properties.TargetGroupAttributes").([]any)
+	r.IntervalSeconds = num(cfnpath.Get(tg, "Properties.HealthCheckIntervalSeconds"))
+	r.HealthyThreshold = num(cfnpath.Get(tg, "Properties.HealthyThresholdCount"))
+	r.UnhealthyThreshold = num(cfnpath.Get(tg, "Properties.UnhealthyThresholdCount"))
+	attrs, _ := cfnpath.Get(tg, "Properties.TargetGroupAttributes").([]any)
 	r.DrainSeconds = 300 // the ALB default when the attribute is absent
 	for _, a := range attrs {
-		if dig(a, "Key") == "deregistration_delay.timeout_seconds" {
-			r.DrainSeconds = num(dig(a, "Value"))
+		if cfnpath.Get(a, "Key") == "deregistration_delay.timeout_seconds" {
+			r.DrainSeconds = num(cfnpath.Get(a, "Value"))
 		}
 	}
-	names, _ := dig(service, "Properties.DeploymentConfiguration.Alarms.AlarmNames").([]any)
+	names, _ := cfnpath.Get(service, "Properties.DeploymentConfiguration.Alarms.AlarmNames").([]any)
 	for _, n := range names {
 		alarm, _ := resources[refName(n)].(map[string]any)
 		if alarm == nil {
 			return r, fmt.Errorf("deployment alarm %v is not an alarm of this template", n)
 		}
-		a := Alarm{Name: fmt.Sprint(dig(alarm, "Properties.AlarmName")), PeriodSeconds: alarmPeriod(alarm),
-			EvaluationPeriods: num(dig(alarm, "Properties.EvaluationPeriods"))}
+		a := Alarm{Name: fmt.Sprint(cfnpath.Get(alarm, "Properties.AlarmName")), PeriodSeconds: alarmPeriod(alarm),
+			EvaluationPeriods: num(cfnpath.Get(alarm, "Properties.EvaluationPeriods"))}
 		a.Datapoints = a.EvaluationPeriods
-		if m := dig(alarm, "Properties.DatapointsToAlarm"); m != nil {
+		if m := cfnpath.Get(alarm, "Properties.DatapointsToAlarm"); m != nil {
 			a.Datapoints = num(m)
 		}
 		r.Alarms = append(r.Alarms, a)
@@ -99,13 +101,13 @@ func Read(template map[string]any) (Rollout, error) {
 
 // alarmPeriod is a single-metric alarm's Period, or the longest period of a metric-math alarm's metrics.
 func alarmPeriod(alarm map[string]any) float64 {
-	if p := dig(alarm, "Properties.Period"); p != nil {
+	if p := cfnpath.Get(alarm, "Properties.Period"); p != nil {
 		return num(p)
 	}
 	longest := -1.0
-	metrics, _ := dig(alarm, "Properties.Metrics").([]any)
+	metrics, _ := cfnpath.Get(alarm, "Properties.Metrics").([]any)
 	for _, m := range metrics {
-		if p := dig(m, "MetricStat.Period"); p != nil {
+		if p := cfnpath.Get(m, "MetricStat.Period"); p != nil {
 			longest = math.Max(longest, num(p))
 		}
 	}
@@ -219,17 +221,6 @@ func sortedNames(m map[string]float64) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-func dig(v any, path string) any {
-	for _, part := range strings.Split(path, ".") {
-		m, ok := v.(map[string]any)
-		if !ok {
-			return nil
-		}
-		v = m[part]
-	}
-	return v
 }
 
 func refName(v any) string {

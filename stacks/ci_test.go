@@ -15,6 +15,8 @@ import (
 )
 
 func TestEcrRepositoryLivesInTheCiStack(t *testing.T) {
+	// GIVEN h2o-ci WHEN synthesized THEN it holds the one backend repository: scanned, retained, tags immutable but
+	// for the live-*/previous-* markers
 	_, repo := only(t, ci.Stack, "AWS::ECR::Repository")
 	p := props(repo)
 	if p["RepositoryName"] != "h2o-backend" || p["ImageTagMutability"] != "IMMUTABLE_WITH_EXCLUSION" ||
@@ -41,7 +43,7 @@ func TestEcrRepositoryLivesInTheCiStack(t *testing.T) {
 // everything else beyond the newest 30 (and untagged leftovers) is cleaned up.
 func TestLifecycleNeverExpiresAStagesImages(t *testing.T) {
 	_, repo := only(t, ci.Stack, "AWS::ECR::Repository")
-	policy := props(repo)["LifecyclePolicy"].(map[string]interface{})["LifecyclePolicyText"].(string)
+	policy := atString(t, repo, "Properties.LifecyclePolicy.LifecyclePolicyText")
 	// GIVEN prod's running and previous images pushed a year ago, dev's pushed long before its last 500 pushes
 	images := []ecrImage{
 		{"prod-running", 400, []string{"aaa111", "live-prod"}}, {"prod-previous", 420, []string{"bbb222", "previous-prod"}},
@@ -159,6 +161,8 @@ func TestAnExistingGithubOidcProviderIsImportedNotCreated(t *testing.T) {
 }
 
 func TestGithubRolesTrustOnlyTheRepositoryAndEnvironment(t *testing.T) {
+	// GIVEN h2o-ci WHEN synthesized THEN each GitHub role trusts exactly its repository's environment (or pull
+	// requests) through the native OIDC provider, and changes infrastructure only through the CDK bootstrap roles
 	expect(t, "native OIDC provider (no custom resource)", func() {
 		tmpl(ci.Stack).HasResourceProperties(jsii.String("AWS::IAM::OIDCProvider"), &map[string]interface{}{
 			"Url": "https://token.actions.githubusercontent.com", "ClientIdList": []interface{}{"sts.amazonaws.com"}})
@@ -174,7 +178,7 @@ func TestGithubRolesTrustOnlyTheRepositoryAndEnvironment(t *testing.T) {
 	}
 	for _, r := range roles {
 		p := props(r)
-		want, ok := subs[p["RoleName"].(string)]
+		want, ok := subs[atString(t, r, "Properties.RoleName")]
 		trust := mustJSON(p["AssumeRolePolicyDocument"])
 		if !ok || !strings.Contains(trust, `"token.actions.githubusercontent.com:sub":"`+want+`"`) ||
 			!strings.Contains(trust, `"token.actions.githubusercontent.com:aud":"sts.amazonaws.com"`) || !strings.Contains(trust, `"StringEquals"`) {
@@ -239,6 +243,8 @@ var pipelineScripts = map[string]bool{"deploy.sh": true, "migrate.sh": true, "ro
 // assuming the CDK bootstrap roles (cdk deploy) and pushing images (docker push); passing a role is limited to
 // the stage's two backend roles, for ECS tasks.
 func TestDeployRoleAllowsEveryScriptCall(t *testing.T) {
+	// GIVEN the AWS calls the pipeline scripts make WHEN checked against each stage's deploy role THEN each is
+	// allowed, and nothing else is
 	raw, err := os.ReadFile(filepath.Join("..", "scripts", "testdata", "aws-calls.txt"))
 	if err != nil {
 		t.Fatal(err)
@@ -266,13 +272,11 @@ func TestDeployRoleAllowsEveryScriptCall(t *testing.T) {
 		t.Fatalf("only %d pipeline calls in aws-calls.txt", len(calls))
 	}
 	for _, stage := range config.Stages() {
-		role := logicalIDOf(ci.Stack, ci.DeployRoles[stage].Node().DefaultChild())
+		role := logicalIDOf(t, ci.Stack, ci.DeployRoles[stage].Node().DefaultChild())
 		var statements []map[string]interface{}
 		for _, pol := range resources(t, ci.Stack, "AWS::IAM::Policy") {
 			if strings.Contains(mustJSON(props(pol)["Roles"]), `"Ref":"`+role+`"`) {
-				for _, st := range list(props(pol)["PolicyDocument"].(map[string]interface{})["Statement"]) {
-					statements = append(statements, st.(map[string]interface{}))
-				}
+				statements = append(statements, optMaps(t, pol, "Properties.PolicyDocument.Statement")...)
 			}
 		}
 		for _, call := range calls {
@@ -283,8 +287,8 @@ func TestDeployRoleAllowsEveryScriptCall(t *testing.T) {
 			}
 		}
 		for _, st := range statements {
-			for _, a := range list(st["Action"]) {
-				if !needed[a.(string)] {
+			for _, a := range atStrings(t, st, "Action") {
+				if !needed[a] {
 					t.Errorf("%s deploy role grants %s, which no pipeline script calls", stage, a)
 				}
 				if a == "iam:PassRole" {
@@ -330,9 +334,9 @@ func TestABackendRepositoryMayOnlyPushImages(t *testing.T) {
 		if !strings.Contains(mustJSON(props(pol)["Roles"]), roleID) {
 			continue
 		}
-		for _, st := range list(props(pol)["PolicyDocument"].(map[string]interface{})["Statement"]) {
-			for _, a := range list(st.(map[string]interface{})["Action"]) {
-				if !strings.HasPrefix(a.(string), "ecr:") || a == "ecr:BatchDeleteImage" {
+		for _, st := range optMaps(t, pol, "Properties.PolicyDocument.Statement") {
+			for _, a := range atStrings(t, st, "Action") {
+				if !strings.HasPrefix(a, "ecr:") || a == "ecr:BatchDeleteImage" {
 					t.Errorf("the push role may %s", a)
 				}
 			}

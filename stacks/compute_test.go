@@ -1,8 +1,8 @@
 package stacks
 
 import (
-	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -14,6 +14,8 @@ import (
 )
 
 func TestClusterHasInsightsAndBothFargateCapacityProviders(t *testing.T) {
+	// GIVEN each stage WHEN compute is synthesized THEN the cluster has enhanced Container Insights and both Fargate
+	// capacity providers
 	forEachStage(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
 		tm := tmpl(s.Compute.Stack)
 		expect(t, "cluster", func() {
@@ -31,13 +33,15 @@ func TestClusterHasInsightsAndBothFargateCapacityProviders(t *testing.T) {
 }
 
 func TestBackendServiceDeploysWithoutDowntimeAndRollsBack(t *testing.T) {
+	// GIVEN each stage WHEN compute is synthesized THEN the service rolls out at 100/200 %, rolls back on the circuit
+	// breaker or its alarms, and runs in the stage's subnets behind the ALB
 	forEachStage(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
 		_, svc := only(t, s.Compute.Stack, "AWS::ECS::Service")
 		p := props(svc)
-		deploy := p["DeploymentConfiguration"].(map[string]interface{})
+		deploy := atMap(t, p, "DeploymentConfiguration")
 		wantAlarms := []interface{}{
-			map[string]interface{}{"Ref": logicalIDOf(s.Compute.Stack, s.Compute.ErrorRateAlarm.Node().DefaultChild())},
-			map[string]interface{}{"Ref": logicalIDOf(s.Compute.Stack, s.Compute.UnhealthyHostsAlarm.Node().DefaultChild())},
+			map[string]interface{}{"Ref": logicalIDOf(t, s.Compute.Stack, s.Compute.ErrorRateAlarm.Node().DefaultChild())},
+			map[string]interface{}{"Ref": logicalIDOf(t, s.Compute.Stack, s.Compute.UnhealthyHostsAlarm.Node().DefaultChild())},
 		}
 		for k, v := range map[string]interface{}{
 			"MinimumHealthyPercent": float64(100), "MaximumPercent": float64(200),
@@ -52,9 +56,11 @@ func TestBackendServiceDeploysWithoutDowntimeAndRollsBack(t *testing.T) {
 			t.Errorf("service name %v, desired %v, exec %v", p["ServiceName"], p["DesiredCount"], p["EnableExecuteCommand"])
 		}
 		// prod: private app subnets behind NAT; dev (no NAT): public subnets with a public IP.
-		vpc := p["NetworkConfiguration"].(map[string]interface{})["AwsvpcConfiguration"].(map[string]interface{})
-		wantIP, wantSubnet := map[bool]string{true: "ENABLED", false: "DISABLED"}[cfg.NatGateways == 0],
-			map[bool]string{true: "publicSubnet", false: "appSubnet"}[cfg.NatGateways == 0]
+		vpc := atMap(t, p, "NetworkConfiguration.AwsvpcConfiguration")
+		wantIP, wantSubnet := "DISABLED", "appSubnet"
+		if cfg.NatGateways == 0 {
+			wantIP, wantSubnet = "ENABLED", "publicSubnet"
+		}
 		if vpc["AssignPublicIp"] != wantIP || !strings.Contains(mustJSON(vpc["Subnets"]), wantSubnet) {
 			t.Errorf("tasks: want %s with public IP %s, got %v", wantSubnet, wantIP, vpc)
 		}
@@ -79,9 +85,11 @@ func TestBackendServiceDeploysWithoutDowntimeAndRollsBack(t *testing.T) {
 }
 
 func TestDeploymentAlarmsWatchErrorRateAndUnhealthyHosts(t *testing.T) {
+	// GIVEN each stage WHEN compute is synthesized THEN the deployment alarms watch the 5xx rate (ALB and targets,
+	// above a minimum of traffic) and unhealthy hosts every minute
 	forEachStage(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
 		alarms := resources(t, s.Compute.Stack, "AWS::CloudWatch::Alarm")
-		errorRate := props(alarms[logicalIDOf(s.Compute.Stack, s.Compute.ErrorRateAlarm.Node().DefaultChild())])
+		errorRate := props(alarms[logicalIDOf(t, s.Compute.Stack, s.Compute.ErrorRateAlarm.Node().DefaultChild())])
 		if errorRate["AlarmName"] != "h2o-"+cfg.Stage+"-error-rate" || errorRate["Threshold"] != float64(1) ||
 			errorRate["ComparisonOperator"] != "GreaterThanThreshold" || errorRate["TreatMissingData"] != "notBreaching" {
 			t.Errorf("error-rate alarm %v", errorRate)
@@ -95,7 +103,7 @@ func TestDeploymentAlarmsWatchErrorRateAndUnhealthyHosts(t *testing.T) {
 				t.Errorf("error-rate metrics lack %s: %s", want, expr)
 			}
 		}
-		unhealthy := props(alarms[logicalIDOf(s.Compute.Stack, s.Compute.UnhealthyHostsAlarm.Node().DefaultChild())])
+		unhealthy := props(alarms[logicalIDOf(t, s.Compute.Stack, s.Compute.UnhealthyHostsAlarm.Node().DefaultChild())])
 		if unhealthy["MetricName"] != "UnHealthyHostCount" || unhealthy["Statistic"] != "Minimum" || unhealthy["Threshold"] != float64(1) ||
 			unhealthy["ComparisonOperator"] != "GreaterThanOrEqualToThreshold" || unhealthy["Period"] != float64(60) {
 			t.Errorf("unhealthy-host alarm %v", unhealthy)
@@ -108,6 +116,7 @@ func TestDeploymentAlarmsWatchErrorRateAndUnhealthyHosts(t *testing.T) {
 // detected within 3 minutes and always inside ECS's bake window, a normal start is never marked unhealthy, and
 // a crash loop is rolled back by the circuit breaker. A later edit of any of these values cannot break it silently.
 func TestRolloutMeetsTheTimingTargets(t *testing.T) {
+	// GIVEN each compute template WHEN the timing model runs on it THEN it reports no problem
 	for _, s := range []*H2oStage{built["dev"], built["prod"], withDomain} {
 		t.Run(*s.Node().Path(), func(t *testing.T) {
 			rollout, err := timing.Read(*tmpl(s.Compute.Stack).ToJSON())
@@ -148,9 +157,8 @@ func TestBackendTasksShareTheContainerContract(t *testing.T) {
 				}
 			}
 			secrets := map[string]string{}
-			for _, sec := range list(c["Secrets"]) {
-				sec := sec.(map[string]interface{})
-				secrets[sec["Name"].(string)] = mustJSON(sec["ValueFrom"])
+			for _, sec := range optMaps(t, c, "Secrets") {
+				secrets[atString(t, sec, "Name")] = mustJSON(sec["ValueFrom"])
 			}
 			for name, from := range map[string]string{"DB_USERNAME": "MasterUserSecret", "DB_PASSWORD": "MasterUserSecret",
 				"REDIS_AUTH_TOKEN": "CacheAuthToken", "AI_API_KEY": "AppSecret"} {
@@ -189,25 +197,25 @@ func TestBackendTasksShareTheContainerContract(t *testing.T) {
 // root on a read-only root filesystem, each writable mount must be opened first by a root init container that
 // mounts the same volume and that the container waits on (dependsOn SUCCESS).
 func TestEveryNonRootContainerCanWriteItsScratchVolumes(t *testing.T) {
+	// GIVEN every task definition of the app WHEN its non-root containers with a read-only root are read THEN each
+	// writable mount is opened by a root init container they wait on
 	checked := 0
 	for _, stack := range appStacks() {
 		for id, task := range resources(t, stack, "AWS::ECS::TaskDefinition") {
 			containers := map[string]map[string]interface{}{}
-			for _, c := range list(props(task)["ContainerDefinitions"]) {
-				c := c.(map[string]interface{})
+			for _, c := range optMaps(t, task, "Properties.ContainerDefinitions") {
 				containers[fmt.Sprint(c["Name"])] = c
 			}
 			for name, c := range containers {
 				if c["ReadonlyRootFilesystem"] != true || c["User"] == "0" || c["User"] == "root" {
 					continue
 				}
-				for _, m := range list(c["MountPoints"]) {
-					m := m.(map[string]interface{})
+				for _, m := range optMaps(t, c, "MountPoints") {
 					if m["ReadOnly"] == true {
 						continue
 					}
 					checked++
-					if !preparedBy(c, containers, m) {
+					if !preparedBy(t, c, containers, m) {
 						t.Errorf("%s %s: container %s (user %v) cannot write %v: no root init container it waits on opens it",
 							*stack.StackName(), id, name, c["User"], m["ContainerPath"])
 					}
@@ -221,9 +229,9 @@ func TestEveryNonRootContainerCanWriteItsScratchVolumes(t *testing.T) {
 }
 
 // preparedBy: one of c's SUCCESS dependencies runs as root, mounts m's volume at the same path and chmods it.
-func preparedBy(c map[string]interface{}, containers map[string]map[string]interface{}, m map[string]interface{}) bool {
-	for _, dep := range list(c["DependsOn"]) {
-		dep := dep.(map[string]interface{})
+func preparedBy(t *testing.T, c map[string]interface{}, containers map[string]map[string]interface{}, m map[string]interface{}) bool {
+	t.Helper()
+	for _, dep := range optMaps(t, c, "DependsOn") {
 		init := containers[fmt.Sprint(dep["ContainerName"])]
 		if dep["Condition"] != "SUCCESS" || init == nil || init["User"] != "0" {
 			continue
@@ -238,31 +246,9 @@ func preparedBy(c map[string]interface{}, containers map[string]map[string]inter
 	return false
 }
 
-// taskDefinition is the Properties of the stack's task definition of that family.
-func taskDefinition(t *testing.T, stack awscdk.Stack, family string) map[string]interface{} {
-	t.Helper()
-	for _, task := range resources(t, stack, "AWS::ECS::TaskDefinition") {
-		if props(task)["Family"] == family {
-			return props(task)
-		}
-	}
-	t.Fatalf("%s has no task definition of family %s", *stack.StackName(), family)
-	return nil
-}
-
-// containerOf is the named container definition of a task definition's Properties.
-func containerOf(t *testing.T, task map[string]interface{}, name string) map[string]interface{} {
-	t.Helper()
-	for _, c := range list(task["ContainerDefinitions"]) {
-		if c := c.(map[string]interface{}); c["Name"] == name {
-			return c
-		}
-	}
-	t.Fatalf("no container %s in task definition %v", name, task["Family"])
-	return nil
-}
-
 func TestAutoscalingBoundsAndTargets(t *testing.T) {
+	// GIVEN each stage WHEN compute is synthesized THEN the service scales between the stage's bounds on CPU 70 % and
+	// memory 80 %
 	forEachStage(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
 		tm := tmpl(s.Compute.Stack)
 		expect(t, "scalable target", func() {
@@ -282,6 +268,8 @@ func TestAutoscalingBoundsAndTargets(t *testing.T) {
 }
 
 func TestDevScalesToZeroOffHours(t *testing.T) {
+	// GIVEN each stage WHEN its scalable target is read THEN dev scales to zero off hours and back for working hours;
+	// prod has no schedule
 	forEachStage(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
 		_, target := only(t, s.Compute.Stack, "AWS::ApplicationAutoScaling::ScalableTarget")
 		actions := props(target)["ScheduledActions"]
@@ -304,15 +292,16 @@ func TestDevScalesToZeroOffHours(t *testing.T) {
 }
 
 func TestIamIsScopedToTheStagesResources(t *testing.T) {
+	// GIVEN each stage WHEN compute's policies are read THEN no statement grants all actions, S3 only on the PDF
+	// bucket, and "*" only for actions without resource-level permissions
 	forEachStage(t, func(t *testing.T, s *H2oStage, _ *config.Config) {
 		for id, pol := range resources(t, s.Compute.Stack, "AWS::IAM::Policy") {
-			for _, st := range props(pol)["PolicyDocument"].(map[string]interface{})["Statement"].([]interface{}) {
-				st := st.(map[string]interface{})
+			for _, st := range atMaps(t, pol, "Properties.PolicyDocument.Statement") {
 				actions, resource := mustJSON(st["Action"]), mustJSON(st["Resource"])
 				if resource == `"*"` {
 					// Only actions AWS offers no resource-level permission for may use "*" (the log-delivery ones:
 					// Step Functions developer guide, "IAM policies for logging to CloudWatch Logs").
-					for _, a := range toStrings(st["Action"]) {
+					for _, a := range atStrings(t, st, "Action") {
 						if a != "ecr:GetAuthorizationToken" && !logDeliveryActions[a] && !strings.HasPrefix(a, "ssmmessages:") &&
 							!strings.HasPrefix(a, "xray:") {
 							t.Errorf("%s grants %s on *", id, a)
@@ -331,6 +320,8 @@ func TestIamIsScopedToTheStagesResources(t *testing.T) {
 }
 
 func TestLoadBalancerIsInternal(t *testing.T) {
+	// GIVEN each stage WHEN compute is synthesized THEN the ALB is internal, drops invalid headers, logs, has the
+	// stage's deletion protection and listens on plain HTTP 80
 	forEachStage(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
 		_, lb := only(t, s.Compute.Stack, "AWS::ElasticLoadBalancingV2::LoadBalancer")
 		p := props(lb)
@@ -340,7 +331,7 @@ func TestLoadBalancerIsInternal(t *testing.T) {
 		}
 		for _, want := range []string{`{"Key":"routing.http.drop_invalid_header_fields.enabled","Value":"true"}`,
 			`{"Key":"access_logs.s3.enabled","Value":"true"}`,
-			`{"Key":"deletion_protection.enabled","Value":"` + map[bool]string{true: "true", false: "false"}[cfg.DeletionProtection] + `"}`} {
+			`{"Key":"deletion_protection.enabled","Value":"` + strconv.FormatBool(cfg.DeletionProtection) + `"}`} {
 			if !strings.Contains(attrs, want) {
 				t.Errorf("ALB attributes lack %s: %s", want, attrs)
 			}
@@ -356,6 +347,8 @@ func TestLoadBalancerIsInternal(t *testing.T) {
 // origin-facing managed prefix list (aws-cdk-lib aws-cloudfront-origins README, "Restrict traffic coming to the
 // VPC origin"); nothing else may reach it, on any port but the listener's.
 func TestLoadBalancerAdmitsOnlyCloudFront(t *testing.T) {
+	// GIVEN dev, prod and the variant WHEN the ALB's security group is read THEN its one ingress rule is CloudFront's
+	// prefix list on the listener's port
 	for _, s := range []*H2oStage{built["dev"], built["prod"], withDomain} {
 		t.Run(*s.Node().Path(), func(t *testing.T) {
 			port := 80.0
@@ -365,8 +358,8 @@ func TestLoadBalancerAdmitsOnlyCloudFront(t *testing.T) {
 			want := map[string]interface{}{"IpProtocol": "tcp", "FromPort": port, "ToPort": port,
 				"SourcePrefixListId": mustLoad("prod", nil).CloudFrontPrefixListID}
 			lbSG := s.Compute.BackendService.LoadBalancer().Connections().SecurityGroups()
-			id := logicalIDOf(s.Compute.Stack, (*lbSG)[0].Node().DefaultChild())
-			rules := ingressRules(s.Compute.Stack)[id]
+			id := logicalIDOf(t, s.Compute.Stack, (*lbSG)[0].Node().DefaultChild())
+			rules := ingressRules(t, s.Compute.Stack)[id]
 			if len(rules) != 1 {
 				t.Fatalf("the load balancer's security group has %d ingress rules, want 1: %v", len(rules), rules)
 			}
@@ -381,19 +374,18 @@ func TestLoadBalancerAdmitsOnlyCloudFront(t *testing.T) {
 
 // ingressRules lists the ingress rules of every security group of a stack, inline or as separate resources, by
 // the group's logical ID ("import:<expression>" for a group of another stack).
-func ingressRules(stack awscdk.Stack) map[string][]map[string]interface{} {
+func ingressRules(t *testing.T, stack awscdk.Stack) map[string][]map[string]interface{} {
+	t.Helper()
 	out := map[string][]map[string]interface{}{}
-	for id, r := range allResources(stack) {
+	for id, r := range allResources(t, stack) {
 		p := props(r)
 		switch r["Type"] {
 		case "AWS::EC2::SecurityGroup":
-			for _, rule := range list(p["SecurityGroupIngress"]) {
-				out[id] = append(out[id], rule.(map[string]interface{}))
-			}
+			out[id] = append(out[id], optMaps(t, r, "Properties.SecurityGroupIngress")...)
 		case "AWS::EC2::SecurityGroupIngress":
 			group := "import:" + mustJSON(p["GroupId"])
-			if getAtt, ok := p["GroupId"].(map[string]interface{})["Fn::GetAtt"].([]interface{}); ok {
-				group = getAtt[0].(string)
+			if _, ok := lookup(p, "GroupId.Fn::GetAtt.0"); ok {
+				group = atString(t, p, "GroupId.Fn::GetAtt.0")
 			}
 			out[group] = append(out[group], p)
 		}
@@ -405,9 +397,10 @@ func ingressRules(stack awscdk.Stack) map[string][]map[string]interface{} {
 // list counts as the list's weight (VPC user guide, "AWS-managed prefix list weights": CloudFront's is 55).
 // Rules added to another stack's group are counted per consuming stack.
 func TestSecurityGroupsFitTheRuleQuota(t *testing.T) {
+	// GIVEN every stack of the app WHEN each security group's inbound rules are weighed THEN none is over 60
 	weights := map[string]int{mustLoad("prod", nil).CloudFrontPrefixListID: 55}
 	for _, stack := range appStacks() {
-		for group, rules := range ingressRules(stack) {
+		for group, rules := range ingressRules(t, stack) {
 			total := 0
 			for _, rule := range rules {
 				if pl, ok := rule["SourcePrefixListId"].(string); ok {
@@ -428,6 +421,8 @@ func TestSecurityGroupsFitTheRuleQuota(t *testing.T) {
 }
 
 func TestWithADomainTheListenerIsHttpsAndRedirects(t *testing.T) {
+	// GIVEN the variant with a domain WHEN compute is synthesized THEN the ALB serves api.<domain> over TLS 1.3/1.2
+	// and port 80 only redirects
 	tm := tmpl(withDomain.Compute.Stack)
 	expect(t, "certificate for api.<domain>, DNS-validated in the zone", func() {
 		tm.HasResourceProperties(jsii.String("AWS::CertificateManager::Certificate"), &map[string]interface{}{
@@ -447,6 +442,8 @@ func TestWithADomainTheListenerIsHttpsAndRedirects(t *testing.T) {
 }
 
 func TestXRaySidecarWhenEnabled(t *testing.T) {
+	// GIVEN enableXRay off (both stages) and on (the variant) WHEN the service task is read THEN the daemon runs
+	// only when on, non-essential, and the task role may then send traces
 	forEachStage(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
 		if strings.Contains(mustJSON(taskDefinition(t, s.Compute.Stack, "h2o-backend-"+cfg.Stage)), "aws-xray-daemon") {
 			t.Error("X-Ray daemon without enableXRay")
@@ -463,6 +460,8 @@ func TestXRaySidecarWhenEnabled(t *testing.T) {
 }
 
 func TestComputeOutputsWhatRunTaskNeeds(t *testing.T) {
+	// GIVEN each stage WHEN compute is synthesized THEN it outputs every value the scripts pass to run-task (migrate.sh,
+	// restore.sh)
 	forEachStage(t, func(t *testing.T, s *H2oStage, _ *config.Config) {
 		for _, key := range []string{"ClusterName", "ServiceName", "TaskDefinitionFamily", "ContainerName",
 			"TaskSubnetIds", "TaskSecurityGroupId", "AssignPublicIp", "LogGroupName"} {
@@ -471,31 +470,16 @@ func TestComputeOutputsWhatRunTaskNeeds(t *testing.T) {
 	})
 }
 
-func mustJSON(v interface{}) string {
-	raw, _ := json.Marshal(v)
-	return string(raw)
-}
-
-func toStrings(v interface{}) []string {
-	if s, ok := v.(string); ok {
-		return []string{s}
-	}
-	var out []string
-	for _, x := range v.([]interface{}) {
-		out = append(out, x.(string))
-	}
-	return out
-}
-
 // TestTimeoutsFormOneChain: CloudFront gives up first (its origin response timeout is the request limit), the
 // ALB's idle timeout outlives both that and CloudFront's keep-alive (so the ALB never closes a connection
 // CloudFront is waiting on or reusing), a deploy drains a task for at least as long as a request may take, and
 // the app's keep-alive outlives the ALB's idle timeout (ALB user guide, "Connection idle timeout").
 func TestTimeoutsFormOneChain(t *testing.T) {
+	// GIVEN dev, prod and the variant WHEN the timeouts of CloudFront, the ALB, the target group and the app are read
+	// THEN each outlives the one before it
 	for _, s := range []*H2oStage{built["dev"], built["prod"], withDomain} {
 		t.Run(*s.Node().Path(), func(t *testing.T) {
-			_, dist := only(t, s.Edge.Stack, "AWS::CloudFront::Distribution")
-			origin := props(dist)["DistributionConfig"].(map[string]interface{})["Origins"].([]interface{})[0].(map[string]interface{})
+			origin := atMap(t, distributionConfig(t, s), "Origins.0")
 			vpcOrigin, _ := origin["VpcOriginConfig"].(map[string]interface{})
 			read, keepalive := number(vpcOrigin["OriginReadTimeout"]), number(vpcOrigin["OriginKeepaliveTimeout"])
 			_, lb := only(t, s.Compute.Stack, "AWS::ElasticLoadBalancingV2::LoadBalancer")
@@ -513,49 +497,6 @@ func TestTimeoutsFormOneChain(t *testing.T) {
 	}
 }
 
-// number reads a template number, or a number written as a string (attributes are strings).
-func number(v interface{}) float64 {
-	switch x := v.(type) {
-	case float64:
-		return x
-	case string:
-		var f float64
-		if _, err := fmt.Sscan(x, &f); err == nil {
-			return f
-		}
-	}
-	return -1
-}
-
-// keyValue finds Key in a [{Key, Value}] list (load balancer and target group attributes).
-func keyValue(attrs interface{}, key string) interface{} {
-	for _, a := range list(attrs) {
-		if kv, _ := a.(map[string]interface{}); kv["Key"] == key {
-			return kv["Value"]
-		}
-	}
-	return nil
-}
-
-// containerEnv is the environment of the named container of the stack's task definition(s).
-func containerEnv(t *testing.T, stack awscdk.Stack, name string) map[string]interface{} {
-	t.Helper()
-	env := map[string]interface{}{}
-	for _, task := range resources(t, stack, "AWS::ECS::TaskDefinition") {
-		for _, c := range list(props(task)["ContainerDefinitions"]) {
-			if c := c.(map[string]interface{}); c["Name"] == name {
-				for _, e := range list(c["Environment"]) {
-					e := e.(map[string]interface{})
-					env[fmt.Sprint(e["Name"])] = e["Value"]
-				}
-				return env
-			}
-		}
-	}
-	t.Errorf("no container %s in %s", name, *stack.StackName())
-	return env
-}
-
 var logDeliveryActions = map[string]bool{"logs:DescribeLogGroups": true, "logs:CreateLogDelivery": true, "logs:GetLogDelivery": true,
 	"logs:UpdateLogDelivery": true, "logs:DeleteLogDelivery": true, "logs:ListLogDeliveries": true,
 	"logs:PutResourcePolicy": true, "logs:DescribeResourcePolicies": true}
@@ -563,10 +504,12 @@ var logDeliveryActions = map[string]bool{"logs:DescribeLogGroups": true, "logs:C
 // TestEverySecretChangeRedeploysTheService: for every secret any backend container reads, a new AWSCURRENT version
 // ("Secret Label Updated") starts a new deployment of the service through the Step Functions SDK integration.
 func TestEverySecretChangeRedeploysTheService(t *testing.T) {
+	// GIVEN dev, prod and the variant WHEN the secret-change rule is read THEN it watches every secret any container
+	// reads and starts the redeploying state machine
 	for _, s := range []*H2oStage{built["dev"], built["prod"], withDomain} {
 		t.Run(*s.Node().Path(), func(t *testing.T) {
 			_, rule := only(t, s.Compute.Stack, "AWS::Events::Rule")
-			pattern := props(rule)["EventPattern"].(map[string]interface{})
+			pattern := atMap(t, rule, "Properties.EventPattern")
 			if !jsonEqual(pattern["source"], []interface{}{"aws.secretsmanager"}) || !jsonEqual(pattern["detail-type"], []interface{}{"Secret Label Updated"}) ||
 				!jsonEqual(pattern["detail"], map[string]interface{}{"labelUpdated": []interface{}{"AWSCURRENT"}}) {
 				t.Errorf("rule pattern %v", pattern)
@@ -574,16 +517,16 @@ func TestEverySecretChangeRedeploysTheService(t *testing.T) {
 			watched := mustJSON(pattern["resources"])
 			read := 0
 			for _, task := range resources(t, s.Compute.Stack, "AWS::ECS::TaskDefinition") {
-				for _, c := range list(props(task)["ContainerDefinitions"]) {
-					for _, sec := range list(c.(map[string]interface{})["Secrets"]) {
+				for _, c := range optMaps(t, task, "Properties.ContainerDefinitions") {
+					for _, sec := range optMaps(t, c, "Secrets") {
 						read++
 						// ValueFrom is the secret's ARN, or Fn::Join of it and ":<json key>::".
-						from := sec.(map[string]interface{})["ValueFrom"]
-						if join, ok := from.(map[string]interface{})["Fn::Join"].([]interface{}); ok {
-							from = join[1].([]interface{})[0]
+						from := sec["ValueFrom"]
+						if _, ok := lookup(sec, "ValueFrom.Fn::Join"); ok {
+							from = at(t, sec, "ValueFrom.Fn::Join.1.0")
 						}
 						if !strings.Contains(watched, mustJSON(from)) {
-							t.Errorf("%v reads %s, which the rule does not watch", sec.(map[string]interface{})["Name"], mustJSON(from))
+							t.Errorf("%v reads %s, which the rule does not watch", sec["Name"], mustJSON(from))
 						}
 					}
 				}

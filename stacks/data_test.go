@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
 
@@ -48,7 +47,10 @@ func TestDatabaseMatchesTheStageConfig(t *testing.T) {
 			t.Errorf("EnablePerformanceInsights %v, want %v", got, cfg.PerformanceInsights)
 		}
 		// prod survives a stack delete as a snapshot; dev goes with the stack.
-		wantPolicy := map[bool]string{true: "Snapshot", false: "Delete"}[cfg.DeletionProtection]
+		wantPolicy := "Delete"
+		if cfg.DeletionProtection {
+			wantPolicy = "Snapshot"
+		}
 		if db["DeletionPolicy"] != wantPolicy || db["UpdateReplacePolicy"] != wantPolicy {
 			t.Errorf("DeletionPolicy %v / UpdateReplacePolicy %v, want %s", db["DeletionPolicy"], db["UpdateReplacePolicy"], wantPolicy)
 		}
@@ -76,6 +78,8 @@ func TestDatabaseMatchesTheStageConfig(t *testing.T) {
 }
 
 func TestDevDatabaseStopsOffHours(t *testing.T) {
+	// GIVEN each stage WHEN data is synthesized THEN dev's database stops off hours and starts before the tasks
+	// return, with a role that may do only that; prod's never stops
 	forEachStage(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
 		schedules := resources(t, s.Data.Stack, "AWS::Scheduler::Schedule")
 		if cfg.Stage == "prod" {
@@ -86,9 +90,9 @@ func TestDevDatabaseStopsOffHours(t *testing.T) {
 		}
 		got := map[string]string{}
 		for _, sc := range schedules {
-			p := props(sc)
-			target := p["Target"].(map[string]interface{})
-			got[target["Arn"].(string)] = p["ScheduleExpression"].(string) + " " + p["ScheduleExpressionTimezone"].(string)
+			target := atMap(t, sc, "Properties.Target")
+			got[atString(t, target, "Arn")] = atString(t, sc, "Properties.ScheduleExpression") + " " +
+				atString(t, sc, "Properties.ScheduleExpressionTimezone")
 			if target["Input"] != `{"DbInstanceIdentifier":"h2o-dev-postgres"}` {
 				t.Errorf("schedule input %v", target["Input"])
 			}
@@ -109,15 +113,21 @@ func TestDevDatabaseStopsOffHours(t *testing.T) {
 }
 
 func TestCacheIsEncryptedValkeyWithFailoverInProd(t *testing.T) {
+	// GIVEN each stage WHEN data is synthesized THEN the cache is encrypted Valkey with the stage's size, a Secrets
+	// Manager AUTH token, its own security group, and failover and snapshots in prod
 	forEachStage(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
 		_, cache := only(t, s.Data.Stack, "AWS::ElastiCache::ReplicationGroup")
 		p := props(cache)
 		failover := cfg.Stage == "prod"
+		snapshots := 0
+		if failover {
+			snapshots = 7
+		}
 		want := map[string]interface{}{
 			"Engine": "valkey", "CacheNodeType": cfg.CacheNodeType, "NumCacheClusters": float64(1 + cfg.CacheReplicas),
 			"AutomaticFailoverEnabled": failover, "MultiAZEnabled": failover, "TransitEncryptionEnabled": true,
 			"AtRestEncryptionEnabled": true, "Port": float64(6379),
-			"SnapshotRetentionLimit": float64(map[bool]int{true: 7, false: 0}[failover]),
+			"SnapshotRetentionLimit": float64(snapshots),
 		}
 		for k, v := range want {
 			if !jsonEqual(p[k], v) {
@@ -129,15 +139,17 @@ func TestCacheIsEncryptedValkeyWithFailoverInProd(t *testing.T) {
 		if !strings.Contains(string(token), "{{resolve:secretsmanager:") {
 			t.Errorf("AuthToken is not a Secrets Manager dynamic reference: %s", token)
 		}
-		if len(p["SecurityGroupIds"].([]interface{})) != 1 {
+		if len(atList(t, p, "SecurityGroupIds")) != 1 {
 			t.Errorf("cache must have exactly its own security group: %v", p["SecurityGroupIds"])
 		}
 	})
 }
 
 func TestPdfBucketIsPrivateEncryptedVersionedAndLogged(t *testing.T) {
+	// GIVEN each stage WHEN data is synthesized THEN the PDF bucket is private, encrypted, versioned, logged, tiered
+	// to IA with old versions expiring, and every bucket is TLS-only
 	forEachStage(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
-		pdfID := logicalIDOf(s.Data.Stack, s.Data.PdfBucket.Node().DefaultChild())
+		pdfID := logicalIDOf(t, s.Data.Stack, s.Data.PdfBucket.Node().DefaultChild())
 		pdf := resources(t, s.Data.Stack, "AWS::S3::Bucket")[pdfID]
 		p := props(pdf)
 		bpa := map[string]interface{}{"BlockPublicAcls": true, "BlockPublicPolicy": true, "IgnorePublicAcls": true, "RestrictPublicBuckets": true}
@@ -150,7 +162,7 @@ func TestPdfBucketIsPrivateEncryptedVersionedAndLogged(t *testing.T) {
 		if p["BucketEncryption"] == nil || p["LoggingConfiguration"] == nil {
 			t.Errorf("encryption %v, access logging %v", p["BucketEncryption"], p["LoggingConfiguration"])
 		}
-		rule := p["LifecycleConfiguration"].(map[string]interface{})["Rules"].([]interface{})[0].(map[string]interface{})
+		rule := atMap(t, p, "LifecycleConfiguration.Rules.0")
 		for k, v := range map[string]interface{}{
 			"Transitions":                    []interface{}{map[string]interface{}{"StorageClass": "STANDARD_IA", "TransitionInDays": float64(30)}},
 			"NoncurrentVersionExpiration":    map[string]interface{}{"NoncurrentDays": float64(cfg.PDFNoncurrentVersionDays)},
@@ -174,12 +186,17 @@ func TestPdfBucketIsPrivateEncryptedVersionedAndLogged(t *testing.T) {
 }
 
 func TestSecretsHoldNoValueAndSurviveInProd(t *testing.T) {
+	// GIVEN each stage WHEN data is synthesized THEN its two secrets hold no value in the template and are retained in
+	// prod
 	forEachStage(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
 		secrets := resources(t, s.Data.Stack, "AWS::SecretsManager::Secret")
 		if len(secrets) != 2 {
 			t.Errorf("want the app secret and the cache AUTH token, got %d secrets", len(secrets))
 		}
-		wantPolicy := map[bool]string{true: "Retain", false: "Delete"}[cfg.DeletionProtection]
+		wantPolicy := "Delete"
+		if cfg.DeletionProtection {
+			wantPolicy = "Retain"
+		}
 		for id, sec := range secrets {
 			if _, plain := props(sec)["SecretString"]; plain {
 				t.Errorf("secret %s has a SecretString in the template", id)
@@ -199,6 +216,7 @@ func TestSecretsHoldNoValueAndSurviveInProd(t *testing.T) {
 }
 
 func TestDataSecurityGroupsHaveNoOpenIngress(t *testing.T) {
+	// GIVEN every stack of each stage WHEN its security groups are read THEN none admits 0.0.0.0/0 or ::/0
 	forEachStage(t, func(t *testing.T, s *H2oStage, _ *config.Config) {
 		for _, stack := range s.Stacks() {
 			for id, sg := range resources(t, stack, "AWS::EC2::SecurityGroup") {
@@ -219,6 +237,7 @@ func TestDataSecurityGroupsHaveNoOpenIngress(t *testing.T) {
 // TestProdStatefulLogicalIDsArePinned fails when a refactor would make CloudFormation replace (and so lose)
 // a prod database, cache, bucket or secret. Changing this list means planning a data migration.
 func TestProdStatefulLogicalIDsArePinned(t *testing.T) {
+	// GIVEN prod WHEN its stateful resources are listed THEN their logical IDs are the pinned ones
 	s := built["prod"]
 	pinned := map[string][]string{
 		"AWS::RDS::DBInstance":               {"DatabaseB269D8BB"},
@@ -240,28 +259,10 @@ func TestProdStatefulLogicalIDsArePinned(t *testing.T) {
 	}
 }
 
-// only returns the single resource of a type in a stack.
-func only(t *testing.T, stack awscdk.Stack, typ string) (string, map[string]interface{}) {
-	t.Helper()
-	found := resources(t, stack, typ)
-	if len(found) != 1 {
-		t.Fatalf("want one %s, got %d", typ, len(found))
-	}
-	for id, r := range found {
-		return id, r
-	}
-	return "", nil
-}
-
-func jsonEqual(a, b interface{}) bool {
-	x, _ := json.Marshal(a)
-	y, _ := json.Marshal(b)
-	return string(x) == string(y)
-}
-
 // TestEveryBucketOutlivesItsStackInProd: data and logs alike (access logs, ALB and CloudFront logs) stay when a
 // prod stack is deleted, objects included; dev's go with the stack, emptied first.
 func TestEveryBucketOutlivesItsStackInProd(t *testing.T) {
+	// GIVEN every bucket of each stage WHEN read THEN prod retains it with its objects and dev deletes it emptied
 	forEachStage(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
 		buckets := 0
 		for _, stack := range s.Stacks() {
@@ -287,9 +288,11 @@ func TestEveryBucketOutlivesItsStackInProd(t *testing.T) {
 // rotated customer-managed key (chosen before data exists: an RDS instance's key cannot change in place), and the
 // backend may use it exactly for reading and writing PDFs; dev uses AWS-managed keys.
 func TestProdDataUsesItsOwnKey(t *testing.T) {
+	// GIVEN each stage WHEN data is synthesized THEN prod's database, PDF bucket and vault use its rotated data key,
+	// which the task role may use for PDFs only; dev has no key
 	forEachStage(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
 		_, db := only(t, s.Data.Stack, "AWS::RDS::DBInstance")
-		pdf := props(resources(t, s.Data.Stack, "AWS::S3::Bucket")[logicalIDOf(s.Data.Stack, s.Data.PdfBucket.Node().DefaultChild())])
+		pdf := props(resources(t, s.Data.Stack, "AWS::S3::Bucket")[logicalIDOf(t, s.Data.Stack, s.Data.PdfBucket.Node().DefaultChild())])
 		if !cfg.CustomerManagedDataKey {
 			if s.Data.DataKey != nil || props(db)["KmsKeyId"] != nil || !strings.Contains(mustJSON(pdf["BucketEncryption"]), `"AES256"`) {
 				t.Errorf("dev has a customer-managed key: db %v, bucket %v", props(db)["KmsKeyId"], pdf["BucketEncryption"])
@@ -313,16 +316,16 @@ func TestProdDataUsesItsOwnKey(t *testing.T) {
 			t.Errorf("vault key %v", props(vault)["EncryptionKeyArn"])
 		}
 		// The task role (compute) may decrypt and generate data keys with it, nothing else.
-		role := logicalIDOf(s.Compute.Stack, s.Compute.MigrationTask.TaskRole().Node().DefaultChild())
+		role := logicalIDOf(t, s.Compute.Stack, s.Compute.MigrationTask.TaskRole().Node().DefaultChild())
 		granted := false
 		for _, pol := range resources(t, s.Compute.Stack, "AWS::IAM::Policy") {
 			if !strings.Contains(mustJSON(props(pol)["Roles"]), role) {
 				continue
 			}
-			for _, st := range list(props(pol)["PolicyDocument"].(map[string]interface{})["Statement"]) {
+			for _, st := range optMaps(t, pol, "Properties.PolicyDocument.Statement") {
 				if doc := mustJSON(st); strings.Contains(doc, "kms:") {
 					granted = true
-					if !jsonEqual(st.(map[string]interface{})["Action"], []interface{}{"kms:Decrypt", "kms:GenerateDataKey"}) || !strings.Contains(doc, "DataKey") {
+					if !jsonEqual(st["Action"], []interface{}{"kms:Decrypt", "kms:GenerateDataKey"}) || !strings.Contains(doc, "DataKey") {
 						t.Errorf("task role's KMS grant %s", doc)
 					}
 				}
@@ -338,6 +341,8 @@ func TestProdDataUsesItsOwnKey(t *testing.T) {
 // 12 months, in a vault locked against early deletion (compliance: immutable after 3 days), covering the
 // database; the variant runs governance mode with a copy to another vault. dev keeps the automated backups only.
 func TestProdDatabaseIsBackedUpBeyondThePointInTimeWindow(t *testing.T) {
+	// GIVEN dev, prod and the variant WHEN their Backup resources are read THEN dev has none, prod's locked vault
+	// keeps daily and monthly points of the database, and the variant copies them
 	expect(t, "dev has no Backup plan", func() {
 		tmpl(built["dev"].Data.Stack).ResourceCountIs(jsii.String("AWS::Backup::BackupPlan"), jsii.Number(0))
 	})
@@ -348,14 +353,13 @@ func TestProdDatabaseIsBackedUpBeyondThePointInTimeWindow(t *testing.T) {
 	}{{built["prod"], float64(3), ""}, {withDomain, nil, variantContext["backupCopyVaultArn"]}} {
 		stack := tc.s.Data.Stack
 		_, vault := only(t, stack, "AWS::Backup::BackupVault")
-		lock := props(vault)["LockConfiguration"].(map[string]interface{})
+		lock := atMap(t, vault, "Properties.LockConfiguration")
 		if vault["DeletionPolicy"] != "Retain" || lock["MinRetentionDays"] != float64(35) || lock["ChangeableForDays"] != tc.changeable {
 			t.Errorf("vault %v lock %v, want retained, min 35 days, changeable for %v days", vault["DeletionPolicy"], lock, tc.changeable)
 		}
 		_, plan := only(t, stack, "AWS::Backup::BackupPlan")
 		rules := map[string]map[string]interface{}{}
-		for _, r := range list(props(plan)["BackupPlan"].(map[string]interface{})["BackupPlanRule"]) {
-			r := r.(map[string]interface{})
+		for _, r := range optMaps(t, plan, "Properties.BackupPlan.BackupPlanRule") {
 			rules[fmt.Sprint(r["RuleName"])] = r
 		}
 		for name, want := range map[string][2]interface{}{"Daily": {"cron(0 4 * * ? *)", float64(35)}, "Monthly": {"cron(0 5 1 * ? *)", float64(365)}} {
@@ -368,7 +372,7 @@ func TestProdDatabaseIsBackedUpBeyondThePointInTimeWindow(t *testing.T) {
 				t.Errorf("%s rule copies %s, want %q", name, copies, tc.copyTo)
 			}
 		}
-		dbID := logicalIDOf(stack, tc.s.Data.Database.Node().DefaultChild())
+		dbID := logicalIDOf(t, stack, tc.s.Data.Database.Node().DefaultChild())
 		_, selection := only(t, stack, "AWS::Backup::BackupSelection")
 		if !strings.Contains(mustJSON(props(selection)["BackupSelection"]), dbID) {
 			t.Errorf("the backup selection does not cover the database %s: %v", dbID, props(selection)["BackupSelection"])
@@ -377,10 +381,12 @@ func TestProdDatabaseIsBackedUpBeyondThePointInTimeWindow(t *testing.T) {
 }
 
 func TestPdfBucketReplicatesWhenConfigured(t *testing.T) {
+	// GIVEN prod without and the variant with replication settings WHEN the PDF bucket is read THEN only the variant
+	// replicates, KMS-encrypted, to the configured bucket
 	if p := props(resources(t, built["prod"].Data.Stack, "AWS::S3::Bucket")["PdfBucketFA9E115A"]); p["ReplicationConfiguration"] != nil {
 		t.Error("prod replicates by default")
 	}
-	pdf := logicalIDOf(withDomain.Data.Stack, withDomain.Data.PdfBucket.Node().DefaultChild())
+	pdf := logicalIDOf(t, withDomain.Data.Stack, withDomain.Data.PdfBucket.Node().DefaultChild())
 	replication := mustJSON(props(resources(t, withDomain.Data.Stack, "AWS::S3::Bucket")[pdf])["ReplicationConfiguration"])
 	for _, want := range []string{`"Bucket":"` + variantContext["pdfReplicationBucketArn"] + `"`, `"ReplicaKmsKeyID":"` + variantContext["pdfReplicationKmsKeyArn"] + `"`,
 		`"SseKmsEncryptedObjects":{"Status":"Enabled"}`, `"Status":"Enabled"`} {

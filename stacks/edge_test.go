@@ -17,16 +17,12 @@ const (
 	allViewerPolicy       = "216adef6-5c7f-47e4-b989-5492eafa07d3"
 )
 
-func distributionConfig(t *testing.T, s *H2oStage) map[string]interface{} {
-	t.Helper()
-	_, dist := only(t, s.Edge.Stack, "AWS::CloudFront::Distribution")
-	return props(dist)["DistributionConfig"].(map[string]interface{})
-}
-
 func TestCloudFrontServesTheApiOverHttpsWithoutCaching(t *testing.T) {
+	// GIVEN each stage WHEN edge is synthesized THEN the distribution redirects to HTTPS, caches nothing, forwards
+	// every viewer header and method, logs and outputs the API URL
 	forEachStage(t, func(t *testing.T, s *H2oStage, _ *config.Config) {
 		dc := distributionConfig(t, s)
-		behavior := dc["DefaultCacheBehavior"].(map[string]interface{})
+		behavior := atMap(t, dc, "DefaultCacheBehavior")
 		for k, v := range map[string]interface{}{
 			"ViewerProtocolPolicy": "redirect-to-https", "CachePolicyId": cachingDisabledPolicy,
 			"OriginRequestPolicyId": allViewerPolicy, "Compress": true,
@@ -47,11 +43,11 @@ func TestOnlyCloudFrontReachesTheAlb(t *testing.T) {
 	forEachStage(t, func(t *testing.T, s *H2oStage, _ *config.Config) {
 		// GIVEN the edge stack WHEN synthesized THEN its single origin is a VPC origin pointing at compute's ALB
 		dc := distributionConfig(t, s)
-		origins := dc["Origins"].([]interface{})
+		origins := atList(t, dc, "Origins")
 		if len(origins) != 1 {
 			t.Fatalf("want one origin, got %d", len(origins))
 		}
-		origin := origins[0].(map[string]interface{})
+		origin := atMap(t, dc, "Origins.0")
 		if origin["VpcOriginConfig"] == nil || origin["CustomOriginConfig"] != nil {
 			t.Errorf("origin is not a VPC origin: %v", origin)
 		}
@@ -72,6 +68,8 @@ func TestOnlyCloudFrontReachesTheAlb(t *testing.T) {
 }
 
 func TestWafRulesAndModePerStage(t *testing.T) {
+	// GIVEN prod, the variant (count mode, a body limit) and dev WHEN edge is synthesized THEN prod blocks with the
+	// managed and rate rules, the variant counts, dev has no WAF
 	// prod blocks; dev has no WAF (cost); the variant runs prod's rules in count mode.
 	checkWebACL(t, built["prod"], "None", "Block", 0)
 	checkWebACL(t, withDomain, "Count", "Count", 12)
@@ -89,10 +87,10 @@ func checkWebACL(t *testing.T, s *H2oStage, managedOverride, rateAction string, 
 	}
 	rules := map[string]map[string]interface{}{}
 	var names []string
-	for _, r := range p["Rules"].([]interface{}) {
-		r := r.(map[string]interface{})
-		names = append(names, r["Name"].(string))
-		rules[r["Name"].(string)] = r
+	for _, r := range atMaps(t, p, "Rules") {
+		name := atString(t, r, "Name")
+		names = append(names, name)
+		rules[name] = r
 		if override, ok := r["OverrideAction"].(map[string]interface{}); ok {
 			if _, has := override[managedOverride]; !has {
 				t.Errorf("rule %s override %v, want %s", r["Name"], override, managedOverride)
@@ -102,8 +100,12 @@ func checkWebACL(t *testing.T, s *H2oStage, managedOverride, rateAction string, 
 	want := "AWSManagedRulesCommonRuleSet,AWSManagedRulesKnownBadInputsRuleSet,AWSManagedRulesAmazonIpReputationList,AWSManagedRulesSQLiRuleSet,RatePerIp"
 	if bodyLimit > 0 {
 		want = "BodySizeLimit," + want
-		size := rules["BodySizeLimit"]["Statement"].(map[string]interface{})["SizeConstraintStatement"].(map[string]interface{})
-		if _, has := rules["BodySizeLimit"]["Action"].(map[string]interface{})[rateAction]; !has || size["Size"] != float64(bodyLimit*1024) ||
+		body := rules["BodySizeLimit"]
+		if body == nil {
+			t.Fatalf("no BodySizeLimit rule (rules %v)", names)
+		}
+		size := atMap(t, body, "Statement.SizeConstraintStatement")
+		if _, has := atMap(t, body, "Action")[rateAction]; !has || size["Size"] != float64(bodyLimit*1024) ||
 			size["ComparisonOperator"] != "GT" || !strings.Contains(mustJSON(size["FieldToMatch"]), `"OversizeHandling":"MATCH"`) {
 			t.Errorf("body size rule %v, want %s over %d KiB", rules["BodySizeLimit"], rateAction, bodyLimit)
 		}
@@ -112,7 +114,10 @@ func checkWebACL(t *testing.T, s *H2oStage, managedOverride, rateAction string, 
 		t.Errorf("rules %v, want %s", names, want)
 	}
 	rate := rules["RatePerIp"]
-	if _, has := rate["Action"].(map[string]interface{})[rateAction]; !has ||
+	if rate == nil {
+		t.Fatalf("no RatePerIp rule (rules %v)", names)
+	}
+	if _, has := atMap(t, rate, "Action")[rateAction]; !has ||
 		!jsonEqual(rate["Statement"], map[string]interface{}{"RateBasedStatement": map[string]interface{}{"AggregateKeyType": "IP", "Limit": float64(2000)}}) {
 		t.Errorf("rate rule %v, want %s at 2000/IP", rate, rateAction)
 	}
@@ -124,11 +129,12 @@ func checkWebACL(t *testing.T, s *H2oStage, managedOverride, rateAction string, 
 // TestManagedRulesDoNotBlockApiBodies: the common rule set's SizeRestrictions_BODY blocks every body over 8 KB
 // (AWS WAF developer guide, "Core rule set (CRS) managed rule group"); in every web ACL of the app it only counts.
 func TestManagedRulesDoNotBlockApiBodies(t *testing.T) {
+	// GIVEN every web ACL of the app WHEN its common rule set is read THEN SizeRestrictions_BODY only counts
 	acls := 0
 	for _, stack := range appStacks() {
 		for id, acl := range resources(t, stack, "AWS::WAFv2::WebACL") {
-			for _, r := range list(props(acl)["Rules"]) {
-				group, _ := r.(map[string]interface{})["Statement"].(map[string]interface{})["ManagedRuleGroupStatement"].(map[string]interface{})
+			for _, r := range optMaps(t, acl, "Properties.Rules") {
+				group, _ := atMap(t, r, "Statement")["ManagedRuleGroupStatement"].(map[string]interface{})
 				if group["Name"] != "AWSManagedRulesCommonRuleSet" {
 					continue
 				}
@@ -150,6 +156,8 @@ func TestManagedRulesDoNotBlockApiBodies(t *testing.T) {
 // with aws-waf-logs- (AWS WAF developer guide, "Logging destinations"); every logging configuration of the app
 // names such a log group of its stack, with a retention, and redacts the credential headers. prod logs.
 func TestWafLogsGoToAwsWafLogsDestinationsWithCredentialsRedacted(t *testing.T) {
+	// GIVEN every WAF logging configuration of the app WHEN read THEN it logs to an aws-waf-logs- log group of its
+	// stack with a retention and redacts authorization and cookie
 	configs := 0
 	for _, stack := range appStacks() {
 		groups := map[string]map[string]interface{}{}
@@ -182,6 +190,8 @@ func TestWafLogsGoToAwsWafLogsDestinationsWithCredentialsRedacted(t *testing.T) 
 }
 
 func TestWithoutADomainNothingNeedsDnsOrCertificates(t *testing.T) {
+	// GIVEN each stage without a domain WHEN edge is synthesized THEN there are no records, certificates, Amplify app
+	// or aliases
 	forEachStage(t, func(t *testing.T, s *H2oStage, _ *config.Config) {
 		for _, typ := range []string{"AWS::Route53::RecordSet", "AWS::CertificateManager::Certificate", "AWS::Amplify::App"} {
 			expect(t, typ, func() { tmpl(s.Edge.Stack).ResourceCountIs(jsii.String(typ), jsii.Number(0)) })
@@ -193,12 +203,14 @@ func TestWithoutADomainNothingNeedsDnsOrCertificates(t *testing.T) {
 }
 
 func TestWithADomainTheApiHasItsNameCertificateAndRecords(t *testing.T) {
+	// GIVEN the variant with a domain WHEN edge is synthesized THEN CloudFront serves api.<domain> with a
+	// DNS-validated certificate, A/AAAA aliases and HTTPS to the origin
 	tm := tmpl(withDomain.Edge.Stack)
 	dc := distributionConfig(t, withDomain)
 	if !jsonEqual(dc["Aliases"], []interface{}{"api.h2o.example.com"}) {
 		t.Errorf("aliases %v", dc["Aliases"])
 	}
-	viewer := dc["ViewerCertificate"].(map[string]interface{})
+	viewer := atMap(t, dc, "ViewerCertificate")
 	if viewer["MinimumProtocolVersion"] != "TLSv1.2_2021" || viewer["SslSupportMethod"] != "sni-only" {
 		t.Errorf("viewer certificate %v", viewer)
 	}
@@ -206,7 +218,7 @@ func TestWithADomainTheApiHasItsNameCertificateAndRecords(t *testing.T) {
 		tm.HasResourceProperties(jsii.String("AWS::CertificateManager::Certificate"), &map[string]interface{}{
 			"DomainName": "api.h2o.example.com", "ValidationMethod": "DNS"})
 	})
-	distID := logicalIDOf(withDomain.Edge.Stack, withDomain.Edge.Distribution.Node().DefaultChild())
+	distID := logicalIDOf(t, withDomain.Edge.Stack, withDomain.Edge.Distribution.Node().DefaultChild())
 	for _, typ := range []string{"A", "AAAA"} {
 		expect(t, typ+" alias api.<domain> -> CloudFront", func() {
 			tm.HasResourceProperties(jsii.String("AWS::Route53::RecordSet"), &map[string]interface{}{
@@ -225,11 +237,13 @@ func TestWithADomainTheApiHasItsNameCertificateAndRecords(t *testing.T) {
 }
 
 func TestAmplifyFrontendWhenARepositoryIsConfigured(t *testing.T) {
+	// GIVEN the variant with a frontend repository WHEN edge is synthesized THEN Amplify builds main from it with a
+	// dynamic-reference token and the API URL, served at app.<domain>
 	tm := tmpl(withDomain.Edge.Stack)
 	_, app := only(t, withDomain.Edge.Stack, "AWS::Amplify::App")
 	p := props(app)
 	if p["Repository"] != "https://github.com/h2o-allegiant/frontend" ||
-		!strings.HasPrefix(p["AccessToken"].(string), "{{resolve:secretsmanager:h2o/github-token") {
+		!strings.HasPrefix(atString(t, p, "AccessToken"), "{{resolve:secretsmanager:h2o/github-token") {
 		t.Errorf("repository %v, token %v (must be a dynamic reference)", p["Repository"], p["AccessToken"])
 	}
 	if env := mustJSON(p["EnvironmentVariables"]); !strings.Contains(env, `"Name":"API_URL","Value":"https://api.h2o.example.com"`) {

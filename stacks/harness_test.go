@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -152,16 +155,325 @@ func resources(t *testing.T, stack awscdk.Stack, typ string) map[string]map[stri
 }
 
 // logicalIDOf is the logical ID of an L1 construct (an L2's Node().DefaultChild()).
-func logicalIDOf(stack awscdk.Stack, c constructs.IConstruct) string {
-	return *stack.GetLogicalId(c.(awscdk.CfnElement))
+func logicalIDOf(t *testing.T, stack awscdk.Stack, c constructs.IConstruct) string {
+	t.Helper()
+	element, ok := c.(awscdk.CfnElement)
+	if !ok {
+		t.Fatalf("%s is a %T, not an L1 construct (CfnElement)", *c.Node().Path(), c)
+	}
+	return *stack.GetLogicalId(element)
 }
 
+// Reading templates. Template data is plain JSON (maps, lists, strings, float64s); a helper that expects a shape
+// fails the test with the path it was looking for rather than panicking, which would end the shared test binary
+// and hide every other result.
+
+// props is a resource's Properties (nil when it has none).
 func props(r map[string]interface{}) map[string]interface{} {
 	p, _ := r["Properties"].(map[string]interface{})
 	return p
 }
 
+// lookup follows a dotted path through template data: each segment is a map key or, on a list, an index
+// ("Properties.DistributionConfig.Origins.0.VpcOriginConfig"); the empty path is v itself. ok is false when a
+// step is missing.
+func lookup(v interface{}, path string) (found interface{}, ok bool) {
+	found, err := walk(v, path)
+	return found, err == nil
+}
+
+// walk is lookup with the reason it stopped.
+func walk(v interface{}, path string) (interface{}, error) {
+	if path == "" {
+		return v, nil
+	}
+	segments := strings.Split(path, ".")
+	for i, seg := range segments {
+		here := strings.Join(segments[:i], ".")
+		if here == "" {
+			here = "the top"
+		}
+		switch x := v.(type) {
+		case map[string]interface{}:
+			next, ok := x[seg]
+			if !ok {
+				return nil, fmt.Errorf("no key %q at %s (keys %v)", seg, here, keys(x))
+			}
+			v = next
+		case []interface{}:
+			n, err := strconv.Atoi(seg)
+			if err != nil || n < 0 || n >= len(x) {
+				return nil, fmt.Errorf("no index %q at %s (a list of %d)", seg, here, len(x))
+			}
+			v = x[n]
+		default:
+			return nil, fmt.Errorf("want a map or a list at %s, got %T", here, v)
+		}
+	}
+	return v, nil
+}
+
+// at is the value at path (see lookup); a missing step fails the test with the path.
+func at(t *testing.T, v interface{}, path string) interface{} {
+	t.Helper()
+	found, err := walk(v, path)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return found
+}
+
+// atMap is the map at path; a missing step or another type fails the test with the path.
+func atMap(t *testing.T, v interface{}, path string) map[string]interface{} {
+	t.Helper()
+	found := at(t, v, path)
+	m, ok := found.(map[string]interface{})
+	if !ok {
+		t.Fatalf("%s: want a map, got %T (%s)", path, found, mustJSON(found))
+	}
+	return m
+}
+
+// atList is the list at path; a missing step or another type fails the test with the path.
+func atList(t *testing.T, v interface{}, path string) []interface{} {
+	t.Helper()
+	found := at(t, v, path)
+	l, ok := found.([]interface{})
+	if !ok {
+		t.Fatalf("%s: want a list, got %T (%s)", path, found, mustJSON(found))
+	}
+	return l
+}
+
+// atString is the string at path; a missing step or another type fails the test with the path.
+func atString(t *testing.T, v interface{}, path string) string {
+	t.Helper()
+	found := at(t, v, path)
+	s, ok := found.(string)
+	if !ok {
+		t.Fatalf("%s: want a string, got %T (%s)", path, found, mustJSON(found))
+	}
+	return s
+}
+
+// atStrings is the string or list of strings at path (a policy's Action or Resource) as a list; a missing step
+// or another type fails the test with the path.
+func atStrings(t *testing.T, v interface{}, path string) []string {
+	t.Helper()
+	switch found := at(t, v, path).(type) {
+	case string:
+		return []string{found}
+	case []interface{}:
+		var out []string
+		for i, x := range found {
+			s, ok := x.(string)
+			if !ok {
+				t.Fatalf("%s.%d: want a string, got %T (%s)", path, i, x, mustJSON(x))
+			}
+			out = append(out, s)
+		}
+		return out
+	default:
+		t.Fatalf("%s: want a string or a list of strings, got %T (%s)", path, found, mustJSON(found))
+		return nil
+	}
+}
+
+// atMaps is the list of maps at path; a missing step, another type or an element that is not a map fails the
+// test with the path.
+func atMaps(t *testing.T, v interface{}, path string) []map[string]interface{} {
+	t.Helper()
+	return mapsOf(t, atList(t, v, path), path)
+}
+
+// optMaps reads the maps at path as list reads a policy element: a missing last key is no maps, a single map is
+// one. A missing step before the last, or an element that is not a map, fails the test with the path.
+func optMaps(t *testing.T, v interface{}, path string) []map[string]interface{} {
+	t.Helper()
+	parent, key := "", path
+	if i := strings.LastIndex(path, "."); i >= 0 {
+		parent, key = path[:i], path[i+1:]
+	}
+	return mapsOf(t, list(atMap(t, v, parent)[key]), path)
+}
+
+// mapsOf asserts that every element of l (read from path) is a map.
+func mapsOf(t *testing.T, l []interface{}, path string) []map[string]interface{} {
+	t.Helper()
+	out := make([]map[string]interface{}, 0, len(l))
+	for i, x := range l {
+		m, ok := x.(map[string]interface{})
+		if !ok {
+			t.Fatalf("%s.%d: want a map, got %T (%s)", path, i, x, mustJSON(x))
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// list is a policy element that may be one value or a list of them.
+func list(v interface{}) []interface{} {
+	if l, ok := v.([]interface{}); ok {
+		return l
+	}
+	if v == nil {
+		return nil
+	}
+	return []interface{}{v}
+}
+
+// jsonEqual compares two values as their JSON (so float64(1) in a template equals a literal 1).
+func jsonEqual(a, b interface{}) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return string(x) == string(y)
+}
+
+// mustJSON is v as compact JSON, for substring checks and messages.
+func mustJSON(v interface{}) string {
+	raw, _ := json.Marshal(v)
+	return string(raw)
+}
+
+// number reads a template number, or a number written as a string (attributes are strings).
+func number(v interface{}) float64 {
+	switch x := v.(type) {
+	case float64:
+		return x
+	case string:
+		var f float64
+		if _, err := fmt.Sscan(x, &f); err == nil {
+			return f
+		}
+	}
+	return -1
+}
+
+// keyValue finds Key in a [{Key, Value}] list (load balancer and target group attributes).
+func keyValue(attrs interface{}, key string) interface{} {
+	for _, a := range list(attrs) {
+		if kv, _ := a.(map[string]interface{}); kv["Key"] == key {
+			return kv["Value"]
+		}
+	}
+	return nil
+}
+
+// keys are a map's keys, sorted.
+func keys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// appStacks is every stack the tests synthesize: both stages, h2o-ci and the all-options variant.
+func appStacks() []awscdk.Stack {
+	var out []awscdk.Stack
+	for _, name := range config.Stages() {
+		out = append(out, built[name].Stacks()...)
+	}
+	return append(append(out, withDomain.Stacks()...), ci.Stack)
+}
+
+// allResources returns every resource of a stack's template by logical ID.
+func allResources(t *testing.T, stack awscdk.Stack) map[string]map[string]interface{} {
+	t.Helper()
+	all := atMap(t, *tmpl(stack).ToJSON(), "Resources")
+	out := map[string]map[string]interface{}{}
+	for id := range all {
+		out[id] = atMap(t, all, id)
+	}
+	return out
+}
+
+// only returns the single resource of a type in a stack.
+func only(t *testing.T, stack awscdk.Stack, typ string) (string, map[string]interface{}) {
+	t.Helper()
+	found := resources(t, stack, typ)
+	if len(found) != 1 {
+		t.Fatalf("want one %s, got %d", typ, len(found))
+	}
+	for id, r := range found {
+		return id, r
+	}
+	return "", nil
+}
+
+// tagsOf reads CloudFormation's two tag shapes ([{Key, Value}] and {key: value}); nil when there are none.
+func tagsOf(raw interface{}) map[string]string {
+	out := map[string]string{}
+	switch tags := raw.(type) {
+	case []interface{}:
+		for _, tag := range tags {
+			if kv, ok := tag.(map[string]interface{}); ok {
+				out[fmt.Sprint(kv["Key"])] = fmt.Sprint(kv["Value"])
+			}
+		}
+	case map[string]interface{}:
+		for k, v := range tags {
+			out[k] = fmt.Sprint(v)
+		}
+	default:
+		return nil
+	}
+	return out
+}
+
+// taskDefinition is the Properties of the stack's task definition of that family.
+func taskDefinition(t *testing.T, stack awscdk.Stack, family string) map[string]interface{} {
+	t.Helper()
+	for _, task := range resources(t, stack, "AWS::ECS::TaskDefinition") {
+		if props(task)["Family"] == family {
+			return props(task)
+		}
+	}
+	t.Fatalf("%s has no task definition of family %s", *stack.StackName(), family)
+	return nil
+}
+
+// containerOf is the named container definition of a task definition's Properties.
+func containerOf(t *testing.T, task map[string]interface{}, name string) map[string]interface{} {
+	t.Helper()
+	for _, c := range optMaps(t, task, "ContainerDefinitions") {
+		if c["Name"] == name {
+			return c
+		}
+	}
+	t.Fatalf("no container %s in task definition %v", name, task["Family"])
+	return nil
+}
+
+// containerEnv is the environment of the named container of the stack's task definition(s).
+func containerEnv(t *testing.T, stack awscdk.Stack, name string) map[string]interface{} {
+	t.Helper()
+	env := map[string]interface{}{}
+	for _, task := range resources(t, stack, "AWS::ECS::TaskDefinition") {
+		for _, c := range optMaps(t, task, "Properties.ContainerDefinitions") {
+			if c["Name"] == name {
+				for _, e := range optMaps(t, c, "Environment") {
+					env[fmt.Sprint(e["Name"])] = e["Value"]
+				}
+				return env
+			}
+		}
+	}
+	t.Errorf("no container %s in %s", name, *stack.StackName())
+	return env
+}
+
+// distributionConfig is the DistributionConfig of the stage's CloudFront distribution.
+func distributionConfig(t *testing.T, s *H2oStage) map[string]interface{} {
+	t.Helper()
+	_, dist := only(t, s.Edge.Stack, "AWS::CloudFront::Distribution")
+	return atMap(t, dist, "Properties.DistributionConfig")
+}
+
 func TestStacksAreNamedPerStageAndLayer(t *testing.T) {
+	// GIVEN each stage WHEN its stacks are built THEN each is named h2o-<stage>-<layer> and termination-protected as
+	// the stage's deletion protection says
 	forEachStage(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
 		for _, stack := range s.Stacks() {
 			layer := *stack.Node().Id()
@@ -196,6 +508,8 @@ func TestCdkNagHasNoUnsuppressedFindings(t *testing.T) {
 }
 
 func TestCloudFormationValidateReportsNoErrors(t *testing.T) {
+	// GIVEN both apps synthesized with @aws-cdk/core:validateAgainstDefaultRules (cdk.json) WHEN their validation
+	// reports are read THEN every plugin succeeded without a violation, warnings included
 	for _, dir := range []string{outdir, filepath.Join(outdir, "variant")} {
 		checkValidationReport(t, dir)
 	}
@@ -242,11 +556,13 @@ func checkValidationReport(t *testing.T, dir string) {
 }
 
 func TestCostAllocationTagsReachEveryStack(t *testing.T) {
+	// GIVEN every stack of each stage WHEN its taggable resources are read THEN each carries Project, Stage, Layer and
+	// ManagedBy
 	forEachStage(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
 		for _, stack := range s.Stacks() {
 			want := map[string]string{"Project": "h2o", "Stage": cfg.Stage, "Layer": *stack.Node().Id(), "ManagedBy": "cdk"}
 			tagged := 0
-			for id, r := range allResources(stack) {
+			for id, r := range allResources(t, stack) {
 				got := tagsOf(props(r)["Tags"])
 				if got == nil {
 					continue
@@ -265,31 +581,31 @@ func TestCostAllocationTagsReachEveryStack(t *testing.T) {
 	})
 }
 
-// allResources returns every resource of a stack's template by logical ID.
-func allResources(stack awscdk.Stack) map[string]map[string]interface{} {
-	out := map[string]map[string]interface{}{}
-	for id, r := range (*tmpl(stack).ToJSON())["Resources"].(map[string]interface{}) {
-		out[id] = r.(map[string]interface{})
+func TestWalkNamesTheStepItCannotTake(t *testing.T) {
+	// GIVEN template data WHEN a dotted path is walked THEN map keys and list indexes are followed, and a missing
+	// step or a value of the wrong shape is reported with where it stopped instead of panicking
+	var data interface{}
+	if err := json.Unmarshal([]byte(`{"Properties":{"Origins":[{"Id":"alb","Port":80}],"Name":"x"}}`), &data); err != nil {
+		t.Fatal(err)
 	}
-	return out
-}
-
-// tagsOf reads CloudFormation's two tag shapes ([{Key, Value}] and {key: value}); nil when there are none.
-func tagsOf(raw interface{}) map[string]string {
-	out := map[string]string{}
-	switch tags := raw.(type) {
-	case []interface{}:
-		for _, tag := range tags {
-			if kv, ok := tag.(map[string]interface{}); ok {
-				out[fmt.Sprint(kv["Key"])] = fmt.Sprint(kv["Value"])
-			}
+	for path, want := range map[string]interface{}{"": data, "Properties.Origins.0.Id": "alb", "Properties.Origins.0.Port": float64(80)} {
+		if got, err := walk(data, path); err != nil || !jsonEqual(got, want) {
+			t.Errorf("%q: got %v (%v), want %v", path, got, err, want)
 		}
-	case map[string]interface{}:
-		for k, v := range tags {
-			out[k] = fmt.Sprint(v)
-		}
-	default:
-		return nil
 	}
-	return out
+	for path, want := range map[string]string{
+		"Properties.Origin":        `no key "Origin" at Properties (keys [Name Origins])`,
+		"Properties.Origins.1":     `no index "1" at Properties.Origins (a list of 1)`,
+		"Properties.Origins.x":     `no index "x" at Properties.Origins (a list of 1)`,
+		"Properties.Name.First":    `want a map or a list at Properties.Name, got string`,
+		"Resources":                `no key "Resources" at the top (keys [Properties])`,
+		"Properties.Origins.0.Id.": `want a map or a list at Properties.Origins.0.Id, got string`,
+	} {
+		if _, err := walk(data, path); err == nil || err.Error() != want {
+			t.Errorf("%q: error %v, want %s", path, err, want)
+		}
+		if _, ok := lookup(data, path); ok {
+			t.Errorf("lookup(%q) is ok", path)
+		}
+	}
 }

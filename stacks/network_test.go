@@ -18,9 +18,9 @@ func TestNetworkSubnetsSpanExactlyTheConfiguredAZs(t *testing.T) {
 		for _, r := range resources(t, s.Network.Stack, "AWS::EC2::Subnet") {
 			p := props(r)
 			tier := ""
-			for _, tag := range p["Tags"].([]interface{}) {
-				if tag := tag.(map[string]interface{}); tag["Key"] == "aws-cdk:subnet-name" {
-					tier = tag["Value"].(string)
+			for _, tag := range atMaps(t, p, "Tags") {
+				if tag["Key"] == "aws-cdk:subnet-name" {
+					tier = atString(t, tag, "Value")
 				}
 			}
 			if az, ok := p["AvailabilityZone"].(string); ok {
@@ -49,6 +49,8 @@ func TestNetworkSubnetsSpanExactlyTheConfiguredAZs(t *testing.T) {
 }
 
 func TestNetworkNatGatewaysPerStage(t *testing.T) {
+	// GIVEN each stage WHEN network is synthesized THEN prod has one NAT gateway per AZ and dev none, with its app
+	// subnets public
 	want := map[string]int{"dev": 0, "prod": 2} // prod: one per AZ; dev: none (cost)
 	forEachStage(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
 		expect(t, "NAT gateways", func() {
@@ -61,6 +63,8 @@ func TestNetworkNatGatewaysPerStage(t *testing.T) {
 }
 
 func TestNetworkS3EndpointFlowLogsAndDefaultSecurityGroup(t *testing.T) {
+	// GIVEN each stage WHEN network is synthesized THEN it has an S3 gateway endpoint, flow logs of all traffic with a
+	// retention and a stripped default security group
 	forEachStage(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
 		tm := tmpl(s.Network.Stack)
 		expect(t, "S3 gateway endpoint", func() {
@@ -86,6 +90,8 @@ func TestNetworkS3EndpointFlowLogsAndDefaultSecurityGroup(t *testing.T) {
 // carries a rule CloudFormation evaluates before touching any resource, and it cannot hold; with a real address
 // (the variant) there is none.
 func TestPlaceholderSettingsRefuseEveryDeploy(t *testing.T) {
+	// GIVEN the committed placeholder alarm e-mail (both stages) and a real one (the variant) WHEN synthesized THEN
+	// every stack of the first refuses to deploy and none of the second does
 	forEachStage(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
 		for _, stack := range s.Stacks() {
 			rules, _ := (*tmpl(stack).ToJSON())["Rules"].(map[string]interface{})

@@ -14,9 +14,10 @@ import (
 
 // alarmsByName returns the observability stack's alarms keyed by AlarmName.
 func alarmsByName(t *testing.T, s *H2oStage) map[string]map[string]interface{} {
+	t.Helper()
 	out := map[string]map[string]interface{}{}
 	for _, a := range resources(t, s.Observability.Stack, "AWS::CloudWatch::Alarm") {
-		out[props(a)["AlarmName"].(string)] = props(a)
+		out[atString(t, a, "Properties.AlarmName")] = props(a)
 	}
 	return out
 }
@@ -55,7 +56,7 @@ func TestAlarmsMatchTheDesignThresholds(t *testing.T) {
 		if len(alarms) != len(wants) {
 			t.Errorf("%d alarms, want %d", len(alarms), len(wants))
 		}
-		topic := logicalIDOf(s.Observability.Stack, s.Observability.AlarmTopic.Node().DefaultChild())
+		topic := logicalIDOf(t, s.Observability.Stack, s.Observability.AlarmTopic.Node().DefaultChild())
 		for name, w := range wants {
 			a, ok := alarms[fmt.Sprintf("h2o-%s-%s", cfg.Stage, name)]
 			if !ok {
@@ -87,6 +88,8 @@ func TestAlarmsMatchTheDesignThresholds(t *testing.T) {
 }
 
 func TestComputeAlarmsAndEventsReachTheTopic(t *testing.T) {
+	// GIVEN each stage WHEN observability is synthesized THEN event rules send ECS deployment failures, RDS events and
+	// the deployment alarms' changes to the alarm topic
 	forEachStage(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
 		rules := resources(t, s.Observability.Stack, "AWS::Events::Rule")
 		var patterns []string
@@ -109,6 +112,8 @@ func TestComputeAlarmsAndEventsReachTheTopic(t *testing.T) {
 }
 
 func TestAlarmTopicIsEncryptedAndMailsTheConfiguredAddress(t *testing.T) {
+	// GIVEN each stage and the variant with Slack WHEN observability is synthesized THEN the topic is encrypted with a
+	// key its publishers may use, mails the alarm address, and reaches Slack only when configured
 	forEachStage(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
 		tm := tmpl(s.Observability.Stack)
 		expect(t, "topic under a customer key", func() {
@@ -131,15 +136,17 @@ func TestAlarmTopicIsEncryptedAndMailsTheConfiguredAddress(t *testing.T) {
 	expect(t, "Slack through AWS Chatbot when configured", func() {
 		tmpl(withDomain.Observability.Stack).HasResourceProperties(jsii.String("AWS::Chatbot::SlackChannelConfiguration"), &map[string]interface{}{
 			"SlackWorkspaceId": "T0123ABCD", "SlackChannelId": "C0123ABCD",
-			"SnsTopicArns": []interface{}{map[string]interface{}{"Ref": logicalIDOf(withDomain.Observability.Stack, withDomain.Observability.AlarmTopic.Node().DefaultChild())}}})
+			"SnsTopicArns": []interface{}{map[string]interface{}{"Ref": logicalIDOf(t, withDomain.Observability.Stack, withDomain.Observability.AlarmTopic.Node().DefaultChild())}}})
 	})
 }
 
 func TestBudgetAlertsAtForecastAndActual(t *testing.T) {
+	// GIVEN each stage WHEN observability is synthesized THEN the stage's monthly budget notifies the topic at 80 %
+	// forecast and 100 % actual
 	forEachStage(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
 		_, b := only(t, s.Observability.Stack, "AWS::Budgets::Budget")
 		p := props(b)
-		budget := p["Budget"].(map[string]interface{})
+		budget := atMap(t, p, "Budget")
 		if !jsonEqual(budget["BudgetLimit"], map[string]interface{}{"Amount": float64(cfg.MonthlyBudgetUSD), "Unit": "USD"}) ||
 			!jsonEqual(budget["CostFilters"], map[string]interface{}{"TagKeyValue": []interface{}{"user:Stage$" + cfg.Stage}}) {
 			t.Errorf("budget %v", budget)
@@ -154,10 +161,12 @@ func TestBudgetAlertsAtForecastAndActual(t *testing.T) {
 }
 
 func TestDashboardsCoverTheDesignMetrics(t *testing.T) {
+	// GIVEN each stage WHEN observability is synthesized THEN the ecs, rds and application dashboards draw every
+	// design metric
 	forEachStage(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
 		bodies := map[string]string{}
 		for _, d := range resources(t, s.Observability.Stack, "AWS::CloudWatch::Dashboard") {
-			bodies[props(d)["DashboardName"].(string)] = mustJSON(props(d)["DashboardBody"])
+			bodies[atString(t, d, "Properties.DashboardName")] = mustJSON(props(d)["DashboardBody"])
 		}
 		want := map[string][]string{
 			"ecs": {`\"CPUUtilization\"`, `\"MemoryUtilization\"`, `\"RunningTaskCount\"`, `\"DesiredTaskCount\"`,
@@ -185,6 +194,7 @@ func TestDashboardsCoverTheDesignMetrics(t *testing.T) {
 }
 
 func TestEveryLogGroupExpires(t *testing.T) {
+	// GIVEN every stack of each stage WHEN its log groups are read THEN each has the stage's retention
 	forEachStage(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
 		for _, stack := range s.Stacks() {
 			for id, lg := range resources(t, stack, "AWS::Logs::LogGroup") {
@@ -196,23 +206,6 @@ func TestEveryLogGroupExpires(t *testing.T) {
 	})
 }
 
-func keys(m map[string]string) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
-}
-
-// appStacks is every stack the tests synthesize: both stages, h2o-ci and the all-options variant.
-func appStacks() []awscdk.Stack {
-	var out []awscdk.Stack
-	for _, name := range config.Stages() {
-		out = append(out, built[name].Stacks()...)
-	}
-	return append(append(out, withDomain.Stacks()...), ci.Stack)
-}
-
 // publisher is one AWS service that publishes to an SNS topic on the app's behalf.
 type publisher struct {
 	what, service, sourceArn string
@@ -220,9 +213,10 @@ type publisher struct {
 }
 
 // publishersOf lists every alarm action, EventBridge rule target and budget subscriber of a template.
-func publishersOf(stack awscdk.Stack) []publisher {
+func publishersOf(t *testing.T, stack awscdk.Stack) []publisher {
+	t.Helper()
 	var out []publisher
-	for id, r := range allResources(stack) {
+	for id, r := range allResources(t, stack) {
 		p := props(r)
 		switch r["Type"] {
 		case "AWS::CloudWatch::Alarm":
@@ -240,10 +234,10 @@ func publishersOf(stack awscdk.Stack) []publisher {
 				}
 			}
 		case "AWS::Budgets::Budget":
-			name := fmt.Sprint(p["Budget"].(map[string]interface{})["BudgetName"])
-			for _, n := range list(p["NotificationsWithSubscribers"]) {
-				for _, sub := range list(n.(map[string]interface{})["Subscribers"]) {
-					if s := sub.(map[string]interface{}); s["SubscriptionType"] == "SNS" {
+			name := fmt.Sprint(atMap(t, p, "Budget")["BudgetName"])
+			for _, n := range optMaps(t, p, "NotificationsWithSubscribers") {
+				for _, s := range optMaps(t, n, "Subscribers") {
+					if s["SubscriptionType"] == "SNS" {
 						out = append(out, publisher{id + " subscriber", "budgets.amazonaws.com",
 							fmt.Sprintf("arn:aws:budgets::%s:budget/%s", testAccount, name), s["Address"]})
 					}
@@ -259,13 +253,16 @@ func publishersOf(stack awscdk.Stack) []publisher {
 // AWS services and encrypted topics"). So for every alarm action, rule target and budget subscriber of the app,
 // the topic's policy must allow that service sns:Publish for that source, and the key policy must let it use the key.
 func TestEveryPublisherMayPublishToItsTopic(t *testing.T) {
+	// GIVEN every alarm action, rule target and budget subscriber of the app WHEN its topic and key policies are
+	// evaluated THEN they let that service publish
 	checked := 0
 	for _, stack := range appStacks() {
-		resources := allResources(stack)
-		for _, pub := range publishersOf(stack) {
+		resources := allResources(t, stack)
+		for _, pub := range publishersOf(t, stack) {
 			checked++
 			where := fmt.Sprintf("%s %s", *stack.StackName(), pub.what)
-			ref, _ := pub.topic.(map[string]interface{})["Ref"].(string)
+			found, _ := lookup(pub.topic, "Ref")
+			ref, _ := found.(string)
 			topic, ok := resources[ref]
 			if !ok || topic["Type"] != "AWS::SNS::Topic" {
 				t.Errorf("%s: publishes to %s, not a topic of this stack the test can check", where, mustJSON(pub.topic))
@@ -277,15 +274,16 @@ func TestEveryPublisherMayPublishToItsTopic(t *testing.T) {
 				t.Errorf("%s: no topic policy of %s allows %s", where, ref, publish)
 			}
 			keyRef := props(topic)["KmsMasterKeyId"]
-			getAtt, _ := keyRef.(map[string]interface{})["Fn::GetAtt"].([]interface{})
-			if len(getAtt) == 0 {
+			found, _ = lookup(keyRef, "Fn::GetAtt.0")
+			key, ok := found.(string)
+			if !ok {
 				t.Errorf("%s: topic %s is not encrypted with a key of this stack (%v)", where, ref, keyRef)
 				continue
 			}
-			keyPolicy := props(resources[getAtt[0].(string)])["KeyPolicy"]
+			keyPolicy := props(resources[key])["KeyPolicy"]
 			for _, action := range []string{"kms:GenerateDataKey", "kms:Decrypt"} {
 				if use := (request{pub.service, action, "*", ctx}); !allows(keyPolicy, use) {
-					t.Errorf("%s: the key policy of %s does not allow %s", where, getAtt[0], use)
+					t.Errorf("%s: the key policy of %s does not allow %s", where, key, use)
 				}
 			}
 		}
@@ -309,7 +307,7 @@ func TestNotificationCanaryNeverFiresByItselfAndNotifiesBothWays(t *testing.T) {
 	forEachStage(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
 		// GIVEN the canary that scripts/verify.sh flips WHEN read THEN it watches a metric nothing publishes, treats
 		// that silence as OK, and notifies the topic on ALARM and on OK (so the flip and its recovery both arrive)
-		topic := map[string]interface{}{"Ref": logicalIDOf(s.Observability.Stack, s.Observability.AlarmTopic.Node().DefaultChild())}
+		topic := map[string]interface{}{"Ref": logicalIDOf(t, s.Observability.Stack, s.Observability.AlarmTopic.Node().DefaultChild())}
 		expect(t, "canary", func() {
 			tmpl(s.Observability.Stack).HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), &map[string]interface{}{
 				"AlarmName": "h2o-" + cfg.Stage + "-notification-canary", "MetricName": "NeverPublished",

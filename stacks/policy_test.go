@@ -44,17 +44,6 @@ func resolve(v interface{}) (string, bool) {
 	return "", false
 }
 
-// list is a policy element that may be one value or a list of them.
-func list(v interface{}) []interface{} {
-	if l, ok := v.([]interface{}); ok {
-		return l
-	}
-	if v == nil {
-		return nil
-	}
-	return []interface{}{v}
-}
-
 // globMatch matches IAM wildcards (* and ?), case-sensitively as ARNs and condition values are.
 func globMatch(pattern, s string) bool {
 	ok, err := path.Match(strings.ReplaceAll(pattern, "/", "\x00"), strings.ReplaceAll(s, "/", "\x00"))

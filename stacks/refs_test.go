@@ -19,6 +19,7 @@ var (
 // export/import, which CloudFormation will not let a producer change or delete while it is imported; only the
 // network's VPC and subnets are read weakly (weakRefs says why).
 func TestCrossStackReferencesAreStrongExceptTheNetworks(t *testing.T) {
+	// GIVEN every stack of the app WHEN its cross-stack references are read THEN only those to the network are weak
 	strong := 0
 	for _, stack := range appStacks() {
 		text := mustJSON(tmpl(stack).ToJSON())
@@ -53,7 +54,10 @@ func TestReplacingTheLoadBalancerIsRefusedWhileEdgeUsesIt(t *testing.T) {
 	// GIVEN prod with its load balancer replaced
 	app := awscdk.NewApp(&awscdk.AppProps{Context: cdkJSONContext(), Outdir: jsii.String(dir)})
 	replaced := NewH2oStage(app, mustLoad("prod", nil))
-	alb := replaced.Compute.BackendService.LoadBalancer().Node().DefaultChild().(awscdk.CfnResource)
+	alb, ok := replaced.Compute.BackendService.LoadBalancer().Node().DefaultChild().(awscdk.CfnResource)
+	if !ok {
+		t.Fatal("the load balancer's default child is not a CfnResource")
+	}
 	alb.AddPropertyOverride(jsii.String("Name"), jsii.String("h2o-prod-api-v2"))
 	// WHEN both are synthesized
 	before, after := mustJSON(tmpl(built["prod"].Edge.Stack).ToJSON()), mustJSON(tmpl(replaced.Edge.Stack).ToJSON())

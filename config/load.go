@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"path"
+	"regexp"
 	"slices"
 	"strings"
 )
@@ -165,9 +166,12 @@ var retiredKeys = map[string]string{
 // cdkOwned are the context keys of the CDK and its CLI: feature flags (@aws-cdk/...), what the CLI sets
 // (aws:cdk:...), lookup results cached in cdk.context.json (<kind>:account=...), acknowledged notices.
 func cdkOwned(key string) bool {
-	return strings.HasPrefix(key, "@aws-cdk") || strings.HasPrefix(key, "aws:") || strings.HasPrefix(key, "cdk") ||
-		strings.Contains(key, ":") || key == "acknowledged-issue-numbers"
+	return strings.HasPrefix(key, "@aws-cdk") || strings.HasPrefix(key, "aws:") || strings.HasPrefix(key, "cdk-") ||
+		strings.HasPrefix(key, "cdk:") || lookupKeyRe.MatchString(key) || key == "acknowledged-issue-numbers"
 }
+
+// lookupKeyRe matches the keys of cached context lookups, e.g. availability-zones:account=123456789012:region=...
+var lookupKeyRe = regexp.MustCompile(`^[a-z0-9-]+:account=`)
 
 // checkKeys reports every key of the sources that names no setting: in the settings files (unknown file,
 // unknown key) and in the context (unknown key, unknown stage, retired key).
@@ -200,6 +204,11 @@ func checkKeys(src Sources) []error {
 		}
 		if why, retired := retiredKeys[key]; retired {
 			errs = append(errs, &KeyError{Key: key, Where: "-c " + key, Problem: "is no longer a setting: " + why})
+			continue
+		}
+		if stage, field, colon := strings.Cut(key, ":"); colon && slices.Contains(names, stage) {
+			errs = append(errs, &KeyError{Key: key, Where: "-c " + key, Problem: "is not a setting (a stage's settings take a dot)",
+				Suggestion: stage + "." + field})
 			continue
 		}
 		scope, field, scoped := strings.Cut(key, ".")

@@ -180,6 +180,8 @@ func TestUnknownKeysAreRefusedWithTheClosestKnownKey(t *testing.T) {
 		{"imageTag", `"imageTag" is no longer a setting: the image is the compute stack's ImageTag parameter`},
 		{"prod.imageTag", "is no longer a setting"},
 		{"completelyUnrelated", `"completelyUnrelated" is not a setting`},
+		{"dev:minTasks", `"dev:minTasks" is not a setting (a stage's settings take a dot); did you mean "dev.minTasks"?`},
+		{"cdkStage", `"cdkStage" is not a setting`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.key, func(t *testing.T) {

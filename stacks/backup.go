@@ -2,10 +2,12 @@ package stacks
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsbackup"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsrds"
 	"github.com/aws/jsii-runtime-go"
@@ -66,6 +68,9 @@ func newBackupPlan(stack awscdk.Stack, cfg *config.Config, db awsrds.DatabaseIns
 		}
 		return awsbackup.NewBackupPlanRule(props)
 	}
+	if cfg.BackupCopyVaultARN != "" {
+		allowCopyAccount(key, cfg.BackupCopyVaultARN)
+	}
 	plan := awsbackup.NewBackupPlan(stack, jsii.String("BackupPlan"), &awsbackup.BackupPlanProps{
 		BackupPlanName: jsii.String(Names{cfg.Stage}.Resource("database")),
 		BackupPlanRules: &[]awsbackup.BackupPlanRule{
@@ -81,4 +86,22 @@ func newBackupPlan(stack awscdk.Stack, cfg *config.Config, db awsrds.DatabaseIns
 		"AwsSolutions-IAM4": "AWS Backup's service role needs AWS's AWSBackupServiceRolePolicyForBackup/ForRestores managed policies: they track the RDS and KMS (via RDS) actions Backup performs.",
 	})
 	return vault
+}
+
+// allowCopyAccount lets the account of the copy vault use the data key: an RDS recovery point stays encrypted
+// with the database's key, and another account can copy it only if the key policy names that account (KMS
+// developer guide, "Allowing users in other accounts to use a KMS key"; grants only for AWS services acting for
+// it). For a copy within this account (another region) the statement adds nothing.
+func allowCopyAccount(key awskms.Key, vaultARN string) {
+	account := strings.Split(vaultARN, ":")[4] // arn:aws:backup:<region>:<account>:backup-vault:<name>, validated
+	other := awsiam.NewAccountPrincipal(jsii.String(account))
+	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid: jsii.String("AllowBackupCopyAccount"), Principals: &[]awsiam.IPrincipal{other}, Resources: jsii.Strings("*"),
+		Actions: jsii.Strings("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom", "kms:ReEncryptTo"),
+	}), nil)
+	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid: jsii.String("AllowBackupCopyAccountGrants"), Principals: &[]awsiam.IPrincipal{other}, Resources: jsii.Strings("*"),
+		Actions:    jsii.Strings("kms:CreateGrant"),
+		Conditions: &map[string]interface{}{"Bool": map[string]interface{}{"kms:GrantIsForAWSResource": true}},
+	}), nil)
 }

@@ -2,6 +2,7 @@ package stacks
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecr"
@@ -13,6 +14,11 @@ import (
 )
 
 const githubOIDCHost = "token.actions.githubusercontent.com"
+
+// deploySession is how long a deploy role's credentials last: a deploy job may take up to 90 minutes (waking dev's
+// database, a data-stack change, migrations), and credentials that expire mid-deploy would leave CloudFormation
+// running while the script reports a failure. The workflows ask for the same (role-duration-seconds).
+const deploySession = 2 * time.Hour
 
 // CiStack is the account-level stack every stage depends on: the backend's image repository and the roles
 // GitHub Actions assumes through OIDC (no long-lived AWS keys). Stages find the repository by name, because
@@ -59,7 +65,7 @@ func NewCiStack(scope constructs.Construct, cfg *config.CI) *CiStack {
 	for _, stage := range cfg.Stages {
 		// Only a workflow job running in the GitHub environment named after the stage (prod: required reviewers).
 		role := githubRole(stack, "DeployRole-"+stage, provider, fmt.Sprintf("repo:%s:environment:%s", cfg.GitHubRepository, stage),
-			Names{stage}.DeployRole(), "GitHub Actions deploys of "+stage)
+			Names{stage}.DeployRole(), "GitHub Actions deploys of "+stage, deploySession)
 		role.AddToPolicy(assumeBootstrapRoles(stack, "deploy", "file-publishing", "image-publishing", "lookup"))
 		c.Repository.GrantPullPush(role)
 		for _, statement := range scriptPermissions(stack, Names{stage}, c.Repository) {
@@ -80,15 +86,18 @@ func NewCiStack(scope constructs.Construct, cfg *config.CI) *CiStack {
 	if cfg.BackendRepository != "" {
 		// Only pushes to the backend repository's main branch may push images; deploying stays with this repository.
 		push := githubRole(stack, "BackendPushRole", provider, fmt.Sprintf("repo:%s:ref:refs/heads/main", cfg.BackendRepository),
-			"h2o-backend-push", "GitHub Actions image pushes from "+cfg.BackendRepository)
+			"h2o-backend-push", "GitHub Actions image pushes from "+cfg.BackendRepository, time.Hour)
 		c.Repository.GrantPush(push)
+		// Whether the commit's image is already there: tags are immutable, so pushing it again would fail.
+		push.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions: jsii.Strings("ecr:DescribeImages"), Resources: jsii.Strings(*c.Repository.RepositoryArn())}))
 		suppressWildcards(push, "ecr:GetAuthorizationToken has no resource-level permissions; pushes are scoped to the repository.", "Resource::*")
 		awscdk.NewCfnOutput(stack, jsii.String("BackendPushRoleArn"), &awscdk.CfnOutputProps{Value: push.RoleArn(),
 			Description: jsii.String("GitHub variable AWS_PUSH_ROLE_ARN of " + cfg.BackendRepository)})
 	}
 	// Pull requests may only diff: the bootstrap lookup role reads stacks, it cannot change them.
 	c.DiffRole = githubRole(stack, "DiffRole", provider, fmt.Sprintf("repo:%s:pull_request", cfg.GitHubRepository),
-		"h2o-diff", "GitHub Actions cdk diff on pull requests")
+		"h2o-diff", "GitHub Actions cdk diff on pull requests", time.Hour)
 	c.DiffRole.AddToPolicy(assumeBootstrapRoles(stack, "lookup"))
 	suppressWildcards(c.DiffRole, "cdk-hnb659fds-lookup-role-* is the CDK bootstrap lookup role of this account.",
 		`/^Resource::arn:aws:iam::<AWS::AccountId>:role\/cdk-hnb659fds-.*$/`)
@@ -166,14 +175,14 @@ func scriptPermissions(stack awscdk.Stack, n Names, repo awsecr.Repository) []aw
 }
 
 // githubRole is assumable only with a GitHub OIDC token for sts.amazonaws.com whose subject is exactly sub.
-func githubRole(stack awscdk.Stack, id string, provider awsiam.IOidcProvider, sub, name, description string) awsiam.Role {
+func githubRole(stack awscdk.Stack, id string, provider awsiam.IOidcProvider, sub, name, description string, session time.Duration) awsiam.Role {
 	return awsiam.NewRole(stack, jsii.String(id), &awsiam.RoleProps{
 		RoleName:    jsii.String(name),
 		Description: jsii.String(description),
 		AssumedBy: awsiam.NewOpenIdConnectPrincipal(provider, &map[string]interface{}{
 			"StringEquals": map[string]interface{}{githubOIDCHost + ":aud": "sts.amazonaws.com", githubOIDCHost + ":sub": sub},
 		}),
-		MaxSessionDuration: awscdk.Duration_Hours(jsii.Number(1)),
+		MaxSessionDuration: awscdk.Duration_Minutes(jsii.Number(session.Minutes())),
 	})
 }
 

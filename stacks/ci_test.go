@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -235,6 +236,11 @@ var cliActions = map[string][]string{
 	"wafv2 get-logging-configuration":                   {"wafv2:GetLoggingConfiguration"},
 }
 
+// noResourceLevel are the deploy role's actions that IAM cannot scope to a resource.
+var noResourceLevel = map[string]bool{"ecr:GetAuthorizationToken": true, "ecs:DescribeTaskDefinition": true, "ecs:RegisterTaskDefinition": true,
+	"application-autoscaling:DescribeScalableTargets": true, "application-autoscaling:RegisterScalableTarget": true,
+	"elasticloadbalancing:DescribeTargetHealth": true, "cloudwatch:GetMetricStatistics": true}
+
 // pipelineScripts run with a stage's deploy role (the workflows); restore.sh is an operator's (docs/runbook.md).
 var pipelineScripts = map[string]bool{"deploy.sh": true, "migrate.sh": true, "rollback.sh": true, "verify.sh": true}
 
@@ -287,6 +293,28 @@ func TestDeployRoleAllowsEveryScriptCall(t *testing.T) {
 			}
 		}
 		for _, st := range statements {
+			// Every resource names this stage's resources, the repository or the bootstrap roles; "*" only for
+			// actions IAM offers no resource-level permission for (Service Authorization Reference).
+			for _, res := range list(st["Resource"]) {
+				text := mustJSON(res)
+				if text == `"*"` {
+					for _, a := range atStrings(t, st, "Action") {
+						if !noResourceLevel[a] {
+							t.Errorf("%s deploy role grants %s on *", stage, a)
+						}
+					}
+					continue
+				}
+				n := Names{stage}
+				ours := false
+				for _, name := range []string{"h2o-" + stage + "-", ":cluster/" + n.Cluster(), "/" + n.Cluster() + "/", n.TaskFamily() + ":",
+					n.MigrationFamily() + ":", "rds!db-", "distribution/*", "BackendRepository", "cdk-hnb659fds-"} {
+					ours = ours || strings.Contains(text, name)
+				}
+				if !ours {
+					t.Errorf("%s deploy role reaches beyond its stage: %s on %s", stage, mustJSON(st["Action"]), text)
+				}
+			}
 			for _, a := range atStrings(t, st, "Action") {
 				if !needed[a] {
 					t.Errorf("%s deploy role grants %s, which no pipeline script calls", stage, a)
@@ -330,16 +358,36 @@ func TestABackendRepositoryMayOnlyPushImages(t *testing.T) {
 	if roleID == "" {
 		t.Fatal("no h2o-backend-push role")
 	}
+	// Exactly what a `docker push` of a new tag needs, and checking first whether the tag is there (tags are immutable).
+	want := []string{"ecr:BatchCheckLayerAvailability", "ecr:CompleteLayerUpload", "ecr:DescribeImages", "ecr:GetAuthorizationToken",
+		"ecr:InitiateLayerUpload", "ecr:PutImage", "ecr:UploadLayerPart"}
+	var got []string
 	for _, pol := range resources(t, ciImported.Stack, "AWS::IAM::Policy") {
 		if !strings.Contains(mustJSON(props(pol)["Roles"]), roleID) {
 			continue
 		}
 		for _, st := range optMaps(t, pol, "Properties.PolicyDocument.Statement") {
-			for _, a := range atStrings(t, st, "Action") {
-				if !strings.HasPrefix(a, "ecr:") || a == "ecr:BatchDeleteImage" {
-					t.Errorf("the push role may %s", a)
-				}
-			}
+			got = append(got, atStrings(t, st, "Action")...)
+		}
+	}
+	slices.Sort(got)
+	if !slices.Equal(slices.Compact(got), want) {
+		t.Errorf("the push role may %v, want exactly %v", got, want)
+	}
+}
+
+func TestDeployCredentialsOutlastADeploy(t *testing.T) {
+	// GIVEN the deploy roles WHEN read THEN their sessions may last 2 h: longer than a deploy job's 90 minutes
+	for _, stage := range config.Stages() {
+		role := resources(t, ci.Stack, "AWS::IAM::Role")[logicalIDOf(t, ci.Stack, ci.DeployRoles[stage].Node().DefaultChild())]
+		if got := props(role)["MaxSessionDuration"]; got != float64(7200) {
+			t.Errorf("%s deploy role's sessions last %v s, want 7200", stage, got)
+		}
+	}
+	for _, wf := range []string{"deploy.yml", "rollback.yml"} {
+		raw, err := os.ReadFile(filepath.Join("..", ".github", "workflows", wf))
+		if err != nil || !strings.Contains(string(raw), "role-duration-seconds: 7200") {
+			t.Errorf("%s does not ask for the 2 h session (%v)", wf, err)
 		}
 	}
 }

@@ -372,6 +372,11 @@ func TestProdDatabaseIsBackedUpBeyondThePointInTimeWindow(t *testing.T) {
 				t.Errorf("%s rule copies %s, want %q", name, copies, tc.copyTo)
 			}
 		}
+		// A copy to another account needs that account to be able to use the database's key.
+		_, key := only(t, stack, "AWS::KMS::Key")
+		if grant := strings.Contains(mustJSON(props(key)["KeyPolicy"]), `"AllowBackupCopyAccount"`); grant != (tc.copyTo != "") {
+			t.Errorf("key policy lets the copy vault's account use the key: %v, want %v", grant, tc.copyTo != "")
+		}
 		dbID := logicalIDOf(t, stack, tc.s.Data.Database.Node().DefaultChild())
 		_, selection := only(t, stack, "AWS::Backup::BackupSelection")
 		if !strings.Contains(mustJSON(props(selection)["BackupSelection"]), dbID) {

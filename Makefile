@@ -66,15 +66,12 @@ ls: deps
 diff: deps
 	$(CDK) diff -c stage=$(STAGE) '$(STAGE)/*'
 
-# The images are the compute stack's ImageTag and MigrationImageTag parameters. Without IMAGE_TAG the stage keeps
-# the images it runs (the CLI reuses a stack's previous parameter values); a first deploy needs one, which is
-# checked here before any stack is touched. An image deploy with migrations before traffic is scripts/deploy.sh.
+# Deploys go through scripts/deploy.sh, the same path as the deploy workflow: it wakes a sleeping dev, migrates
+# before the service switches images, verifies and rolls back. IMAGE_TAG deploys that image (in ECR, or built
+# from BACKEND_DIR); without it the stage keeps the image it runs (--keep-image: infrastructure changes only).
 deploy: deps
 	@go run ./cmd/config -stage $(STAGE) -deploy-check
-	@if [ -z "$(IMAGE_TAG)" ] && ! aws cloudformation describe-stacks --region us-east-1 --stack-name h2o-$(STAGE)-compute >/dev/null 2>&1; then \
-	  echo "make deploy: h2o-$(STAGE)-compute has no image yet (first deploy, or no AWS credentials):" >&2; \
-	  echo "  make deploy STAGE=$(STAGE) IMAGE_TAG=<tag in ECR h2o-backend>   (or scripts/deploy.sh $(STAGE))" >&2; exit 2; fi
-	$(CDK) deploy -c stage=$(STAGE) '$(STAGE)/*' $(if $(IMAGE_TAG),--parameters h2o-$(STAGE)-compute:ImageTag=$(IMAGE_TAG) --parameters h2o-$(STAGE)-compute:MigrationImageTag=$(IMAGE_TAG))
+	$(if $(IMAGE_TAG),IMAGE_TAG=$(IMAGE_TAG) scripts/deploy.sh $(STAGE),scripts/deploy.sh --keep-image $(STAGE))
 
 clean:
 	rm -rf cdk.out .build node_modules

@@ -6,7 +6,7 @@ set -euo pipefail
 
 usage() {
   cat <<'EOF'
-Usage: scripts/deploy.sh [--help] <stage>
+Usage: scripts/deploy.sh [--help] [--keep-image] <stage>
 
 Deploys the backend to <stage> (dev or prod) in us-east-1:
   1. records the image tag the ECS service runs now (the automatic rollback's target);
@@ -42,6 +42,9 @@ Environment:
   MIGRATE_WAIT_ROUNDS  as for migrate.sh
   DRY_RUN=1       print every docker/cdk/aws/git/curl command instead of running it (needs no credentials)
 
+--keep-image deploys the commit's infrastructure with the image the stage runs now (no build; the migration is
+a no-op on an unchanged image): what `make deploy STAGE=<stage>` runs. It refuses a first deploy.
+
 Exit status: 0 deployed and healthy; 1 failed (rolled back when possible); 2 bad usage or unknown stage.
 EOF
 }
@@ -49,7 +52,13 @@ EOF
 # shellcheck source=scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-parse_stage_argument "$@"
+keep_image=0
+args=()
+for arg in "$@"; do
+  if [[ $arg == --keep-image ]]; then keep_image=1; else args+=("$arg"); fi
+done
+parse_stage_argument "${args[@]+"${args[@]}"}"
+((keep_image == 0)) || [[ -z ${IMAGE_TAG:-} ]] || die_usage "--keep-image and IMAGE_TAG exclude each other"
 
 arch=${ARCH:-arm64}
 case $arch in arm64 | amd64) ;; *) die_usage "ARCH must be arm64 or amd64, not '$arch'" ;; esac
@@ -67,11 +76,11 @@ need_backend_dir() {
 }
 
 tag=${IMAGE_TAG:-}
-if [[ -z $tag ]]; then
+if [[ -z $tag && $keep_image == 0 ]]; then
   need_backend_dir "for the image tag (git rev-parse HEAD); or set IMAGE_TAG"
   tag=$(capture '<git-sha>' git -C "$backend_dir" rev-parse HEAD)
 fi
-if [[ $tag != '<git-sha>' && ! $tag =~ $TAG_PATTERN ]]; then
+if [[ -n $tag && $tag != '<git-sha>' && ! $tag =~ $TAG_PATTERN ]]; then
   die_usage "'$tag' is not a valid image tag"
 fi
 
@@ -89,6 +98,10 @@ if compute=$(stack_outputs "h2o-$stage-compute"); then
   fi
 else
   compute=""
+fi
+if ((keep_image)); then
+  [[ -n $previous_tag ]] || die "nothing runs on $stage yet: a first deploy needs an image (IMAGE_TAG=<tag> scripts/deploy.sh $stage)"
+  tag=$previous_tag
 fi
 log "deploying $ECR_REPOSITORY:$tag to $stage"
 if [[ -n $previous_tag ]]; then

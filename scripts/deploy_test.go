@@ -464,3 +464,38 @@ func TestDeployRetagKeepsTheManifestExact(t *testing.T) {
 		t.Fatalf("put-image got %q, want the manifest %q\n%s", put, manifest, r)
 	}
 }
+
+// `make deploy STAGE=<stage>` without an image: the commit's infrastructure with the image the stage runs, through
+// the same wake-up, migration (a no-op on an unchanged image) and verification path, and no build.
+func TestDeployKeepImageRedeploysTheRunningImage(t *testing.T) {
+	t.Parallel()
+	// GIVEN prod running oldsha, and no backend directory (nothing to build)
+	h := newHarness(t)
+	h.env["BACKEND_DIR"] = h.dir + "/no-such-dir"
+	deployed(h, "prod", 3, "oldsha").on("aws", []string{"describe-images"}, "sha256:1234\n", 0)
+	// WHEN deploy.sh --keep-image runs THEN it deploys oldsha again, the calls of any other deploy of it
+	r := h.run("deploy.sh", "--keep-image", "prod")
+	expectCode(t, r, 0)
+	expectCalls(t, r, join(
+		before("prod", 3, "oldsha"),
+		calls(cdkDeployStage("prod", "oldsha", "")),
+		migrateCalls("prod", 1),
+		serviceDeploy("prod", "oldsha"),
+		moveTags("prod", "", "oldsha"), // previous-prod still names what ran before oldsha
+	)...)
+}
+
+func TestDeployKeepImageRefusesAFirstDeployAndAnImageTag(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.on("aws", []string{"describe-stacks", "h2o-dev-compute"}, "", 254)
+	r := h.run("deploy.sh", "--keep-image", "dev")
+	expectCode(t, r, 1)
+	if !strings.Contains(r.stderr, "nothing runs on dev yet: a first deploy needs an image") {
+		t.Errorf("no clear refusal:\n%s", r)
+	}
+	h2 := newHarness(t)
+	h2.env["IMAGE_TAG"] = "abc"
+	r = h2.run("deploy.sh", "--keep-image", "dev")
+	expectCode(t, r, 2)
+}

@@ -3,8 +3,9 @@
 #                                   docs/architecture.dot and docs/architecture.png; commit both after a change
 #   make diagram DIAGRAM_OUT=<dir>  render another synthesized cloud assembly
 # tools/diagram/diagram.mjs reads <dir>/tree.json and the stack templates (plain Node, no packages, no network) and
-# writes the dot source; Graphviz's `dot` renders it. cdk-dia was tried first: it ignores Fn::GetStackOutput (this
-# app's cross-stack references, so no edge between stacks) and merges same-named stacks of different stages.
+# writes the dot source, following Ref, Fn::GetAtt, Fn::ImportValue and Fn::GetStackOutput (the network's weak
+# references); Graphviz's `dot` renders it. cdk-dia was tried first: it ignores Fn::GetStackOutput and merges
+# same-named stacks of different stages.
 
 # Keep the Makefile's default goal: this fragment is included before the Makefile's own first rule.
 DIAGRAM_SAVED_GOAL := $(.DEFAULT_GOAL)

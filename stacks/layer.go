@@ -47,12 +47,6 @@ func newLayerStack(scope constructs.Construct, cfg *config.Config, layer, descri
 		TerminationProtection: jsii.Bool(cfg.DeletionProtection),
 	})
 	tagAll(stack, map[string]string{"Layer": layer})
-	// Every reference this stack consumes is strong (an export): CloudFormation then refuses to replace or change
-	// a producer's resource while this stack uses it ("you can't ... modify the exported output value": Fn::ImportValue
-	// reference), where a weak Fn::GetStackOutput would leave this stack on the old resource (it is resolved only when
-	// the consumer is created or updated: Fn::GetStackOutput reference) and the CDK skips an unchanged stack. Set
-	// before the stack has children, as construct context must be. The network's VPC and subnets opt out (weakRefs).
-	awscdk.CrossStackReferences_Of(stack).Consume(awscdk.ReferenceStrength_STRONG)
 	if problems := cfg.DeployProblems(); len(problems) > 0 {
 		refuseDeploy(stack, problems)
 	}

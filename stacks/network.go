@@ -67,6 +67,12 @@ func NewNetworkStack(scope constructs.Construct, cfg *config.Config) *NetworkSta
 	}
 }
 
+// Cross-stack references are strong by default (cdk.json, "@aws-cdk/core:defaultCrossStackReferences": "strong"):
+// an export/import, so CloudFormation refuses to replace or change a producer's resource while another stack uses
+// it ("you can't ... modify the exported output value": Fn::ImportValue reference), where a weak Fn::GetStackOutput
+// is resolved only when the consumer is created or updated (Fn::GetStackOutput reference) and the CDK skips an
+// unchanged consumer, which would keep using a replaced resource.
+//
 // weakRefs makes references to the VPC and its subnets weak (Fn::GetStackOutput). They are the one place where a
 // strong reference would deadlock a normal change: switching natGateways between 0 and more moves the service and
 // load balancer between the public and app subnets, so the network's next template drops exports the running

@@ -25,7 +25,7 @@ type Config struct {
 
 	// Compute. The image is not a setting: deploys pass it as the compute stack's ImageTag parameter.
 	RepositoryName  string `json:"-"` // the ECR repository of h2o-ci (CI.RepositoryName): one home for the name.
-	CPUArchitecture string `json:"cpuArchitecture" doc:"ARM64 (Graviton, 20 % cheaper per vCPU-hour) or X86_64 for an x86 image"`
+	CPUArchitecture string `json:"cpuArchitecture" doc:"ARM64 (Graviton, 20 % cheaper per vCPU-hour) or X86_64 for an x86 image (the deploy workflow builds linux/arm64: for X86_64 set ARCH=amd64 for scripts/deploy.sh and the workflow's platform)"`
 	TaskCPU         int    `json:"taskCpu" doc:"Fargate CPU units: 2048 = 2 vCPU, the design's task"`
 	TaskMemoryMiB   int    `json:"taskMemoryMiB" doc:"4096 MiB, the design's 4 GB; validated as a Fargate pair with taskCpu"`
 	Workers         int    `json:"workers" doc:"WORKERS passed to the app server: the design's 6 for 2 vCPU"`

@@ -33,7 +33,7 @@ type Config struct {
 	ContainerUser   string `json:"containerUser" doc:"non-root user the image runs as; empty keeps the image's own USER"`
 	// HealthCheckGraceSeconds is how long a normal start may take until /health answers: ECS ignores the load
 	// balancer's verdict that long, and the ALB's health check is tuned so a task this slow is never marked unhealthy.
-	HealthCheckGraceSeconds int `json:"healthCheckGraceSeconds" doc:"longest normal start until /health answers; the ALB health check and the deploy alarms are tuned around it (10-90)"`
+	HealthCheckGraceSeconds int `json:"healthCheckGraceSeconds" doc:"longest normal start until /health answers; the ALB health check and the deploy alarms are tuned around it (10-80)"`
 	// ErrorRateMinRequests is the traffic (requests a minute) below which the deploy error-rate alarm does not judge.
 	ErrorRateMinRequests int  `json:"errorRateMinRequests" doc:"requests a minute below which the deployment error-rate alarm stays quiet (a few 5xx of a handful of requests is noise)"`
 	MinTasks             int  `json:"minTasks" doc:"autoscaling floor; prod keeps 2 so each AZ has a task"`

@@ -20,7 +20,7 @@ var settingCases = map[string]struct{ valid, invalid string }{
 	"containerPort":            {"8080", "80"},
 	"containerUser":            {"app", "Root User"},
 	"minTasks":                 {"3", "0"},
-	"healthCheckGraceSeconds":  {"30", "91"},
+	"healthCheckGraceSeconds":  {"30", "81"},
 	"errorRateMinRequests":     {"50", "0"},
 	"maxTasks":                 {"4", "51"},
 	"fargateSpot":              {"false", "maybe"},

@@ -116,8 +116,8 @@ func (c *Config) validateCompute(v *validator) {
 		"1024 to 65535 (a non-root process cannot bind lower ports)")
 	v.check(c.ContainerUser == "" || userRe.MatchString(c.ContainerUser), "containerUser", c.ContainerUser,
 		`a user name, uid or uid:gid, or "" for the image's own USER`)
-	v.check(c.HealthCheckGraceSeconds >= 10 && c.HealthCheckGraceSeconds <= 90, "healthCheckGraceSeconds",
-		strconv.Itoa(c.HealthCheckGraceSeconds), "10 to 90 seconds (the ALB's unhealthy threshold, at most 10 checks 10 s apart, must outlast it)")
+	v.check(c.HealthCheckGraceSeconds >= 10 && c.HealthCheckGraceSeconds <= 80, "healthCheckGraceSeconds",
+		strconv.Itoa(c.HealthCheckGraceSeconds), "10 to 80 seconds (the ALB's unhealthy threshold, at most 10 checks 10 s apart, must outlast it)")
 	v.check(c.ErrorRateMinRequests >= 1 && c.ErrorRateMinRequests <= 100000, "errorRateMinRequests",
 		strconv.Itoa(c.ErrorRateMinRequests), "1 to 100000 requests a minute")
 	v.check(c.MinTasks >= 1, "minTasks", strconv.Itoa(c.MinTasks), "at least 1")

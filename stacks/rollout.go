@@ -15,7 +15,7 @@ import (
 
 // How a rolling deploy of the service behaves, chosen together (modelled by `make timing`, docs/performance.md):
 //
-//   - New tasks get healthCheckGraceSeconds (G) to boot. The ALB checks every 10 s and needs G/10+1 failures in
+//   - New tasks get healthCheckGraceSeconds (G) to boot. The ALB checks every 10 s and needs G/10+2 failures in
 //     a row to mark a target unhealthy, so a normal start never shows as unhealthy (ECS's grace period does not
 //     stop the ALB's own verdict); two passing checks put it in service.
 //   - ECS watches the deployment alarms from the first new task and, after the old tasks are drained and
@@ -42,10 +42,11 @@ func rolloutDrainSeconds() int {
 	return detection - bake + 5
 }
 
-// unhealthyThreshold is the ALB's failed checks in a row before a target is unhealthy: more than a normal start
-// (the grace period) can take.
+// unhealthyThreshold is the ALB's failed checks in a row before a target is unhealthy. The first check comes at
+// registration, so the last of them fails (threshold − 1) × interval + timeout later: at least a check more than
+// a normal start (the grace period) can take.
 func unhealthyThreshold(cfg *config.Config) int {
-	return cfg.HealthCheckGraceSeconds/healthCheckIntervalSeconds + 1
+	return cfg.HealthCheckGraceSeconds/healthCheckIntervalSeconds + 2
 }
 
 func configureHealthCheck(svc awsecspatterns.ApplicationLoadBalancedFargateService, cfg *config.Config, timeouts RequestTimeouts) {

@@ -26,6 +26,7 @@ const (
 type Rollout struct {
 	GraceSeconds       float64 // HealthCheckGracePeriodSeconds: the budget of a normal start (the model's app start)
 	IntervalSeconds    float64 // target group health check interval
+	CheckTimeout       float64 // target group health check timeout
 	HealthyThreshold   float64
 	UnhealthyThreshold float64
 	DrainSeconds       float64 // deregistration_delay.timeout_seconds
@@ -67,6 +68,7 @@ func Read(template map[string]any) (Rollout, error) {
 		return r, fmt.Errorf("the service's target group is not in this template")
 	}
 	r.IntervalSeconds = num(cfnpath.Get(tg, "Properties.HealthCheckIntervalSeconds"))
+	r.CheckTimeout = num(cfnpath.Get(tg, "Properties.HealthCheckTimeoutSeconds"))
 	r.HealthyThreshold = num(cfnpath.Get(tg, "Properties.HealthyThresholdCount"))
 	r.UnhealthyThreshold = num(cfnpath.Get(tg, "Properties.UnhealthyThresholdCount"))
 	attrs, _ := cfnpath.Get(tg, "Properties.TargetGroupAttributes").([]any)
@@ -91,7 +93,7 @@ func Read(template map[string]any) (Rollout, error) {
 		r.Alarms = append(r.Alarms, a)
 	}
 	sort.Slice(r.Alarms, func(i, j int) bool { return r.Alarms[i].Name < r.Alarms[j].Name })
-	for _, v := range []float64{r.GraceSeconds, r.IntervalSeconds, r.HealthyThreshold, r.UnhealthyThreshold, r.DrainSeconds, r.DesiredCount} {
+	for _, v := range []float64{r.GraceSeconds, r.IntervalSeconds, r.CheckTimeout, r.HealthyThreshold, r.UnhealthyThreshold, r.DrainSeconds, r.DesiredCount} {
 		if v < 0 {
 			return r, fmt.Errorf("a rollout value is missing or not a literal: %+v", r)
 		}
@@ -122,7 +124,7 @@ type Report struct {
 	Done            float64 // deployment COMPLETED: in service + drain + bake
 	Window          float64 // how long ECS keeps watching the alarms after traffic moves: drain + bake
 	Detection       map[string]float64
-	MarkedUnhealthy float64 // a target failing every check is out of service: unhealthy threshold × interval
+	MarkedUnhealthy float64 // a target failing every check is out of service: the threshold-th check fails (the first comes at once)
 	FailureBudget   float64 // circuit breaker threshold: 0.5 × desired, at least 3, at most 200
 	CrashRollback   float64 // a deploy whose tasks never get healthy is rolled back by the circuit breaker
 }
@@ -137,7 +139,7 @@ func Model(r Rollout) Report {
 	}
 	rep.Done = rep.InService + r.DrainSeconds + rep.Bake
 	rep.Window = r.DrainSeconds + rep.Bake
-	rep.MarkedUnhealthy = r.UnhealthyThreshold * r.IntervalSeconds
+	rep.MarkedUnhealthy = (r.UnhealthyThreshold-1)*r.IntervalSeconds + r.CheckTimeout
 	rep.FailureBudget = math.Min(200, math.Max(3, math.Ceil(0.5*r.DesiredCount)))
 	// Each wave launches the desired count; a task that never answers is stopped once both ECS's grace period
 	// and the ALB's unhealthy verdict have passed.
@@ -195,8 +197,8 @@ func (rep Report) Markdown() string {
 		}
 	}
 	row("ECS watching after traffic moves", Duration(rep.Window), "D + bake (detection must end inside it)")
-	row("failing target marked unhealthy", Duration(rep.MarkedUnhealthy), fmt.Sprintf("unhealthy threshold × interval = %g × %g (must exceed G)",
-		rep.UnhealthyThreshold, rep.IntervalSeconds))
+	row("failing target marked unhealthy", Duration(rep.MarkedUnhealthy), fmt.Sprintf("(unhealthy threshold − 1) × interval + timeout = (%g − 1) × %g + %g: the first check comes at registration (must exceed G)",
+		rep.UnhealthyThreshold, rep.IntervalSeconds, rep.CheckTimeout))
 	row("circuit breaker budget", fmt.Sprintf("%g tasks", rep.FailureBudget), fmt.Sprintf("clamp(⌈0.5 × desired %g⌉, 3, 200) (ECS: deployment circuit breaker)", rep.DesiredCount))
 	row("crash loop rolled back", Duration(rep.CrashRollback), fmt.Sprintf("⌈budget ÷ desired⌉ × (launch %g + max(G, unhealthy))", TaskLaunchSeconds))
 	return b.String()

@@ -67,6 +67,12 @@ func serviceDeploy(stage, tag string) [][]string {
 	)
 }
 
+// shipped is the tail of every successful deploy: migrations on the new task definition, the service deploy
+// with its health check, then the live/previous marker tags moved from before to tag.
+func shipped(stage, before, tag string) [][]string {
+	return join(migrateCalls(stage, 1), serviceDeploy(stage, tag), moveTags(stage, before, tag))
+}
+
 func TestDryRunExactDeployPlan(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
@@ -135,9 +141,7 @@ func TestDeploySuccess(t *testing.T) {
 			dbStatus("dev"),
 			scalableTarget("dev"),
 			cdkDeployStage("dev", "newsha", "")),
-		migrateCalls("dev", 1),
-		serviceDeploy("dev", "newsha"),
-		moveTags("dev", "oldsha", "newsha"),
+		shipped("dev", "oldsha", "newsha"),
 	)...)
 	if !strings.Contains(r.stderr, "migrate.sh: migrations applied") {
 		t.Errorf("the migration did not run through migrate.sh\n%s", r)
@@ -155,9 +159,7 @@ func TestDeploySkipsBuildWhenImageInECR(t *testing.T) {
 	expectCalls(t, r, join(
 		before("prod", 3, "prebuilt"),
 		calls(cdkDeployStage("prod", "prebuilt", "")),
-		migrateCalls("prod", 1),
-		serviceDeploy("prod", "prebuilt"),
-		moveTags("prod", "oldsha", "prebuilt"),
+		shipped("prod", "oldsha", "prebuilt"),
 	)...)
 }
 
@@ -214,9 +216,7 @@ func TestDeployWakesASleepingStage(t *testing.T) {
 			scalableTarget("dev"),
 			registerScalableTarget("dev"),
 			cdkDeployStage("dev", "newsha", "")),
-		migrateCalls("dev", 1),
-		serviceDeploy("dev", "newsha"),
-		moveTags("dev", "oldsha", "newsha"),
+		shipped("dev", "oldsha", "newsha"),
 	)...)
 	if !strings.Contains(r.stderr, "its schedule puts it back to sleep at the next scale-down") {
 		t.Errorf("no word about the schedule\n%s", r)
@@ -270,9 +270,7 @@ func TestDeployFirstDeploy(t *testing.T) {
 		calls(describeStacks("h2o-dev-compute"),
 			ecrDescribe("newsha"),
 			cdkDeployStage("dev", "newsha", "newsha")),
-		migrateCalls("dev", 1),
-		serviceDeploy("dev", "newsha"),
-		moveTags("dev", "", "newsha"),
+		shipped("dev", "", "newsha"),
 	)...)
 }
 
@@ -479,9 +477,7 @@ func TestDeployKeepImageRedeploysTheRunningImage(t *testing.T) {
 	expectCalls(t, r, join(
 		before("prod", 3, "oldsha"),
 		calls(cdkDeployStage("prod", "oldsha", "")),
-		migrateCalls("prod", 1),
-		serviceDeploy("prod", "oldsha"),
-		moveTags("prod", "", "oldsha"), // previous-prod still names what ran before oldsha
+		shipped("prod", "", "oldsha"), // previous-prod still names what ran before oldsha
 	)...)
 }
 

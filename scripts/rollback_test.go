@@ -183,51 +183,49 @@ func TestRollbackEmergencyRegistersInactiveRevisionAgain(t *testing.T) {
 	)...)
 }
 
-// A revision being deleted cannot be an update-service target: the next older revision of the image is used.
-func TestRollbackEmergencySkipsRevisionsBeingDeleted(t *testing.T) {
-	t.Parallel()
+// A revision being deleted cannot be an update-service target: the image's definition is registered again, from
+// the next older revision that runs it, or from the one being deleted (deleteRequestedAt stripped with the other
+// read-only fields) when no other does.
+func TestRollbackEmergencyRegistersAroundRevisionsBeingDeleted(t *testing.T) {
 	needJQ(t)
-	h := newHarness(t).
-		on("aws", []string{"describe-task-definition", family + ":8", "--include", "TAGS"},
-			`{"taskDefinition":{"family":"`+family+`","status":"INACTIVE","cpu":"1024"}}`, 0).
-		on("aws", []string{"register-task-definition"}, taskDefArn(11)+"\n", 0)
-	revision(h, 9, "DELETE_IN_PROGRESS", "shaA")
-	revision(h, 8, "INACTIVE", "shaA")
-	deployed(h, "dev", 10, "shaB")
-	r := h.run("rollback.sh", "--emergency", "dev")
-	expectCode(t, r, 0)
-	expectCalls(t, r, join(
-		start("dev", 10),
-		scan(9, 1),
-		calls(describeForRegister(family+":8"),
-			register(`{"family":"`+family+`","cpu":"1024"}`),
-			updateService("dev", taskDefArn(11))),
-		finish("dev", "shaB", "shaA"),
-	)...)
-}
-
-// When only a revision being deleted runs the image, its definition is registered again, deleteRequestedAt
-// stripped with the other read-only fields.
-func TestRollbackEmergencyFromARevisionBeingDeleted(t *testing.T) {
-	t.Parallel()
-	needJQ(t)
-	h := newHarness(t).
-		on("aws", []string{"describe-task-definition", family + ":9", "--include", "TAGS"},
-			`{"taskDefinition":{"family":"`+family+`","revision":9,"status":"DELETE_IN_PROGRESS","cpu":"1024",`+
-				`"deregisteredAt":2,"deleteRequestedAt":3},"tags":[]}`, 0).
-		on("aws", []string{"register-task-definition"}, taskDefArn(11)+"\n", 0)
-	revision(h, 9, "DELETE_IN_PROGRESS", "shaA")
-	deployed(h, "dev", 10, "shaB")
-	r := h.run("rollback.sh", "--emergency", "dev")
-	expectCode(t, r, 0)
-	expectCalls(t, r, join(
-		start("dev", 10),
-		scan(9, 1),
-		calls(describeForRegister(family+":9"),
-			register(`{"family":"`+family+`","cpu":"1024"}`),
-			updateService("dev", taskDefArn(11))),
-		finish("dev", "shaB", "shaA"),
-	)...)
+	for _, tc := range []struct {
+		name     string
+		from     int    // the revision whose definition is registered again
+		describe string // what describe-task-definition says of it
+		older    bool   // whether an INACTIVE revision 8 runs the image too
+	}{
+		{"skips a revision being deleted", 8,
+			`{"taskDefinition":{"family":"` + family + `","status":"INACTIVE","cpu":"1024"}}`, true},
+		{"registers a revision being deleted", 9,
+			`{"taskDefinition":{"family":"` + family + `","revision":9,"status":"DELETE_IN_PROGRESS","cpu":"1024",` +
+				`"deregisteredAt":2,"deleteRequestedAt":3},"tags":[]}`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			// GIVEN revision 9 of shaA is being deleted and revision 10 runs shaB
+			from := fmt.Sprintf("%s:%d", family, tc.from)
+			h := newHarness(t).
+				on("aws", []string{"describe-task-definition", from, "--include", "TAGS"}, tc.describe, 0).
+				on("aws", []string{"register-task-definition"}, taskDefArn(11)+"\n", 0)
+			revision(h, 9, "DELETE_IN_PROGRESS", "shaA")
+			if tc.older {
+				revision(h, 8, "INACTIVE", "shaA")
+			}
+			deployed(h, "dev", 10, "shaB")
+			// WHEN an emergency rollback runs
+			r := h.run("rollback.sh", "--emergency", "dev")
+			// THEN shaA runs again from a new revision 11 registered from the chosen one
+			expectCode(t, r, 0)
+			expectCalls(t, r, join(
+				start("dev", 10),
+				scan(9, 1),
+				calls(describeForRegister(from),
+					register(`{"family":"`+family+`","cpu":"1024"}`),
+					updateService("dev", taskDefArn(11))),
+				finish("dev", "shaB", "shaA"),
+			)...)
+		})
+	}
 }
 
 func TestRollbackFailureHintsCarryTheRegion(t *testing.T) {

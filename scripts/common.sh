@@ -221,7 +221,30 @@ smoke_test() {
   return 1
 }
 
-# wait_stable CLUSTER SERVICE: the ECS waiter (polls every 15 s, up to 40 times).
+# stage_health STAGE: smoke_test of <ApiUrl>/health, ApiUrl being the output of h2o-<stage>-edge; the URL tried goes
+# to $health_url (empty when the outputs could not be read).
+stage_health() {
+  local edge
+  health_url=""
+  edge=$(stack_outputs "h2o-$1-edge") || { warn "cannot read the outputs of stack h2o-$1-edge"; return 1; }
+  health_url=$(output_value "$edge" ApiUrl) || return 1
+  health_url="${health_url%/}/health"
+  smoke_test "$health_url"
+}
+
+# wait_rounds ROUNDS CMD ARGS...: run the waiter CMD (traced) until it succeeds, at most ROUNDS times: for waits
+# that may outlast one run of an AWS CLI waiter (a waiter gives up with exit 255). Fails when no round succeeded.
+wait_rounds() {
+  local rounds=$1 round
+  shift
+  for ((round = 1; round <= rounds; round++)); do
+    run "$@" && return 0
+  done
+  return 1
+}
+
+# wait_stable CLUSTER SERVICE: the ECS waiter, which polls every 15 s and gives up after 40 checks (10 minutes):
+# "aws ecs wait services-stable", https://docs.aws.amazon.com/cli/latest/reference/ecs/wait/services-stable.html
 wait_stable() {
   run aws ecs wait services-stable --region "$REGION" --cluster "$1" --services "$2"
 }
@@ -263,6 +286,23 @@ task_definition_info() {
     --query "taskDefinition.[status, containerDefinitions[?name=='$2'] | [0].image]" --output text
 }
 
+# ecr_has_tag TAG: whether ECR has an image tagged TAG (traced; a dry run answers yes). Only ECR's answer
+# ImageNotFoundException means "not there" (DescribeImages, "Errors",
+# https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_DescribeImages.html); any other failure (access
+# denied, throttling, no credentials, no repository) stops the script with the AWS error, rather than being taken
+# for a missing image (which would make deploy.sh build and push one).
+ecr_has_tag() {
+  local err
+  local describe=(aws ecr describe-images --region "$REGION" --repository-name "$ECR_REPOSITORY"
+    --image-ids "imageTag=$1" --query 'imageDetails[0].imageDigest' --output text)
+  trace "${describe[@]}"
+  [[ $DRY_RUN == 0 ]] || return 0
+  err=$("${describe[@]}" 2>&1 >/dev/null) && return 0
+  [[ $err == *ImageNotFoundException* ]] && return 1
+  printf '%s\n' "$err" >&2
+  die "cannot tell whether $ECR_REPOSITORY:$1 is in ECR (the AWS error is above)"
+}
+
 # ecr_login REGISTRY: docker login to ECR with a short-lived token (the token goes through a pipe, never argv).
 ecr_login() {
   printf '+ %s | %s\n' "$(words aws ecr get-login-password --region "$REGION")" \
@@ -285,18 +325,18 @@ ecr_image_field() {
 
 # ecr_retag SOURCE_TAG TAG: point TAG (live-* or previous-*, the repository's mutable tags) at the image tagged
 # SOURCE_TAG, without pulling it: the manifest is put again under the new tag ("Retagging an image",
-# https://docs.aws.amazon.com/AmazonECR/latest/userguide/image-retag.html). ECR answers
-# ImageAlreadyExistsException when TAG already names that manifest: nothing to do, a success.
+# https://docs.aws.amazon.com/AmazonECR/latest/userguide/image-retag.html). PutImage answers
+# ImageAlreadyExistsException when TAG already names that manifest (ECR API Reference, PutImage, "Errors":
+# https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_PutImage.html): nothing to do, a success.
 ecr_retag() {
   local manifest media out
   manifest=$(ecr_image_field "$1" imageManifest) || { warn "image $1 not found in ECR: $2 not moved"; return 1; }
   media=$(ecr_image_field "$1" imageManifestMediaType) || { warn "no media type for image $1: $2 not moved"; return 1; }
-  trace aws ecr put-image --region "$REGION" --repository-name "$ECR_REPOSITORY" --image-tag "$2" \
-    --image-manifest "$manifest" --image-manifest-media-type "$media" --query image.imageId.imageDigest --output text
+  local put=(aws ecr put-image --region "$REGION" --repository-name "$ECR_REPOSITORY" --image-tag "$2"
+    --image-manifest "$manifest" --image-manifest-media-type "$media" --query image.imageId.imageDigest --output text)
+  trace "${put[@]}"
   [[ $DRY_RUN == 0 ]] || return 0
-  if out=$(aws ecr put-image --region "$REGION" --repository-name "$ECR_REPOSITORY" --image-tag "$2" \
-    --image-manifest "$manifest" --image-manifest-media-type "$media" \
-    --query image.imageId.imageDigest --output text 2>&1 >/dev/null); then
+  if out=$("${put[@]}" 2>&1 >/dev/null); then
     log "ECR tag $2 -> $1"
   elif [[ $out == *ImageAlreadyExistsException* ]]; then
     log "ECR tag $2 already names $1"
@@ -327,12 +367,11 @@ move_ecr_tags() {
   return 0
 }
 
-# wait_db_available ID ROUNDS: until the RDS instance is available. The waiter gives up after 30 minutes (60 polls,
-# 30 s apart), and starting or restoring an instance can take longer: up to ROUNDS waiter runs.
+# wait_db_available ID ROUNDS: until the RDS instance is available. The waiter polls every 30 s and gives up after
+# 60 checks (30 minutes: "aws rds wait db-instance-available",
+# https://docs.aws.amazon.com/cli/latest/reference/rds/wait/db-instance-available.html), and starting or restoring
+# an instance can take longer: up to ROUNDS waiter runs.
 wait_db_available() {
-  local id=$1 rounds=$2 round=1
-  until run aws rds wait db-instance-available --region "$REGION" --db-instance-identifier "$id"; do
-    ((round < rounds)) || die "database $id is not available after $rounds wait rounds: see its events in the RDS console"
-    round=$((round + 1))
-  done
+  wait_rounds "$2" aws rds wait db-instance-available --region "$REGION" --db-instance-identifier "$1" ||
+    die "database $1 is not available after $2 wait rounds: see its events in the RDS console"
 }

@@ -10,9 +10,10 @@ Usage: scripts/deploy.sh [--help] [--keep-image] <stage>
 
 Deploys the backend to <stage> (dev or prod) in us-east-1:
   1. records the image tag the ECS service runs now (the automatic rollback's target);
-  2. builds the image for the service's CPU architecture with `docker buildx build --platform linux/$ARCH`
-     and pushes it to ECR as <account>.dkr.ecr.us-east-1.amazonaws.com/h2o-backend:<tag>
-     (skipped when that tag is already in ECR, e.g. pushed by the workflow's build job);
+  2. builds the image for the service's CPU architecture with `docker buildx build --platform linux/$ARCH
+     --provenance=false` (a plain image manifest, as the workflows push) and pushes it to ECR as
+     <account>.dkr.ecr.us-east-1.amazonaws.com/h2o-backend:<tag> (skipped when that tag is already in ECR,
+     e.g. pushed by the workflow's build job);
   3. wakes a sleeping stage (dev stops its database and scales to 0 tasks off hours): starts the database
      when it is stopped and waits until it is available (CloudFormation cannot update a stopped instance),
      and brings the service's autoscaling range back to MinTasks..MaxTasks when it is 0; the schedule puts
@@ -38,7 +39,8 @@ Environment:
   AWS_ACCOUNT_ID  account of the ECR registry (default: `aws sts get-caller-identity`)
   SMOKE_ATTEMPTS  health check attempts (default 5), SMOKE_DELAY seconds between them (default 10)
   WAKE_WAIT_ROUNDS  rounds of `aws rds wait db-instance-available` (30 min each) when waking (default 2)
-  WAKE_POLL_DELAY   seconds between status checks while a database is stopping (default 30)
+  WAKE_POLL_DELAY   seconds between status checks while a database is stopping (default 30); it gives up after
+                    WAKE_WAIT_ROUNDS x 60 checks (with the default delay: as long as the waiter rounds)
   MIGRATE_WAIT_ROUNDS  as for migrate.sh
   DRY_RUN=1       print every docker/cdk/aws/git/curl command instead of running it (needs no credentials)
 
@@ -110,21 +112,19 @@ else
   log "no running service found (first deploy?): no automatic rollback"
 fi
 
-# 2. The image.
-ecr_has_tag() {
-  run aws ecr describe-images --region "$REGION" --repository-name "$ECR_REPOSITORY" \
-    --image-ids "imageTag=$1" --query 'imageDetails[0].imageDigest' --output text >/dev/null 2>&1
-}
-if [[ $DRY_RUN == 0 ]] && ecr_has_tag "$tag"; then
+# 2. The image (a dry run shows the look-up, then the build).
+if ecr_has_tag "$tag" && [[ $DRY_RUN == 0 ]]; then
   log "$ECR_REPOSITORY:$tag is already in ECR: not rebuilt"
 else
-  [[ $DRY_RUN == 0 ]] || ecr_has_tag "$tag"
   dry_note "when the tag is already in ECR, the build and push are skipped"
   need_backend_dir "to build $ECR_REPOSITORY:$tag (it is not in ECR)"
   account=$(aws_account) || die "cannot tell the AWS account of the ECR registry (set AWS_ACCOUNT_ID)"
   registry="$account.dkr.ecr.$REGION.amazonaws.com"
   ecr_login "$registry"
-  run docker buildx build --platform "linux/$arch" --tag "$registry/$ECR_REPOSITORY:$tag" --push "$backend_dir"
+  # --provenance=false: no attestation manifest, so a local push makes the plain image manifest the workflows push
+  # (build-push-action with provenance: false).
+  run docker buildx build --platform "linux/$arch" --provenance=false --tag "$registry/$ECR_REPOSITORY:$tag" \
+    --push "$backend_dir"
 fi
 
 # 3. Wake a sleeping stage, before any cdk deploy: a CloudFormation update of a stopped DB instance fails with
@@ -137,9 +137,15 @@ wake_database() {
   local id=$1 status
   status=$(db_status "$id") || die "cannot read the status of database $id"
   if [[ $status == stopping ]]; then
-    # No waiter for "stopped" exists; a stopping instance cannot be started until it is stopped.
+    # The AWS CLI has no waiter for "stopped" (the list of `aws rds wait` commands:
+    # https://docs.aws.amazon.com/cli/latest/reference/rds/wait/index.html), and a stopping instance cannot be started
+    # until it is stopped: poll its status, at most as many times as the waiter rounds would (60 checks a round).
+    local checks=0 max_checks=$((wake_rounds * 60))
     log "database $id is stopping: waiting until it is stopped, to start it again"
     while [[ $status == stopping ]]; do
+      ((checks < max_checks)) ||
+        die "database $id is still stopping after $max_checks status checks ${poll_delay} s apart: start it once it is stopped ($(words aws rds start-db-instance --region "$REGION" --db-instance-identifier "$id")), then deploy again"
+      checks=$((checks + 1))
       sleep "$poll_delay"
       status=$(db_status "$id") || die "cannot read the status of database $id"
     done
@@ -235,19 +241,17 @@ fi
 
 # 6, 7. The service's rolling deploy, then checks.
 deploy_and_verify() {
-  local outputs edge url
+  local outputs
   cdk_deploy_service "$stage" "$tag" || return 1
   outputs=$(stack_outputs "h2o-$stage-compute") || return 1
   cluster=$(output_value "$outputs" ClusterName) || return 1
   service=$(output_value "$outputs" ServiceName) || return 1
   wait_stable "$cluster" "$service" || return 1
-  edge=$(stack_outputs "h2o-$stage-edge") || return 1
-  url=$(output_value "$edge" ApiUrl) || return 1
-  smoke_test "${url%/}/health"
+  stage_health "$stage"
 }
 
 if deploy_and_verify; then
-  [[ $DRY_RUN == 0 ]] || printf '# on failure: %s\n' "$(words scripts/rollback.sh "$stage" "${previous_tag:-<previous-tag>}")"
+  dry_note "on failure: $(words scripts/rollback.sh "$stage" "${previous_tag:-<previous-tag>}")"
   log "deployed $tag to $stage: healthy"
   # 8. The rollback images stay pullable.
   move_ecr_tags "$stage" "$previous_tag" "$tag"

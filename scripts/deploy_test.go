@@ -86,7 +86,7 @@ func TestDryRunExactDeployPlan(t *testing.T) {
 + aws ecr describe-images --region us-east-1 --repository-name h2o-backend --image-ids imageTag=abc123 --query 'imageDetails[0].imageDigest' --output text
 # when the tag is already in ECR, the build and push are skipped
 + aws ecr get-login-password --region us-east-1 | docker login --username AWS --password-stdin REGISTRY
-+ docker buildx build --platform linux/arm64 --tag REGISTRY/h2o-backend:abc123 --push BACKEND
++ docker buildx build --platform linux/arm64 --provenance=false --tag REGISTRY/h2o-backend:abc123 --push BACKEND
 + aws cloudformation describe-stacks --region us-east-1 --stack-name h2o-dev-data --query 'Stacks[0].Outputs[].[OutputKey,OutputValue]' --output text
 + aws rds describe-db-instances --region us-east-1 --db-instance-identifier h2o-dev-postgres --query 'DBInstances[0].DBInstanceStatus' --output text
 # when the status is stopped: aws rds start-db-instance --region us-east-1 --db-instance-identifier h2o-dev-postgres --query DBInstance.DBInstanceStatus --output text, then aws rds wait db-instance-available --region us-east-1 --db-instance-identifier h2o-dev-postgres (looped); when stopping: wait until stopped first
@@ -124,7 +124,7 @@ func TestDeploySuccess(t *testing.T) {
 	h := newHarness(t)
 	deployed(h, "dev", 7, "oldsha").
 		on("git", []string{"rev-parse"}, "newsha\n", 0).
-		onTimes(1, "aws", []string{"describe-images"}, "", 254).
+		missingImage(1).
 		on("curl", nil, "", 0)
 	r := h.run("deploy.sh", "dev")
 	expectCode(t, r, 0)
@@ -163,15 +163,39 @@ func TestDeploySkipsBuildWhenImageInECR(t *testing.T) {
 	)...)
 }
 
+// Only ECR's ImageNotFoundException means "not there": any other error (here access denied) stops deploy.sh before
+// it builds, and rollback.sh before it deploys, with the AWS error.
+func TestECRErrorsOtherThanNotFoundStop(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		script string
+		args   []string
+		want   [][]string
+	}{
+		{"deploy.sh", []string{"dev"}, join(start("dev", 9), calls(ecrDescribe("newsha")))},
+		{"rollback.sh", []string{"dev", "sha7"}, join(start("dev", 9), calls(ecrDescribe("sha7")))},
+	} {
+		h := newHarness(t)
+		h.env["IMAGE_TAG"] = "newsha"
+		h.onErr("aws", []string{"describe-images"}, "An error occurred (AccessDeniedException) when calling the DescribeImages operation\n", 254)
+		r := history(h, "dev").run(c.script, c.args...)
+		expectCode(t, r, 1)
+		expectCalls(t, r, c.want...)
+		if !strings.Contains(r.stderr, "AccessDeniedException") || !strings.Contains(r.stderr, "cannot tell whether h2o-backend:") {
+			t.Errorf("%s: want the AWS error and a clear stop\n%s", c.script, r)
+		}
+	}
+}
+
 func TestDeployMissingBackendDirIsAClearFailure(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	h.env["IMAGE_TAG"] = "newsha"
 	h.env["BACKEND_DIR"] = h.dir + "/no-such-dir"
-	deployed(h, "dev", 7, "oldsha").on("aws", []string{"describe-images"}, "", 254)
+	deployed(h, "dev", 7, "oldsha").missingImage(0)
 	r := h.run("deploy.sh", "dev")
 	expectCode(t, r, 1)
-	if len(callsOf(r, "npx")) != 0 || !strings.Contains(r.stderr, "no-such-dir' not found, needed to build h2o-backend:newsha") {
+	if len(filter(r.calls, "npx")) != 0 || !strings.Contains(r.stderr, "no-such-dir' not found, needed to build h2o-backend:newsha") {
 		t.Fatalf("want a stop before any deploy, naming the directory\n%s", r)
 	}
 }
@@ -183,7 +207,7 @@ func TestDeployAsksForTheAccountWhenBuilding(t *testing.T) {
 	h.env["IMAGE_TAG"] = "newsha"
 	h.env["AWS_ACCOUNT_ID"] = ""
 	deployed(h, "dev", 7, "oldsha").
-		on("aws", []string{"describe-images"}, "", 254).
+		missingImage(0).
 		on("aws", []string{"sts", "get-caller-identity"}, account+"\n", 0)
 	r := h.run("deploy.sh", "dev")
 	expectCode(t, r, 0)
@@ -239,6 +263,27 @@ func TestDeployWaitsForAStoppingDatabase(t *testing.T) {
 		scalableTarget("dev"))
 }
 
+// A database that stays "stopping" is polled as many times as the waiter rounds would poll (60 a round), not forever.
+func TestDeployGivesUpOnADatabaseThatStaysStopping(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.env["IMAGE_TAG"] = "newsha"
+	h.env["WAKE_WAIT_ROUNDS"] = "1"
+	h.env["WAKE_POLL_DELAY"] = "0"
+	h.on("aws", []string{"DBInstances[0].DBInstanceStatus"}, "stopping\n", 0)
+	deployed(h, "dev", 7, "oldsha").on("aws", []string{"describe-images"}, "sha256:x\n", 0)
+	r := h.run("deploy.sh", "dev")
+	expectCode(t, r, 1)
+	want := calls(describeStacks("h2o-dev-data"))
+	for i := 0; i <= 60; i++ { // the first look, then 60 checks
+		want = append(want, dbStatus("dev"))
+	}
+	expectCalls(t, result{calls: r.calls[4:]}, want...)
+	if !strings.Contains(r.stderr, "database h2o-dev-postgres is still stopping after 60 status checks") {
+		t.Errorf("unclear error\n%s", r)
+	}
+}
+
 func TestDeployGivesUpOnADatabaseThatNeverComesUp(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
@@ -285,7 +330,7 @@ func TestDeployFromAStackWithoutImageParameters(t *testing.T) {
 	deployed(h, "dev", 7, "oldsha")
 	r := h.run("deploy.sh", "dev")
 	expectCode(t, r, 0)
-	expectCalls(t, result{calls: callsOf(r, "npx")},
+	expectCalls(t, result{calls: filter(r.calls, "npx")},
 		cdkDeployStage("dev", "newsha", "oldsha"), cdkDeployService("dev", "newsha"))
 	if !strings.Contains(r.stderr, "no MinTasks/MaxTasks outputs") {
 		t.Errorf("no warning about the old stack\n%s", r)
@@ -338,7 +383,7 @@ func TestDeploySmokeFailureRollsBack(t *testing.T) {
 	h.onTimes(1, "aws", []string{"describe-services"}, taskDefArn(7)+"\n", 0).
 		on("aws", []string{"describe-services"}, taskDefArn(8)+"\n", 0).
 		on("aws", []string{"describe-task-definition", taskDefArn(8)}, "ACTIVE\t"+imageOf("newsha")+"\n", 0).
-		on("aws", []string{"describe-images", "imageTag=newsha"}, "", 254).
+		missingImage(0, "imageTag=newsha").
 		on("aws", []string{"describe-images", "imageTag=oldsha"}, "sha256:old\n", 0).
 		onTimes(3, "curl", nil, "", 22) // the new image never answers; the old one does
 	deployed(h, "dev", 7, "oldsha")
@@ -389,7 +434,7 @@ func TestDeployServiceFailureRollsBack(t *testing.T) {
 	deployed(h, "dev", 7, "oldsha")
 	r := h.run("deploy.sh", "dev")
 	expectCode(t, r, 1)
-	expectCalls(t, result{calls: callsOf(r, "npx")},
+	expectCalls(t, result{calls: filter(r.calls, "npx")},
 		cdkDeployStage("dev", "newsha", ""), cdkDeployService("dev", "newsha"), cdkDeployService("dev", "oldsha"))
 }
 
@@ -403,7 +448,7 @@ func TestDeployFirstDeployServiceFailureHasNoRollback(t *testing.T) {
 	deployed(h, "dev", 1, "unused")
 	r := h.run("deploy.sh", "dev")
 	expectCode(t, r, 1)
-	expectCalls(t, result{calls: callsOf(r, "npx")}, cdkDeployStage("dev", "newsha", "newsha"), cdkDeployService("dev", "newsha"))
+	expectCalls(t, result{calls: filter(r.calls, "npx")}, cdkDeployStage("dev", "newsha", "newsha"), cdkDeployService("dev", "newsha"))
 	if !strings.Contains(r.stderr, "no automatic rollback") {
 		t.Errorf("want an explanation\n%s", r)
 	}
@@ -453,10 +498,8 @@ func TestDeployRetagKeepsTheManifestExact(t *testing.T) {
 	r := h.run("deploy.sh", "dev")
 	expectCode(t, r, 0)
 	var put []string
-	for _, c := range r.calls {
-		if contains(c, "put-image") && contains(c, "live-dev") {
-			put = c
-		}
+	if puts := filter(r.calls, "put-image", "live-dev"); len(puts) > 0 {
+		put = puts[len(puts)-1]
 	}
 	if put == nil || put[10] != strings.ReplaceAll(manifest, "\n", `\n`) {
 		t.Fatalf("put-image got %q, want the manifest %q\n%s", put, manifest, r)

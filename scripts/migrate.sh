@@ -68,11 +68,10 @@ else
   log "  CLI v2: $(words aws logs tail "$group" --region "$REGION" --since 15m --follow)"
 fi
 
-round=1
-until run aws ecs wait tasks-stopped --region "$REGION" --cluster "$cluster" --tasks "$task"; do
-  ((round < rounds)) || die "task $task still running after $rounds wait rounds; to stop it: $(words aws ecs stop-task --region "$REGION" --cluster "$cluster" --task "$task")"
-  round=$((round + 1))
-done
+# The waiter polls every 6 s and gives up after 100 checks (10 minutes: "aws ecs wait tasks-stopped",
+# https://docs.aws.amazon.com/cli/latest/reference/ecs/wait/tasks-stopped.html): up to $rounds of them.
+wait_rounds "$rounds" aws ecs wait tasks-stopped --region "$REGION" --cluster "$cluster" --tasks "$task" ||
+  die "task $task still running after $rounds wait rounds; to stop it: $(words aws ecs stop-task --region "$REGION" --cluster "$cluster" --task "$task")"
 
 result=$(capture "$(printf '<stopped-reason>\t0')" \
   aws ecs describe-tasks --region "$REGION" --cluster "$cluster" --tasks "$task" \

@@ -131,10 +131,13 @@ IFS=$'\t' read -r subnet_group security_groups parameter_group instance_class la
 
 # The restorable window (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_PIT.html): up to
 # LatestRestorableTime, from the earliest time of the instance's active automated backups.
-if [[ $mode == time && $DRY_RUN == 0 ]]; then
-  earliest_time=$(aws rds describe-db-instance-automated-backups --region "$REGION" --db-instance-identifier "$live" \
+if [[ $mode == time ]]; then
+  earliest_time=$(capture '<EarliestTime>' aws rds describe-db-instance-automated-backups --region "$REGION" \
+    --db-instance-identifier "$live" \
     --query "DBInstanceAutomatedBackups[?Status=='active'] | [0].RestoreWindow.EarliestTime" --output text) ||
     earliest_time=""
+fi
+if [[ $mode == time && $DRY_RUN == 0 ]]; then
   if latest=$(rfc3339_epoch "$latest_time"); then
     ((to_epoch <= latest)) ||
       die_usage "--to $restore_time is after the latest restorable time of $live ($latest_time): use an earlier time, or --to latest"
@@ -147,9 +150,6 @@ if [[ $mode == time && $DRY_RUN == 0 ]]; then
   else
     warn "cannot read the earliest restorable time of $live: the restore time is not checked against it"
   fi
-elif [[ $mode == time ]]; then
-  trace aws rds describe-db-instance-automated-backups --region "$REGION" --db-instance-identifier "$live" \
-    --query "DBInstanceAutomatedBackups[?Status=='active'] | [0].RestoreWindow.EarliestTime" --output text
 fi
 
 # Same placement and settings as the live one; never public, Multi-AZ or deletion-protected: a temporary copy.

@@ -4,9 +4,11 @@ set -euo pipefail
 
 usage() {
   cat <<'EOF'
-Usage: scripts/rollback.sh [--help] [--emergency] <stage> [image-tag]
+Usage: scripts/rollback.sh [--help] [--emergency] [--] <stage> [image-tag]
 
-Rolls the backend of <stage> (dev or prod) back to an earlier image.
+Rolls the backend of <stage> (dev or prod) back to an earlier image. The stage and tag are checked before any
+AWS call (bad ones exit 2); after `--` no argument is read as an option, so a tag such as `--emergency` is
+refused as a tag (the rollback workflow passes its inputs that way).
 
 Which image: <image-tag> when given. Otherwise "the previous tag" comes from the image-tag history of the
 service's task definition family: the revisions older than the running one are read newest first (up to
@@ -44,20 +46,21 @@ EOF
 # shellcheck source=scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-stage="" tag="" emergency=0 positional=0
+stage="" tag="" emergency=0 positional=0 options=1
 for arg in "$@"; do
-  case $arg in
-    -h | --help) usage; exit 0 ;;
-    --emergency) emergency=1 ;;
-    -*) die_usage "unknown option '$arg'" ;;
-    *)
-      positional=$((positional + 1))
-      case $positional in
-        1) stage=$arg ;;
-        2) tag=$arg ;;
-        *) die_usage "unexpected argument '$arg'" ;;
-      esac
-      ;;
+  if ((options)); then
+    case $arg in
+      --) options=0; continue ;;
+      -h | --help) usage; exit 0 ;;
+      --emergency) emergency=1; continue ;;
+      -*) die_usage "unknown option '$arg'" ;;
+    esac
+  fi
+  positional=$((positional + 1))
+  case $positional in
+    1) stage=$arg ;;
+    2) tag=$arg ;;
+    *) die_usage "unexpected argument '$arg'" ;;
   esac
 done
 [[ -n $stage ]] || die_usage "missing <stage>"
@@ -160,25 +163,23 @@ if [[ -z $tag || $emergency == 1 ]]; then
   fi
 fi
 
-smoke() {
-  local edge url
-  edge=$(stack_outputs "h2o-$stage-edge") || die "cannot read the outputs of stack h2o-$stage-edge"
-  url=$(output_value "$edge" ApiUrl)
-  smoke_test "${url%/}/health" || { events_hint; die "rolled back to $target_tag, but $url/health still fails: see docs/runbook.md"; }
+# finish WHAT: the ending of both paths, once the service was pointed at WHAT (the tag, or the task definition):
+# wait until it is stable, GET /health, move the ECR tags.
+finish() {
+  wait_stable "$cluster" "$service" || { events_hint; die "service $service did not become stable on $1"; }
+  stage_health "$stage" ||
+    { events_hint; die "rolled back to $target_tag, but ${health_url:-<ApiUrl>/health} still fails: see docs/runbook.md"; }
+  move_ecr_tags "$stage" "$running_tag" "$target_tag"
 }
 
 if [[ $emergency == 0 ]]; then
   log "rolling $stage back to image tag $target_tag through CloudFormation"
-  run aws ecr describe-images --region "$REGION" --repository-name "$ECR_REPOSITORY" \
-    --image-ids "imageTag=$target_tag" --query 'imageDetails[0].imageDigest' --output text >/dev/null ||
-    die "image tag $target_tag is not in ECR repository $ECR_REPOSITORY"
+  ecr_has_tag "$target_tag" || die "image tag $target_tag is not in ECR repository $ECR_REPOSITORY"
   cdk_deploy_service "$stage" "$target_tag" || {
     events_hint
     die "cdk deploy of $target_tag failed; if CloudFormation is stuck: scripts/rollback.sh --emergency $stage $target_tag"
   }
-  wait_stable "$cluster" "$service" || { events_hint; die "service $service did not become stable on $target_tag"; }
-  smoke
-  move_ecr_tags "$stage" "$running_tag" "$target_tag"
+  finish "$target_tag"
   log "rolled $stage back to $target_tag"
   exit 0
 fi
@@ -207,7 +208,5 @@ fi
 run aws ecs update-service --region "$REGION" --cluster "$cluster" --service "$service" \
   --task-definition "$taskdef" --query 'service.taskDefinition' --output text >/dev/null ||
   die "update-service to $taskdef failed"
-wait_stable "$cluster" "$service" || { events_hint; die "service $service did not become stable on $taskdef"; }
-smoke
-move_ecr_tags "$stage" "$running_tag" "$target_tag"
+finish "$taskdef"
 warn "rolled $stage back to $taskdef outside CloudFormation: run scripts/rollback.sh $stage $target_tag next"

@@ -93,12 +93,29 @@ func TestRollbackGivenTag(t *testing.T) {
 
 func TestRollbackUnknownTagStopsBeforeDeploying(t *testing.T) {
 	t.Parallel()
-	h := history(newHarness(t), "dev").on("aws", []string{"describe-images"}, "", 254)
+	h := history(newHarness(t), "dev").missingImage(0)
 	r := h.run("rollback.sh", "dev", "nosuchtag")
 	expectCode(t, r, 1)
-	if len(callsOf(r, "npx")) != 0 || !strings.Contains(r.stderr, "image tag nosuchtag is not in ECR") {
+	if len(filter(r.calls, "npx")) != 0 || !strings.Contains(r.stderr, "image tag nosuchtag is not in ECR") {
 		t.Fatalf("deployed a missing image, or unclear error\n%s", r)
 	}
+}
+
+// After --, every argument is the stage or the tag (the rollback workflow passes its inputs that way): a tag that
+// looks like an option is refused before any AWS call instead of being obeyed.
+func TestRollbackEndOfOptions(t *testing.T) {
+	t.Parallel()
+	for _, tag := range []string{"--emergency", "-h"} {
+		r := history(newHarness(t), "dev").run("rollback.sh", "--", "dev", tag)
+		expectCode(t, r, 2)
+		expectCalls(t, r)
+		if !strings.Contains(r.stderr, "'"+tag+"' is not a valid image tag") {
+			t.Errorf("tag %s: unclear error\n%s", tag, r)
+		}
+	}
+	r := history(newHarness(t), "prod").run("rollback.sh", "--emergency", "--", "prod", "sha7")
+	expectCode(t, r, 0)
+	expectCalls(t, r, join(start("prod", 9), scan(8, 1), calls(updateService("prod", family+":7")), finish("prod", "sha9", "sha7"))...)
 }
 
 func TestRollbackNothingEarlier(t *testing.T) {
@@ -107,7 +124,7 @@ func TestRollbackNothingEarlier(t *testing.T) {
 	deployed(h, "dev", 2, "sha2")
 	r := h.run("rollback.sh", "dev")
 	expectCode(t, r, 1)
-	if len(callsOf(r, "npx")) != 0 || !strings.Contains(r.stderr, "pass <image-tag>") {
+	if len(filter(r.calls, "npx")) != 0 || !strings.Contains(r.stderr, "pass <image-tag>") {
 		t.Fatalf("want a clear error\n%s", r)
 	}
 }
@@ -241,7 +258,7 @@ func TestRollbackFailureHintsCarryTheRegion(t *testing.T) {
 			t.Errorf("missing hint %q\n%s", want, r)
 		}
 	}
-	if len(callsOf(r, "curl")) != 0 {
+	if len(filter(r.calls, "curl")) != 0 {
 		t.Errorf("smoke-tested an unstable service\n%s", r)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -175,6 +176,15 @@ func (h *harness) onTimes(n int, cmd string, args []string, stdout string, exit 
 	return h
 }
 
+// missingImage: ECR answers describe-images (with args among its arguments) as the AWS CLI does for a tag that is
+// not in the repository, the first n times (0: every time).
+func (h *harness) missingImage(n int, args ...string) *harness {
+	h.rules = append(h.rules, rule{Cmd: "aws", Args: append([]string{"describe-images"}, args...), Exit: 254, Times: n,
+		Stderr: "An error occurred (ImageNotFoundException) when calling the DescribeImages operation: The image with " +
+			"imageId {imageDigest:'null', imageTag:'x'} does not exist within the repository with name 'h2o-backend'\n"})
+	return h
+}
+
 type result struct {
 	stdout, stderr string
 	code           int
@@ -272,15 +282,25 @@ func expectCalls(t *testing.T, r result, want ...[]string) {
 	}
 }
 
-// callsOf keeps the calls of one command.
-func callsOf(r result, name string) [][]string {
+// filter keeps the calls that contain every one of words (a command name, a subcommand, an argument).
+func filter(c [][]string, words ...string) [][]string {
 	var out [][]string
-	for _, c := range r.calls {
-		if c[0] == name {
-			out = append(out, c)
+	for _, x := range c {
+		if containsAll(x, words) {
+			out = append(out, x)
 		}
 	}
 	return out
+}
+
+// expectLines: each line occurs in stdout.
+func expectLines(t *testing.T, r result, lines ...string) {
+	t.Helper()
+	for _, l := range lines {
+		if !strings.Contains(r.stdout, l) {
+			t.Errorf("missing %q\n%s", l, r)
+		}
+	}
 }
 
 // The contract with the stacks, and the calls the scripts make.
@@ -407,7 +427,8 @@ var (
 )
 
 func dockerBuild(h *harness, tag string) []string {
-	return []string{"docker", "buildx", "build", "--platform", "linux/arm64", "--tag", imageOf(tag), "--push", h.backend}
+	return []string{"docker", "buildx", "build", "--platform", "linux/arm64", "--provenance=false", "--tag", imageOf(tag),
+		"--push", h.backend}
 }
 
 // retag: the three calls that point ECR tag dst at the image tagged src.
@@ -516,7 +537,7 @@ func TestDryRunRunsNothing(t *testing.T) {
 		{"deploy.sh", []string{"prod"}, map[string]string{"AWS_ACCOUNT_ID": "", "ARCH": "amd64"}, []string{
 			"+ git -C BACKEND rev-parse HEAD",
 			"+ aws sts get-caller-identity --query Account --output text",
-			"+ docker buildx build --platform linux/amd64 --tag '<account>.dkr.ecr.us-east-1.amazonaws.com/h2o-backend:<git-sha>' --push BACKEND",
+			"+ docker buildx build --platform linux/amd64 --provenance=false --tag '<account>.dkr.ecr.us-east-1.amazonaws.com/h2o-backend:<git-sha>' --push BACKEND",
 			"+ npx cdk deploy 'prod/*' -c stage=prod --require-approval never --parameters 'h2o-prod-compute:MigrationImageTag=<git-sha>'",
 		}},
 		{"rollback.sh", []string{"dev"}, nil, []string{
@@ -596,6 +617,45 @@ func TestScriptStagesMatchTheApp(t *testing.T) {
 	want := `STAGES="` + strings.Join(config.Stages(), " ") + `"`
 	if !strings.Contains(string(raw), "\n"+want+"\n") {
 		t.Errorf("common.sh does not define %s", want)
+	}
+}
+
+// TestTagPatternIsTheSameEverywhere: the Docker tag pattern of the scripts (common.sh), of the deploy workflow's
+// input check and of the compute stack's ImageTag parameter (read as text: the stacks are not imported) is one.
+func TestTagPatternIsTheSameEverywhere(t *testing.T) {
+	t.Parallel()
+	copies := []struct{ file, re string }{
+		{"common.sh", `(?m)^TAG_PATTERN='([^']+)'$`},
+		{"../.github/workflows/deploy.yml", `printf '%s' "\$tag" \| grep -Eq '([^']+)'`},
+		{"../stacks/compute.go", "const dockerTagPattern = `([^`]+)`"},
+	}
+	var want string
+	for _, c := range copies {
+		raw, err := os.ReadFile(c.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := regexp.MustCompile(c.re).FindAllStringSubmatch(string(raw), -1)
+		if len(m) != 1 {
+			t.Fatalf("%s: %d tag patterns found, want 1 (%s)", c.file, len(m), c.re)
+		}
+		if want == "" {
+			want = m[0][1]
+		} else if m[0][1] != want {
+			t.Errorf("%s has the tag pattern %s, common.sh %s", c.file, m[0][1], want)
+		}
+	}
+	// And it is what Docker accepts as a tag: up to 128 characters, not starting with . or -.
+	tag := regexp.MustCompile(want)
+	for _, ok := range []string{"0123456789abcdef0123456789abcdef01234567", "v1.2.3", "_x", strings.Repeat("a", 128)} {
+		if !tag.MatchString(ok) {
+			t.Errorf("the tag pattern refuses %q", ok)
+		}
+	}
+	for _, bad := range []string{"", "-x", ".x", "a/b", "a:b", strings.Repeat("a", 129)} {
+		if tag.MatchString(bad) {
+			t.Errorf("the tag pattern accepts %q", bad)
+		}
 	}
 }
 

@@ -102,15 +102,6 @@ func runVerify(h *harness, stage string) result {
 	return r
 }
 
-func expectLines(t *testing.T, r result, lines ...string) {
-	t.Helper()
-	for _, l := range lines {
-		if !strings.Contains(r.stdout, l) {
-			t.Errorf("missing %q\n%s", l, r)
-		}
-	}
-}
-
 func TestVerifyPassingProd(t *testing.T) {
 	t.Parallel()
 	r := runVerify(verifyHarness(t, "prod", nil), "prod")
@@ -151,7 +142,7 @@ func TestVerifyScaledToZeroSaysSo(t *testing.T) {
 	})
 	r := runVerify(h, "dev")
 	expectCode(t, r, 0)
-	if len(callsOf(r, "curl")) != 0 || len(filter(r.calls, "describe-target-health")) != 0 {
+	if len(filter(r.calls, "curl")) != 0 || len(filter(r.calls, "describe-target-health")) != 0 {
 		t.Errorf("checked targets or /health of a stage scaled to 0\n%s", r)
 	}
 	expectLines(t, r,
@@ -250,17 +241,6 @@ func TestVerifyNoRecoveryPointYetIsAWarning(t *testing.T) {
 	expectLines(t, r, "WARN  backups   vault h2o-prod-backup: no recovery point of h2o-prod-postgres yet",
 		"aws backup list-backup-jobs --region us-east-1 --by-backup-vault-name h2o-prod-backup",
 		"verify.sh prod: 13 PASS, 0 FAIL, 1 WARN")
-}
-
-// filter keeps the calls that contain word.
-func filter(c [][]string, word string) [][]string {
-	var out [][]string
-	for _, x := range c {
-		if contains(x, word) {
-			out = append(out, x)
-		}
-	}
-	return out
 }
 
 func TestVerifyARolledBackUpdateIsAWarning(t *testing.T) {

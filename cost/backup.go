@@ -5,7 +5,6 @@ import (
 	"math"
 	"sort"
 	"strings"
-	"time"
 )
 
 // backupTier is one rule's recovery points: one every `every` days, each kept `keep` days.
@@ -29,23 +28,14 @@ func backupStoredGB(tiers []backupTier, dataGB, f float64) float64 {
 		if covered == 0 {
 			points-- // the newest point has no newer neighbour
 		}
-		gaps += points * (1 - math.Pow(1-f, t.every))
+		gaps += points * changedShare(f, t.every)
 		covered = t.keep
 	}
 	return dataGB * (1 + gaps)
 }
 
-// firingsPerYear counts how often a cron schedule fires over the reference year.
-func firingsPerYear(c *cron) float64 {
-	start := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
-	n := 0.0
-	for t := start; t.Before(start.AddDate(1, 0, 0)); t = t.Add(time.Minute) {
-		if c.matches(t) {
-			n++
-		}
-	}
-	return n
-}
+// changedShare is the share of a database's pages changed over days when f of them change a day: 1 − (1 − f)^days.
+func changedShare(f, days float64) float64 { return 1 - math.Pow(1-f, days) }
 
 // backup prices AWS Backup plans over RDS instances. Their recovery points are RDS snapshots, billed as RDS
 // backup storage: what the database's free allowance (its provisioned storage) leaves after its automated
@@ -75,25 +65,28 @@ func (e *estimator) backup() {
 			rules = append(rules, fmt.Sprintf("%s every %s d kept %s d (%s points)", t.name, fmtNum(round4(t.every)), fmtNum(t.keep),
 				fmtNum(round4(t.keep/t.every))))
 		}
+		// The sizes follow from the usage (DbDataGB), not from the database: once per plan, the recovery points and,
+		// per destination vault, the copies and the changed data they move a month.
+		gb := backupStoredGB(tiers, e.u.DbDataGB, e.u.DbDailyChangeFraction)
+		copyGB, copyMonthlyGB := map[string]float64{}, map[string]float64{}
+		for dest, ts := range copies {
+			copyGB[dest] = backupStoredGB(ts, e.u.DbDataGB, e.u.DbDailyChangeFraction)
+			for _, t := range ts {
+				copyMonthlyGB[dest] += e.hours() / 24 / t.every * changedShare(e.u.DbDailyChangeFraction, t.every) * e.u.DbDataGB
+			}
+		}
 		for _, db := range dbs {
-			gb := backupStoredGB(tiers, e.u.DbDataGB, e.u.DbDailyChangeFraction)
 			free := min(gb, e.rdsFreeBackupGB[db])
 			e.rdsFreeBackupGB[db] -= free
 			e.add("AWS Backup of "+db.Path(), fmt.Sprintf("%s: RDS snapshots, billed as RDS backup storage: %s; %s GB data, %s%% changed a day (usage) → %s GB incremental − %s GB of the free allowance the automated backups leave = %s GB × $%s",
 				plan.Path(), strings.Join(rules, ", "), fmtNum(e.u.DbDataGB), fmtNum(e.u.DbDailyChangeFraction*100), fmtNum(round4(gb)), fmtNum(round4(free)),
 				fmtNum(round4(gb-free)), fmtNum(v[0])), (gb-free)*v[0])
 			for _, dest := range sortedKeys(copies) {
-				ts := copies[dest]
-				copyGB := backupStoredGB(ts, e.u.DbDataGB, e.u.DbDailyChangeFraction)
 				e.add("AWS Backup copies of "+db.Path(), fmt.Sprintf("%s to %s: %s GB incremental copies × $%s (RDS backup storage at the us-east-1 rate; no free allowance there)",
-					plan.Path(), dest, fmtNum(round4(copyGB)), fmtNum(v[0])), copyGB*v[0])
+					plan.Path(), dest, fmtNum(round4(copyGB[dest])), fmtNum(v[0])), copyGB[dest]*v[0])
 				if region := arnRegion(dest); region != e.p.Region {
-					monthly := 0.0
-					for _, t := range ts {
-						monthly += e.hours() / 24 / t.every * (1 - math.Pow(1-e.u.DbDailyChangeFraction, t.every)) * e.u.DbDataGB
-					}
 					e.unpriced(name+" cross-region copy transfer of "+db.Path(), fmt.Sprintf("~%s GB a month of changed data copied to %s (region %q): the price table has no inter-region transfer price",
-						fmtNum(round4(monthly)), dest, region))
+						fmtNum(round4(copyMonthlyGB[dest])), dest, region))
 				}
 			}
 		}
@@ -141,7 +134,7 @@ func (e *estimator) backupTiers(plan *Resource) (tiers []backupTier, copies map[
 			bad = append(bad, "rule "+name+": continuous backup (point-in-time restore) is not priced")
 			continue
 		}
-		t := backupTier{name: name, every: 365 / firingsPerYear(c), keep: keep}
+		t := backupTier{name: name, every: referenceYearDays / firingsPerYear(c), keep: keep}
 		tiers = append(tiers, t)
 		for _, y := range asList(rule["CopyActions"]) {
 			dest := strings.Join(literalStrings(dig(y, "DestinationBackupVaultArn")), "")

@@ -7,16 +7,17 @@ import (
 
 func (e *estimator) cloudFront() {
 	c, ok := e.claimLine("AWS::CloudFront::Distribution", "CloudFront", "cloudfront_na_https_usd_per_10k_requests",
-		"cloudfront_na_data_out_first_10tb_usd_per_gb")
+		"cloudfront_na_data_out_first_10tb_usd_per_gb", "cloudfront_free_tier_requests_per_month", "cloudfront_free_tier_data_out_gb_per_month")
 	if !ok {
 		return
 	}
 	vals := c.p
-	req := positive(e.u.CloudFrontRequests - e.u.Free.CloudFrontRequests)
-	gb := positive(e.u.CloudFrontGB - e.u.Free.CloudFrontGB)
+	freeReq, freeGB := e.freeShare(vals[2]), e.freeShare(vals[3])
+	req := positive(e.u.CloudFrontRequests - freeReq)
+	gb := positive(e.u.CloudFrontGB - freeGB)
 	detail := fmt.Sprintf("(%s HTTPS requests − %s free share) × $%s/10k + (%s GB out − %s GB free share) × $%s (usage) [%s]",
-		fmtCount(e.u.CloudFrontRequests), fmtCount(e.u.Free.CloudFrontRequests), fmtNum(vals[0]),
-		fmtNum(e.u.CloudFrontGB), fmtNum(e.u.Free.CloudFrontGB), fmtNum(vals[1]), paths(c.rs))
+		fmtCount(e.u.CloudFrontRequests), fmtCount(freeReq), fmtNum(vals[0]),
+		fmtNum(e.u.CloudFrontGB), fmtNum(freeGB), fmtNum(vals[1]), paths(c.rs))
 	e.add(c.item, detail, req/10000*vals[0]+gb*vals[1])
 }
 
@@ -65,8 +66,8 @@ func (e *estimator) waf() {
 			e.handled[group] = true
 			retention, _ = group.Num("RetentionInDays")
 		}
-		// WAF logs are vended logs: to CloudWatch Logs, their first 10 TB a month cost the standard ingestion rate.
-		e.logs = append(e.logs, logInput{source: "WAF logs", gb: gb, retentionDays: retention, vended: true})
+		// Priced at the standard ingestion rate, as every log source: the price table has no vended-logs tier.
+		e.logs = append(e.logs, logInput{source: "WAF logs", gb: gb, retentionDays: retention})
 	}
 }
 

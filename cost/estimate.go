@@ -40,7 +40,6 @@ type logInput struct {
 	source        string
 	gb            float64
 	retentionDays float64 // 0: never expires
-	vended        bool    // written by an AWS service as vended logs (WAF)
 }
 
 // EstimateStage prices the stacks of one stage.
@@ -161,6 +160,10 @@ func (e *estimator) priced(item, why string, keys ...string) ([]float64, bool) {
 // price reads a key that is not itself a price (a free allowance, a retention), or one whose absence the caller
 // reports in its own way.
 func (e *estimator) price(key string) (float64, bool) { return e.p.Get(key) }
+
+// freeShare is this stage's share of an account-wide free allowance read from the price table (with the line's
+// prices, so a missing allowance leaves the line unpriced): allowance × Usage.FreeShare.
+func (e *estimator) freeShare(allowance float64) float64 { return allowance * e.u.FreeShare }
 
 func noKey(keys []string) string {
 	return "no price in the price table (missing key " + strings.Join(keys, ", ") + ")"

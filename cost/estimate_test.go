@@ -247,7 +247,7 @@ func TestNetworkLoadBalancerIsUnpriced(t *testing.T) {
 func TestCloudFrontBeyondFreeShare(t *testing.T) {
 	u := usage730()
 	u.CloudFrontRequests, u.CloudFrontGB = 20_000_000, 1100
-	u.Free.CloudFrontRequests, u.Free.CloudFrontGB = 10_000_000, 1024
+	u.FreeShare = 1 // the whole account's 10 M requests and 1,024 GB
 	r := estimate(t, u, `{"D": {"Type": "AWS::CloudFront::Distribution", "Properties": {"DistributionConfig": {"Enabled": true}}}}`)
 	// 10 M billable requests = 1000 × $0.01 per 10k; 76 GB × $0.085.
 	approx(t, "cloudfront", item(t, r, "CloudFront ×1").USDMonth, 1000*0.01+76*0.085) // 16.46
@@ -275,7 +275,7 @@ func TestRoute53ZoneReferencedByID(t *testing.T) {
 
 func TestSecretsAndKMS(t *testing.T) {
 	u := usage730()
-	u.SecretsAPICalls, u.KMSRequests, u.Free.KMSRequests = 20_000, 30_000, 10_000
+	u.SecretsAPICalls, u.KMSRequests, u.FreeShare = 20_000, 30_000, 0.5 // half of 20k free requests
 	r := estimate(t, u, `{"S1": {"Type": "AWS::SecretsManager::Secret", "Properties": {}}, "S2": {"Type": "AWS::SecretsManager::Secret", "Properties": {}},
 		"K": {"Type": "AWS::KMS::Key", "Properties": {"EnableKeyRotation": true}}, "A": {"Type": "AWS::KMS::Alias", "Properties": {}}}`)
 	approx(t, "secrets", item(t, r, "Secrets Manager ×2").USDMonth, 2*0.4+2*0.05) // 0.9
@@ -294,7 +294,7 @@ func TestAlarmsMetricMathAndHighResolution(t *testing.T) {
 		{"Id": "rate", "Expression": "100 * errors / requests"}]}},
 		"Fast": {"Type": "AWS::CloudWatch::Alarm", "Properties": {"MetricName": "X", "Period": 10}}}`)
 	u := usage730()
-	u.Free.AlarmMetrics = 10
+	u.FreeShare = 1
 	r := estimate(t, u, b.String())
 	// 12 + 2 (metric math: one per metric) = 14 standard, 10 free → 4 × 0.10; 1 high-resolution × 0.30.
 	approx(t, "alarms", item(t, r, "CloudWatch alarms ×14").USDMonth, 4*0.1+0.3) // 0.7
@@ -302,15 +302,19 @@ func TestAlarmsMetricMathAndHighResolution(t *testing.T) {
 
 func TestDashboardsBeyondFreeShare(t *testing.T) {
 	u := usage730()
-	u.Free.Dashboards = 1
+	u.FreeShare = 0.5
 	r := estimate(t, u, `{"D1": {"Type": "AWS::CloudWatch::Dashboard", "Properties": {}}, "D2": {"Type": "AWS::CloudWatch::Dashboard", "Properties": {}},
 		"D3": {"Type": "AWS::CloudWatch::Dashboard", "Properties": {}}}`)
-	approx(t, "dashboards", item(t, r, "CloudWatch dashboards ×3").USDMonth, 2*3) // 6
+	it := item(t, r, "CloudWatch dashboards ×3")
+	approx(t, "dashboards", it.USDMonth, (3-1.5)*3) // half of the account's 3 free: 4.5
+	if !strings.Contains(it.Detail, "1.5 free: this stage's share of the account's 3,") {
+		t.Errorf("detail should give the share and the allowance of the price table: %s", it.Detail)
+	}
 }
 
 func TestLogsIngestAndRetention(t *testing.T) {
 	u := usage730()
-	u.FlowLogGB, u.LogsStorageCompression, u.LogsNoRetentionMonths, u.Free.LogsGB = 10, 0.15, 12, 5
+	u.FlowLogGB, u.LogsStorageCompression, u.LogsNoRetentionMonths, u.FreeShare = 10, 0.15, 12, 1
 	r := estimate(t, u, `{"G": {"Type": "AWS::Logs::LogGroup", "Properties": {"RetentionInDays": 30}},
 		"F": {"Type": "AWS::EC2::FlowLog", "Properties": {"LogGroupName": {"Ref": "G"}, "ResourceId": "vpc", "ResourceType": "VPC"}}}`)
 	// (10 − 5 free) GB × 0.50 + 10 GB × 30/30.4167 months × 15 % stored × 0.03.
@@ -344,7 +348,7 @@ func TestS3DataAndLogBuckets(t *testing.T) {
 
 func TestECRAndBudgetsAndCustomMetrics(t *testing.T) {
 	u := usage730()
-	u.EcrGB, u.Free.Budgets, u.Free.CustomMetrics = 5, 2, 10
+	u.EcrGB, u.FreeShare = 5, 1 // 2 budgets, 10 custom metrics
 	var filters strings.Builder
 	for i := 0; i < 12; i++ {
 		filters.WriteString(`, "F` + string(rune('a'+i)) + `": {"Type": "AWS::Logs::MetricFilter", "Properties": {"MetricTransformations": [{"MetricName": "m"}]}}`)

@@ -59,12 +59,14 @@ func (e *estimator) alarms() {
 		}
 	}
 	item := fmt.Sprintf("CloudWatch alarms ×%d", len(alarms))
-	vals, ok := e.priced(item, "", "cloudwatch_alarm_standard_usd_per_alarm_metric_month", "cloudwatch_alarm_high_res_usd_per_alarm_metric_month")
+	vals, ok := e.priced(item, "", "cloudwatch_alarm_standard_usd_per_alarm_metric_month", "cloudwatch_alarm_high_res_usd_per_alarm_metric_month",
+		"cloudwatch_free_alarms")
 	if !ok {
 		return
 	}
-	billable := positive(std - e.u.Free.AlarmMetrics)
-	detail := fmt.Sprintf("(%s standard alarm metrics − %s free share) × $%s", fmtNum(std), fmtNum(e.u.Free.AlarmMetrics), fmtNum(vals[0]))
+	free := e.freeShare(vals[2])
+	billable := positive(std - free)
+	detail := fmt.Sprintf("(%s standard alarm metrics − %s free share) × $%s", fmtNum(std), fmtNum(free), fmtNum(vals[0]))
 	if hi > 0 {
 		detail += fmt.Sprintf(" + %s high-resolution × $%s", fmtNum(hi), fmtNum(vals[1]))
 	}
@@ -75,13 +77,15 @@ func (e *estimator) alarms() {
 }
 
 func (e *estimator) dashboards() {
-	c, ok := e.claimLine("AWS::CloudWatch::Dashboard", "CloudWatch dashboards", "cloudwatch_dashboard_usd_per_month_beyond_3_free")
+	c, ok := e.claimLine("AWS::CloudWatch::Dashboard", "CloudWatch dashboards", "cloudwatch_dashboard_usd_per_month_beyond_3_free",
+		"cloudwatch_free_dashboards")
 	if !ok {
 		return
 	}
-	billable := positive(c.n() - e.u.Free.Dashboards)
-	e.add(c.item, fmt.Sprintf("(%s dashboards − %s free: this stage's share of the account's 3, cost.UsageFor) × $%s [%s]", fmtNum(c.n()),
-		fmtNum(e.u.Free.Dashboards), fmtNum(c.p[0]), paths(c.rs)), billable*c.p[0])
+	free := e.freeShare(c.p[1])
+	billable := positive(c.n() - free)
+	e.add(c.item, fmt.Sprintf("(%s dashboards − %s free: this stage's share of the account's %s, cost.UsageFor) × $%s [%s]", fmtNum(c.n()),
+		fmtNum(free), fmtNum(c.p[1]), fmtNum(c.p[0]), paths(c.rs)), billable*c.p[0])
 }
 
 // customMetrics: one metric per log metric filter transformation, plus the backend's own (EMF) metrics when
@@ -99,13 +103,14 @@ func (e *estimator) customMetrics() {
 		return
 	}
 	item := "CloudWatch custom metrics"
-	v, ok := e.priced(item, "", "cloudwatch_custom_metric_usd_per_metric_month_first_10k")
+	v, ok := e.priced(item, "", "cloudwatch_custom_metric_usd_per_metric_month_first_10k", "cloudwatch_free_custom_metrics")
 	if !ok {
 		return
 	}
-	billable := positive(filters + app - e.u.Free.CustomMetrics)
+	free := e.freeShare(v[1])
+	billable := positive(filters + app - free)
 	e.add(item, fmt.Sprintf("(%s from log metric filters + %s app EMF metrics (usage) − %s free share) × $%s",
-		fmtNum(filters), fmtNum(app), fmtNum(e.u.Free.CustomMetrics), fmtNum(v[0])), billable*v[0])
+		fmtNum(filters), fmtNum(app), fmtNum(free), fmtNum(v[0])), billable*v[0])
 }
 
 // containerInsights reports clusters with Container Insights on: billed per metric or observation, with no
@@ -205,7 +210,8 @@ func (e *estimator) cloudWatchLogs() {
 		return
 	}
 	item := fmt.Sprintf("CloudWatch Logs (%s)", plural(len(srcs), "source"))
-	vals, ok := e.priced(item, "", "cloudwatch_logs_ingestion_standard_usd_per_gb", "cloudwatch_logs_storage_usd_per_gb_month")
+	vals, ok := e.priced(item, "", "cloudwatch_logs_ingestion_standard_usd_per_gb", "cloudwatch_logs_storage_usd_per_gb_month",
+		"cloudwatch_free_logs_gb_per_month")
 	if !ok {
 		return
 	}
@@ -213,12 +219,8 @@ func (e *estimator) cloudWatchLogs() {
 	bySource := map[string]float64{}
 	retentions := map[string]bool{}
 	nOther := 0
-	vended := map[string]bool{}
 	for _, s := range srcs {
 		ingest += s.gb
-		if s.vended {
-			vended[s.source] = true
-		}
 		months := s.retentionDays / (e.hours() / 24)
 		label := fmtNum(s.retentionDays) + " d"
 		if s.retentionDays == 0 {
@@ -240,7 +242,7 @@ func (e *estimator) cloudWatchLogs() {
 	if nOther > 0 {
 		parts = append(parts, fmt.Sprintf("%d other groups × %s GB", nOther, fmtNum(e.u.OtherLogGBPerGroup)))
 	}
-	free := e.u.Free.LogsGB
+	free := e.freeShare(vals[2])
 	billIngest := positive(ingest - free)
 	billStored := positive(stored - positive(free-ingest))
 	ret := sortedKeys(retentions)
@@ -248,10 +250,6 @@ func (e *estimator) cloudWatchLogs() {
 	detail := fmt.Sprintf("ingest %s GB/month (usage: %s) − %s GB free share → %s GB × $%s; stored %s GB (%s%% of ingest × retention %s) × $%s",
 		fmtNum(round4(ingest)), strings.Join(parts, ", "), fmtNum(free), fmtNum(round4(billIngest)), fmtNum(vals[0]),
 		fmtNum(round4(stored)), fmtNum(e.u.LogsStorageCompression*100), strings.Join(ret, "/"), fmtNum(vals[1]))
-	if len(vended) > 0 {
-		detail += fmt.Sprintf("; %s: vended logs, whose first 10 TB a month cost the standard $%s/GB",
-			strings.Join(sortedKeys(vended), ", "), fmtNum(vals[0]))
-	}
 	e.add(item, detail, billIngest*vals[0]+billStored*vals[1])
 }
 
@@ -273,22 +271,24 @@ func (e *estimator) xray() {
 	if !found {
 		return
 	}
-	v, ok := e.priced("X-Ray traces", "", "xray_traces_recorded_usd_per_million")
+	v, ok := e.priced("X-Ray traces", "", "xray_traces_recorded_usd_per_million", "xray_free_traces_recorded_per_month")
 	if !ok {
 		return
 	}
-	billable := positive(e.u.XRayTraces - e.u.Free.XRayTraces)
+	free := e.freeShare(v[1])
+	billable := positive(e.u.XRayTraces - free)
 	e.add("X-Ray traces", fmt.Sprintf("(%s traces recorded (usage) − %s free share) × $%s/M", fmtCount(e.u.XRayTraces),
-		fmtCount(e.u.Free.XRayTraces), fmtNum(v[0])), billable/1e6*v[0])
+		fmtCount(free), fmtNum(v[0])), billable/1e6*v[0])
 }
 
 func (e *estimator) budgets() {
-	c, ok := e.claimLine("AWS::Budgets::Budget", "AWS Budgets", "budgets_usd_per_budget_day_beyond_free")
+	c, ok := e.claimLine("AWS::Budgets::Budget", "AWS Budgets", "budgets_usd_per_budget_day_beyond_free", "budgets_free_budgets_per_account")
 	if !ok {
 		return
 	}
-	billable := positive(c.n() - e.u.Free.Budgets)
+	free := e.freeShare(c.p[1])
+	billable := positive(c.n() - free)
 	days := e.hours() / 24
-	e.add(c.item, fmt.Sprintf("(%s budgets − %s of the account's 2 free) × $%s/day × %s days", fmtNum(c.n()), fmtNum(e.u.Free.Budgets),
-		fmtNum(c.p[0]), fmtNum(round4(days))), billable*c.p[0]*days)
+	e.add(c.item, fmt.Sprintf("(%s budgets − %s of the account's %s free) × $%s/day × %s days", fmtNum(c.n()), fmtNum(free),
+		fmtNum(c.p[1]), fmtNum(c.p[0]), fmtNum(round4(days))), billable*c.p[0]*days)
 }

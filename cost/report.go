@@ -55,9 +55,9 @@ func Estimate(a *Assembly, p *Prices, usageFor func(stage string) Usage) *Report
 		r.order = append(r.order, name)
 	}
 	r.PricesUsed = p.Used()
-	if over := overclaimedFreeTier(a.StageNames(), usageFor); len(over) > 0 {
+	if over := overclaimedFreeTier(a.StageNames(), usageFor); over != "" {
 		r.Warnings = append(r.Warnings, "the stages of this assembly claim more free tier than one account has ("+
-			strings.Join(over, ", ")+"): give every stage its own share in cost/usage.go")
+			over+"): give every stage its own FreeShare in cost/usage.go")
 	}
 	return r
 }

@@ -134,6 +134,31 @@ func (c *cron) matches(t time.Time) bool {
 	return domOK && dowOK
 }
 
+// The reference year schedules are run over, minute by minute: [referenceYearStart, referenceYearEnd).
+var (
+	referenceYearStart = time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	referenceYearEnd   = referenceYearStart.AddDate(1, 0, 0)
+	referenceYearDays  = referenceYearEnd.Sub(referenceYearStart).Hours() / 24
+)
+
+// eachReferenceMinute calls f with every minute of the reference year, in order.
+func eachReferenceMinute(f func(time.Time)) {
+	for t := referenceYearStart; t.Before(referenceYearEnd); t = t.Add(time.Minute) {
+		f(t)
+	}
+}
+
+// firingsPerYear counts how often a cron schedule fires over the reference year.
+func firingsPerYear(c *cron) float64 {
+	n := 0.0
+	eachReferenceMinute(func(t time.Time) {
+		if c.matches(t) {
+			n++
+		}
+	})
+	return n
+}
+
 // schedEvent changes a state when its cron fires.
 type schedEvent[S comparable] struct {
 	cron  *cron
@@ -148,13 +173,11 @@ func simulate[S comparable](initial S, events []schedEvent[S]) map[S]float64 {
 	if len(events) == 0 {
 		return map[S]float64{initial: 1}
 	}
-	start := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
-	end := start.AddDate(1, 0, 0)
 	state := initial
 	share := map[S]float64{}
-	total := end.Sub(start).Minutes()
+	total := referenceYearEnd.Sub(referenceYearStart).Minutes()
 	for pass := 0; pass < 2; pass++ {
-		for t := start; t.Before(end); t = t.Add(time.Minute) {
+		eachReferenceMinute(func(t time.Time) {
 			for _, e := range events {
 				if e.cron.matches(t) {
 					state = e.apply(state)
@@ -163,7 +186,7 @@ func simulate[S comparable](initial S, events []schedEvent[S]) map[S]float64 {
 			if pass == 1 {
 				share[state] += 1 / total
 			}
-		}
+		})
 	}
 	return share
 }

@@ -34,14 +34,15 @@ func (e *estimator) kms() {
 	if len(keys) == 0 {
 		item = "KMS requests (AWS managed keys)"
 	}
-	vals, ok := e.priced(item, "", "kms_cmk_usd_per_key_month", "kms_requests_usd_per_10k")
+	vals, ok := e.priced(item, "", "kms_cmk_usd_per_key_month", "kms_requests_usd_per_10k", "kms_free_requests_per_month")
 	if !ok {
 		return
 	}
 	n := float64(len(keys))
-	billable := positive(e.u.KMSRequests - e.u.Free.KMSRequests)
+	free := e.freeShare(vals[2])
+	billable := positive(e.u.KMSRequests - free)
 	detail := fmt.Sprintf("%s customer keys × $%s + (%s requests (usage) − %s free share) × $%s/10k", fmtNum(n), fmtNum(vals[0]),
-		fmtCount(e.u.KMSRequests), fmtCount(e.u.Free.KMSRequests), fmtNum(vals[1]))
+		fmtCount(e.u.KMSRequests), fmtCount(free), fmtNum(vals[1]))
 	rot := 0
 	for _, k := range keys {
 		if r, _ := k.Bool("EnableKeyRotation"); r {
@@ -49,7 +50,8 @@ func (e *estimator) kms() {
 		}
 	}
 	if rot > 0 {
-		detail += fmt.Sprintf("; %d with yearly rotation: +$1/key-month after each of the first two rotations (not in this first-year figure)", rot)
+		detail += fmt.Sprintf("; %d with yearly rotation: +$%s/key-month after each of the first two rotations (not in this first-year figure)",
+			rot, fmtNum(vals[0]))
 	}
 	if len(keys) == 0 && billable == 0 {
 		return

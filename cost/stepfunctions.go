@@ -8,7 +8,7 @@ import (
 
 // stepFunctions prices Standard workflows by state transition: StateMachineRuns executions a month of each
 // state machine, one transition per state of its definition (an upper bound for a definition without loops;
-// retries add one each), less the stage's share of the 4,000 free transitions a month.
+// retries add one each), less the stage's share of the free transitions a month (step_functions_free_state_transitions_per_month).
 func (e *estimator) stepFunctions() {
 	var transitions float64
 	var parts []string
@@ -26,7 +26,7 @@ func (e *estimator) stepFunctions() {
 		transitions += e.u.StateMachineRuns * float64(states)
 		part := fmt.Sprintf("%s: %s runs (usage) × %s", sm.Path(), fmtNum(e.u.StateMachineRuns), plural(states, "state"))
 		if on, _ := sm.Bool("TracingConfiguration.Enabled"); on {
-			part += fmt.Sprintf(", X-Ray tracing (%s traces, under $0.001 at $5/M: not added)", fmtNum(e.u.StateMachineRuns))
+			part += ", X-Ray tracing (" + e.tracesNote(e.u.StateMachineRuns) + ")"
 		}
 		parts = append(parts, part)
 	}
@@ -34,13 +34,26 @@ func (e *estimator) stepFunctions() {
 		return
 	}
 	item := fmt.Sprintf("Step Functions ×%d", len(parts))
-	v, ok := e.priced(item, "", "step_functions_standard_usd_per_1k_state_transitions")
+	v, ok := e.priced(item, "", "step_functions_standard_usd_per_1k_state_transitions", "step_functions_free_state_transitions_per_month")
 	if !ok {
 		return
 	}
-	billable := positive(transitions - e.u.Free.SFNTransitions)
+	free := e.freeShare(v[1])
+	billable := positive(transitions - free)
 	e.add(item, fmt.Sprintf("(%s state transitions − %s free share) × $%s/1k [%s]", fmtNum(transitions),
-		fmtCount(e.u.Free.SFNTransitions), fmtNum(v[0]), strings.Join(parts, "; ")), billable/1000*v[0])
+		fmtCount(free), fmtNum(v[0]), strings.Join(parts, "; ")), billable/1000*v[0])
+}
+
+// tracesNote says what a state machine's X-Ray traces would cost at the price table's rate; they are not added.
+func (e *estimator) tracesNote(traces float64) string {
+	rate, ok := e.price("xray_traces_recorded_usd_per_million")
+	switch {
+	case !ok:
+		return fmt.Sprintf("%s traces: not added", fmtNum(traces))
+	case traces/1e6*rate < 0.001:
+		return fmt.Sprintf("%s traces, under $0.001 at $%s/M: not added", fmtNum(traces), fmtNum(rate))
+	}
+	return fmt.Sprintf("%s traces × $%s/M = $%s: not added", fmtNum(traces), fmtNum(rate), fmtNum(round4(traces/1e6*rate)))
 }
 
 // definitionStates counts the states of a state machine's definition (DefinitionString, literal or an

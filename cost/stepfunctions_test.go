@@ -7,14 +7,15 @@ import (
 
 func TestStepFunctionsStandardTransitions(t *testing.T) {
 	u := usage730()
-	u.StateMachineRuns, u.Free.SFNTransitions = 100_000, 2_000
+	u.StateMachineRuns, u.FreeShare = 100_000, 0.5 // half of 4,000 free transitions
 	// Three states, two of them in a Parallel branch: 4 transitions a run (the Parallel state counts too).
 	def := `{"Fn::Join": ["", ["{\"StartAt\":\"P\",\"States\":{\"P\":{\"Type\":\"Parallel\",\"Next\":\"Done\",\"Branches\":[{\"StartAt\":\"A\",\"States\":{\"A\":{\"Type\":\"Task\",\"Resource\":\"arn:", {"Ref": "AWS::Partition"}, ":states:::aws-sdk:ecs:updateService\",\"End\":true}}},{\"StartAt\":\"B\",\"States\":{\"B\":{\"Type\":\"Pass\",\"End\":true}}}]},\"Done\":{\"Type\":\"Succeed\"}}}"]]}`
 	r := estimate(t, u, `{"Sm": {"Type": "AWS::StepFunctions::StateMachine", "Properties": {"DefinitionString": `+def+`, "TracingConfiguration": {"Enabled": true}}},
 		"Fast": {"Type": "AWS::StepFunctions::StateMachine", "Properties": {"StateMachineType": "EXPRESS", "DefinitionString": "{}"}}}`)
 	it := item(t, r, "Step Functions ×1")
 	approx(t, "transitions", it.USDMonth, (100_000*4-2_000)/1000.0*0.025) // 9.95
-	if !strings.Contains(it.Detail, "4 states") || !strings.Contains(it.Detail, "X-Ray") {
+	// 100,000 traces at the price table's $5/M: named, not added.
+	if !strings.Contains(it.Detail, "4 states") || !strings.Contains(it.Detail, "X-Ray tracing (100000 traces × $5/M = $0.5: not added)") {
 		t.Errorf("detail: %s", it.Detail)
 	}
 	if it := item(t, r, "Step Functions test-stack/Fast"); !it.Unpriced {
@@ -42,9 +43,9 @@ func TestWAFLogsFindTheirGroupByName(t *testing.T) {
 		"Logging": {"Type": "AWS::WAFv2::LoggingConfiguration", "Properties": {"ResourceArn": {"Fn::GetAtt": ["Acl", "Arn"]},
 			"LogDestinationConfigs": [{"Fn::Join": ["", ["arn:aws:logs:us-east-1:", {"Ref": "AWS::AccountId"}, ":log-group:aws-waf-logs-x"]]}]}}}`)
 	it := item(t, r, "CloudWatch Logs (1 source)")
-	// 3 GB of vended logs kept 90 days (not priced a second time as an "other" group, nor as never expiring).
+	// 3 GB of WAF logs kept 90 days (not priced a second time as an "other" group, nor as never expiring).
 	approx(t, "waf logs", it.USDMonth, 3*0.5+3*(90/(730.0/24))*0.15*0.03)
-	if !strings.Contains(it.Detail, "vended") {
-		t.Errorf("detail should say WAF logs are vended logs: %s", it.Detail)
+	if !strings.Contains(it.Detail, "WAF logs 3 GB") {
+		t.Errorf("detail should name the WAF logs: %s", it.Detail)
 	}
 }

@@ -2,7 +2,7 @@ package cost
 
 import (
 	"fmt"
-	"reflect"
+	"strings"
 )
 
 // Usage is what the monthly cost estimate (`make cost`) assumes about one stage's traffic and
@@ -12,8 +12,9 @@ import (
 //
 // Account-wide free tiers (CloudWatch, CloudFront, KMS, Budgets, X-Ray, Step Functions) are shared by every stage deployed in
 // the same account. dev and prod share one account by default (config's Account is ""), so each stage claims
-// only its share (Free) and the shares of all stages add up to one account's allowance (AccountFreeTier); the
-// account-level stacks (h2o-ci) claim none. Estimate checks the stages of the assembly it prices against it.
+// only its share (FreeShare) of every allowance the price table lists (cloudwatch_free_alarms, kms_free_requests_per_month...),
+// and the shares of all stages add up to one; the account-level stacks (h2o-ci) claim none. Estimate checks the
+// stages of the assembly it prices against it.
 type Usage struct {
 	Stage string
 
@@ -65,53 +66,35 @@ type Usage struct {
 	AmplifyStorageGB       float64 // GB of Amplify build artifacts stored.
 	AmplifyServedGB        float64 // GB per month Amplify Hosting serves (a static frontend: no SSR compute).
 
-	// Free is this stage's share of the account-wide free tiers.
-	Free FreeTierShare
+	// FreeShare is this stage's share (0 to 1) of each account-wide free allowance: the estimate claims the
+	// price table's allowance × FreeShare.
+	FreeShare float64
 }
 
-// FreeTierShare is one stage's share of an account's always-free allowances (every field a float64).
-type FreeTierShare struct {
-	AlarmMetrics       float64 // of 10 standard-resolution alarm metrics.
-	Dashboards         float64 // of 3 custom dashboards.
-	CustomMetrics      float64 // of 10 custom metrics.
-	LogsGB             float64 // of 5 GB of logs (ingestion + storage + Insights scans).
-	CloudFrontGB       float64 // of 1 TB of data out.
-	CloudFrontRequests float64 // of 10 M requests.
-	Budgets            float64 // of 2 budgets.
-	KMSRequests        float64 // of 20,000 requests.
-	XRayTraces         float64 // of 100,000 traces recorded.
-	SFNTransitions     float64 // of 4,000 Step Functions state transitions.
-}
-
-// AccountFreeTier is one account's always-free allowances: the shares of the stages in one account add up to it.
-var AccountFreeTier = FreeTierShare{AlarmMetrics: 10, Dashboards: 3, CustomMetrics: 10, LogsGB: 5, CloudFrontGB: 1024,
-	CloudFrontRequests: 10_000_000, Budgets: 2, KMSRequests: 20_000, XRayTraces: 100_000, SFNTransitions: 4_000}
-
-// freeShares adds up the free-tier shares the stages claim.
-func freeShares(stages []string, usageFor func(string) Usage) FreeTierShare {
-	var sum FreeTierShare
-	total := reflect.ValueOf(&sum).Elem()
+// freeShareSum adds up the free-tier shares the stages claim.
+func freeShareSum(stages []string, usageFor func(string) Usage) float64 {
+	sum := 0.0
 	for _, stage := range stages {
-		share := reflect.ValueOf(usageFor(stage).Free)
-		for i := 0; i < total.NumField(); i++ {
-			total.Field(i).SetFloat(total.Field(i).Float() + share.Field(i).Float())
-		}
+		sum += usageFor(stage).FreeShare
 	}
 	return sum
 }
 
-// overclaimedFreeTier names the allowances that the stages, together, claim more of than one account has: a
-// stage without assumptions of its own (a new config stage) takes dev's share, so the estimate would count
-// those free tiers twice. Every stage is assumed to share one account, as dev and prod do by default.
-func overclaimedFreeTier(stages []string, usageFor func(string) Usage) []string {
-	sum, limit := reflect.ValueOf(freeShares(stages, usageFor)), reflect.ValueOf(AccountFreeTier)
-	var over []string
-	for i := 0; i < sum.NumField(); i++ {
-		if got, most := sum.Field(i).Float(), limit.Field(i).Float(); got > most {
-			over = append(over, fmt.Sprintf("%s %s of %s", sum.Type().Field(i).Name, fmtNum(got), fmtNum(most)))
+// overclaimedFreeTier says (with the shares) when the stages, together, claim more than one account's free
+// tiers: a stage without assumptions of its own (a new config stage) takes dev's share, so the estimate would
+// count those free tiers twice. Every stage is assumed to share one account, as dev and prod do by default.
+func overclaimedFreeTier(stages []string, usageFor func(string) Usage) string {
+	sum := freeShareSum(stages, usageFor)
+	if sum <= 1+1e-9 {
+		return ""
+	}
+	var parts []string
+	for _, stage := range stages {
+		if share := usageFor(stage).FreeShare; share != 0 {
+			parts = append(parts, fmt.Sprintf("%s %s", stage, fmtNum(share)))
 		}
 	}
-	return over
+	return fmt.Sprintf("free-tier shares add up to %s (%s)", fmtNum(sum), strings.Join(parts, " + "))
 }
 
 // UsageFor returns the usage assumed for a stage ("dev", "prod", or "account" for the account-level stacks).
@@ -179,10 +162,7 @@ var stageUsage = map[string]func(*Usage){
 		u.AmplifyBuildMinutes = 60 // ~20 builds of 3 minutes.
 		u.AmplifyStorageGB = 0.5
 		u.AmplifyServedGB = 1
-		// Free tiers of the shared account, split evenly between the two stages like every other free tier.
-		u.Free = FreeTierShare{AlarmMetrics: 5, Dashboards: 1.5, CustomMetrics: 5, LogsGB: 2.5,
-			CloudFrontGB: 512, CloudFrontRequests: 5_000_000, Budgets: 1, KMSRequests: 10_000, XRayTraces: 50_000,
-			SFNTransitions: 2_000}
+		u.FreeShare = 0.5 // the shared account's free tiers, split evenly between the two stages.
 	},
 	"prod": func(u *Usage) {
 		u.ScaleOutTaskHours = 30 // about an hour a day of a third task at the daily peak.
@@ -208,9 +188,7 @@ var stageUsage = map[string]func(*Usage){
 		u.AmplifyBuildMinutes = 60
 		u.AmplifyStorageGB = 0.5
 		u.AmplifyServedGB = 20
-		u.Free = FreeTierShare{AlarmMetrics: 5, Dashboards: 1.5, CustomMetrics: 5, LogsGB: 2.5,
-			CloudFrontGB: 512, CloudFrontRequests: 5_000_000, Budgets: 1, KMSRequests: 10_000, XRayTraces: 50_000,
-			SFNTransitions: 2_000}
+		u.FreeShare = 0.5
 	},
 	// The account-level stacks (h2o-ci: ECR repository, deploy roles) have no traffic of their own and
 	// claim no free tier: dev and prod have split it.

@@ -9,11 +9,11 @@ import (
 // estimate never counts a free tier twice.
 func TestUsageFreeTierSharesAddUpToOneAccount(t *testing.T) {
 	stages := sortedKeys(stageUsage) // account, dev, prod
-	if over := overclaimedFreeTier(stages, UsageFor); len(over) > 0 {
-		t.Errorf("the stages claim more than one account's free tier: %v", over)
+	if over := overclaimedFreeTier(stages, UsageFor); over != "" {
+		t.Errorf("the stages claim more than one account's free tier: %s", over)
 	}
-	if got := freeShares(stages, UsageFor); got != AccountFreeTier {
-		t.Errorf("free-tier shares add up to %+v, want one account's %+v", got, AccountFreeTier)
+	if got := freeShareSum(stages, UsageFor); got != 1 {
+		t.Errorf("free-tier shares add up to %v, want one account's 1", got)
 	}
 }
 
@@ -21,8 +21,8 @@ func TestUsageFreeTierSharesAddUpToOneAccount(t *testing.T) {
 // dev's free tiers twice, and the report says so.
 func TestUnknownStageOverclaimsTheFreeTier(t *testing.T) {
 	over := overclaimedFreeTier([]string{"dev", "prod", "qa", AccountStage}, UsageFor)
-	if len(over) != reflect.TypeOf(FreeTierShare{}).NumField() {
-		t.Errorf("qa with dev's shares should overclaim every allowance, got %v", over)
+	if over != "free-tier shares add up to 1.5 (dev 0.5 + prod 0.5 + qa 0.5)" {
+		t.Errorf("qa with dev's share should overclaim the free tiers, got %q", over)
 	}
 }
 
@@ -45,7 +45,7 @@ func TestUsageValuesArePlausible(t *testing.T) {
 	if dev, prod := UsageFor("dev"), UsageFor("prod"); dev.NatGB >= prod.NatGB || dev.CloudFrontRequests >= prod.CloudFrontRequests {
 		t.Error("dev should carry less traffic than prod")
 	}
-	if UsageFor(AccountStage).Free != (FreeTierShare{}) {
+	if UsageFor(AccountStage).FreeShare != 0 {
 		t.Error("the account-level stacks claim no free tier: dev and prod split it")
 	}
 }

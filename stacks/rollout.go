@@ -11,13 +11,16 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"h2o-infra/config"
+	"h2o-infra/internal/timing"
 )
 
 // How a rolling deploy of the service behaves, chosen together (modelled by `make timing`, docs/performance.md):
 //
 //   - New tasks get healthCheckGraceSeconds (G) to boot. The ALB checks every 10 s and needs G/10+2 failures in
-//     a row to mark a target unhealthy, so a normal start never shows as unhealthy (ECS's grace period does not
-//     stop the ALB's own verdict); two passing checks put it in service.
+//     a row to mark a target unhealthy, so a normal start never shows as unhealthy; two passing checks put it in
+//     service. ECS's grace period only makes the ECS scheduler ignore the verdict (ECS API reference,
+//     "healthCheckGracePeriodSeconds"); the ALB checks from registration on (ALB user guide, "Health checks for
+//     Application Load Balancer target groups"), so a long grace alone would not stop the unhealthy-hosts alarm.
 //   - ECS watches the deployment alarms from the first new task and, after the old tasks are drained and
 //     stopped, for a bake time it derives from the alarms (ECS developer guide, "How CloudWatch alarms detect
 //     Amazon ECS deployment failures"; modelled as the longest Period × EvaluationPeriods).
@@ -29,7 +32,6 @@ const (
 	deployAlarmPeriodSeconds     = 60
 	deployAlarmDatapoints        = 2 // M: breaching minutes needed
 	deployAlarmEvaluationPeriods = 2 // N: minutes looked at; the bake time follows from it
-	metricLagSeconds             = 60
 	healthCheckIntervalSeconds   = 10
 	healthyThreshold             = 2
 )
@@ -37,14 +39,15 @@ const (
 // rolloutDrainSeconds is the least deregistration delay that keeps the error-rate alarm's detection inside
 // ECS's bake window after traffic moves to the new tasks (with 5 s to spare).
 func rolloutDrainSeconds() int {
-	detection := deployAlarmDatapoints*deployAlarmPeriodSeconds + metricLagSeconds
+	detection := deployAlarmDatapoints*deployAlarmPeriodSeconds + int(timing.MetricLagSeconds)
 	bake := deployAlarmEvaluationPeriods * deployAlarmPeriodSeconds
 	return detection - bake + 5
 }
 
 // unhealthyThreshold is the ALB's failed checks in a row before a target is unhealthy. The first check comes at
-// registration, so the last of them fails (threshold − 1) × interval + timeout later: at least a check more than
-// a normal start (the grace period) can take.
+// registration and a booting app refuses the connection at once (an error while connecting fails the check: ALB
+// API reference, "TargetHealth", Target.FailedHealthChecks), so the last of them fails (threshold − 1) ×
+// interval later at the earliest: (G/10 + 1) × 10 s, always past a normal start (the grace period G).
 func unhealthyThreshold(cfg *config.Config) int {
 	return cfg.HealthCheckGraceSeconds/healthCheckIntervalSeconds + 2
 }
@@ -70,7 +73,9 @@ func deploymentAlarms(stack awscdk.Stack, cfg *config.Config, svc awsecspatterns
 			"(design threshold; ignored under %d requests a minute); rolls back ECS deployments.", deployAlarmDatapoints,
 			deployAlarmEvaluationPeriods, cfg.ErrorRateMinRequests), m.errorRate(minute, cfg.ErrorRateMinRequests),
 			1, above, deployAlarmEvaluationPeriods, deployAlarmDatapoints, notBreached},
-		// Minimum across the load balancer's nodes: one node's momentary view does not count.
+		// Minimum across the load balancer's nodes: one node's momentary view does not count ("The Minimum and
+		// Maximum statistics reflect the minimum and maximum reported by the individual load balancer nodes":
+		// ALB user guide, "CloudWatch metrics for your Application Load Balancer").
 		{"UnhealthyHostsAlarm", "unhealthy-hosts", fmt.Sprintf("A backend task was out of service "+
 			"(failed the ALB health check) in %d of %d minutes; rolls back ECS deployments.", deployAlarmDatapoints, deployAlarmEvaluationPeriods),
 			m.target("UnHealthyHostCount", "Minimum").With(&awscloudwatch.MetricOptions{Period: minute}),

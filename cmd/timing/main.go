@@ -7,12 +7,16 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 
 	"h2o-infra/cost"
+	"h2o-infra/internal/docsection"
 	"h2o-infra/internal/timing"
 )
 
@@ -49,7 +53,7 @@ func report(out, base, baseLabel string) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		for _, stage := range sortedKeys(reports) {
+		for _, stage := range slices.Sorted(maps.Keys(reports)) {
 			rep := reports[stage]
 			fmt.Fprintf(&b, "\n#### %s: %s (%s)\n\n%s", stage, run.label, run.dir, rep.Markdown())
 			if problems := rep.Problems(); len(problems) > 0 {
@@ -62,7 +66,7 @@ func report(out, base, baseLabel string) (string, error) {
 	return b.String(), nil
 }
 
-// model reads every stage's h2o-<stage>-compute template of an assembly.
+// model reads, in each stage of an assembly, the one template with a service that has deployment alarms.
 func model(dir string) (map[string]timing.Report, error) {
 	asm, err := cost.LoadAssembly(dir)
 	if err != nil {
@@ -71,9 +75,6 @@ func model(dir string) (map[string]timing.Report, error) {
 	out := map[string]timing.Report{}
 	for _, stage := range asm.StageNames() {
 		for _, st := range asm.Stages[stage] {
-			if st.Name != "h2o-"+stage+"-compute" {
-				continue
-			}
 			raw, err := os.ReadFile(st.TemplateFile)
 			if err != nil {
 				return nil, err
@@ -83,14 +84,20 @@ func model(dir string) (map[string]timing.Report, error) {
 				return nil, fmt.Errorf("%s: %w", st.TemplateFile, err)
 			}
 			rollout, err := timing.Read(template)
+			if errors.Is(err, timing.ErrNoService) {
+				continue
+			}
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", st.Name, err)
+			}
+			if _, twice := out[stage]; twice {
+				return nil, fmt.Errorf("stage %s: more than one stack has a service with deployment alarms", stage)
 			}
 			out[stage] = timing.Model(rollout)
 		}
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("%s: no h2o-<stage>-compute stack", dir)
+		return nil, fmt.Errorf("%s: no stack with a service that has deployment alarms", dir)
 	}
 	return out, nil
 }
@@ -100,23 +107,9 @@ func rewrite(file, text string) error {
 	if err != nil {
 		return err
 	}
-	doc := string(raw)
-	i, j := strings.Index(doc, begin), strings.Index(doc, end)
-	if i < 0 || j < i {
-		return fmt.Errorf("%s has no %s ... %s section", file, begin, end)
+	updated, err := docsection.Replace(string(raw), begin, end, text+"\n")
+	if err != nil {
+		return fmt.Errorf("%s: %w", file, err)
 	}
-	return os.WriteFile(file, []byte(doc[:i+len(begin)]+"\n"+text+"\n"+doc[j:]), 0o644)
-}
-
-func sortedKeys(m map[string]timing.Report) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && out[j] < out[j-1]; j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
-	return out
+	return os.WriteFile(file, []byte(updated), 0o644)
 }

@@ -4,8 +4,11 @@
 package timing
 
 import (
+	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -26,7 +29,6 @@ const (
 type Rollout struct {
 	GraceSeconds       float64 // HealthCheckGracePeriodSeconds: the budget of a normal start (the model's app start)
 	IntervalSeconds    float64 // target group health check interval
-	CheckTimeout       float64 // target group health check timeout
 	HealthyThreshold   float64
 	UnhealthyThreshold float64
 	DrainSeconds       float64 // deregistration_delay.timeout_seconds
@@ -41,6 +43,9 @@ type Alarm struct {
 	PeriodSeconds, EvaluationPeriods, Datapoints float64
 }
 
+// ErrNoService: the template has no service with deployment alarms (another layer's stack).
+var ErrNoService = errors.New("no ECS service with deployment alarms")
+
 // Read finds the service that has deployment alarms in a compute template and reads its rollout settings.
 func Read(template map[string]any) (Rollout, error) {
 	resources, _ := template["Resources"].(map[string]any)
@@ -53,7 +58,7 @@ func Read(template map[string]any) (Rollout, error) {
 		}
 	}
 	if service == nil {
-		return r, fmt.Errorf("no ECS service with deployment alarms")
+		return r, ErrNoService
 	}
 	r.GraceSeconds = num(cfnpath.Get(service, "Properties.HealthCheckGracePeriodSeconds"))
 	r.DesiredCount = num(cfnpath.Get(service, "Properties.DesiredCount"))
@@ -68,11 +73,10 @@ func Read(template map[string]any) (Rollout, error) {
 		return r, fmt.Errorf("the service's target group is not in this template")
 	}
 	r.IntervalSeconds = num(cfnpath.Get(tg, "Properties.HealthCheckIntervalSeconds"))
-	r.CheckTimeout = num(cfnpath.Get(tg, "Properties.HealthCheckTimeoutSeconds"))
 	r.HealthyThreshold = num(cfnpath.Get(tg, "Properties.HealthyThresholdCount"))
 	r.UnhealthyThreshold = num(cfnpath.Get(tg, "Properties.UnhealthyThresholdCount"))
 	attrs, _ := cfnpath.Get(tg, "Properties.TargetGroupAttributes").([]any)
-	r.DrainSeconds = 300 // the ALB default when the attribute is absent
+	r.DrainSeconds = 300 // the ALB default when the attribute is absent (ALB user guide, "Deregistration delay")
 	for _, a := range attrs {
 		if cfnpath.Get(a, "Key") == "deregistration_delay.timeout_seconds" {
 			r.DrainSeconds = num(cfnpath.Get(a, "Value"))
@@ -93,7 +97,7 @@ func Read(template map[string]any) (Rollout, error) {
 		r.Alarms = append(r.Alarms, a)
 	}
 	sort.Slice(r.Alarms, func(i, j int) bool { return r.Alarms[i].Name < r.Alarms[j].Name })
-	for _, v := range []float64{r.GraceSeconds, r.IntervalSeconds, r.CheckTimeout, r.HealthyThreshold, r.UnhealthyThreshold, r.DrainSeconds, r.DesiredCount} {
+	for _, v := range []float64{r.GraceSeconds, r.IntervalSeconds, r.HealthyThreshold, r.UnhealthyThreshold, r.DrainSeconds, r.DesiredCount} {
 		if v < 0 {
 			return r, fmt.Errorf("a rollout value is missing or not a literal: %+v", r)
 		}
@@ -124,7 +128,7 @@ type Report struct {
 	Done            float64 // deployment COMPLETED: in service + drain + bake
 	Window          float64 // how long ECS keeps watching the alarms after traffic moves: drain + bake
 	Detection       map[string]float64
-	MarkedUnhealthy float64 // a target failing every check is out of service: the threshold-th check fails (the first comes at once)
+	MarkedUnhealthy float64 // earliest a failing target is out of service: the threshold-th failed check, the first at registration
 	FailureBudget   float64 // circuit breaker threshold: 0.5 × desired, at least 3, at most 200
 	CrashRollback   float64 // a deploy whose tasks never get healthy is rolled back by the circuit breaker
 }
@@ -139,7 +143,9 @@ func Model(r Rollout) Report {
 	}
 	rep.Done = rep.InService + r.DrainSeconds + rep.Bake
 	rep.Window = r.DrainSeconds + rep.Bake
-	rep.MarkedUnhealthy = (r.UnhealthyThreshold-1)*r.IntervalSeconds + r.CheckTimeout
+	// A check of an app that is still booting fails at once (connection refused), not after the timeout: the
+	// earliest verdict is the one a normal start must outlast.
+	rep.MarkedUnhealthy = (r.UnhealthyThreshold - 1) * r.IntervalSeconds
 	rep.FailureBudget = math.Min(200, math.Max(3, math.Ceil(0.5*r.DesiredCount)))
 	// Each wave launches the desired count; a task that never answers is stopped once both ECS's grace period
 	// and the ALB's unhealthy verdict have passed.
@@ -156,7 +162,7 @@ func (rep Report) Problems() []string {
 	if rep.Done > 300 {
 		out = append(out, fmt.Sprintf("a healthy deploy takes %s, over 5 min", Duration(rep.Done)))
 	}
-	for _, name := range sortedNames(rep.Detection) {
+	for _, name := range slices.Sorted(maps.Keys(rep.Detection)) {
 		d := rep.Detection[name]
 		if d > 180 {
 			out = append(out, fmt.Sprintf("%s detects a bad deploy after %s, over 3 min", name, Duration(d)))
@@ -188,7 +194,7 @@ func (rep Report) Markdown() string {
 	row("old tasks drained", Duration(rep.DrainSeconds), "deregistration delay D (ALB: deregistration delay)")
 	row("bake time", Duration(rep.Bake), "max over deployment alarms of Period × EvaluationPeriods (ECS: deployment alarms; modelled)")
 	row("**healthy deploy done**", "**"+Duration(rep.Done)+"**", "in service + D + bake (target ≤ 5 min)")
-	for _, name := range sortedNames(rep.Detection) {
+	for _, name := range slices.Sorted(maps.Keys(rep.Detection)) {
 		for _, a := range rep.Alarms {
 			if a.Name == name {
 				row("detection: "+name, Duration(rep.Detection[name]), fmt.Sprintf("DatapointsToAlarm × Period + metric lag = %g × %g + %g (target ≤ 3 min)",
@@ -197,8 +203,8 @@ func (rep Report) Markdown() string {
 		}
 	}
 	row("ECS watching after traffic moves", Duration(rep.Window), "D + bake (detection must end inside it)")
-	row("failing target marked unhealthy", Duration(rep.MarkedUnhealthy), fmt.Sprintf("(unhealthy threshold − 1) × interval + timeout = (%g − 1) × %g + %g: the first check comes at registration (must exceed G)",
-		rep.UnhealthyThreshold, rep.IntervalSeconds, rep.CheckTimeout))
+	row("failing target marked unhealthy", Duration(rep.MarkedUnhealthy), fmt.Sprintf("(unhealthy threshold − 1) × interval = (%g − 1) × %g: the first check at registration, a refused connection fails at once (must exceed G)",
+		rep.UnhealthyThreshold, rep.IntervalSeconds))
 	row("circuit breaker budget", fmt.Sprintf("%g tasks", rep.FailureBudget), fmt.Sprintf("clamp(⌈0.5 × desired %g⌉, 3, 200) (ECS: deployment circuit breaker)", rep.DesiredCount))
 	row("crash loop rolled back", Duration(rep.CrashRollback), fmt.Sprintf("⌈budget ÷ desired⌉ × (launch %g + max(G, unhealthy))", TaskLaunchSeconds))
 	return b.String()
@@ -214,15 +220,6 @@ func Duration(seconds float64) string {
 		return fmt.Sprintf("%d min", s/60)
 	}
 	return fmt.Sprintf("%d min %d s", s/60, s%60)
-}
-
-func sortedNames(m map[string]float64) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 func refName(v any) string {

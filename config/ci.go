@@ -28,12 +28,8 @@ var (
 
 // LoadCI returns h2o-ci's config, or every problem of the sources and of that config.
 func LoadCI(src Sources) (*CI, error) {
-	errs := checkKeys(src)
-	ci, _, ciErrs := resolveCI(src)
-	if errs = append(errs, ciErrs...); len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	return ci, nil
+	c, _, err := ResolveCI(src)
+	return c, err
 }
 
 // ResolveCI is LoadCI with the origin of every value.

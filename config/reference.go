@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"text/tabwriter"
+
+	"h2o-infra/internal/docsection"
 )
 
 // README.md's generated configuration section lies between these markers (`make readme` rewrites it).
@@ -53,22 +55,11 @@ func cell(v string) string {
 
 // UpdateReadme returns readme with its generated section replaced by tables.
 func UpdateReadme(readme, tables string) (string, error) {
-	start := strings.Index(readme, ReadmeBegin)
-	end := strings.Index(readme, ReadmeEnd)
-	if start < 0 || end < start {
-		return "", fmt.Errorf("README.md has no %s ... %s section", ReadmeBegin, ReadmeEnd)
+	updated, err := docsection.Replace(readme, ReadmeBegin, ReadmeEnd, tables)
+	if err != nil {
+		return "", fmt.Errorf("README.md: %w", err)
 	}
-	return readme[:start+len(ReadmeBegin)] + "\n" + tables + readme[end:], nil
-}
-
-// between returns the text between the markers (without the newline after begin).
-func between(text, begin, end string) (string, bool) {
-	_, rest, ok := strings.Cut(text, begin+"\n")
-	if !ok {
-		return "", false
-	}
-	inner, _, ok := strings.Cut(rest, end)
-	return inner, ok
+	return updated, nil
 }
 
 // Describe lists one stage's (or h2o-ci's, name "ci") effective settings: key, value and where the value came

@@ -67,21 +67,22 @@ func run(stage string, readme, deployCheck bool, overrides contextFlags) error {
 		}
 		return os.WriteFile("README.md", []byte(updated), 0o644)
 	}
-	// The CLI merges cdk.json, cdk.context.json and -c (in that order of precedence, lowest first).
-	context, err := cdkcontext.Load("cdk.json")
-	if err != nil {
-		return fmt.Errorf("cdk.json: %w", err)
-	}
-	// cdk.context.json (lookup results and `cdk context --set`) is one flat object.
+	// The CLI's context, highest first: -c, cdk.json's "context", cdk.context.json, ~/.cdk.json (aws-cdk
+	// lib/cli/user-configuration.js loadConfigFiles: the first bag holding a key wins). cdk.context.json holds
+	// lookup results, one flat object; ~/.cdk.json is the user's and left out here.
+	context := map[string]any{}
 	if raw, err := os.ReadFile("cdk.context.json"); err == nil {
-		var cached map[string]any
-		if err := json.Unmarshal(raw, &cached); err != nil {
+		if err := json.Unmarshal(raw, &context); err != nil {
 			return fmt.Errorf("cdk.context.json: %w", err)
 		}
-		maps.Copy(context, cached)
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
+	project, err := cdkcontext.Load("cdk.json")
+	if err != nil {
+		return fmt.Errorf("cdk.json: %w", err)
+	}
+	maps.Copy(context, project)
 	for k, v := range overrides {
 		context[k] = v
 	}

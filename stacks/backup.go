@@ -23,7 +23,10 @@ const (
 
 // newDataKey is the stage's customer-managed key for its database, PDF bucket and backup vault. Decided before
 // data exists: an RDS instance's key cannot change in place (a new key means a snapshot copy and a restore), and
-// only a database on a customer-managed key can have its backups copied to another account. The key policy is
+// only a database on a customer-managed key can have its backups copied to another account (AWS Backup developer
+// guide, "Creating backup copies across AWS accounts": the key is shared with the destination; snapshots under the
+// AWS-managed aws/rds key cannot be: AWS Storage Blog, "Protecting encrypted Amazon RDS instances with
+// cross-account and cross-Region backups"). The key policy is
 // the CDK default (the account's IAM policies decide who may use it: the task role for PDFs, the Backup role);
 // RDS and S3 use it on the caller's behalf. Rotated yearly; never deleted with the stack.
 func newDataKey(stack awscdk.Stack, cfg *config.Config) awskms.Key {
@@ -52,24 +55,26 @@ func newBackupPlan(stack awscdk.Stack, cfg *config.Config, db awsrds.DatabaseIns
 		LockConfiguration: lock,
 		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
 	})
-	// 04:00 daily, 05:00 on the 1st: away from the automated backup window (07:00-08:00), as AWS Backup advises
-	// for RDS, and from each other.
+	// 04:00 daily, 05:00 on the 1st: before the database's automated backup window (rdsBackupWindow) and
+	// maintenance, and apart from each other, so no two backups of the instance run at once (our choice: AWS
+	// documents only that RDS's backup window cannot overlap its maintenance window).
+	var copyVault awsbackup.IBackupVault
+	if cfg.BackupCopyVaultARN != "" {
+		copyVault = awsbackup.BackupVault_FromBackupVaultArn(stack, jsii.String("CopyVault"), jsii.String(cfg.BackupCopyVaultARN))
+		allowCopyAccount(key, cfg.BackupCopyVaultARN)
+	}
 	rule := func(name, hour, day string, days float64) awsbackup.BackupPlanRule {
 		props := &awsbackup.BackupPlanRuleProps{
 			RuleName: jsii.String(name), BackupVault: vault, DeleteAfter: awscdk.Duration_Days(jsii.Number(days)),
 			ScheduleExpression: awsevents.Schedule_Cron(&awsevents.CronOptions{Minute: jsii.String("0"), Hour: jsii.String(hour), Day: jsii.String(day)}),
 			StartWindow:        awscdk.Duration_Hours(jsii.Number(1)), CompletionWindow: awscdk.Duration_Hours(jsii.Number(3)),
 		}
-		if cfg.BackupCopyVaultARN != "" {
+		if copyVault != nil {
 			props.CopyActions = &[]*awsbackup.BackupPlanCopyActionProps{{
-				DestinationBackupVault: awsbackup.BackupVault_FromBackupVaultArn(stack, jsii.String("CopyVault"+name), jsii.String(cfg.BackupCopyVaultARN)),
-				DeleteAfter:            awscdk.Duration_Days(jsii.Number(days)),
+				DestinationBackupVault: copyVault, DeleteAfter: awscdk.Duration_Days(jsii.Number(days)),
 			}}
 		}
 		return awsbackup.NewBackupPlanRule(props)
-	}
-	if cfg.BackupCopyVaultARN != "" {
-		allowCopyAccount(key, cfg.BackupCopyVaultARN)
 	}
 	plan := awsbackup.NewBackupPlan(stack, jsii.String("BackupPlan"), &awsbackup.BackupPlanProps{
 		BackupPlanName: jsii.String(Names{cfg.Stage}.Resource("database")),

@@ -41,7 +41,9 @@ func NewCiStack(scope constructs.Construct, cfg *config.CI) *CiStack {
 		RepositoryName:  jsii.String(cfg.RepositoryName),
 		ImageScanOnPush: jsii.Bool(true),
 		// A commit-SHA tag always means the same image: a rollback to a SHA redeploys exactly what ran before. Only
-		// the per-stage marker tags move (scripts/deploy.sh and rollback.sh move them after a healthy rollout).
+		// the per-stage marker tags move (scripts/deploy.sh and rollback.sh move them after a healthy rollout):
+		// wildcard exclusion filters make the matching tags mutable (ECR API reference,
+		// "ImageTagMutabilityExclusionFilter"; aws-cdk-lib aws-ecr TagMutability.IMMUTABLE_WITH_EXCLUSION).
 		ImageTagMutability: awsecr.TagMutability_IMMUTABLE_WITH_EXCLUSION,
 		ImageTagMutabilityExclusionFilters: &[]awsecr.ImageTagMutabilityExclusionFilter{
 			awsecr.ImageTagMutabilityExclusionFilter_Wildcard(jsii.String(LiveTagPrefix + "*")),
@@ -88,7 +90,8 @@ func NewCiStack(scope constructs.Construct, cfg *config.CI) *CiStack {
 		push := githubRole(stack, "BackendPushRole", provider, fmt.Sprintf("repo:%s:ref:refs/heads/main", cfg.BackendRepository),
 			"h2o-backend-push", "GitHub Actions image pushes from "+cfg.BackendRepository, time.Hour)
 		c.Repository.GrantPush(push)
-		// Whether the commit's image is already there: tags are immutable, so pushing it again would fail.
+		// Whether the commit's image is already there: tags are immutable, so pushing it again would fail
+		// (ImageTagAlreadyExistsException: ECR user guide, "Preventing image tags from being overwritten").
 		push.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Actions: jsii.Strings("ecr:DescribeImages"), Resources: jsii.Strings(*c.Repository.RepositoryArn())}))
 		suppressWildcards(push, "ecr:GetAuthorizationToken has no resource-level permissions; pushes are scoped to the repository.", "Resource::*")

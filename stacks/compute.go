@@ -89,7 +89,7 @@ func NewComputeStack(scope constructs.Construct, cfg *config.Config, network *Ne
 		AssignPublicIp:       jsii.Bool(network.AppSubnetsArePublic),
 		EnableExecuteCommand: jsii.Bool(true),
 		// Rolling, zero-downtime: new tasks start before old ones stop; a deployment that never gets healthy
-		// is rolled back by the circuit breaker, one that hurts users by the deployment alarms below.
+		// is rolled back by the circuit breaker, one that hurts users by the deployment alarms (rollout.go).
 		MinHealthyPercent: jsii.Number(100),
 		MaxHealthyPercent: jsii.Number(200),
 		CircuitBreaker:    &awsecs.DeploymentCircuitBreaker{Enable: jsii.Bool(true), Rollback: jsii.Bool(true)},
@@ -146,17 +146,19 @@ func capacityStrategy(cfg *config.Config) *[]*awsecs.CapacityProviderStrategy {
 	}
 }
 
-// RequestTimeouts is the chain of timeouts a request crosses (seconds), all derived from requestTimeoutSeconds so
-// that no hop gives up before the one in front of it (README, "Timeouts").
+// RequestTimeouts is the chain of timeouts a request crosses (seconds), set from requestTimeoutSeconds so that no
+// hop gives up before the one in front of it (README, "Timeouts").
 type RequestTimeouts struct {
 	// Origin is CloudFront's origin response (read) timeout: the longest a request may take.
 	Origin int
-	// OriginKeepalive is how long CloudFront keeps an idle connection to the load balancer for reuse (its default).
+	// OriginKeepalive is how long CloudFront keeps an idle connection to the load balancer for reuse: its default,
+	// 5 s (CloudFront API reference, "VpcOriginConfig").
 	OriginKeepalive int
 	// LoadBalancerIdle outlives both, so the ALB never closes a connection CloudFront is still waiting on or is
 	// about to reuse (a 502/504 at the edge otherwise).
 	LoadBalancerIdle int
-	// Drain is the deregistration delay: a request that started just before a task leaves still finishes.
+	// Drain is the deregistration delay: a request that started just before a task leaves still finishes, and
+	// ECS's bake window stays open long enough for the deployment alarms (rolloutDrainSeconds).
 	Drain int
 	// AppKeepalive is the backend's own keep-alive, longer than the ALB's idle timeout, as the ALB guide
 	// recommends ("Connection idle timeout"): otherwise the app may close a connection the ALB reuses (502).

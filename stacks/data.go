@@ -26,11 +26,13 @@ import (
 const (
 	databaseName = "h2o"
 	cachePort    = 6379
+	// rdsBackupWindow is when RDS takes its automated backup (UTC); AWS Backup's plan runs before it (backup.go).
+	rdsBackupWindow = "07:00-08:00"
 )
 
 // postgresVersion is the configured full minor. RDS's automatic minor upgrades are off (newDatabase): with them
 // on, RDS moves the instance past the template's minor, and a later template change to a lower minor fails
-// ("Cannot upgrade postgres from X to Y"); an EngineVersion change is an in-place update ("Some interruptions",
+// (RDS refuses an EngineVersion below the running one); an EngineVersion change is an in-place update ("Some interruptions",
 // AWS::RDS::DBInstance reference), so a bump in config is reviewed like any change and applied by the deploy.
 func postgresVersion(cfg *config.Config) awsrds.PostgresEngineVersion {
 	major, _, _ := strings.Cut(cfg.DBEngineVersion, ".")
@@ -153,7 +155,7 @@ func newDatabase(stack awscdk.Stack, cfg *config.Config, network *NetworkStack, 
 		ParameterGroup:           params,
 		BackupRetention:          awscdk.Duration_Days(jsii.Number(float64(cfg.BackupRetentionDays))),
 		// UTC, outside US business hours; maintenance follows the backup window so they never overlap.
-		PreferredBackupWindow:      jsii.String("07:00-08:00"),
+		PreferredBackupWindow:      jsii.String(rdsBackupWindow),
 		PreferredMaintenanceWindow: jsii.String("sun:08:30-sun:09:30"),
 		AutoMinorVersionUpgrade:    jsii.Bool(false), // the version is config's (postgresVersion)
 		CloudwatchLogsExports:      jsii.Strings("postgresql", "upgrade"),
@@ -192,8 +194,9 @@ func newDatabase(stack awscdk.Stack, cfg *config.Config, network *NetworkStack, 
 
 // stopDatabaseOffHours stops the instance with the service's off-hours schedule and starts it dbStartLeadMinutes
 // before the working-hours one (RDS takes minutes to start; tasks starting first would fail their health checks
-// against it): EventBridge Scheduler calls RDS directly, no Lambda. (RDS restarts a stopped instance
-// by itself after 7 days; the next off-hours schedule stops it again.)
+// against it): EventBridge Scheduler calls RDS directly through a universal target, no Lambda (Scheduler user
+// guide, "Using universal targets": arn:aws:scheduler:::aws-sdk:service:apiAction). RDS restarts a stopped
+// instance by itself after 7 days (RDS API reference, "StopDBInstance"); the next off-hours schedule stops it again.
 func stopDatabaseOffHours(stack awscdk.Stack, cfg *config.Config, db awsrds.DatabaseInstance, id string) {
 	role := awsiam.NewRole(stack, jsii.String("DatabaseSchedulerRole"), &awsiam.RoleProps{
 		AssumedBy: awsiam.NewServicePrincipal(jsii.String("scheduler.amazonaws.com"), nil),

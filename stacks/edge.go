@@ -133,7 +133,8 @@ func newWebACL(stack awscdk.Stack, cfg *config.Config) awswafv2.CfnWebACL {
 	var rules []interface{}
 	if cfg.WAFBodyLimitKiB > 0 {
 		// First, so an oversized body is refused before any other rule reads it. A body beyond what WAF inspects
-		// (16 KiB on CloudFront) matches too (OversizeHandling MATCH): it is over the limit either way.
+		// (16 KiB on CloudFront by default: AWS WAF developer guide, "Managing body inspection size limits")
+		// matches too (OversizeHandling MATCH): it is over the limit either way.
 		rules = append(rules, &awswafv2.CfnWebACL_RuleProperty{
 			Name: jsii.String("BodySizeLimit"), Priority: jsii.Number(0), Action: action,
 			Statement: &awswafv2.CfnWebACL_StatementProperty{SizeConstraintStatement: &awswafv2.CfnWebACL_SizeConstraintStatementProperty{
@@ -187,7 +188,8 @@ var countedRules = map[string][]string{"AWSManagedRulesCommonRuleSet": {"SizeRes
 
 // newWafLogging sends the web ACL's request logs to a log group whose name starts with aws-waf-logs- (the prefix
 // WAF requires of every log destination: AWS WAF developer guide, "Logging destinations"), with credentials
-// redacted. WAF gives itself the log group's resource policy when the logging configuration is created.
+// redacted. WAF gives itself the log group's resource policy when the logging configuration is created (WAF API
+// reference, "LoggingConfiguration"), which the deploying role needs logs:PutResourcePolicy for.
 func newWafLogging(stack awscdk.Stack, cfg *config.Config, acl awswafv2.CfnWebACL) awslogs.LogGroup {
 	name := Names{cfg.Stage}.WafLogGroup()
 	logs := newLogGroup(stack, "WafLogs", cfg, name)

@@ -43,9 +43,10 @@ func newLogGroup(scope constructs.Construct, id string, cfg *config.Config, name
 }
 
 // newLogBucket is a bucket that AWS services deliver logs into (S3 access logs, ALB, CloudFront): private,
-// TLS-only, SSE-S3 (the log delivery services cannot write SSE-KMS), expiring after expireDays. Logs outlive their
-// stack where the data does: prod retains the bucket and its objects, dev's go with the stack. CloudFront's
-// standard logging writes with an ACL grant, so its bucket keeps ACLs for the owner (aclDelivery).
+// TLS-only, SSE-S3 (ALB access logs support only SSE-S3: ALB user guide, "Enable access logs"; one encryption for
+// every log bucket), expiring after expireDays. Logs outlive their stack where the data does: prod retains the
+// bucket and its objects, dev's go with the stack. CloudFront's standard logging writes with an ACL grant, so its
+// bucket keeps ACLs for the owner (aclDelivery: CloudFront developer guide, "Configure standard logging (legacy)").
 func newLogBucket(stack awscdk.Stack, id string, cfg *config.Config, what string, expireDays int, aclDelivery bool) awss3.Bucket {
 	removal := statefulRemoval(cfg, awscdk.RemovalPolicy_RETAIN)
 	ownership := awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED

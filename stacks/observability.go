@@ -39,13 +39,16 @@ func NewObservabilityStack(scope constructs.Construct, cfg *config.Config, data 
 
 	notify := awscloudwatchactions.NewSnsAction(o.AlarmTopic) // one action object for every alarm, ALARM and OK
 	specs := alarmSpecsOf(m, data, compute)
-	for _, spec := range specs {
+	create := func(spec alarmSpec) awscloudwatch.Alarm {
 		alarm := spec.create(stack, Names{cfg.Stage})
 		alarm.AddAlarmAction(notify)
 		alarm.AddOkAction(notify)
-		o.Alarms = append(o.Alarms, alarm)
+		return alarm
 	}
-	o.CanaryAlarm = newCanaryAlarm(stack, cfg, notify)
+	for _, spec := range specs {
+		o.Alarms = append(o.Alarms, create(spec))
+	}
+	o.CanaryAlarm = create(canaryAlarm(cfg.Stage))
 	routeEvents(stack, o.AlarmTopic, data, compute)
 	newBudget(stack, cfg, o.AlarmTopic)
 	o.Dashboards = newDashboards(stack, cfg, m, data, compute, specs)
@@ -54,22 +57,16 @@ func NewObservabilityStack(scope constructs.Construct, cfg *config.Config, data 
 	return o
 }
 
-// newCanaryAlarm watches a metric nothing publishes, so it stays OK; `scripts/verify.sh` flips it to ALARM with
-// set-alarm-state to prove that notifications reach the topic and its subscribers (CloudWatch puts it back to
-// OK at its next evaluation, a minute later, which notifies too).
-func newCanaryAlarm(stack awscdk.Stack, cfg *config.Config, notify awscloudwatch.IAlarmAction) awscloudwatch.Alarm {
-	alarm := awscloudwatch.NewAlarm(stack, jsii.String("NotificationCanary"), &awscloudwatch.AlarmProps{
-		AlarmName: jsii.String(Names{cfg.Stage}.Alarm("notification-canary")),
-		AlarmDescription: jsii.String("TEST ALARM, not an incident: scripts/verify.sh sets it to ALARM to check that alarm " +
-			"notifications are delivered. It returns to OK by itself within a minute."),
-		Metric: awscloudwatch.NewMetric(&awscloudwatch.MetricProps{Namespace: jsii.String(fmt.Sprintf("H2O/%s/Canary", cfg.Stage)),
-			MetricName: jsii.String("NeverPublished"), Statistic: jsii.String("Maximum"), Period: awscdk.Duration_Minutes(jsii.Number(1))}),
-		Threshold: jsii.Number(1), ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-		EvaluationPeriods: jsii.Number(1), TreatMissingData: awscloudwatch.TreatMissingData_NOT_BREACHING,
-	})
-	alarm.AddAlarmAction(notify)
-	alarm.AddOkAction(notify)
-	return alarm
+// canaryAlarm watches a metric nothing publishes, so it stays OK; `scripts/verify.sh` flips it to ALARM with
+// set-alarm-state to prove that notifications reach the topic and its subscribers (a metric alarm returns to its
+// actual state "quickly, often within seconds": CloudWatch API reference, "SetAlarmState"; that OK notifies too).
+func canaryAlarm(stage string) alarmSpec {
+	never := awscloudwatch.NewMetric(&awscloudwatch.MetricProps{Namespace: jsii.String(fmt.Sprintf("H2O/%s/Canary", stage)),
+		MetricName: jsii.String("NeverPublished"), Statistic: jsii.String("Maximum"), Period: awscdk.Duration_Minutes(jsii.Number(1))})
+	return alarmSpec{id: "NotificationCanary", name: "notification-canary",
+		description: "TEST ALARM, not an incident: scripts/verify.sh sets it to ALARM to check that alarm " +
+			"notifications are delivered. It returns to OK by itself within a minute.",
+		metric: never, threshold: 1, comparison: atLeast, periods: 1, missing: notBreached}
 }
 
 // newAlarmTopic is the stage's encrypted alarm topic. CloudWatch, EventBridge and Budgets cannot publish to a
@@ -207,6 +204,8 @@ func newBudget(stack awscdk.Stack, cfg *config.Config, topic awssns.Topic) {
 			BudgetType:  jsii.String("COST"),
 			TimeUnit:    jsii.String("MONTHLY"),
 			BudgetLimit: &awsbudgets.CfnBudget_SpendProperty{Amount: jsii.Number(float64(cfg.MonthlyBudgetUSD)), Unit: jsii.String("USD")},
+			// A user-defined cost allocation tag filters as user:<key>$<value> (Cost Management user guide, "Budget
+			// filters"; hashicorp/terraform-provider-aws#40987): the spend of this stage's resources only.
 			CostFilters: map[string]interface{}{"TagKeyValue": []string{"user:Stage$" + cfg.Stage}},
 		},
 		// Early warning on the forecast, certainty on the actual spend.

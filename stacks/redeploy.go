@@ -21,7 +21,9 @@ import (
 //
 // Secrets Manager publishes "Secret Label Updated" to the default event bus whenever AWSCURRENT moves, by a
 // rotation or a put-secret-value, with no CloudTrail trail needed (Secrets Manager user guide, "Secret event
-// notifications"). A one-step state machine calls ecs:UpdateService through the AWS SDK integration: no code.
+// notifications"). A one-step state machine calls ecs:UpdateService through the AWS SDK integration: no code
+// (Step Functions developer guide, "Learning to use AWS service SDK integrations": parameters in PascalCase;
+// CallAwsService grants service:action, here ecs:UpdateService, on IamResources).
 func redeployOnSecretChange(stack awscdk.Stack, cfg *config.Config, service awsecs.FargateService, secretArns []*string) awsstepfunctions.StateMachine {
 	redeploy := awsstepfunctionstasks.NewCallAwsService(stack, jsii.String("ForceNewDeployment"), &awsstepfunctionstasks.CallAwsServiceProps{
 		Service: jsii.String("ecs"), Action: jsii.String("updateService"),
@@ -34,6 +36,8 @@ func redeployOnSecretChange(stack awscdk.Stack, cfg *config.Config, service awse
 		DefinitionBody:   awsstepfunctions.DefinitionBody_FromChainable(redeploy),
 		Timeout:          awscdk.Duration_Minutes(jsii.Number(5)),
 		// Logged and traced (cdk-nag SF1/SF2); the event (secret name and version id, never its value) is kept out.
+		// Under /aws/vendedlogs/ so log delivery does not grow the account's 5,120-character CloudWatch Logs resource
+		// policy (Step Functions developer guide, "Avoiding CloudWatch Logs resource policy size restrictions").
 		Logs: &awsstepfunctions.LogOptions{Level: awsstepfunctions.LogLevel_ALL, IncludeExecutionData: jsii.Bool(false),
 			Destination: newLogGroup(stack, "RedeployLogs", cfg, "/aws/vendedlogs/states/"+Names{cfg.Stage}.Resource("redeploy"))},
 		TracingEnabled: jsii.Bool(true),

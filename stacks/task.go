@@ -92,7 +92,7 @@ func (b *backendTasks) serviceTask(imageTag awscdk.CfnParameter) awsecs.FargateT
 		},
 	})
 	if b.cfg.EnableXRay {
-		addXRaySidecar(task)
+		b.addXRaySidecar(task)
 	}
 	return task
 }
@@ -176,7 +176,9 @@ func scratchPaths() []string {
 	return out
 }
 
-func addXRaySidecar(task awsecs.FargateTaskDefinition) {
+// addXRaySidecar runs the X-Ray daemon beside the backend, logging to the stage's backend log group (a log
+// driver without one gets a CDK-made group that never expires).
+func (b *backendTasks) addXRaySidecar(task awsecs.FargateTaskDefinition) {
 	task.AddContainer(jsii.String("xray-daemon"), &awsecs.ContainerDefinitionOptions{
 		Image:                awsecs.ContainerImage_FromRegistry(jsii.String("public.ecr.aws/xray/aws-xray-daemon:3.3.14"), nil),
 		Essential:            jsii.Bool(false), // tracing must never take the API down
@@ -184,7 +186,7 @@ func addXRaySidecar(task awsecs.FargateTaskDefinition) {
 		MemoryReservationMiB: jsii.Number(64),
 		PortMappings:         &[]*awsecs.PortMapping{{ContainerPort: jsii.Number(2000), Protocol: awsecs.Protocol_UDP}},
 		User:                 jsii.String("1337"),
-		Logging:              awsecs.LogDrivers_AwsLogs(&awsecs.AwsLogDriverProps{StreamPrefix: jsii.String("xray")}),
+		Logging:              awsecs.LogDrivers_AwsLogs(&awsecs.AwsLogDriverProps{StreamPrefix: jsii.String("xray"), LogGroup: b.logs}),
 	})
 	// What the AWSXRayDaemonWriteAccess managed policy grants, written out (X-Ray has no resource-level permissions).
 	task.AddToTaskRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,14 +16,18 @@ import (
 
 // newApp is an App with cdk.json's feature flags plus ctx, as `cdk synth -c key=value` would build it.
 func newApp(t *testing.T, ctx map[string]interface{}) awscdk.App {
+	return awscdk.NewApp(appProps(t, ctx))
+}
+
+// appProps are an app's props with cdk.json's context plus ctx, as `cdk synth -c` gives them.
+func appProps(t *testing.T, ctx map[string]interface{}) *awscdk.AppProps {
+	t.Helper()
 	flags, err := cdkcontext.Load("cdk.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for k, v := range ctx {
-		flags[k] = v
-	}
-	return awscdk.NewApp(&awscdk.AppProps{Context: &flags})
+	maps.Copy(flags, ctx)
+	return &awscdk.AppProps{Context: &flags}
 }
 
 func TestBadContextFailsBeforeAnyConstructNamingStageAndKey(t *testing.T) {
@@ -124,9 +129,15 @@ func TestLaptopAndCIDeploysBuildTheSameTemplates(t *testing.T) {
 			t.Errorf("scripts/deploy.sh passes -c %s: a setting on the command line would differ between a laptop and CI", p)
 		}
 	}
-	workflows, _ := filepath.Glob(".github/workflows/*.yml")
+	workflows, err := filepath.Glob(".github/workflows/*.y*ml")
+	if err != nil || len(workflows) == 0 {
+		t.Fatalf("no workflow found (%v)", err)
+	}
 	for _, wf := range workflows {
-		raw, _ := os.ReadFile(wf)
+		raw, err := os.ReadFile(wf)
+		if err != nil {
+			t.Fatal(err)
+		}
 		for _, line := range strings.Split(string(raw), "\n") {
 			if code, _, _ := strings.Cut(line, "#"); strings.Contains(code, "cdk deploy") {
 				t.Errorf("%s runs cdk deploy itself instead of scripts/deploy.sh or rollback.sh: %s", wf, line)
@@ -147,16 +158,11 @@ func TestLaptopAndCIDeploysBuildTheSameTemplates(t *testing.T) {
 // synthTemplates builds the app with ctx and returns dev's templates by file name.
 func synthTemplates(t *testing.T, ctx map[string]interface{}) map[string]string {
 	t.Helper()
-	flags, err := cdkcontext.Load("cdk.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range ctx {
-		flags[k] = v
-	}
 	dir := t.TempDir()
+	props := appProps(t, ctx)
 	// The validator checks templates, it does not change them: off, to save a second of each synth.
-	app := awscdk.NewApp(&awscdk.AppProps{Context: &flags, Outdir: jsii.String(dir), BuiltinCloudFormationValidation: jsii.Bool(false)})
+	props.Outdir, props.BuiltinCloudFormationValidation = jsii.String(dir), jsii.Bool(false)
+	app := awscdk.NewApp(props)
 	if _, err := buildApp(app); err != nil {
 		t.Fatal(err)
 	}

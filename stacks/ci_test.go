@@ -22,7 +22,8 @@ func TestEcrRepositoryLivesInTheCiStack(t *testing.T) {
 	p := props(repo)
 	if p["RepositoryName"] != "h2o-backend" || p["ImageTagMutability"] != "IMMUTABLE_WITH_EXCLUSION" ||
 		!jsonEqual(p["ImageScanningConfiguration"], map[string]interface{}{"ScanOnPush": true}) ||
-		// AES-256 is ECR's default encryption; CDK leaves the property out for it.
+		// AES-256 is ECR's default encryption (ECR API reference, "EncryptionConfiguration"); CDK leaves the property
+		// out for it.
 		!(p["EncryptionConfiguration"] == nil || jsonEqual(p["EncryptionConfiguration"], map[string]interface{}{"EncryptionType": "AES256"})) {
 		t.Errorf("repository %v", p)
 	}
@@ -152,9 +153,14 @@ func tagsMatch(status string, prefixes, tags []string) bool {
 func TestAnExistingGithubOidcProviderIsImportedNotCreated(t *testing.T) {
 	// GIVEN githubOidcProviderArn (an account whose GitHub provider already exists) WHEN h2o-ci is built
 	tm := tmpl(ciImported.Stack)
-	// THEN it creates no provider (a second one fails with EntityAlreadyExists) and the roles trust the given one
+	// THEN it creates no provider (a second one for the same URL fails with EntityAlreadyExists: one provider per URL,
+	// unfunco/terraform-aws-oidc-github#23) and the roles trust the given one
 	expect(t, "no provider", func() { tm.ResourceCountIs(jsii.String("AWS::IAM::OIDCProvider"), jsii.Number(0)) })
-	for _, r := range resources(t, ciImported.Stack, "AWS::IAM::Role") {
+	roles := resources(t, ciImported.Stack, "AWS::IAM::Role")
+	if len(roles) == 0 {
+		t.Fatal("h2o-ci with an imported provider has no role")
+	}
+	for _, r := range roles {
 		if trust := mustJSON(props(r)["AssumeRolePolicyDocument"]); !strings.Contains(trust, `"Federated":"`+importedOidcArn+`"`) {
 			t.Errorf("role %v does not trust the imported provider: %s", props(r)["RoleName"], trust)
 		}
@@ -177,15 +183,21 @@ func TestGithubRolesTrustOnlyTheRepositoryAndEnvironment(t *testing.T) {
 	if len(roles) != len(subs) {
 		t.Errorf("%d roles, want %d", len(roles), len(subs))
 	}
+	provider := logicalIDOf(t, ci.Stack, ci.Stack.Node().FindChild(jsii.String("GithubOidc")).Node().DefaultChild())
 	for _, r := range roles {
-		p := props(r)
-		want, ok := subs[atString(t, r, "Properties.RoleName")]
-		trust := mustJSON(p["AssumeRolePolicyDocument"])
-		if !ok || !strings.Contains(trust, `"token.actions.githubusercontent.com:sub":"`+want+`"`) ||
-			!strings.Contains(trust, `"token.actions.githubusercontent.com:aud":"sts.amazonaws.com"`) || !strings.Contains(trust, `"StringEquals"`) {
-			t.Errorf("role %v trust %s, want exactly sub %s", p["RoleName"], trust, want)
+		name := atString(t, r, "Properties.RoleName")
+		want, ok := subs[name]
+		statements := atMaps(t, r, "Properties.AssumeRolePolicyDocument.Statement")
+		exactly := map[string]interface{}{"Action": "sts:AssumeRoleWithWebIdentity", "Effect": "Allow",
+			"Principal": map[string]interface{}{"Federated": map[string]interface{}{"Ref": provider}},
+			"Condition": map[string]interface{}{"StringEquals": map[string]interface{}{
+				"token.actions.githubusercontent.com:aud": "sts.amazonaws.com", "token.actions.githubusercontent.com:sub": want}}}
+		if !ok || len(statements) != 1 || !jsonEqual(statements[0], exactly) {
+			t.Errorf("role %s trusts %s, want exactly %s", name, mustJSON(statements), mustJSON(exactly))
 		}
 	}
+	diffRole := logicalIDOf(t, ci.Stack, ci.DiffRole.Node().DefaultChild())
+	diffPolicies := 0
 	for id, pol := range resources(t, ci.Stack, "AWS::IAM::Policy") {
 		doc := mustJSON(props(pol)["PolicyDocument"])
 		// Infrastructure changes go through the CDK bootstrap roles only (TestDeployRoleAllowsEveryScriptCall holds
@@ -195,12 +207,18 @@ func TestGithubRolesTrustOnlyTheRepositoryAndEnvironment(t *testing.T) {
 				t.Errorf("%s grants %s: %s", id, forbidden, doc)
 			}
 		}
-		if strings.Contains(id, "DiffRole") && (strings.Contains(doc, "ecr:") || strings.Contains(doc, "deploy-role")) {
-			t.Errorf("the pull-request role can deploy or push: %s", doc)
+		if jsonEqual(props(pol)["Roles"], []interface{}{map[string]interface{}{"Ref": diffRole}}) {
+			diffPolicies++
+			if strings.Contains(doc, "ecr:") || strings.Contains(doc, "deploy-role") {
+				t.Errorf("the pull-request role can deploy or push: %s", doc)
+			}
 		}
 		if !strings.Contains(doc, "cdk-hnb659fds-") {
 			t.Errorf("%s does not assume CDK bootstrap roles: %s", id, doc)
 		}
+	}
+	if diffPolicies == 0 {
+		t.Errorf("no policy of the pull-request role %s found", diffRole)
 	}
 }
 
@@ -222,18 +240,19 @@ var cliActions = map[string][]string{
 	"ecs describe-services":                             {"ecs:DescribeServices"},
 	"ecs describe-task-definition":                      {"ecs:DescribeTaskDefinition"},
 	"ecs describe-tasks":                                {"ecs:DescribeTasks"},
-	"ecs register-task-definition":                      {"ecs:RegisterTaskDefinition", "ecs:TagResource", "iam:PassRole"},
-	"ecs run-task":                                      {"ecs:RunTask", "iam:PassRole"},
-	"ecs update-service":                                {"ecs:UpdateService"},
-	"ecs wait services-stable":                          {"ecs:DescribeServices"},
-	"ecs wait tasks-stopped":                            {"ecs:DescribeTasks"},
-	"elbv2 describe-target-health":                      {"elasticloadbalancing:DescribeTargetHealth"},
-	"rds describe-db-instances":                         {"rds:DescribeDBInstances"},
-	"rds start-db-instance":                             {"rds:StartDBInstance"},
-	"rds wait db-instance-available":                    {"rds:DescribeDBInstances"},
-	"secretsmanager describe-secret":                    {"secretsmanager:DescribeSecret"},
-	"sts get-caller-identity":                           {}, // needs no permission
-	"wafv2 get-logging-configuration":                   {"wafv2:GetLoggingConfiguration"},
+	// Tags on creation need ecs:TagResource (ECS developer guide, "Grant permission to tag resources on creation").
+	"ecs register-task-definition":    {"ecs:RegisterTaskDefinition", "ecs:TagResource", "iam:PassRole"},
+	"ecs run-task":                    {"ecs:RunTask", "iam:PassRole"},
+	"ecs update-service":              {"ecs:UpdateService"},
+	"ecs wait services-stable":        {"ecs:DescribeServices"},
+	"ecs wait tasks-stopped":          {"ecs:DescribeTasks"},
+	"elbv2 describe-target-health":    {"elasticloadbalancing:DescribeTargetHealth"},
+	"rds describe-db-instances":       {"rds:DescribeDBInstances"},
+	"rds start-db-instance":           {"rds:StartDBInstance"},
+	"rds wait db-instance-available":  {"rds:DescribeDBInstances"},
+	"secretsmanager describe-secret":  {"secretsmanager:DescribeSecret"},
+	"sts get-caller-identity":         {}, // needs no permission
+	"wafv2 get-logging-configuration": {"wafv2:GetLoggingConfiguration"},
 }
 
 // noResourceLevel are the deploy role's actions that IAM cannot scope to a resource.
@@ -278,13 +297,7 @@ func TestDeployRoleAllowsEveryScriptCall(t *testing.T) {
 		t.Fatalf("only %d pipeline calls in aws-calls.txt", len(calls))
 	}
 	for _, stage := range config.Stages() {
-		role := logicalIDOf(t, ci.Stack, ci.DeployRoles[stage].Node().DefaultChild())
-		var statements []map[string]interface{}
-		for _, pol := range resources(t, ci.Stack, "AWS::IAM::Policy") {
-			if strings.Contains(mustJSON(props(pol)["Roles"]), `"Ref":"`+role+`"`) {
-				statements = append(statements, optMaps(t, pol, "Properties.PolicyDocument.Statement")...)
-			}
-		}
+		statements := roleStatements(t, ci.Stack, logicalIDOf(t, ci.Stack, ci.DeployRoles[stage].Node().DefaultChild()))
 		for _, call := range calls {
 			for _, action := range call[1:] {
 				if !grants(statements, action) {
@@ -362,13 +375,8 @@ func TestABackendRepositoryMayOnlyPushImages(t *testing.T) {
 	want := []string{"ecr:BatchCheckLayerAvailability", "ecr:CompleteLayerUpload", "ecr:DescribeImages", "ecr:GetAuthorizationToken",
 		"ecr:InitiateLayerUpload", "ecr:PutImage", "ecr:UploadLayerPart"}
 	var got []string
-	for _, pol := range resources(t, ciImported.Stack, "AWS::IAM::Policy") {
-		if !strings.Contains(mustJSON(props(pol)["Roles"]), roleID) {
-			continue
-		}
-		for _, st := range optMaps(t, pol, "Properties.PolicyDocument.Statement") {
-			got = append(got, atStrings(t, st, "Action")...)
-		}
+	for _, st := range roleStatements(t, ciImported.Stack, roleID) {
+		got = append(got, atStrings(t, st, "Action")...)
 	}
 	slices.Sort(got)
 	if !slices.Equal(slices.Compact(got), want) {
@@ -379,7 +387,7 @@ func TestABackendRepositoryMayOnlyPushImages(t *testing.T) {
 func TestDeployCredentialsOutlastADeploy(t *testing.T) {
 	// GIVEN the deploy roles WHEN read THEN their sessions may last 2 h: longer than a deploy job's 90 minutes
 	for _, stage := range config.Stages() {
-		role := resources(t, ci.Stack, "AWS::IAM::Role")[logicalIDOf(t, ci.Stack, ci.DeployRoles[stage].Node().DefaultChild())]
+		role := resourceOf(t, ci.Stack, ci.DeployRoles[stage])
 		if got := props(role)["MaxSessionDuration"]; got != float64(7200) {
 			t.Errorf("%s deploy role's sessions last %v s, want 7200", stage, got)
 		}

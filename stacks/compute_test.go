@@ -55,7 +55,8 @@ func TestBackendServiceDeploysWithoutDowntimeAndRollsBack(t *testing.T) {
 		if p["ServiceName"] != "h2o-backend-service" || p["DesiredCount"] != float64(cfg.MinTasks) || p["EnableExecuteCommand"] != true {
 			t.Errorf("service name %v, desired %v, exec %v", p["ServiceName"], p["DesiredCount"], p["EnableExecuteCommand"])
 		}
-		// prod: private app subnets behind NAT; dev (no NAT): public subnets with a public IP.
+		// prod: private app subnets behind NAT; dev (no NAT): public subnets with a public IP, the tasks' route to
+		// ECR (ECS developer guide, "Amazon ECS task networking options for Fargate").
 		vpc := atMap(t, p, "NetworkConfiguration.AwsvpcConfiguration")
 		wantIP, wantSubnet := "DISABLED", "appSubnet"
 		if cfg.NatGateways == 0 {
@@ -65,10 +66,14 @@ func TestBackendServiceDeploysWithoutDowntimeAndRollsBack(t *testing.T) {
 			t.Errorf("tasks: want %s with public IP %s, got %v", wantSubnet, wantIP, vpc)
 		}
 		// Either way the tasks admit only the load balancer.
-		for id, rule := range resources(t, s.Compute.Stack, "AWS::EC2::SecurityGroupIngress") {
-			if p := props(rule); strings.Contains(mustJSON(p["GroupId"]), "ServiceSecurityGroup") &&
-				!strings.Contains(mustJSON(p["SourceSecurityGroupId"]), "LoadBalancerSecurityGroup") {
-				t.Errorf("task ingress %s from something other than the ALB: %v", id, p)
+		taskRules := ingressRules(t, s.Compute.Stack)[securityGroupID(t, s.Compute.Stack, s.Compute.BackendService.Service().Connections())]
+		lb := securityGroupID(t, s.Compute.Stack, s.Compute.BackendService.LoadBalancer().Connections())
+		if len(taskRules) == 0 {
+			t.Error("the tasks admit nothing, not even the load balancer")
+		}
+		for _, rule := range taskRules {
+			if !jsonEqual(rule["SourceSecurityGroupId"], map[string]interface{}{"Fn::GetAtt": []interface{}{lb, "GroupId"}}) {
+				t.Errorf("task ingress from something other than the ALB: %v", rule)
 			}
 		}
 		// dev: every task on Spot; prod: one task always on regular Fargate, the rest on Spot.
@@ -88,13 +93,13 @@ func TestDeploymentAlarmsWatchErrorRateAndUnhealthyHosts(t *testing.T) {
 	// GIVEN each stage WHEN compute is synthesized THEN the deployment alarms watch the 5xx rate (ALB and targets,
 	// above a minimum of traffic) and unhealthy hosts every minute
 	forEachStage(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
-		alarms := resources(t, s.Compute.Stack, "AWS::CloudWatch::Alarm")
-		errorRate := props(alarms[logicalIDOf(t, s.Compute.Stack, s.Compute.ErrorRateAlarm.Node().DefaultChild())])
+		errorRate := props(resourceOf(t, s.Compute.Stack, s.Compute.ErrorRateAlarm))
 		if errorRate["AlarmName"] != "h2o-"+cfg.Stage+"-error-rate" || errorRate["Threshold"] != float64(1) ||
 			errorRate["ComparisonOperator"] != "GreaterThanThreshold" || errorRate["TreatMissingData"] != "notBreaching" {
 			t.Errorf("error-rate alarm %v", errorRate)
 		}
-		// The denominator counts the ALB's own 5xx too (RequestCount leaves out requests no target answered),
+		// The denominator counts the ALB's own 5xx too (RequestCount leaves out requests no target answered: ALB
+		// user guide, "CloudWatch metrics for your Application Load Balancer"),
 		// and below the minimum traffic the rate is 0.
 		expr := mustJSON(errorRate["Metrics"])
 		for _, want := range []string{`IF((FILL(requests, 0) + FILL(elb5xx, 0)) \u003e= 10, 100 * (FILL(target5xx, 0) + FILL(elb5xx, 0)) / (FILL(requests, 0) + FILL(elb5xx, 0)), 0)`,
@@ -103,7 +108,7 @@ func TestDeploymentAlarmsWatchErrorRateAndUnhealthyHosts(t *testing.T) {
 				t.Errorf("error-rate metrics lack %s: %s", want, expr)
 			}
 		}
-		unhealthy := props(alarms[logicalIDOf(t, s.Compute.Stack, s.Compute.UnhealthyHostsAlarm.Node().DefaultChild())])
+		unhealthy := props(resourceOf(t, s.Compute.Stack, s.Compute.UnhealthyHostsAlarm))
 		if unhealthy["MetricName"] != "UnHealthyHostCount" || unhealthy["Statistic"] != "Minimum" || unhealthy["Threshold"] != float64(1) ||
 			unhealthy["ComparisonOperator"] != "GreaterThanOrEqualToThreshold" || unhealthy["Period"] != float64(60) {
 			t.Errorf("unhealthy-host alarm %v", unhealthy)
@@ -117,21 +122,19 @@ func TestDeploymentAlarmsWatchErrorRateAndUnhealthyHosts(t *testing.T) {
 // a crash loop is rolled back by the circuit breaker. A later edit of any of these values cannot break it silently.
 func TestRolloutMeetsTheTimingTargets(t *testing.T) {
 	// GIVEN each compute template WHEN the timing model runs on it THEN it reports no problem
-	for _, s := range []*H2oStage{built["dev"], built["prod"], withDomain} {
-		t.Run(*s.Node().Path(), func(t *testing.T) {
-			rollout, err := timing.Read(*tmpl(s.Compute.Stack).ToJSON())
-			if err != nil {
-				t.Fatal(err)
-			}
-			report := timing.Model(rollout)
-			for _, problem := range report.Problems() {
-				t.Error(problem)
-			}
-			if len(rollout.Alarms) != 2 {
-				t.Errorf("%d deployment alarms, want error rate and unhealthy hosts", len(rollout.Alarms))
-			}
-		})
-	}
+	forEachBuild(t, func(t *testing.T, s *H2oStage, _ *config.Config) {
+		rollout, err := timing.Read(templateJSON(s.Compute.Stack))
+		if err != nil {
+			t.Fatal(err)
+		}
+		report := timing.Model(rollout)
+		for _, problem := range report.Problems() {
+			t.Error(problem)
+		}
+		if len(rollout.Alarms) != 2 {
+			t.Errorf("%d deployment alarms, want error rate and unhealthy hosts", len(rollout.Alarms))
+		}
+	})
 }
 
 func TestBackendTasksShareTheContainerContract(t *testing.T) {
@@ -147,7 +150,7 @@ func TestBackendTasksShareTheContainerContract(t *testing.T) {
 			}
 			roles = append(roles, mustJSON([]interface{}{p["TaskRoleArn"], p["ExecutionRoleArn"]}))
 			c := containerOf(t, p, "backend")
-			env := containerEnv(t, s.Compute.Stack, "backend")
+			env := envOf(t, c)
 			if env["WORKERS"] != "6" || env["PORT"] != "8000" || env["STAGE"] != cfg.Stage {
 				t.Errorf("%s: environment %v", family, env)
 			}
@@ -166,8 +169,8 @@ func TestBackendTasksShareTheContainerContract(t *testing.T) {
 					t.Errorf("%s: secret %s comes from %q, want the %s secret", family, name, secrets[name], from)
 				}
 			}
-			if c["ReadonlyRootFilesystem"] != true || c["Privileged"] != false || c["User"] != "1000" {
-				t.Errorf("%s: hardening: readonly %v privileged %v user %v", family, c["ReadonlyRootFilesystem"], c["Privileged"], c["User"])
+			if c["User"] != "1000" { // the rest of the hardening: TestEveryContainerIsHardened
+				t.Errorf("%s: runs as user %v, want 1000", family, c["User"])
 			}
 			// The image tag is a parameter, never a literal: no `latest`, and no template change per image.
 			if img := mustJSON(c["Image"]); !strings.Contains(img, `/h2o-backend:",{"Ref":"`+param+`"}`) {
@@ -190,6 +193,36 @@ func TestBackendTasksShareTheContainerContract(t *testing.T) {
 				"LogGroupName": "/aws/ecs/h2o-backend-" + cfg.Stage, "RetentionInDays": cfg.LogRetentionDays})
 		})
 	})
+}
+
+// readOnlyRootExempt are the containers that keep a writable root filesystem (Security Hub ECS.5 asks for a read-only
+// one), with the reason.
+var readOnlyRootExempt = map[string]string{
+	"xray-daemon": "AWS's X-Ray daemon image is not documented to run on a read-only root; non-essential, non-root",
+}
+
+func TestEveryContainerIsHardened(t *testing.T) {
+	// GIVEN every container of every task definition of the app WHEN read THEN none is privileged, only a
+	// non-essential init container runs as root, and each has a read-only root filesystem unless exempted above
+	containers := 0
+	for _, stack := range appStacks() {
+		for id, task := range resources(t, stack, "AWS::ECS::TaskDefinition") {
+			for _, c := range optMaps(t, task, "Properties.ContainerDefinitions") {
+				containers++
+				name := fmt.Sprint(c["Name"])
+				root := c["User"] == nil || c["User"] == "0" || c["User"] == "root"
+				if c["Privileged"] == true || (root && c["Essential"] != false) {
+					t.Errorf("%s %s %s: privileged %v, user %v, essential %v", *stack.StackName(), id, name, c["Privileged"], c["User"], c["Essential"])
+				}
+				if _, exempt := readOnlyRootExempt[name]; c["ReadonlyRootFilesystem"] != true && !exempt {
+					t.Errorf("%s %s %s: writable root filesystem", *stack.StackName(), id, name)
+				}
+			}
+		}
+	}
+	if containers == 0 {
+		t.Error("no container found")
+	}
 }
 
 // TestEveryNonRootContainerCanWriteItsScratchVolumes: ECS creates bind-mount volumes owned by root with mode
@@ -292,31 +325,62 @@ func TestDevScalesToZeroOffHours(t *testing.T) {
 }
 
 func TestIamIsScopedToTheStagesResources(t *testing.T) {
-	// GIVEN each stage WHEN compute's policies are read THEN no statement grants all actions, S3 only on the PDF
-	// bucket, and "*" only for actions without resource-level permissions
-	forEachStage(t, func(t *testing.T, s *H2oStage, _ *config.Config) {
-		for id, pol := range resources(t, s.Compute.Stack, "AWS::IAM::Policy") {
-			for _, st := range atMaps(t, pol, "Properties.PolicyDocument.Statement") {
-				actions, resource := mustJSON(st["Action"]), mustJSON(st["Resource"])
-				if resource == `"*"` {
-					// Only actions AWS offers no resource-level permission for may use "*" (the log-delivery ones:
-					// Step Functions developer guide, "IAM policies for logging to CloudWatch Logs").
-					for _, a := range atStrings(t, st, "Action") {
-						if a != "ecr:GetAuthorizationToken" && !logDeliveryActions[a] && !strings.HasPrefix(a, "ssmmessages:") &&
-							!strings.HasPrefix(a, "xray:") {
-							t.Errorf("%s grants %s on *", id, a)
+	// GIVEN every stack of each build WHEN every policy statement (managed, attached or inline) is read THEN none
+	// grants all actions, "*" resources only for actions without resource-level permissions, and compute's S3
+	// access only on the PDF bucket
+	forEachBuild(t, func(t *testing.T, s *H2oStage, _ *config.Config) {
+		statements := 0
+		for _, stack := range s.Stacks() {
+			for id, sts := range policyStatements(t, stack) {
+				for _, st := range sts {
+					statements++
+					actions, resource := mustJSON(st["Action"]), mustJSON(st["Resource"])
+					if resource == `"*"` {
+						// Only actions AWS offers no resource-level permission for may use "*" (the log-delivery ones:
+						// Step Functions developer guide, "IAM policies for logging to CloudWatch Logs").
+						for _, a := range list(st["Action"]) {
+							if !wildcardOnly(fmt.Sprint(a)) {
+								t.Errorf("%s %s grants %s on *", *stack.StackName(), id, a)
+							}
 						}
 					}
-				}
-				if strings.Contains(actions, "s3:") && !strings.Contains(resource, "PdfBucket") {
-					t.Errorf("%s grants S3 beyond the PDF bucket: %s on %s", id, actions, resource)
-				}
-				if strings.Contains(actions, `"s3:*"`) || strings.Contains(actions, `"*"`) {
-					t.Errorf("%s grants all actions: %s", id, actions)
+					if stack == s.Compute.Stack && strings.Contains(actions, "s3:") && !strings.Contains(resource, "PdfBucket") {
+						t.Errorf("%s grants S3 beyond the PDF bucket: %s on %s", id, actions, resource)
+					}
+					if strings.Contains(actions, `:*"`) || strings.Contains(actions, `"*"`) {
+						t.Errorf("%s %s grants all actions: %s", *stack.StackName(), id, actions)
+					}
 				}
 			}
 		}
+		if statements == 0 {
+			t.Error("no policy statement found")
+		}
 	})
+}
+
+// wildcardOnly: the actions of the app that have no resource-level permissions, so "*" is their only resource.
+func wildcardOnly(action string) bool {
+	return action == "ecr:GetAuthorizationToken" || logDeliveryActions[action] ||
+		strings.HasPrefix(action, "ssmmessages:") || strings.HasPrefix(action, "xray:")
+}
+
+// policyStatements are the statements of every policy of a stack: AWS::IAM::Policy, AWS::IAM::ManagedPolicy and
+// a role's inline Policies, by resource logical ID.
+func policyStatements(t *testing.T, stack awscdk.Stack) map[string][]map[string]interface{} {
+	t.Helper()
+	out := map[string][]map[string]interface{}{}
+	for id, r := range allResources(t, stack) {
+		switch r["Type"] {
+		case "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy":
+			out[id] = atMaps(t, r, "Properties.PolicyDocument.Statement")
+		case "AWS::IAM::Role":
+			for _, inline := range optMaps(t, r, "Properties.Policies") {
+				out[id] = append(out[id], atMaps(t, inline, "PolicyDocument.Statement")...)
+			}
+		}
+	}
+	return out
 }
 
 func TestLoadBalancerIsInternal(t *testing.T) {
@@ -349,48 +413,23 @@ func TestLoadBalancerIsInternal(t *testing.T) {
 func TestLoadBalancerAdmitsOnlyCloudFront(t *testing.T) {
 	// GIVEN dev, prod and the variant WHEN the ALB's security group is read THEN its one ingress rule is CloudFront's
 	// prefix list on the listener's port
-	for _, s := range []*H2oStage{built["dev"], built["prod"], withDomain} {
-		t.Run(*s.Node().Path(), func(t *testing.T) {
-			port := 80.0
-			if s.Compute.OriginHTTPS {
-				port = 443
-			}
-			want := map[string]interface{}{"IpProtocol": "tcp", "FromPort": port, "ToPort": port,
-				"SourcePrefixListId": mustLoad("prod", nil).CloudFrontPrefixListID}
-			lbSG := s.Compute.BackendService.LoadBalancer().Connections().SecurityGroups()
-			id := logicalIDOf(t, s.Compute.Stack, (*lbSG)[0].Node().DefaultChild())
-			rules := ingressRules(t, s.Compute.Stack)[id]
-			if len(rules) != 1 {
-				t.Fatalf("the load balancer's security group has %d ingress rules, want 1: %v", len(rules), rules)
-			}
-			for k, v := range want {
-				if !jsonEqual(rules[0][k], v) {
-					t.Errorf("ingress %s = %v, want %v (rule %v)", k, rules[0][k], v, rules[0])
-				}
-			}
-		})
-	}
-}
-
-// ingressRules lists the ingress rules of every security group of a stack, inline or as separate resources, by
-// the group's logical ID ("import:<expression>" for a group of another stack).
-func ingressRules(t *testing.T, stack awscdk.Stack) map[string][]map[string]interface{} {
-	t.Helper()
-	out := map[string][]map[string]interface{}{}
-	for id, r := range allResources(t, stack) {
-		p := props(r)
-		switch r["Type"] {
-		case "AWS::EC2::SecurityGroup":
-			out[id] = append(out[id], optMaps(t, r, "Properties.SecurityGroupIngress")...)
-		case "AWS::EC2::SecurityGroupIngress":
-			group := "import:" + mustJSON(p["GroupId"])
-			if _, ok := lookup(p, "GroupId.Fn::GetAtt.0"); ok {
-				group = atString(t, p, "GroupId.Fn::GetAtt.0")
-			}
-			out[group] = append(out[group], p)
+	forEachBuild(t, func(t *testing.T, s *H2oStage, _ *config.Config) {
+		port := 80.0
+		if s.Compute.OriginHTTPS {
+			port = 443
 		}
-	}
-	return out
+		want := map[string]interface{}{"IpProtocol": "tcp", "FromPort": port, "ToPort": port,
+			"SourcePrefixListId": mustLoad("prod", nil).CloudFrontPrefixListID}
+		rules := ingressRules(t, s.Compute.Stack)[securityGroupID(t, s.Compute.Stack, s.Compute.BackendService.LoadBalancer().Connections())]
+		if len(rules) != 1 {
+			t.Fatalf("the load balancer's security group has %d ingress rules, want 1: %v", len(rules), rules)
+		}
+		for k, v := range want {
+			if !jsonEqual(rules[0][k], v) {
+				t.Errorf("ingress %s = %v, want %v (rule %v)", k, rules[0][k], v, rules[0])
+			}
+		}
+	})
 }
 
 // TestSecurityGroupsFitTheRuleQuota: a security group holds 60 inbound rules, and a rule naming a managed prefix
@@ -482,24 +521,23 @@ func TestComputeOutputsWhatRunTaskNeeds(t *testing.T) {
 func TestTimeoutsFormOneChain(t *testing.T) {
 	// GIVEN dev, prod and the variant WHEN the timeouts of CloudFront, the ALB, the target group and the app are read
 	// THEN each outlives the one before it
-	for _, s := range []*H2oStage{built["dev"], built["prod"], withDomain} {
-		t.Run(*s.Node().Path(), func(t *testing.T) {
-			origin := atMap(t, distributionConfig(t, s), "Origins.0")
-			vpcOrigin, _ := origin["VpcOriginConfig"].(map[string]interface{})
-			read, keepalive := number(vpcOrigin["OriginReadTimeout"]), number(vpcOrigin["OriginKeepaliveTimeout"])
-			_, lb := only(t, s.Compute.Stack, "AWS::ElasticLoadBalancingV2::LoadBalancer")
-			idle := number(keyValue(props(lb)["LoadBalancerAttributes"], "idle_timeout.timeout_seconds"))
-			_, tg := only(t, s.Compute.Stack, "AWS::ElasticLoadBalancingV2::TargetGroup")
-			drain := number(keyValue(props(tg)["TargetGroupAttributes"], "deregistration_delay.timeout_seconds"))
-			env := containerEnv(t, s.Compute.Stack, "backend")
-			if read != 60 || read != number(env["REQUEST_TIMEOUT_SECONDS"]) {
-				t.Errorf("origin read timeout %v, REQUEST_TIMEOUT_SECONDS %v: want both requestTimeoutSeconds (60)", read, env["REQUEST_TIMEOUT_SECONDS"])
-			}
-			if !(idle > read && idle > keepalive && drain >= read && number(env["KEEPALIVE_SECONDS"]) > idle && keepalive > 0) {
-				t.Errorf("chain broken: read %v, keep-alive %v, ALB idle %v, drain %v, app keep-alive %v", read, keepalive, idle, drain, env["KEEPALIVE_SECONDS"])
-			}
-		})
-	}
+	forEachBuild(t, func(t *testing.T, s *H2oStage, _ *config.Config) {
+		origin := atMap(t, distributionConfig(t, s), "Origins.0")
+		vpcOrigin := atMap(t, origin, "VpcOriginConfig")
+		read, keepalive := number(vpcOrigin["OriginReadTimeout"]), number(vpcOrigin["OriginKeepaliveTimeout"])
+		_, lb := only(t, s.Compute.Stack, "AWS::ElasticLoadBalancingV2::LoadBalancer")
+		idle := number(keyValue(props(lb)["LoadBalancerAttributes"], "idle_timeout.timeout_seconds"))
+		_, tg := only(t, s.Compute.Stack, "AWS::ElasticLoadBalancingV2::TargetGroup")
+		drain := number(keyValue(props(tg)["TargetGroupAttributes"], "deregistration_delay.timeout_seconds"))
+		service := taskDefinition(t, s.Compute.Stack, Names{*s.StageName()}.TaskFamily())
+		env := envOf(t, containerOf(t, service, "backend"))
+		if read != 60 || read != number(env["REQUEST_TIMEOUT_SECONDS"]) {
+			t.Errorf("origin read timeout %v, REQUEST_TIMEOUT_SECONDS %v: want both requestTimeoutSeconds (60)", read, env["REQUEST_TIMEOUT_SECONDS"])
+		}
+		if !(idle > read && idle > keepalive && drain >= read && number(env["KEEPALIVE_SECONDS"]) > idle && keepalive > 0) {
+			t.Errorf("chain broken: read %v, keep-alive %v, ALB idle %v, drain %v, app keep-alive %v", read, keepalive, idle, drain, env["KEEPALIVE_SECONDS"])
+		}
+	})
 }
 
 var logDeliveryActions = map[string]bool{"logs:DescribeLogGroups": true, "logs:CreateLogDelivery": true, "logs:GetLogDelivery": true,
@@ -511,44 +549,42 @@ var logDeliveryActions = map[string]bool{"logs:DescribeLogGroups": true, "logs:C
 func TestEverySecretChangeRedeploysTheService(t *testing.T) {
 	// GIVEN dev, prod and the variant WHEN the secret-change rule is read THEN it watches every secret any container
 	// reads and starts the redeploying state machine
-	for _, s := range []*H2oStage{built["dev"], built["prod"], withDomain} {
-		t.Run(*s.Node().Path(), func(t *testing.T) {
-			_, rule := only(t, s.Compute.Stack, "AWS::Events::Rule")
-			pattern := atMap(t, rule, "Properties.EventPattern")
-			if !jsonEqual(pattern["source"], []interface{}{"aws.secretsmanager"}) || !jsonEqual(pattern["detail-type"], []interface{}{"Secret Label Updated"}) ||
-				!jsonEqual(pattern["detail"], map[string]interface{}{"labelUpdated": []interface{}{"AWSCURRENT"}}) {
-				t.Errorf("rule pattern %v", pattern)
-			}
-			watched := mustJSON(pattern["resources"])
-			read := 0
-			for _, task := range resources(t, s.Compute.Stack, "AWS::ECS::TaskDefinition") {
-				for _, c := range optMaps(t, task, "Properties.ContainerDefinitions") {
-					for _, sec := range optMaps(t, c, "Secrets") {
-						read++
-						// ValueFrom is the secret's ARN, or Fn::Join of it and ":<json key>::".
-						from := sec["ValueFrom"]
-						if _, ok := lookup(sec, "ValueFrom.Fn::Join"); ok {
-							from = at(t, sec, "ValueFrom.Fn::Join.1.0")
-						}
-						if !strings.Contains(watched, mustJSON(from)) {
-							t.Errorf("%v reads %s, which the rule does not watch", sec["Name"], mustJSON(from))
-						}
+	forEachBuild(t, func(t *testing.T, s *H2oStage, _ *config.Config) {
+		_, rule := only(t, s.Compute.Stack, "AWS::Events::Rule")
+		pattern := atMap(t, rule, "Properties.EventPattern")
+		if !jsonEqual(pattern["source"], []interface{}{"aws.secretsmanager"}) || !jsonEqual(pattern["detail-type"], []interface{}{"Secret Label Updated"}) ||
+			!jsonEqual(pattern["detail"], map[string]interface{}{"labelUpdated": []interface{}{"AWSCURRENT"}}) {
+			t.Errorf("rule pattern %v", pattern)
+		}
+		watched := mustJSON(pattern["resources"])
+		read := 0
+		for _, task := range resources(t, s.Compute.Stack, "AWS::ECS::TaskDefinition") {
+			for _, c := range optMaps(t, task, "Properties.ContainerDefinitions") {
+				for _, sec := range optMaps(t, c, "Secrets") {
+					read++
+					// ValueFrom is the secret's ARN, or Fn::Join of it and ":<json key>::".
+					from := sec["ValueFrom"]
+					if _, ok := lookup(sec, "ValueFrom.Fn::Join"); ok {
+						from = at(t, sec, "ValueFrom.Fn::Join.1.0")
+					}
+					if !strings.Contains(watched, mustJSON(from)) {
+						t.Errorf("%v reads %s, which the rule does not watch", sec["Name"], mustJSON(from))
 					}
 				}
 			}
-			if read == 0 {
-				t.Error("no secret read: the test checks nothing")
+		}
+		if read == 0 {
+			t.Error("no secret read: the test checks nothing")
+		}
+		_, machine := only(t, s.Compute.Stack, "AWS::StepFunctions::StateMachine")
+		definition := mustJSON(props(machine)["DefinitionString"])
+		for _, want := range []string{`:states:::aws-sdk:ecs:updateService`, `ForceNewDeployment\":true`, `BackendService`} {
+			if !strings.Contains(definition, want) {
+				t.Errorf("state machine lacks %s: %s", want, definition)
 			}
-			_, machine := only(t, s.Compute.Stack, "AWS::StepFunctions::StateMachine")
-			definition := mustJSON(props(machine)["DefinitionString"])
-			for _, want := range []string{`:states:::aws-sdk:ecs:updateService`, `ForceNewDeployment\":true`, `BackendService`} {
-				if !strings.Contains(definition, want) {
-					t.Errorf("state machine lacks %s: %s", want, definition)
-				}
-			}
-			if !strings.Contains(mustJSON(props(rule)["Targets"]), "RedeployOnSecretChange") {
-				t.Errorf("the rule does not start the state machine: %v", props(rule)["Targets"])
-			}
-		})
-	}
+		}
+		if !strings.Contains(mustJSON(props(rule)["Targets"]), "RedeployOnSecretChange") {
+			t.Errorf("the rule does not start the state machine: %v", props(rule)["Targets"])
+		}
+	})
 }

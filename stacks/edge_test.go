@@ -11,7 +11,8 @@ import (
 	"h2o-infra/config"
 )
 
-// Managed policy IDs AWS publishes for CloudFront.
+// Managed policy IDs AWS publishes for CloudFront (CloudFront developer guide, "Use managed cache policies" and
+// "Use managed origin request policies").
 const (
 	cachingDisabledPolicy = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
 	allViewerPolicy       = "216adef6-5c7f-47e4-b989-5492eafa07d3"
@@ -58,12 +59,6 @@ func TestOnlyCloudFrontReachesTheAlb(t *testing.T) {
 					"OriginProtocolPolicy": "http-only",
 				})})
 		})
-		// AND nothing in compute faces the internet (TestLoadBalancerAdmitsOnlyCloudFront checks the ALB's rule).
-		for id, sg := range resources(t, s.Compute.Stack, "AWS::EC2::SecurityGroup") {
-			if strings.Contains(mustJSON(props(sg)["SecurityGroupIngress"]), "0.0.0.0/0") {
-				t.Errorf("%s is open to the internet", id)
-			}
-		}
 	})
 }
 

@@ -5,19 +5,19 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/cxapi"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
 	"h2o-infra/config"
 	"h2o-infra/internal/cdkcontext"
+	"h2o-infra/internal/cfnpath"
 )
 
 // The app is synthesized once for the whole package (one jsii process, one synth); tests share it.
@@ -26,13 +26,16 @@ var (
 	ci       *CiStack
 	outdir   string
 	template = map[awscdk.Stack]assertions.Template{}
+	// templateJSONs caches templateJSON.
+	templateJSONs = map[awscdk.Stack]map[string]interface{}{}
 	// assemblies are what the two Synth calls returned: their stacks' messages are the annotations.
 	assemblies []cxapi.CloudAssembly
 	// ciImported is h2o-ci importing an existing GitHub OIDC provider (githubOidcProviderArn).
 	ciImported *CiStack
 	// withDomain is prod with every option on (custom domain, Amplify frontend, Slack, WAF in count mode):
 	// the listener, certificate, DNS, frontend and WAF-mode variants.
-	withDomain *H2oStage
+	withDomain       *H2oStage
+	withDomainConfig *config.Config
 )
 
 const importedOidcArn = "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"
@@ -66,8 +69,8 @@ func TestMain(m *testing.M) {
 		assemblies = append(assemblies, app.Synth(nil))
 		// The variant is its own App: stage names must be unique within one.
 		variantApp := awscdk.NewApp(&awscdk.AppProps{Context: cdkJSONContext(), Outdir: jsii.String(filepath.Join(dir, "variant"))})
-		variant := mustLoad("prod", variantContext)
-		withDomain = NewH2oStage(variantApp, variant)
+		withDomainConfig = mustLoad("prod", variantContext)
+		withDomain = NewH2oStage(variantApp, withDomainConfig)
 		imported, err := config.LoadCI(sources(map[string]string{"ci.githubOidcProviderArn": importedOidcArn,
 			"ci.backendRepository": "h2o-allegiant/backend"}))
 		if err != nil {
@@ -122,6 +125,16 @@ func tmpl(stack awscdk.Stack) assertions.Template {
 	return t
 }
 
+// templateJSON is a stack's template as plain JSON values, read once through jsii and shared: read, never change it.
+func templateJSON(stack awscdk.Stack) map[string]interface{} {
+	if j, ok := templateJSONs[stack]; ok {
+		return j
+	}
+	j := *tmpl(stack).ToJSON()
+	templateJSONs[stack] = j
+	return j
+}
+
 // expect runs one assertions call; a failed assertion panics in Go, so the panic becomes t.Errorf and the
 // other assertions of the test still run.
 func expect(t *testing.T, what string, assert func()) {
@@ -143,6 +156,12 @@ func forEachStage(t *testing.T, f func(t *testing.T, s *H2oStage, cfg *config.Co
 	}
 }
 
+// forEachBuild runs f as a subtest per built stage: dev, prod and the all-options variant of prod.
+func forEachBuild(t *testing.T, f func(t *testing.T, s *H2oStage, cfg *config.Config)) {
+	forEachStage(t, f)
+	t.Run("variant", func(t *testing.T) { f(t, withDomain, withDomainConfig) })
+}
+
 // resources returns the template's resources of one type, by logical ID, as plain Go maps.
 func resources(t *testing.T, stack awscdk.Stack, typ string) map[string]map[string]interface{} {
 	t.Helper()
@@ -152,6 +171,21 @@ func resources(t *testing.T, stack awscdk.Stack, typ string) map[string]map[stri
 		out[id] = *r
 	}
 	return out
+}
+
+// resourceOf is the template resource of a construct (an L1, or an L2's default child); the test fails naming
+// the logical ID when the stack has no such resource.
+func resourceOf(t *testing.T, stack awscdk.Stack, c constructs.IConstruct) map[string]interface{} {
+	t.Helper()
+	if child := c.Node().DefaultChild(); child != nil {
+		c = child
+	}
+	id := logicalIDOf(t, stack, c)
+	r, ok := allResources(t, stack)[id]
+	if !ok {
+		t.Fatalf("%s has no resource %s", *stack.StackName(), id)
+	}
+	return r
 }
 
 // logicalIDOf is the logical ID of an L1 construct (an L2's Node().DefaultChild()).
@@ -178,45 +212,14 @@ func props(r map[string]interface{}) map[string]interface{} {
 // ("Properties.DistributionConfig.Origins.0.VpcOriginConfig"); the empty path is v itself. ok is false when a
 // step is missing.
 func lookup(v interface{}, path string) (found interface{}, ok bool) {
-	found, err := walk(v, path)
+	found, err := cfnpath.Walk(v, path)
 	return found, err == nil
-}
-
-// walk is lookup with the reason it stopped.
-func walk(v interface{}, path string) (interface{}, error) {
-	if path == "" {
-		return v, nil
-	}
-	segments := strings.Split(path, ".")
-	for i, seg := range segments {
-		here := strings.Join(segments[:i], ".")
-		if here == "" {
-			here = "the top"
-		}
-		switch x := v.(type) {
-		case map[string]interface{}:
-			next, ok := x[seg]
-			if !ok {
-				return nil, fmt.Errorf("no key %q at %s (keys %v)", seg, here, keys(x))
-			}
-			v = next
-		case []interface{}:
-			n, err := strconv.Atoi(seg)
-			if err != nil || n < 0 || n >= len(x) {
-				return nil, fmt.Errorf("no index %q at %s (a list of %d)", seg, here, len(x))
-			}
-			v = x[n]
-		default:
-			return nil, fmt.Errorf("want a map or a list at %s, got %T", here, v)
-		}
-	}
-	return v, nil
 }
 
 // at is the value at path (see lookup); a missing step fails the test with the path.
 func at(t *testing.T, v interface{}, path string) interface{} {
 	t.Helper()
-	found, err := walk(v, path)
+	found, err := cfnpath.Walk(v, path)
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
@@ -359,16 +362,6 @@ func keyValue(attrs interface{}, key string) interface{} {
 	return nil
 }
 
-// keys are a map's keys, sorted.
-func keys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
 // appStacks is every stack the tests synthesize: both stages, h2o-ci and the all-options variant.
 func appStacks() []awscdk.Stack {
 	var out []awscdk.Stack
@@ -381,7 +374,7 @@ func appStacks() []awscdk.Stack {
 // allResources returns every resource of a stack's template by logical ID.
 func allResources(t *testing.T, stack awscdk.Stack) map[string]map[string]interface{} {
 	t.Helper()
-	all := atMap(t, *tmpl(stack).ToJSON(), "Resources")
+	all := atMap(t, templateJSON(stack), "Resources")
 	out := map[string]map[string]interface{}{}
 	for id := range all {
 		out[id] = atMap(t, all, id)
@@ -446,22 +439,59 @@ func containerOf(t *testing.T, task map[string]interface{}, name string) map[str
 	return nil
 }
 
-// containerEnv is the environment of the named container of the stack's task definition(s).
-func containerEnv(t *testing.T, stack awscdk.Stack, name string) map[string]interface{} {
+// envOf is a container definition's environment, by name.
+func envOf(t *testing.T, container map[string]interface{}) map[string]interface{} {
 	t.Helper()
 	env := map[string]interface{}{}
-	for _, task := range resources(t, stack, "AWS::ECS::TaskDefinition") {
-		for _, c := range optMaps(t, task, "Properties.ContainerDefinitions") {
-			if c["Name"] == name {
-				for _, e := range optMaps(t, c, "Environment") {
-					env[fmt.Sprint(e["Name"])] = e["Value"]
-				}
-				return env
+	for _, e := range optMaps(t, container, "Environment") {
+		env[fmt.Sprint(e["Name"])] = e["Value"]
+	}
+	return env
+}
+
+// ingressRules lists the ingress rules of every security group of a stack, inline or as separate resources, by
+// the group's logical ID ("import:<expression>" for a group of another stack).
+func ingressRules(t *testing.T, stack awscdk.Stack) map[string][]map[string]interface{} {
+	t.Helper()
+	out := map[string][]map[string]interface{}{}
+	for id, r := range allResources(t, stack) {
+		p := props(r)
+		switch r["Type"] {
+		case "AWS::EC2::SecurityGroup":
+			out[id] = append(out[id], optMaps(t, r, "Properties.SecurityGroupIngress")...)
+		case "AWS::EC2::SecurityGroupIngress":
+			group := "import:" + mustJSON(p["GroupId"])
+			if _, ok := lookup(p, "GroupId.Fn::GetAtt.0"); ok {
+				group = atString(t, p, "GroupId.Fn::GetAtt.0")
+			}
+			out[group] = append(out[group], p)
+		}
+	}
+	return out
+}
+
+// roleStatements are the statements of every AWS::IAM::Policy of the stack attached to the role with that logical ID.
+func roleStatements(t *testing.T, stack awscdk.Stack, roleID string) []map[string]interface{} {
+	t.Helper()
+	var out []map[string]interface{}
+	for _, pol := range resources(t, stack, "AWS::IAM::Policy") {
+		for _, r := range list(props(pol)["Roles"]) {
+			if jsonEqual(r, map[string]interface{}{"Ref": roleID}) {
+				out = append(out, optMaps(t, pol, "Properties.PolicyDocument.Statement")...)
 			}
 		}
 	}
-	t.Errorf("no container %s in %s", name, *stack.StackName())
-	return env
+	return out
+}
+
+// securityGroupID is the logical ID of the one security group of a construct's connections.
+func securityGroupID(t *testing.T, stack awscdk.Stack, c awsec2.Connections) string {
+	t.Helper()
+	groups := *c.SecurityGroups()
+	if len(groups) != 1 {
+		t.Fatalf("%d security groups, want 1", len(groups))
+	}
+	return logicalIDOf(t, stack, groups[0].Node().DefaultChild())
 }
 
 // distributionConfig is the DistributionConfig of the stage's CloudFront distribution.
@@ -533,6 +563,7 @@ func TestSynthIsDeterministic(t *testing.T) {
 }
 
 func checkValidationReport(t *testing.T, dir string) {
+	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(dir, "validation-report.json"))
 	if err != nil {
 		t.Fatalf("no validation report (is @aws-cdk/core:validateAgainstDefaultRules on in cdk.json?): %v", err)
@@ -547,6 +578,9 @@ func checkValidationReport(t *testing.T, dir string) {
 	if err := json.Unmarshal(raw, &report); err != nil {
 		t.Fatal(err)
 	}
+	if len(report.PluginReports) == 0 {
+		t.Errorf("%s: the validation report has no plugin report", dir)
+	}
 	for _, p := range report.PluginReports {
 		// Warnings count too: each is fixed rather than left in the report.
 		if p.Conclusion != "success" || len(p.Violations) > 0 {
@@ -556,9 +590,9 @@ func checkValidationReport(t *testing.T, dir string) {
 }
 
 func TestCostAllocationTagsReachEveryStack(t *testing.T) {
-	// GIVEN every stack of each stage WHEN its taggable resources are read THEN each carries Project, Stage, Layer and
+	// GIVEN every stack of each build WHEN its taggable resources are read THEN each carries Project, Stage, Layer and
 	// ManagedBy
-	forEachStage(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
+	forEachBuild(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
 		for _, stack := range s.Stacks() {
 			want := map[string]string{"Project": "h2o", "Stage": cfg.Stage, "Layer": *stack.Node().Id(), "ManagedBy": "cdk"}
 			tagged := 0
@@ -579,33 +613,4 @@ func TestCostAllocationTagsReachEveryStack(t *testing.T) {
 			}
 		}
 	})
-}
-
-func TestWalkNamesTheStepItCannotTake(t *testing.T) {
-	// GIVEN template data WHEN a dotted path is walked THEN map keys and list indexes are followed, and a missing
-	// step or a value of the wrong shape is reported with where it stopped instead of panicking
-	var data interface{}
-	if err := json.Unmarshal([]byte(`{"Properties":{"Origins":[{"Id":"alb","Port":80}],"Name":"x"}}`), &data); err != nil {
-		t.Fatal(err)
-	}
-	for path, want := range map[string]interface{}{"": data, "Properties.Origins.0.Id": "alb", "Properties.Origins.0.Port": float64(80)} {
-		if got, err := walk(data, path); err != nil || !jsonEqual(got, want) {
-			t.Errorf("%q: got %v (%v), want %v", path, got, err, want)
-		}
-	}
-	for path, want := range map[string]string{
-		"Properties.Origin":        `no key "Origin" at Properties (keys [Name Origins])`,
-		"Properties.Origins.1":     `no index "1" at Properties.Origins (a list of 1)`,
-		"Properties.Origins.x":     `no index "x" at Properties.Origins (a list of 1)`,
-		"Properties.Name.First":    `want a map or a list at Properties.Name, got string`,
-		"Resources":                `no key "Resources" at the top (keys [Properties])`,
-		"Properties.Origins.0.Id.": `want a map or a list at Properties.Origins.0.Id, got string`,
-	} {
-		if _, err := walk(data, path); err == nil || err.Error() != want {
-			t.Errorf("%q: error %v, want %s", path, err, want)
-		}
-		if _, ok := lookup(data, path); ok {
-			t.Errorf("lookup(%q) is ok", path)
-		}
-	}
 }

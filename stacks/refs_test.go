@@ -1,7 +1,6 @@
 package stacks
 
 import (
-	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -22,7 +21,7 @@ func TestCrossStackReferencesAreStrongExceptTheNetworks(t *testing.T) {
 	// GIVEN every stack of the app WHEN its cross-stack references are read THEN only those to the network are weak
 	strong := 0
 	for _, stack := range appStacks() {
-		text := mustJSON(tmpl(stack).ToJSON())
+		text := mustJSON(templateJSON(stack))
 		for _, m := range weakRefRe.FindAllStringSubmatch(text, -1) {
 			if !strings.HasSuffix(m[1], "-network") {
 				t.Errorf("%s reads %s weakly (Fn::GetStackOutput): it would keep a replaced resource's old value", *stack.StackName(), m[1])
@@ -46,13 +45,9 @@ func TestCrossStackReferencesAreStrongExceptTheNetworks(t *testing.T) {
 // instead, so CloudFormation refuses compute's update while edge uses the export (the second lock next to the
 // review guard).
 func TestReplacingTheLoadBalancerIsRefusedWhileEdgeUsesIt(t *testing.T) {
-	dir, err := os.MkdirTemp("", "h2o-replaced-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	// GIVEN prod with its load balancer replaced
-	app := awscdk.NewApp(&awscdk.AppProps{Context: cdkJSONContext(), Outdir: jsii.String(dir)})
+	// GIVEN prod with its load balancer replaced (the validator off: TestMain's synth validates this code)
+	app := awscdk.NewApp(&awscdk.AppProps{Context: cdkJSONContext(), Outdir: jsii.String(t.TempDir()),
+		BuiltinCloudFormationValidation: jsii.Bool(false)})
 	replaced := NewH2oStage(app, mustLoad("prod", nil))
 	alb, ok := replaced.Compute.BackendService.LoadBalancer().Node().DefaultChild().(awscdk.CfnResource)
 	if !ok {
@@ -60,9 +55,9 @@ func TestReplacingTheLoadBalancerIsRefusedWhileEdgeUsesIt(t *testing.T) {
 	}
 	alb.AddPropertyOverride(jsii.String("Name"), jsii.String("h2o-prod-api-v2"))
 	// WHEN both are synthesized
-	before, after := mustJSON(tmpl(built["prod"].Edge.Stack).ToJSON()), mustJSON(tmpl(replaced.Edge.Stack).ToJSON())
+	before, after := mustJSON(templateJSON(built["prod"].Edge.Stack)), mustJSON(templateJSON(replaced.Edge.Stack))
 	// THEN compute changes, edge does not (the CDK skips it), and edge reads the ALB through compute's exports
-	if mustJSON(tmpl(built["prod"].Compute.Stack).ToJSON()) == mustJSON(tmpl(replaced.Compute.Stack).ToJSON()) {
+	if mustJSON(templateJSON(built["prod"].Compute.Stack)) == mustJSON(templateJSON(replaced.Compute.Stack)) {
 		t.Fatal("the variant did not change the load balancer")
 	}
 	if before != after {

@@ -119,7 +119,7 @@ func TestEverySettingChangesTheTemplateWhereItShould(t *testing.T) {
 	layer := func(s *H2oStage, name string) string {
 		for _, stack := range s.Stacks() {
 			if *stack.Node().Id() == name {
-				return mustJSON(tmpl(stack).ToJSON())
+				return mustJSON(templateJSON(stack))
 			}
 		}
 		t.Fatalf("no layer %s", name)

@@ -19,6 +19,8 @@ COST_DIFF_DIR := .build/cost-diff
 COST_DIFF_MD  ?=
 BASE_LABEL    ?= base
 HEAD_LABEL    ?= head
+# The labels reach cost-diff's recipe through its environment, not its text: a label may hold quotes or backticks.
+export BASE_LABEL HEAD_LABEL
 
 .PHONY: cost cost-diff cost-fixtures
 
@@ -33,7 +35,7 @@ cost-diff: deps
 	@if [ -n "$(BASE_OUT)$(HEAD_OUT)" ]; then \
 	  [ -f "$(BASE_OUT)/manifest.json" ] && [ -f "$(HEAD_OUT)/manifest.json" ] || \
 	    { echo "cost-diff: BASE_OUT and HEAD_OUT must both be synthesized cloud assemblies" >&2; exit 2; }; \
-	  base_out="$(BASE_OUT)"; head_out="$(HEAD_OUT)"; base_label="$(BASE_LABEL)"; head_label="$(HEAD_LABEL)"; \
+	  base_out="$(BASE_OUT)"; head_out="$(HEAD_OUT)"; base_label="$$BASE_LABEL"; head_label="$$HEAD_LABEL"; \
 	else \
 	  if [ -z "$(BASE)" ]; then echo "usage: make cost-diff BASE=<git-rev> | BASE_OUT=<dir> HEAD_OUT=<dir>" >&2; exit 2; fi; \
 	  rev=$$(git rev-parse --verify --quiet "$(BASE)^{commit}") || { echo "cost-diff: unknown revision '$(BASE)'" >&2; exit 2; }; \

@@ -84,7 +84,8 @@ type Diff struct {
 func Compare(base, head *Report) *Diff {
 	d := &Diff{Base: base, Head: head}
 	seen := map[string]bool{}
-	for _, name := range append(head.stageOrder(), base.stageOrder()...) {
+	names := append(append([]string{}, head.stageOrder()...), base.stageOrder()...)
+	for _, name := range names {
 		if seen[name] {
 			continue
 		}

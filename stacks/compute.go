@@ -120,6 +120,7 @@ func NewComputeStack(scope constructs.Construct, cfg *config.Config, network *Ne
 		jsii.String("CloudFront origin-facing (VPC origin)"))
 
 	configureHealthCheck(svc, cfg, c.Timeouts)
+	configureCircuitBreaker(svc, cfg)
 	// Database and cache admit the service only; the rules live here (consumer side) so there is no cycle.
 	svc.Service().Connections().AllowToDefaultPort(data.Database, jsii.String("backend to PostgreSQL"))
 	svc.Service().Connections().AllowTo(data.Cache.SecurityGroup, awsec2.Port_Tcp(jsii.Number(float64(data.Cache.Port))),

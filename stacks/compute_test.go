@@ -45,8 +45,11 @@ func TestBackendServiceDeploysWithoutDowntimeAndRollsBack(t *testing.T) {
 		}
 		for k, v := range map[string]interface{}{
 			"MinimumHealthyPercent": float64(100), "MaximumPercent": float64(200),
-			"DeploymentCircuitBreaker": map[string]interface{}{"Enable": true, "Rollback": true},
-			"Alarms":                   map[string]interface{}{"AlarmNames": wantAlarms, "Enable": true, "Rollback": true},
+			// CloudFormation's shape, capitalized (CloudFormation template reference, "AWS::ECS::Service
+			// DeploymentCircuitBreaker" and "ThresholdConfiguration"): a crash loop fails after the stage's count.
+			"DeploymentCircuitBreaker": map[string]interface{}{"Enable": true, "Rollback": true, "ResetOnHealthyTask": false,
+				"ThresholdConfiguration": map[string]interface{}{"Type": "COUNT", "Value": float64(cfg.DeployFailureThreshold)}},
+			"Alarms": map[string]interface{}{"AlarmNames": wantAlarms, "Enable": true, "Rollback": true},
 		} {
 			if !jsonEqual(deploy[k], v) {
 				t.Errorf("deployment %s = %v, want %v", k, deploy[k], v)

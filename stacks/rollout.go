@@ -63,6 +63,23 @@ func configureHealthCheck(svc awsecspatterns.ApplicationLoadBalancedFargateServi
 	svc.TargetGroup().SetAttribute(jsii.String("deregistration_delay.timeout_seconds"), jsii.String(fmt.Sprint(timeouts.Drain)))
 }
 
+// configureCircuitBreaker makes the circuit breaker fail (and roll back) a release after the stage's
+// deployFailureThreshold failed tasks, instead of ECS's default of half the desired count but at least 3 (ECS API
+// reference, "ThresholdConfiguration": COUNT uses the value itself, BOUNDED_PERCENT clamps to 3..200). With at
+// most minTasks failures a crash loop fails within the first tasks ECS starts (make timing: "crash loop rolled
+// back"). Failures add up over the deployment (ResetOnHealthyTask false; the default true restarts the count at
+// every healthy task: API reference, "DeploymentCircuitBreaker"), so a release where only some tasks crash fails
+// too. The L2 does not expose either field (aws-cdk-lib 2.276); the L1 has both since 2.262 (CfnService
+// DeploymentCircuitBreakerProperty): set through an override of the service's DeploymentConfiguration. An
+// override is written as given, so its keys are CloudFormation's ("Type", "Value"): the L1 property struct would
+// render jsii's camelCase ("type", "value"), which CloudFormation rejects.
+func configureCircuitBreaker(svc awsecspatterns.ApplicationLoadBalancedFargateService, cfg *config.Config) {
+	service := svc.Service().Node().DefaultChild().(awsecs.CfnService)
+	service.AddPropertyOverride(jsii.String("DeploymentConfiguration.DeploymentCircuitBreaker.ThresholdConfiguration"),
+		map[string]interface{}{"Type": "COUNT", "Value": cfg.DeployFailureThreshold})
+	service.AddPropertyOverride(jsii.String("DeploymentConfiguration.DeploymentCircuitBreaker.ResetOnHealthyTask"), jsii.Bool(false))
+}
+
 func deploymentAlarms(stack awscdk.Stack, cfg *config.Config, svc awsecspatterns.ApplicationLoadBalancedFargateService) (awscloudwatch.Alarm, awscloudwatch.Alarm, alarmSpecs) {
 	// Built in the stack that owns the ALB, from its full names.
 	m := albMetrics{svc.LoadBalancer().LoadBalancerFullName(), svc.TargetGroup().TargetGroupFullName()}

@@ -34,6 +34,11 @@ type Rollout struct {
 	DrainSeconds       float64 // deregistration_delay.timeout_seconds
 	DesiredCount       float64
 	CircuitBreaker     bool // enabled with rollback
+	// ThresholdType and ThresholdValue are the circuit breaker's ThresholdConfiguration (ECS's default when absent:
+	// BOUNDED_PERCENT 50); ResetOnHealthyTask restarts its failure count at each healthy task (default true).
+	ThresholdType      string
+	ThresholdValue     float64
+	ResetOnHealthyTask bool
 	Alarms             []Alarm
 }
 
@@ -64,6 +69,14 @@ func Read(template map[string]any) (Rollout, error) {
 	r.DesiredCount = num(cfnpath.Get(service, "Properties.DesiredCount"))
 	r.CircuitBreaker = cfnpath.Get(service, "Properties.DeploymentConfiguration.DeploymentCircuitBreaker.Enable") == true &&
 		cfnpath.Get(service, "Properties.DeploymentConfiguration.DeploymentCircuitBreaker.Rollback") == true
+	breaker := "Properties.DeploymentConfiguration.DeploymentCircuitBreaker."
+	r.ThresholdType, r.ThresholdValue, r.ResetOnHealthyTask = "BOUNDED_PERCENT", 50, true
+	if t := cfnpath.Get(service, breaker+"ThresholdConfiguration"); t != nil {
+		r.ThresholdType, r.ThresholdValue = fmt.Sprint(cfnpath.Get(t, "Type")), num(cfnpath.Get(t, "Value"))
+	}
+	if reset := cfnpath.Get(service, breaker+"ResetOnHealthyTask"); reset != nil {
+		r.ResetOnHealthyTask = reset == true
+	}
 	lbs, _ := cfnpath.Get(service, "Properties.LoadBalancers").([]any)
 	if len(lbs) != 1 {
 		return r, fmt.Errorf("the service has %d load balancer targets, want 1", len(lbs))
@@ -97,7 +110,7 @@ func Read(template map[string]any) (Rollout, error) {
 		r.Alarms = append(r.Alarms, a)
 	}
 	sort.Slice(r.Alarms, func(i, j int) bool { return r.Alarms[i].Name < r.Alarms[j].Name })
-	for _, v := range []float64{r.GraceSeconds, r.IntervalSeconds, r.HealthyThreshold, r.UnhealthyThreshold, r.DrainSeconds, r.DesiredCount} {
+	for _, v := range []float64{r.GraceSeconds, r.IntervalSeconds, r.HealthyThreshold, r.UnhealthyThreshold, r.DrainSeconds, r.DesiredCount, r.ThresholdValue} {
 		if v < 0 {
 			return r, fmt.Errorf("a rollout value is missing or not a literal: %+v", r)
 		}
@@ -129,7 +142,7 @@ type Report struct {
 	Window          float64 // how long ECS keeps watching the alarms after traffic moves: drain + bake
 	Detection       map[string]float64
 	MarkedUnhealthy float64 // earliest a failing target is out of service: the threshold-th failed check, the first at registration
-	FailureBudget   float64 // circuit breaker threshold: 0.5 × desired, at least 3, at most 200
+	FailureBudget   float64 // circuit breaker threshold: failed tasks before ECS fails the deployment (failureBudget)
 	CrashRollback   float64 // a deploy whose tasks never get healthy is rolled back by the circuit breaker
 }
 
@@ -146,12 +159,24 @@ func Model(r Rollout) Report {
 	// A check of an app that is still booting fails at once (connection refused), not after the timeout: the
 	// earliest verdict is the one a normal start must outlast.
 	rep.MarkedUnhealthy = (r.UnhealthyThreshold - 1) * r.IntervalSeconds
-	rep.FailureBudget = math.Min(200, math.Max(3, math.Ceil(0.5*r.DesiredCount)))
+	rep.FailureBudget = failureBudget(r)
 	// Each wave launches the desired count; a task that never answers is stopped once both ECS's grace period
 	// and the ALB's unhealthy verdict have passed.
 	waves := math.Ceil(rep.FailureBudget / math.Max(1, r.DesiredCount))
 	rep.CrashRollback = waves * (TaskLaunchSeconds + math.Max(r.GraceSeconds, rep.MarkedUnhealthy))
 	return rep
+}
+
+// failureBudget is the circuit breaker's threshold (ECS API reference, "ThresholdConfiguration"): COUNT is the
+// value itself; the percent types multiply it by the desired count, BOUNDED_PERCENT then clamps to 3..200.
+func failureBudget(r Rollout) float64 {
+	switch r.ThresholdType {
+	case "COUNT":
+		return math.Max(1, r.ThresholdValue)
+	case "UNBOUNDED_PERCENT":
+		return math.Max(1, math.Ceil(r.ThresholdValue/100*r.DesiredCount))
+	}
+	return math.Min(200, math.Max(3, math.Ceil(r.ThresholdValue/100*r.DesiredCount)))
 }
 
 // Targets are issue 13's: a healthy deploy done within 5 minutes of its tasks starting; a 5xx deploy detected
@@ -176,6 +201,8 @@ func (rep Report) Problems() []string {
 	}
 	if !rep.CircuitBreaker {
 		out = append(out, "the circuit breaker does not roll back a crash loop")
+	} else if rep.CrashRollback > 180 {
+		out = append(out, fmt.Sprintf("a crash loop is rolled back after %s, over 3 min", Duration(rep.CrashRollback)))
 	}
 	if len(rep.Alarms) == 0 {
 		out = append(out, "no deployment alarms")
@@ -205,9 +232,21 @@ func (rep Report) Markdown() string {
 	row("ECS watching after traffic moves", Duration(rep.Window), "D + bake (detection must end inside it)")
 	row("failing target marked unhealthy", Duration(rep.MarkedUnhealthy), fmt.Sprintf("(unhealthy threshold − 1) × interval = (%g − 1) × %g: the first check at registration, a refused connection fails at once (must exceed G)",
 		rep.UnhealthyThreshold, rep.IntervalSeconds))
-	row("circuit breaker budget", fmt.Sprintf("%g tasks", rep.FailureBudget), fmt.Sprintf("clamp(⌈0.5 × desired %g⌉, 3, 200) (ECS: deployment circuit breaker)", rep.DesiredCount))
-	row("crash loop rolled back", Duration(rep.CrashRollback), fmt.Sprintf("⌈budget ÷ desired⌉ × (launch %g + max(G, unhealthy))", TaskLaunchSeconds))
+	row("circuit breaker budget", fmt.Sprintf("%g tasks", rep.FailureBudget), budgetFormula(rep.Rollout)+fmt.Sprintf("; reset on a healthy task: %t", rep.ResetOnHealthyTask))
+	row("**crash loop rolled back**", "**"+Duration(rep.CrashRollback)+"**", fmt.Sprintf("⌈budget ÷ desired %g⌉ waves × (launch %g + max(G, unhealthy)) (target ≤ 3 min)", rep.DesiredCount, TaskLaunchSeconds))
 	return b.String()
+}
+
+// budgetFormula shows how the circuit breaker's threshold follows from the template (ECS API reference,
+// "ThresholdConfiguration"; the defaults when the template has none).
+func budgetFormula(r Rollout) string {
+	switch r.ThresholdType {
+	case "COUNT":
+		return fmt.Sprintf("COUNT %g (ECS: circuit breaker ThresholdConfiguration)", r.ThresholdValue)
+	case "UNBOUNDED_PERCENT":
+		return fmt.Sprintf("⌈%g %% × desired %g⌉ (UNBOUNDED_PERCENT)", r.ThresholdValue, r.DesiredCount)
+	}
+	return fmt.Sprintf("clamp(⌈%g %% × desired %g⌉, 3, 200) (BOUNDED_PERCENT, ECS's default)", r.ThresholdValue, r.DesiredCount)
 }
 
 // Duration renders seconds as "4 min 25 s".

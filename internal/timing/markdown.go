@@ -24,8 +24,8 @@ func (rep Report) Markdown() string {
 		rep.GraceSeconds, rep.HealthyThreshold, rep.IntervalSeconds))
 	if canary {
 		row("canary", fmt.Sprintf("%g %% for %s", rep.CanaryPercent, Duration(rep.CanaryBakeSeconds)), "CanaryPercent of the requests for CanaryBakeTimeInMinutes C (ECS: canary deployments)")
-		row("old tasks kept after all traffic moved", Duration(rep.BakeSeconds), "BakeTimeInMinutes B (ECS: deployment bake time)")
-		row("old tasks drained", Duration(rep.Drain), fmt.Sprintf("max(0, D − B) = max(0, %g − %g): requests they got started before B (ALB: deregistration delay D)", rep.DrainSeconds, rep.BakeSeconds))
+		row("old tasks kept after all traffic moved", Duration(rep.Bake-rep.CanaryBakeSeconds), fmt.Sprintf("B = max(BakeTimeInMinutes %s, alarms' Period × EvaluationPeriods) (ECS: deployment bake time)", Duration(rep.BakeSeconds)))
+		row("old tasks drained", Duration(rep.Drain), fmt.Sprintf("max(0, D − B) = max(0, %g − %g): their last request started before B (ALB: deregistration delay D)", rep.DrainSeconds, rep.Bake-rep.CanaryBakeSeconds))
 		row("**healthy deploy done**", "**"+Duration(rep.Done)+"**", "in service + C + B + drain (target ≤ 5 min)")
 	} else {
 		row("old tasks drained", Duration(rep.Drain), "deregistration delay D (ALB: deregistration delay)")

@@ -67,8 +67,11 @@ func Model(r Rollout) Report {
 		// while the old tasks still run (ECS developer guide, "Amazon ECS canary deployments"). The old tasks leave
 		// after the bake: the last request they got started BakeSeconds earlier, and a target with no request in
 		// flight completes its deregistration at once (ALB user guide, "Deregistration delay").
-		rep.Bake = r.CanaryBakeSeconds + r.BakeSeconds
-		rep.Drain = math.Max(0, r.DrainSeconds-r.BakeSeconds)
+		// ECS's alarm page also says it derives a bake from the alarms ("How CloudWatch alarms detect Amazon ECS
+		// deployment failures"): the longer of the two is taken.
+		bake := math.Max(r.BakeSeconds, rep.Bake)
+		rep.Bake = r.CanaryBakeSeconds + bake
+		rep.Drain = math.Max(0, r.DrainSeconds-bake)
 		rep.Window = rep.Bake
 		rep.Share = r.CanaryPercent / 100
 		rep.Restore = TrafficShiftSeconds

@@ -94,7 +94,7 @@ func TestCanaryBlastGrowsPastTheCanaryBake(t *testing.T) {
 		t.Errorf("blast %g", rep.BlastRadius)
 	}
 	never := now
-	never.Alarms = []Alarm{{"error-rate", 60, 3, 3, true}} // 240 s: past the 180 s window
+	never.CanaryBakeSeconds, never.BakeSeconds = 0, 0 // ECS watches 60 s (the alarm's own minute): detection 120 s is past it
 	rep := Model(never)
 	if !math.IsInf(rep.BlastRadius, 1) || !strings.Contains(strings.Join(rep.Problems(), "\n"), "detects a release answering 5xx while ECS watches") {
 		t.Errorf("a release detected after the window: blast %g, problems %v", rep.BlastRadius, rep.Problems())
@@ -171,5 +171,14 @@ func TestReadCanaryTemplate(t *testing.T) {
 	// GIVEN an alternate group that drains differently WHEN read THEN the model refuses it: the new tasks start there
 	if _, err := Read(canaryTemplate("300")); err == nil || !strings.Contains(err.Error(), "alternate target group") {
 		t.Errorf("a mismatched alternate group was read: %v", err)
+	}
+}
+
+// If ECS bakes for the alarms' own evaluation time and that is longer than BakeTimeInMinutes, the longer counts.
+func TestCanaryBakesAtLeastTheAlarmsEvaluationTime(t *testing.T) {
+	r := now
+	r.Alarms = []Alarm{{"error-rate", 60, 3, 1, true}} // 3 minutes evaluated
+	if rep := Model(r); rep.Bake != 120+180 || rep.Drain != 0 || rep.Window != 300 {
+		t.Errorf("bake %g, drain %g, window %g", rep.Bake, rep.Drain, rep.Window)
 	}
 }

@@ -35,11 +35,18 @@ type Config struct {
 	// balancer's verdict that long, and the ALB's health check is tuned so a task this slow is never marked unhealthy.
 	HealthCheckGraceSeconds int `json:"healthCheckGraceSeconds" doc:"longest normal start until /health answers; the ALB health check and the deploy alarms are tuned around it (10-80)"`
 	// ErrorRateMinRequests is the traffic (requests a minute) below which the deploy error-rate alarm does not judge.
-	ErrorRateMinRequests int  `json:"errorRateMinRequests" doc:"requests a minute below which the deployment error-rate alarm stays quiet (a few 5xx of a handful of requests is noise)"`
-	MinTasks             int  `json:"minTasks" doc:"autoscaling floor; prod keeps 2 so each AZ has a task"`
-	MaxTasks             int  `json:"maxTasks" doc:"autoscaling ceiling: the design's 3"`
-	FargateSpot          bool `json:"fargateSpot" doc:"tasks above onDemandBaseTasks run on Fargate Spot (~65 % cheaper; ECS replaces an interrupted task)"`
-	OnDemandBaseTasks    int  `json:"onDemandBaseTasks" doc:"with fargateSpot: tasks always kept on regular Fargate"`
+	ErrorRateMinRequests int `json:"errorRateMinRequests" doc:"requests a minute below which the deployment error-rate alarm stays quiet (a few 5xx of a handful of requests is noise)"`
+	// How a release replaces the running one (stacks/rollout.go, docs/performance.md): ECS's canary strategy sends
+	// CanaryPercent of the requests to the new tasks for CanaryBakeMinutes, then all of them, and keeps the old
+	// tasks DeployBakeMinutes more; DeployFailureThreshold failed tasks stop (and roll back) a release that crashes.
+	CanaryPercent          int  `json:"canaryPercent" doc:"share of requests (%) the new release gets first, while the deployment alarms judge it (1-50)"`
+	CanaryBakeMinutes      int  `json:"canaryBakeMinutes" doc:"minutes the canary share lasts before all traffic moves (1-60); the deployment alarms must detect within it"`
+	DeployBakeMinutes      int  `json:"deployBakeMinutes" doc:"minutes the old tasks are kept after all traffic moved, for an instant rollback (0-60)"`
+	DeployFailureThreshold int  `json:"deployFailureThreshold" doc:"failed tasks after which the circuit breaker rolls a release back (1-10); up to minTasks keeps it to the first tasks ECS starts"`
+	MinTasks               int  `json:"minTasks" doc:"autoscaling floor; prod keeps 2 so each AZ has a task"`
+	MaxTasks               int  `json:"maxTasks" doc:"autoscaling ceiling: the design's 3"`
+	FargateSpot            bool `json:"fargateSpot" doc:"tasks above onDemandBaseTasks run on Fargate Spot (~65 % cheaper; ECS replaces an interrupted task)"`
+	OnDemandBaseTasks      int  `json:"onDemandBaseTasks" doc:"with fargateSpot: tasks always kept on regular Fargate"`
 	// Off-hours schedule (EventBridge cron in ScheduleTimeZone): at ScaleDownCron the service scales to 0
 	// (and the database stops, if StopDatabaseOffHours); at ScaleUpCron both come back. "" = always on.
 	ScaleDownCron        string `json:"scaleDownCron" doc:"when the service scales to 0 tasks (EventBridge cron); empty = always on"`
@@ -134,6 +141,9 @@ func defaults(stage string) Config {
 		MaxTasks:                 3,
 		HealthCheckGraceSeconds:  60, // a Python app server with 6 workers boots well within it
 		ErrorRateMinRequests:     10,
+		CanaryPercent:            10,     // a tenth of the requests: enough for the error rate to judge, little for users to feel
+		CanaryBakeMinutes:        2,      // the deployment alarms detect within 2 minutes (1-minute datapoint + 1 minute of lag)
+		DeployBakeMinutes:        1,      // requests that started before all traffic moved finish on the old tasks
 		DBEngineVersion:          "17.6", // a minor RDS offers for new instances (cfn-lint warns on deprecated ones)
 		DBAllocatedStorageGiB:    20,
 		DBMaxAllocatedStorageGiB: 100,
@@ -158,7 +168,8 @@ var stageDefaults = map[string]func(*Config){
 		c.VPCCIDR = "10.10.0.0/16"
 		c.NatGateways = 0 // $33/month saved: tasks sit in public subnets with a public IP, admitting only the ALB.
 		c.MinTasks = 1
-		c.FargateSpot = true // dev tolerates an interrupted task: ~65 % off every task
+		c.DeployFailureThreshold = 1 // the one task ECS starts: a crash loop is rolled back after its first failure
+		c.FargateSpot = true         // dev tolerates an interrupted task: ~65 % off every task
 		// Nobody uses dev at night or at weekends: tasks scale to 0 and the database stops.
 		c.ScaleDownCron = "cron(0 20 ? * MON-FRI *)"
 		c.ScaleUpCron = "cron(0 8 ? * MON-FRI *)"
@@ -175,6 +186,7 @@ var stageDefaults = map[string]func(*Config){
 		c.VPCCIDR = "10.20.0.0/16"
 		c.NatGateways = 2 // one per AZ: an AZ outage does not cut the other AZ's egress.
 		c.MinTasks = 2
+		c.DeployFailureThreshold = 2 // both tasks of the first wave failed: one lost Spot task alone does not fail it
 		c.FargateSpot = true
 		// One task always on regular Fargate; the second (and any scale-out) on Spot. ECS replaces an
 		// interrupted Spot task, so both AZs keep a task except for the minutes a replacement takes.

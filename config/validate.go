@@ -120,6 +120,14 @@ func (c *Config) validateCompute(v *validator) {
 		strconv.Itoa(c.HealthCheckGraceSeconds), "10 to 80 seconds (the ALB's unhealthy threshold, at most 10 checks 10 s apart, must outlast it)")
 	v.check(c.ErrorRateMinRequests >= 1 && c.ErrorRateMinRequests <= 100000, "errorRateMinRequests",
 		strconv.Itoa(c.ErrorRateMinRequests), "1 to 100000 requests a minute")
+	v.check(c.CanaryPercent >= 1 && c.CanaryPercent <= 50, "canaryPercent", strconv.Itoa(c.CanaryPercent),
+		"1 to 50 percent (a canary is a minority of the requests)")
+	v.check(c.CanaryBakeMinutes >= 1 && c.CanaryBakeMinutes <= 60, "canaryBakeMinutes", strconv.Itoa(c.CanaryBakeMinutes),
+		"1 to 60 minutes")
+	v.check(c.DeployBakeMinutes >= 0 && c.DeployBakeMinutes <= 60, "deployBakeMinutes", strconv.Itoa(c.DeployBakeMinutes),
+		"0 to 60 minutes")
+	v.check(c.DeployFailureThreshold >= 1 && c.DeployFailureThreshold <= 10, "deployFailureThreshold",
+		strconv.Itoa(c.DeployFailureThreshold), "1 to 10 failed tasks")
 	v.check(c.MinTasks >= 1, "minTasks", strconv.Itoa(c.MinTasks), "at least 1")
 	v.check(c.MaxTasks >= c.MinTasks && c.MaxTasks <= 50, "maxTasks", strconv.Itoa(c.MaxTasks),
 		fmt.Sprintf("from minTasks (%d) to 50", c.MinTasks))

@@ -7,8 +7,8 @@
 # Keep the Makefile's default goal: this fragment is included before the Makefile's own first rule.
 TIMING_SAVED_GOAL := $(.DEFAULT_GOAL)
 
-# The last commit before the deploy alarms and health checks were tuned (issue 13).
-TIMING_BASE_REV ?= 4a28746
+# The last commit before canary deploys and the circuit breaker threshold (issue 23): its rolling deploy is "before".
+TIMING_BASE_REV ?= ccec4ab
 TIMING_DIR      := .build/timing
 
 .PHONY: timing

@@ -22,6 +22,9 @@ type ComputeStack struct {
 	awscdk.Stack
 	Cluster        awsecs.Cluster
 	BackendService awsecspatterns.ApplicationLoadBalancedFargateService
+	// AlternateTargetGroup is the service's second target group: ECS's canary deploys start the new tasks in
+	// whichever of the two holds none, then move the traffic (rollout.go).
+	AlternateTargetGroup awselasticloadbalancingv2.ApplicationTargetGroup
 	// ClusterName and ServiceName name the service (its metrics' dimensions); MinTasks..MaxTasks are its
 	// autoscaling bounds, and ScalesToZero says it has none running off hours.
 	ClusterName, ServiceName string
@@ -88,8 +91,9 @@ func NewComputeStack(scope constructs.Construct, cfg *config.Config, network *Ne
 		SecurityGroups:       &[]awsec2.ISecurityGroup{serviceSG},
 		AssignPublicIp:       jsii.Bool(network.AppSubnetsArePublic),
 		EnableExecuteCommand: jsii.Bool(true),
-		// Rolling, zero-downtime: new tasks start before old ones stop; a deployment that never gets healthy
-		// is rolled back by the circuit breaker, one that hurts users by the deployment alarms (rollout.go).
+		// New tasks start before old ones stop (the canary strategy starts them all beside the old ones: rollout.go);
+		// a deployment that never gets healthy is rolled back by the circuit breaker, one that hurts users by the
+		// deployment alarms.
 		MinHealthyPercent: jsii.Number(100),
 		MaxHealthyPercent: jsii.Number(200),
 		CircuitBreaker:    &awsecs.DeploymentCircuitBreaker{Enable: jsii.Bool(true), Rollback: jsii.Bool(true)},
@@ -119,14 +123,16 @@ func NewComputeStack(scope constructs.Construct, cfg *config.Config, network *Ne
 	alb.Connections().AllowFrom(awsec2.Peer_PrefixList(jsii.String(cfg.CloudFrontPrefixListID)), awsec2.Port_Tcp(jsii.Number(listenerPort)),
 		jsii.String("CloudFront origin-facing (VPC origin)"))
 
-	configureHealthCheck(svc, cfg, c.Timeouts)
+	configureTargetGroup(svc.TargetGroup(), cfg, c.Timeouts)
+	configureCircuitBreaker(svc, cfg)
+	c.AlternateTargetGroup = canaryDeployments(stack, cfg, network, svc, c.Timeouts)
 	// Database and cache admit the service only; the rules live here (consumer side) so there is no cycle.
 	svc.Service().Connections().AllowToDefaultPort(data.Database, jsii.String("backend to PostgreSQL"))
 	svc.Service().Connections().AllowTo(data.Cache.SecurityGroup, awsec2.Port_Tcp(jsii.Number(float64(data.Cache.Port))),
 		jsii.String("backend to Valkey"))
 	tasks.grantTaskRole()
 	autoscale(svc, cfg)
-	c.ErrorRateAlarm, c.UnhealthyHostsAlarm, c.DeploymentAlarms = deploymentAlarms(stack, cfg, svc)
+	c.ErrorRateAlarm, c.UnhealthyHostsAlarm, c.DeploymentAlarms = deploymentAlarms(stack, cfg, svc, c.AlternateTargetGroup)
 	redeployOnSecretChange(stack, cfg, svc.Service(), []*string{data.Database.Secret().SecretArn(),
 		data.AppSecret.SecretArn(), data.Cache.AuthSecret.SecretArn()})
 	computeOutputs(stack, cfg, c, network, task)
@@ -157,8 +163,7 @@ type RequestTimeouts struct {
 	// LoadBalancerIdle outlives both, so the ALB never closes a connection CloudFront is still waiting on or is
 	// about to reuse (a 502/504 at the edge otherwise).
 	LoadBalancerIdle int
-	// Drain is the deregistration delay: a request that started just before a task leaves still finishes, and
-	// ECS's bake window stays open long enough for the deployment alarms (rolloutDrainSeconds).
+	// Drain is the deregistration delay: a request that started just before a task leaves still finishes.
 	Drain int
 	// AppKeepalive is the backend's own keep-alive, longer than the ALB's idle timeout, as the ALB guide
 	// recommends ("Connection idle timeout"): otherwise the app may close a connection the ALB reuses (502).
@@ -167,8 +172,7 @@ type RequestTimeouts struct {
 
 func requestTimeouts(cfg *config.Config) RequestTimeouts {
 	t := cfg.RequestTimeoutSeconds
-	// The drain also keeps ECS's bake window open long enough for the deployment alarms (rolloutDrainSeconds).
-	return RequestTimeouts{Origin: t, OriginKeepalive: 5, LoadBalancerIdle: t + 5, Drain: max(t+5, rolloutDrainSeconds()), AppKeepalive: t + 10}
+	return RequestTimeouts{Origin: t, OriginKeepalive: 5, LoadBalancerIdle: t + 5, Drain: t + 5, AppKeepalive: t + 10}
 }
 
 func newLoadBalancer(stack awscdk.Stack, cfg *config.Config, network *NetworkStack, timeouts RequestTimeouts) awselasticloadbalancingv2.ApplicationLoadBalancer {
@@ -247,7 +251,9 @@ func computeOutputs(stack awscdk.Stack, cfg *config.Config, c *ComputeStack, net
 		"AssignPublicIp":             jsii.String(assign),
 		"LogGroupName":               jsii.String(c.LogGroupName),
 		"MigrationTaskDefinitionArn": c.MigrationTask.TaskDefinitionArn(),
-		"TargetGroupArn":             c.BackendService.TargetGroup().TargetGroupArn(),
+		// The service's two target groups: after each canary deploy the live tasks are in the other one.
+		"TargetGroupArn":          c.BackendService.TargetGroup().TargetGroupArn(),
+		"AlternateTargetGroupArn": c.AlternateTargetGroup.TargetGroupArn(),
 		// The autoscaling bounds, which scripts/deploy.sh restores when it wakes a stage scaled to 0 off hours.
 		"MinTasks": jsii.String(fmt.Sprint(cfg.MinTasks)),
 		"MaxTasks": jsii.String(fmt.Sprint(cfg.MaxTasks)),

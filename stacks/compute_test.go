@@ -45,8 +45,11 @@ func TestBackendServiceDeploysWithoutDowntimeAndRollsBack(t *testing.T) {
 		}
 		for k, v := range map[string]interface{}{
 			"MinimumHealthyPercent": float64(100), "MaximumPercent": float64(200),
-			"DeploymentCircuitBreaker": map[string]interface{}{"Enable": true, "Rollback": true},
-			"Alarms":                   map[string]interface{}{"AlarmNames": wantAlarms, "Enable": true, "Rollback": true},
+			// CloudFormation's shape, capitalized (CloudFormation template reference, "AWS::ECS::Service
+			// DeploymentCircuitBreaker" and "ThresholdConfiguration"): a crash loop fails after the stage's count.
+			"DeploymentCircuitBreaker": map[string]interface{}{"Enable": true, "Rollback": true, "ResetOnHealthyTask": false,
+				"ThresholdConfiguration": map[string]interface{}{"Type": "COUNT", "Value": float64(cfg.DeployFailureThreshold)}},
+			"Alarms": map[string]interface{}{"AlarmNames": wantAlarms, "Enable": true, "Rollback": true},
 		} {
 			if !jsonEqual(deploy[k], v) {
 				t.Errorf("deployment %s = %v, want %v", k, deploy[k], v)
@@ -108,18 +111,41 @@ func TestDeploymentAlarmsWatchErrorRateAndUnhealthyHosts(t *testing.T) {
 				t.Errorf("error-rate metrics lack %s: %s", want, expr)
 			}
 		}
+		// Unhealthy targets in either target group: a canary deploy starts the new tasks in the one without traffic.
 		unhealthy := props(resourceOf(t, s.Compute.Stack, s.Compute.UnhealthyHostsAlarm))
-		if unhealthy["MetricName"] != "UnHealthyHostCount" || unhealthy["Statistic"] != "Minimum" || unhealthy["Threshold"] != float64(1) ||
-			unhealthy["ComparisonOperator"] != "GreaterThanOrEqualToThreshold" || unhealthy["Period"] != float64(60) {
+		if unhealthy["Threshold"] != float64(1) || unhealthy["ComparisonOperator"] != "GreaterThanOrEqualToThreshold" ||
+			!strings.Contains(mustJSON(unhealthy["Metrics"]), `"Expression":"MAX([FILL(primary, 0), FILL(alternate, 0)])"`) {
 			t.Errorf("unhealthy-host alarm %v", unhealthy)
+		}
+		groups := map[string]bool{}
+		for _, m := range optMaps(t, unhealthy, "Metrics") {
+			if stat, ok := m["MetricStat"].(map[string]interface{}); ok {
+				if stat["Stat"] != "Minimum" || stat["Period"] != float64(60) || at(t, stat, "Metric.MetricName") != "UnHealthyHostCount" {
+					t.Errorf("unhealthy-host input %v", stat)
+				}
+				groups[atString(t, stat, "Metric.Dimensions.1.Value.Fn::GetAtt.0")] = true
+			}
+		}
+		for id := range resources(t, s.Compute.Stack, "AWS::ElasticLoadBalancingV2::TargetGroup") {
+			if !groups[id] {
+				t.Errorf("the unhealthy-host alarm does not watch target group %s (it watches %v)", id, groups)
+			}
+		}
+		// One 1-minute datapoint each: detection within the canary bake (make timing).
+		for _, alarm := range []map[string]interface{}{errorRate, unhealthy} {
+			if alarm["EvaluationPeriods"] != float64(1) || alarm["DatapointsToAlarm"] != float64(1) {
+				t.Errorf("%v: %v of %v datapoints", alarm["AlarmName"], alarm["DatapointsToAlarm"], alarm["EvaluationPeriods"])
+			}
 		}
 	})
 }
 
 // TestRolloutMeetsTheTimingTargets runs the deploy timing model (make timing) on every stage's synthesized
-// compute template: a healthy deploy is done within 5 minutes of its tasks starting, a deploy answering 5xx is
-// detected within 3 minutes and always inside ECS's bake window, a normal start is never marked unhealthy, and
-// a crash loop is rolled back by the circuit breaker. A later edit of any of these values cannot break it silently.
+// compute template: a healthy deploy is done within 5 minutes of its tasks starting; every deployment alarm
+// detects within 3 minutes and at least 30 s before ECS stops watching (metric lag assumed 60 s:
+// timing.MetricLagSeconds); a release answering 5xx has a blast radius of at most 1.0 (share of requests ×
+// minutes until the old release is back); a normal start is never marked unhealthy; a crash loop is rolled back by
+// the circuit breaker within 3 minutes. A later edit of any of these values cannot break it silently.
 func TestRolloutMeetsTheTimingTargets(t *testing.T) {
 	// GIVEN each compute template WHEN the timing model runs on it THEN it reports no problem
 	forEachBuild(t, func(t *testing.T, s *H2oStage, _ *config.Config) {
@@ -527,8 +553,12 @@ func TestTimeoutsFormOneChain(t *testing.T) {
 		read, keepalive := number(vpcOrigin["OriginReadTimeout"]), number(vpcOrigin["OriginKeepaliveTimeout"])
 		_, lb := only(t, s.Compute.Stack, "AWS::ElasticLoadBalancingV2::LoadBalancer")
 		idle := number(keyValue(props(lb)["LoadBalancerAttributes"], "idle_timeout.timeout_seconds"))
-		_, tg := only(t, s.Compute.Stack, "AWS::ElasticLoadBalancingV2::TargetGroup")
-		drain := number(keyValue(props(tg)["TargetGroupAttributes"], "deregistration_delay.timeout_seconds"))
+		drain := -1.0 // the shorter drain of the service's two target groups
+		for _, tg := range resources(t, s.Compute.Stack, "AWS::ElasticLoadBalancingV2::TargetGroup") {
+			if d := number(keyValue(props(tg)["TargetGroupAttributes"], "deregistration_delay.timeout_seconds")); drain < 0 || d < drain {
+				drain = d
+			}
+		}
 		service := taskDefinition(t, s.Compute.Stack, Names{*s.StageName()}.TaskFamily())
 		env := envOf(t, containerOf(t, service, "backend"))
 		if read != 60 || read != number(env["REQUEST_TIMEOUT_SECONDS"]) {

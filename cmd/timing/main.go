@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"maps"
+	"math"
 	"os"
 	"slices"
 	"strings"
@@ -48,6 +49,8 @@ func report(out, base, baseLabel string) (string, error) {
 	if base != "" {
 		runs = append([]struct{ label, dir string }{{baseLabel, base}}, runs...)
 	}
+	var detail strings.Builder
+	b.WriteString("\n| stage | revision | healthy deploy done | slowest detection | before ECS stops watching | 5xx blast radius | crash loop rolled back |\n|---|---|---:|---:|---:|---:|---:|\n")
 	for _, run := range runs {
 		reports, err := model(run.dir)
 		if err != nil {
@@ -55,15 +58,29 @@ func report(out, base, baseLabel string) (string, error) {
 		}
 		for _, stage := range slices.Sorted(maps.Keys(reports)) {
 			rep := reports[stage]
-			fmt.Fprintf(&b, "\n#### %s: %s (%s)\n\n%s", stage, run.label, run.dir, rep.Markdown())
+			slowest := 0.0
+			for _, d := range rep.Detection {
+				slowest = max(slowest, d)
+			}
+			blast := "not rolled back"
+			if !math.IsInf(rep.BlastRadius, 1) {
+				blast = fmt.Sprintf("%.2f", rep.BlastRadius)
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", stage, run.label, timing.Duration(rep.Done), timing.Duration(slowest),
+				timing.Duration(rep.Window-slowest), blast, timing.Duration(rep.CrashRollback))
+		}
+		for _, stage := range slices.Sorted(maps.Keys(reports)) {
+			rep := reports[stage]
+			fmt.Fprintf(&detail, "\n#### %s: %s (%s)\n\n%s", stage, run.label, run.dir, rep.Markdown())
 			if problems := rep.Problems(); len(problems) > 0 {
-				fmt.Fprintf(&b, "\nMisses the targets: %s.\n", strings.Join(problems, "; "))
+				fmt.Fprintf(&detail, "\nMisses the targets: %s.\n", strings.Join(problems, "; "))
 			} else {
-				b.WriteString("\nMeets every target.\n")
+				detail.WriteString("\nMeets every target.\n")
 			}
 		}
 	}
-	return b.String(), nil
+	b.WriteString("\nTargets: done ≤ 5 min, detection ≤ 3 min and ≥ 30 s before ECS stops watching, blast radius ≤ 1.0, crash loop ≤ 3 min.\n")
+	return b.String() + detail.String(), nil
 }
 
 // model reads, in each stage of an assembly, the one template with a service that has deployment alarms.

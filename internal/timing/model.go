@@ -1,19 +1,10 @@
-// Package timing models how long a rolling deploy of the backend service takes, and how fast a bad one is caught,
-// from the values in the compute stack's synthesized template (`make timing`, docs/performance.md). Every term
-// is a template value or a stated assumption; each formula names the AWS documentation it rests on.
 package timing
 
 import (
-	"errors"
 	"fmt"
 	"maps"
 	"math"
 	"slices"
-	"sort"
-	"strconv"
-	"strings"
-
-	"h2o-infra/internal/cfnpath"
 )
 
 // Assumptions: what no template holds.
@@ -23,140 +14,126 @@ const (
 	MetricLagSeconds = 60.0
 	// TaskLaunchSeconds: a Fargate task from placement to RUNNING (ENI, image pull). Typical, not guaranteed.
 	TaskLaunchSeconds = 60.0
+	// TrafficShiftSeconds: ECS moving a listener rule's weights back to the old tasks on a rollback (one
+	// ModifyRule call that the load balancer's nodes apply). Not published by AWS: an assumption.
+	TrafficShiftSeconds = 10.0
+	// DetectionMarginSeconds: a deployment alarm must detect this long before ECS stops watching (issue 23).
+	DetectionMarginSeconds = 30.0
 )
 
-// Rollout is what the compute template says about a deploy of its service.
-type Rollout struct {
-	GraceSeconds       float64 // HealthCheckGracePeriodSeconds: the budget of a normal start (the model's app start)
-	IntervalSeconds    float64 // target group health check interval
-	HealthyThreshold   float64
-	UnhealthyThreshold float64
-	DrainSeconds       float64 // deregistration_delay.timeout_seconds
-	DesiredCount       float64
-	CircuitBreaker     bool // enabled with rollback
-	Alarms             []Alarm
-}
-
-// Alarm is one deployment alarm of the service.
-type Alarm struct {
-	Name                                         string
-	PeriodSeconds, EvaluationPeriods, Datapoints float64
-}
-
-// ErrNoService: the template has no service with deployment alarms (another layer's stack).
-var ErrNoService = errors.New("no ECS service with deployment alarms")
-
-// Read finds the service that has deployment alarms in a compute template and reads its rollout settings.
-func Read(template map[string]any) (Rollout, error) {
-	resources, _ := template["Resources"].(map[string]any)
-	var r Rollout
-	var service map[string]any
-	for _, raw := range resources {
-		res, _ := raw.(map[string]any)
-		if res["Type"] == "AWS::ECS::Service" && cfnpath.Get(res, "Properties.DeploymentConfiguration.Alarms") != nil {
-			service = res
-		}
-	}
-	if service == nil {
-		return r, ErrNoService
-	}
-	r.GraceSeconds = num(cfnpath.Get(service, "Properties.HealthCheckGracePeriodSeconds"))
-	r.DesiredCount = num(cfnpath.Get(service, "Properties.DesiredCount"))
-	r.CircuitBreaker = cfnpath.Get(service, "Properties.DeploymentConfiguration.DeploymentCircuitBreaker.Enable") == true &&
-		cfnpath.Get(service, "Properties.DeploymentConfiguration.DeploymentCircuitBreaker.Rollback") == true
-	lbs, _ := cfnpath.Get(service, "Properties.LoadBalancers").([]any)
-	if len(lbs) != 1 {
-		return r, fmt.Errorf("the service has %d load balancer targets, want 1", len(lbs))
-	}
-	tg, _ := resources[refName(cfnpath.Get(lbs[0], "TargetGroupArn"))].(map[string]any)
-	if tg == nil {
-		return r, fmt.Errorf("the service's target group is not in this template")
-	}
-	r.IntervalSeconds = num(cfnpath.Get(tg, "Properties.HealthCheckIntervalSeconds"))
-	r.HealthyThreshold = num(cfnpath.Get(tg, "Properties.HealthyThresholdCount"))
-	r.UnhealthyThreshold = num(cfnpath.Get(tg, "Properties.UnhealthyThresholdCount"))
-	attrs, _ := cfnpath.Get(tg, "Properties.TargetGroupAttributes").([]any)
-	r.DrainSeconds = 300 // the ALB default when the attribute is absent (ALB user guide, "Deregistration delay")
-	for _, a := range attrs {
-		if cfnpath.Get(a, "Key") == "deregistration_delay.timeout_seconds" {
-			r.DrainSeconds = num(cfnpath.Get(a, "Value"))
-		}
-	}
-	names, _ := cfnpath.Get(service, "Properties.DeploymentConfiguration.Alarms.AlarmNames").([]any)
-	for _, n := range names {
-		alarm, _ := resources[refName(n)].(map[string]any)
-		if alarm == nil {
-			return r, fmt.Errorf("deployment alarm %v is not an alarm of this template", n)
-		}
-		a := Alarm{Name: fmt.Sprint(cfnpath.Get(alarm, "Properties.AlarmName")), PeriodSeconds: alarmPeriod(alarm),
-			EvaluationPeriods: num(cfnpath.Get(alarm, "Properties.EvaluationPeriods"))}
-		a.Datapoints = a.EvaluationPeriods
-		if m := cfnpath.Get(alarm, "Properties.DatapointsToAlarm"); m != nil {
-			a.Datapoints = num(m)
-		}
-		r.Alarms = append(r.Alarms, a)
-	}
-	sort.Slice(r.Alarms, func(i, j int) bool { return r.Alarms[i].Name < r.Alarms[j].Name })
-	for _, v := range []float64{r.GraceSeconds, r.IntervalSeconds, r.HealthyThreshold, r.UnhealthyThreshold, r.DrainSeconds, r.DesiredCount} {
-		if v < 0 {
-			return r, fmt.Errorf("a rollout value is missing or not a literal: %+v", r)
-		}
-	}
-	return r, nil
-}
-
-// alarmPeriod is a single-metric alarm's Period, or the longest period of a metric-math alarm's metrics.
-func alarmPeriod(alarm map[string]any) float64 {
-	if p := cfnpath.Get(alarm, "Properties.Period"); p != nil {
-		return num(p)
-	}
-	longest := -1.0
-	metrics, _ := cfnpath.Get(alarm, "Properties.Metrics").([]any)
-	for _, m := range metrics {
-		if p := cfnpath.Get(m, "MetricStat.Period"); p != nil {
-			longest = math.Max(longest, num(p))
-		}
-	}
-	return longest
-}
-
-// Report is the modelled timeline of one deploy, in seconds after the new tasks reach RUNNING.
+// Report is the modelled timeline of one deploy, in seconds: until traffic reaches the new tasks, after their
+// start (RUNNING); from then on, after the new tasks take their first request.
 type Report struct {
 	Rollout
-	InService       float64 // new tasks healthy in the target group: app start + healthy threshold × interval
-	Bake            float64 // ECS's bake time: the longest Period × EvaluationPeriods of the deployment alarms
-	Done            float64 // deployment COMPLETED: in service + drain + bake
-	Window          float64 // how long ECS keeps watching the alarms after traffic moves: drain + bake
-	Detection       map[string]float64
-	MarkedUnhealthy float64 // earliest a failing target is out of service: the threshold-th failed check, the first at registration
-	FailureBudget   float64 // circuit breaker threshold: 0.5 × desired, at least 3, at most 200
-	CrashRollback   float64 // a deploy whose tasks never get healthy is rolled back by the circuit breaker
+	InService float64 // new tasks healthy in the target group: app start + healthy threshold × interval
+	Bake      float64 // a rolling deploy's bake time: the longest Period × EvaluationPeriods of the deployment alarms
+	Drain     float64 // how long the old tasks' drain holds the deploy: D (rolling), what is left of it after the bake (canary)
+	Done      float64 // deployment COMPLETED after the new tasks start
+	Window    float64 // how long ECS keeps watching the alarms after traffic reaches the new tasks
+	Detection map[string]float64
+	// Share is the fraction of requests a release answering 5xx serves once it takes traffic (until CanaryBake
+	// for a canary); Restore is how long putting the old release back takes once an alarm fired; BackOnOld is
+	// detection + Restore; BlastRadius is the share of requests × minutes the bad release served (1.0 = a full
+	// one-minute outage), +Inf when no alarm catches it while ECS watches.
+	Share, Restore, BackOnOld, BlastRadius float64
+	MarkedUnhealthy                        float64 // earliest a failing target is out of service: the threshold-th failed check, the first at registration
+	FailureBudget                          float64 // circuit breaker threshold: failed tasks before ECS fails the deployment (failureBudget)
+	CrashRollback                          float64 // a deploy whose tasks never get healthy is rolled back by the circuit breaker
 }
 
 // Model computes the timeline.
 func Model(r Rollout) Report {
 	rep := Report{Rollout: r, Detection: map[string]float64{}}
 	rep.InService = r.GraceSeconds + r.HealthyThreshold*r.IntervalSeconds
+	detect5xx := math.Inf(1)
 	for _, a := range r.Alarms {
+		d := a.Datapoints*a.PeriodSeconds + MetricLagSeconds
+		rep.Detection[a.Name] = d
 		rep.Bake = math.Max(rep.Bake, a.PeriodSeconds*a.EvaluationPeriods)
-		rep.Detection[a.Name] = a.Datapoints*a.PeriodSeconds + MetricLagSeconds
+		if a.Watches5xx {
+			detect5xx = math.Min(detect5xx, d)
+		}
 	}
-	rep.Done = rep.InService + r.DrainSeconds + rep.Bake
-	rep.Window = r.DrainSeconds + rep.Bake
+	if r.Strategy == "ROLLING" {
+		// ECS stops the old tasks, after their drain, once the new ones are healthy, then bakes watching the alarms
+		// (ECS developer guide, "How CloudWatch alarms detect Amazon ECS deployment failures"). A rollback starts the
+		// old release's tasks again; the bad ones leave once those are in service.
+		rep.Drain = r.DrainSeconds
+		rep.Window = r.DrainSeconds + rep.Bake
+		rep.Share = rollingShare(r)
+		rep.Restore = TaskLaunchSeconds + rep.InService
+	} else {
+		// The new tasks start beside the old ones; traffic moves to them in two steps and back at once on an alarm
+		// while the old tasks still run (ECS developer guide, "Amazon ECS canary deployments"). The old tasks leave
+		// after the bake: the last request they got started BakeSeconds earlier, and a target with no request in
+		// flight completes its deregistration at once (ALB user guide, "Deregistration delay").
+		// ECS's alarm page also says it derives a bake from the alarms ("How CloudWatch alarms detect Amazon ECS
+		// deployment failures"): the longer of the two is taken.
+		bake := math.Max(r.BakeSeconds, rep.Bake)
+		rep.Bake = r.CanaryBakeSeconds + bake
+		rep.Drain = math.Max(0, r.DrainSeconds-bake)
+		rep.Window = rep.Bake
+		rep.Share = r.CanaryPercent / 100
+		rep.Restore = TrafficShiftSeconds
+	}
+	rep.Done = rep.InService + rep.Bake + rep.Drain
+	rep.BackOnOld = detect5xx + rep.Restore
+	rep.BlastRadius = math.Inf(1)
+	if detect5xx < rep.Window {
+		rep.BlastRadius = rep.blast()
+	}
 	// A check of an app that is still booting fails at once (connection refused), not after the timeout: the
 	// earliest verdict is the one a normal start must outlast.
 	rep.MarkedUnhealthy = (r.UnhealthyThreshold - 1) * r.IntervalSeconds
-	rep.FailureBudget = math.Min(200, math.Max(3, math.Ceil(0.5*r.DesiredCount)))
-	// Each wave launches the desired count; a task that never answers is stopped once both ECS's grace period
-	// and the ALB's unhealthy verdict have passed.
+	rep.FailureBudget = failureBudget(r)
+	// Each wave launches the desired count (a canary deploy starts them all beside the old tasks); a task that
+	// never answers is stopped once both ECS's grace period and the ALB's unhealthy verdict have passed.
 	waves := math.Ceil(rep.FailureBudget / math.Max(1, r.DesiredCount))
 	rep.CrashRollback = waves * (TaskLaunchSeconds + math.Max(r.GraceSeconds, rep.MarkedUnhealthy))
 	return rep
 }
 
-// Targets are issue 13's: a healthy deploy done within 5 minutes of its tasks starting; a 5xx deploy detected
-// within 3 minutes of taking traffic, always inside ECS's window; a normal start never marked unhealthy; a
-// crash loop rolled back by the circuit breaker.
+// rollingShare is the share of requests the first wave of a rolling deploy serves: ECS starts new tasks up to
+// MaximumPercent of the desired count, and once they are healthy stops old tasks down to MinimumHealthyPercent
+// (ECS API reference, "DeploymentConfiguration"); a deregistering task gets no new request (ALB user guide,
+// "Deregistration delay"). Later waves only raise the share, so below 200 % this is a lower bound.
+func rollingShare(r Rollout) float64 {
+	limit, healthy := math.Floor(r.DesiredCount*r.MaxPercent/100), math.Ceil(r.DesiredCount*r.MinHealthyPercent/100)
+	old := r.DesiredCount
+	if limit <= old { // no room beside the old tasks: ECS first stops old ones down to the minimum healthy
+		old = healthy
+	}
+	wave := math.Max(1, limit-old)
+	oldLeft := math.Max(0, math.Min(old, healthy-wave))
+	return wave / (wave + oldLeft)
+}
+
+// blast integrates the bad release's share of requests from its first request until traffic is back on the old
+// release, in minutes: Share until the canary bake ends, all of it after.
+func (rep Report) blast() float64 {
+	if rep.Strategy == "ROLLING" {
+		return rep.Share * rep.BackOnOld / 60
+	}
+	first := math.Min(rep.BackOnOld, rep.CanaryBakeSeconds)
+	return (rep.Share*first + math.Max(0, rep.BackOnOld-rep.CanaryBakeSeconds)) / 60
+}
+
+// failureBudget is the circuit breaker's threshold (ECS API reference, "ThresholdConfiguration"): COUNT is the
+// value itself; the percent types multiply it by the desired count, BOUNDED_PERCENT then clamps to 3..200.
+func failureBudget(r Rollout) float64 {
+	switch r.ThresholdType {
+	case "COUNT":
+		return math.Max(1, r.ThresholdValue)
+	case "UNBOUNDED_PERCENT":
+		return math.Max(1, math.Ceil(r.ThresholdValue/100*r.DesiredCount))
+	}
+	return math.Min(200, math.Max(3, math.Ceil(r.ThresholdValue/100*r.DesiredCount)))
+}
+
+// Problems lists the targets missed (issues 13 and 23): a healthy deploy done within 5 minutes of its tasks
+// starting; every deployment alarm detecting within 3 minutes and at least DetectionMarginSeconds before ECS stops
+// watching; a release answering 5xx caught with a blast radius of at most 1.0; a normal start never marked
+// unhealthy; a crash loop rolled back by the circuit breaker within 3 minutes.
 func (rep Report) Problems() []string {
 	var out []string
 	if rep.Done > 300 {
@@ -167,76 +144,27 @@ func (rep Report) Problems() []string {
 		if d > 180 {
 			out = append(out, fmt.Sprintf("%s detects a bad deploy after %s, over 3 min", name, Duration(d)))
 		}
-		if d >= rep.Window {
-			out = append(out, fmt.Sprintf("%s detects after %s, not inside ECS's window of %s (drain + bake)", name, Duration(d), Duration(rep.Window)))
+		if d+DetectionMarginSeconds > rep.Window {
+			out = append(out, fmt.Sprintf("%s detects after %s, not %s before ECS stops watching at %s", name, Duration(d),
+				Duration(DetectionMarginSeconds), Duration(rep.Window)))
 		}
+	}
+	switch {
+	case math.IsInf(rep.BlastRadius, 1):
+		out = append(out, "no deployment alarm watching 5xx detects a release answering 5xx while ECS watches")
+	case rep.BlastRadius > 1:
+		out = append(out, fmt.Sprintf("a release answering 5xx has a blast radius of %.2f, over 1.0", rep.BlastRadius))
 	}
 	if rep.MarkedUnhealthy <= rep.GraceSeconds {
 		out = append(out, fmt.Sprintf("a normal start (up to %s) is marked unhealthy after %s", Duration(rep.GraceSeconds), Duration(rep.MarkedUnhealthy)))
 	}
 	if !rep.CircuitBreaker {
 		out = append(out, "the circuit breaker does not roll back a crash loop")
+	} else if rep.CrashRollback > 180 {
+		out = append(out, fmt.Sprintf("a crash loop is rolled back after %s, over 3 min", Duration(rep.CrashRollback)))
 	}
 	if len(rep.Alarms) == 0 {
 		out = append(out, "no deployment alarms")
 	}
 	return out
-}
-
-// Markdown is the report as a table with each term's formula and source.
-func (rep Report) Markdown() string {
-	var b strings.Builder
-	row := func(what, value, formula string) { fmt.Fprintf(&b, "| %s | %s | %s |\n", what, value, formula) }
-	b.WriteString("| term | value | formula (template values; AWS doc) |\n|---|---:|---|\n")
-	row("app start (budget)", Duration(rep.GraceSeconds), "health check grace period G = HealthCheckGracePeriodSeconds (ECS: ELB verdicts ignored meanwhile)")
-	row("new tasks in service", Duration(rep.InService), fmt.Sprintf("G + healthy threshold × interval = %g + %g × %g (ALB: target health checks)",
-		rep.GraceSeconds, rep.HealthyThreshold, rep.IntervalSeconds))
-	row("old tasks drained", Duration(rep.DrainSeconds), "deregistration delay D (ALB: deregistration delay)")
-	row("bake time", Duration(rep.Bake), "max over deployment alarms of Period × EvaluationPeriods (ECS: deployment alarms; modelled)")
-	row("**healthy deploy done**", "**"+Duration(rep.Done)+"**", "in service + D + bake (target ≤ 5 min)")
-	for _, name := range slices.Sorted(maps.Keys(rep.Detection)) {
-		for _, a := range rep.Alarms {
-			if a.Name == name {
-				row("detection: "+name, Duration(rep.Detection[name]), fmt.Sprintf("DatapointsToAlarm × Period + metric lag = %g × %g + %g (target ≤ 3 min)",
-					a.Datapoints, a.PeriodSeconds, MetricLagSeconds))
-			}
-		}
-	}
-	row("ECS watching after traffic moves", Duration(rep.Window), "D + bake (detection must end inside it)")
-	row("failing target marked unhealthy", Duration(rep.MarkedUnhealthy), fmt.Sprintf("(unhealthy threshold − 1) × interval = (%g − 1) × %g: the first check at registration, a refused connection fails at once (must exceed G)",
-		rep.UnhealthyThreshold, rep.IntervalSeconds))
-	row("circuit breaker budget", fmt.Sprintf("%g tasks", rep.FailureBudget), fmt.Sprintf("clamp(⌈0.5 × desired %g⌉, 3, 200) (ECS: deployment circuit breaker)", rep.DesiredCount))
-	row("crash loop rolled back", Duration(rep.CrashRollback), fmt.Sprintf("⌈budget ÷ desired⌉ × (launch %g + max(G, unhealthy))", TaskLaunchSeconds))
-	return b.String()
-}
-
-// Duration renders seconds as "4 min 25 s".
-func Duration(seconds float64) string {
-	s := int(math.Round(seconds))
-	switch {
-	case s < 60:
-		return fmt.Sprintf("%d s", s)
-	case s%60 == 0:
-		return fmt.Sprintf("%d min", s/60)
-	}
-	return fmt.Sprintf("%d min %d s", s/60, s%60)
-}
-
-func refName(v any) string {
-	m, _ := v.(map[string]any)
-	s, _ := m["Ref"].(string)
-	return s
-}
-
-// num reads a literal number (or numeric string); -1 when absent or not a literal.
-func num(v any) float64 {
-	switch x := v.(type) {
-	case float64:
-		return x
-	case string:
-		if f, err := strconv.ParseFloat(x, 64); err == nil {
-			return f
-		}
-	}
-	return -1
 }

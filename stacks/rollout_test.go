@@ -1,0 +1,112 @@
+package stacks
+
+import (
+	"os"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/jsii-runtime-go"
+
+	"h2o-infra/config"
+)
+
+// productionRule is the listener rule whose weights ECS moves in a canary deploy, with the logical IDs of the
+// service's two target groups.
+func productionRule(t *testing.T, s *H2oStage) (rule map[string]interface{}, primary, alternate string) {
+	t.Helper()
+	_, svc := only(t, s.Compute.Stack, "AWS::ECS::Service")
+	lb := atMap(t, svc, "Properties.LoadBalancers.0")
+	primary, alternate = atString(t, lb, "TargetGroupArn.Ref"), atString(t, lb, "AdvancedConfiguration.AlternateTargetGroupArn.Ref")
+	rules := resources(t, s.Compute.Stack, "AWS::ElasticLoadBalancingV2::ListenerRule")
+	rule = rules[atString(t, lb, "AdvancedConfiguration.ProductionListenerRule.Ref")]
+	if rule == nil || len(rules) != 1 {
+		t.Fatalf("want the service's production rule as the one listener rule, got %v", rules)
+	}
+	return rule, primary, alternate
+}
+
+func TestServiceDeploysAsACanary(t *testing.T) {
+	// GIVEN dev, prod and the variant WHEN the service is read THEN it deploys with ECS's canary strategy at the
+	// stage's share and bakes, starting the new tasks in an alternate target group behind the production rule,
+	// and ECS may move that rule's traffic through a role only ECS can assume
+	forEachBuild(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
+		_, svc := only(t, s.Compute.Stack, "AWS::ECS::Service")
+		deploy := atMap(t, svc, "Properties.DeploymentConfiguration")
+		want := map[string]interface{}{"Strategy": "CANARY", "BakeTimeInMinutes": float64(cfg.DeployBakeMinutes),
+			"CanaryConfiguration": map[string]interface{}{"CanaryPercent": float64(cfg.CanaryPercent), "CanaryBakeTimeInMinutes": float64(cfg.CanaryBakeMinutes)}}
+		for k, v := range want {
+			if !jsonEqual(deploy[k], v) {
+				t.Errorf("deployment %s = %v, want %v", k, deploy[k], v)
+			}
+		}
+		rule, primary, alternate := productionRule(t, s)
+		if primary == alternate || resources(t, s.Compute.Stack, "AWS::ElasticLoadBalancingV2::TargetGroup")[alternate] == nil {
+			t.Errorf("the alternate target group %q is not a second group of the stack (primary %q)", alternate, primary)
+		}
+		// The rule decides every request (any path), so the listener's default action never does.
+		if !jsonEqual(at(t, rule, "Properties.Conditions"), []interface{}{map[string]interface{}{"Field": "path-pattern",
+			"PathPatternConfig": map[string]interface{}{"Values": []interface{}{"/*"}}}}) || number(at(t, rule, "Properties.Priority")) != 1 {
+			t.Errorf("production rule %v", rule)
+		}
+		_, service := only(t, s.Compute.Stack, "AWS::ECS::Service")
+		roleID := atString(t, service, "Properties.LoadBalancers.0.AdvancedConfiguration.RoleArn.Fn::GetAtt.0")
+		role := props(allResources(t, s.Compute.Stack)[roleID])
+		trust := mustJSON(role["AssumeRolePolicyDocument"])
+		if !jsonEqual(at(t, role, "AssumeRolePolicyDocument.Statement.0.Principal"), map[string]interface{}{"Service": "ecs.amazonaws.com"}) ||
+			len(atList(t, role, "AssumeRolePolicyDocument.Statement")) != 1 ||
+			!jsonEqual(role["ManagedPolicyArns"], []interface{}{map[string]interface{}{"Fn::Join": []interface{}{"", []interface{}{"arn:",
+				map[string]interface{}{"Ref": "AWS::Partition"}, ":iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers"}}}}) {
+			t.Errorf("traffic role: trust %s, policies %v", trust, role["ManagedPolicyArns"])
+		}
+	})
+}
+
+// TestProductionRuleSurvivesInfrastructureChanges: after a canary deploy the live tasks may be in either target
+// group, and only ECS knows which (it rewrites the rule's weights). If CloudFormation ever updated the rule it
+// would put back the template's weights, sending every request to the primary group, with or without tasks
+// (aws/aws-cdk#36649). CloudFormation "compares the changes you submit with the current state of your stack and
+// updates only the changed resources" (CloudFormation user guide, "AWS CloudFormation stack updates"), so the
+// rule must be byte-identical whatever the settings: it may name the listener and the two groups and nothing
+// else, not even the stage's tags.
+func TestProductionRuleSurvivesInfrastructureChanges(t *testing.T) {
+	// GIVEN prod built as usual, and prod with every setting changed at once (an infrastructure-only deploy after a
+	// canary deploy: settingEffects' values, a domain included)
+	ctx := map[string]string{}
+	for k, v := range settingCompanions {
+		ctx[k] = v
+	}
+	changed := 0
+	for key, e := range settingEffects {
+		if e.base == "prod" && key != "account" {
+			ctx["prod."+key] = e.value
+			changed++
+		}
+	}
+	dir, err := os.MkdirTemp("", "h2o-rule-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	app := awscdk.NewApp(&awscdk.AppProps{Context: cdkJSONContext(), Outdir: jsii.String(dir), BuiltinCloudFormationValidation: jsii.Bool(false)})
+	changedProd := NewH2oStage(app, mustLoad("prod", ctx))
+	app.Synth(nil)
+	// WHEN the production rule is read in both
+	before, primary, alternate := productionRule(t, built["prod"])
+	after, _, _ := productionRule(t, changedProd)
+	// THEN it is the same resource, and holds only the listener and the two groups at their first weights
+	if !jsonEqual(before, after) {
+		t.Errorf("%d changed settings change the production rule, so a deploy would reset ECS's weights:\n%s\n%s", changed, mustJSON(before), mustJSON(after))
+	}
+	listener, _ := only(t, built["prod"].Compute.Stack, "AWS::ElasticLoadBalancingV2::Listener")
+	want := map[string]interface{}{"Priority": float64(1), "ListenerArn": map[string]interface{}{"Ref": listener},
+		"Conditions": []interface{}{map[string]interface{}{"Field": "path-pattern", "PathPatternConfig": map[string]interface{}{"Values": []interface{}{"/*"}}}},
+		"Actions": []interface{}{map[string]interface{}{"Type": "forward", "ForwardConfig": map[string]interface{}{"TargetGroups": []interface{}{
+			map[string]interface{}{"TargetGroupArn": map[string]interface{}{"Ref": primary}, "Weight": float64(100)},
+			map[string]interface{}{"TargetGroupArn": map[string]interface{}{"Ref": alternate}, "Weight": float64(0)}}}}}}
+	if !jsonEqual(props(before), want) {
+		t.Errorf("production rule properties %s, want only %s", mustJSON(props(before)), mustJSON(want))
+	}
+	if changed < 40 {
+		t.Errorf("only %d settings changed: the variant does not stand for an infrastructure change", changed)
+	}
+}

@@ -51,8 +51,9 @@ func NewCiStack(scope constructs.Construct, cfg *config.CI) *CiStack {
 		},
 		Encryption:     awsecr.RepositoryEncryption_AES_256(),
 		LifecycleRules: imageLifecycle(),
-		// Images are rebuildable, but every stage runs from here: never delete it with the stack.
-		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+		// Images are rebuildable, but every stage runs from here: never delete it with the stack. Named, so a failed
+		// first create of h2o-ci deletes it (statefulRemoval): a kept empty repository would block the retry.
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN_ON_UPDATE_OR_DELETE,
 	})
 	awscdk.NewCfnOutput(stack, jsii.String("RepositoryUri"), &awscdk.CfnOutputProps{Value: c.Repository.RepositoryUri()})
 

@@ -35,8 +35,8 @@ func TestEcrRepositoryLivesInTheCiStack(t *testing.T) {
 	if !jsonEqual(p["ImageTagMutabilityExclusionFilters"], wantFilters) {
 		t.Errorf("mutable tags %v, want live-* and previous-* only", p["ImageTagMutabilityExclusionFilters"])
 	}
-	if repo["DeletionPolicy"] != "Retain" {
-		t.Errorf("repository DeletionPolicy %v, want Retain", repo["DeletionPolicy"])
+	if repo["DeletionPolicy"] != "RetainExceptOnCreate" {
+		t.Errorf("repository DeletionPolicy %v, want RetainExceptOnCreate", repo["DeletionPolicy"])
 	}
 }
 

@@ -104,7 +104,7 @@ func NewDataStack(scope constructs.Construct, cfg *config.Config, network *Netwo
 			SecretStringTemplate: jsii.String(emptyKeysJSON(cfg.AppSecretKeys)),
 			GenerateStringKey:    jsii.String("_placeholder"),
 		},
-		RemovalPolicy: statefulRemoval(cfg, awscdk.RemovalPolicy_RETAIN),
+		RemovalPolicy: statefulRemoval(cfg, awscdk.RemovalPolicy_RETAIN_ON_UPDATE_OR_DELETE),
 	})
 	suppress(d.AppSecret, map[string]string{
 		"AwsSolutions-SMG4": "Third-party API keys are issued by their provider; AWS cannot rotate them. Rotate at the provider, then put-secret-value (docs/runbook.md).",
@@ -253,7 +253,7 @@ func newCache(stack awscdk.Stack, cfg *config.Config, network *NetworkStack) *Ca
 		GenerateSecretString: &awssecretsmanager.SecretStringGenerator{
 			ExcludePunctuation: jsii.Bool(true), PasswordLength: jsii.Number(64),
 		},
-		RemovalPolicy: statefulRemoval(cfg, awscdk.RemovalPolicy_RETAIN),
+		RemovalPolicy: statefulRemoval(cfg, awscdk.RemovalPolicy_RETAIN_ON_UPDATE_OR_DELETE),
 	})
 	suppress(auth, map[string]string{
 		"AwsSolutions-SMG4": "Secrets Manager has no rotation function for ElastiCache AUTH tokens; rotation is a ModifyReplicationGroup with AuthTokenUpdateStrategy ROTATE (docs/runbook.md).",

@@ -224,7 +224,7 @@ func TestSecretsHoldNoValueAndSurviveInProd(t *testing.T) {
 		}
 		wantPolicy := "Delete"
 		if cfg.DeletionProtection {
-			wantPolicy = "Retain"
+			wantPolicy = "RetainExceptOnCreate"
 		}
 		for id, sec := range secrets {
 			if _, plain := props(sec)["SecretString"]; plain {
@@ -330,7 +330,7 @@ func TestProdDataUsesItsOwnKey(t *testing.T) {
 		}
 		keyID, key := only(t, s.Data.Stack, "AWS::KMS::Key")
 		arn := map[string]interface{}{"Fn::GetAtt": []interface{}{keyID, "Arn"}}
-		if props(key)["EnableKeyRotation"] != true || key["DeletionPolicy"] != "Retain" || props(key)["PendingWindowInDays"] != float64(30) {
+		if props(key)["EnableKeyRotation"] != true || key["DeletionPolicy"] != "RetainExceptOnCreate" || props(key)["PendingWindowInDays"] != float64(30) {
 			t.Errorf("data key %v", key)
 		}
 		if !jsonEqual(props(db)["KmsKeyId"], arn) {
@@ -378,8 +378,8 @@ func TestProdDatabaseIsBackedUpBeyondThePointInTimeWindow(t *testing.T) {
 		stack := tc.s.Data.Stack
 		_, vault := only(t, stack, "AWS::Backup::BackupVault")
 		lock := atMap(t, vault, "Properties.LockConfiguration")
-		if vault["DeletionPolicy"] != "Retain" || lock["MinRetentionDays"] != float64(35) || lock["ChangeableForDays"] != tc.changeable {
-			t.Errorf("vault %v lock %v, want retained, min 35 days, changeable for %v days", vault["DeletionPolicy"], lock, tc.changeable)
+		if vault["DeletionPolicy"] != "RetainExceptOnCreate" || lock["MinRetentionDays"] != float64(35) || lock["ChangeableForDays"] != tc.changeable {
+			t.Errorf("vault %v lock %v, want RetainExceptOnCreate, min 35 days, changeable for %v days", vault["DeletionPolicy"], lock, tc.changeable)
 		}
 		_, plan := only(t, stack, "AWS::Backup::BackupPlan")
 		rules := map[string]map[string]interface{}{}

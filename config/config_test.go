@@ -96,6 +96,7 @@ func TestEveryRuleRejectsBadValues(t *testing.T) {
 		{"backups off", func(c *Config) { c.BackupRetentionDays = 0 }, "backupRetentionDays", "0"},
 		{"app secret key", func(c *Config) { c.AppSecretKeys = []string{"ai-key"} }, "appSecretKeys", "ai-key"},
 		{"no app secret keys", func(c *Config) { c.AppSecretKeys = nil }, "appSecretKeys", ""},
+		{"app secret key twice", func(c *Config) { c.AppSecretKeys = []string{"AI_API_KEY", "AI_API_KEY"} }, "appSecretKeys", "AI_API_KEY"},
 		{"spot base above min", func(c *Config) { c.FargateSpot, c.OnDemandBaseTasks = true, 5 }, "onDemandBaseTasks", "5"},
 		{"base without spot", func(c *Config) { c.FargateSpot, c.OnDemandBaseTasks = false, 1 }, "onDemandBaseTasks", "1"},
 		{"half a schedule", func(c *Config) {

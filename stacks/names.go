@@ -31,6 +31,9 @@ func (n Names) Cache() string    { return n.of("cache") }
 // Secret is a Secrets Manager secret of the stage: h2o/<stage>/<name>.
 func (n Names) Secret(name string) string { return "h2o/" + n.Stage + "/" + name }
 
+// AppSecret is the secret of one backend API key: h2o/<stage>/app/<KEY>.
+func (n Names) AppSecret(key string) string { return n.Secret("app/" + key) }
+
 // Alarm, Dashboard, Budget and the other named resources of one kind: h2o-<stage>-<name>.
 func (n Names) Alarm(name string) string     { return n.of(name) }
 func (n Names) Dashboard(name string) string { return n.of(name) }

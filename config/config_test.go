@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -183,6 +184,33 @@ func TestCIConfig(t *testing.T) {
 	_, err = LoadCI(contextOf(map[string]string{"githubRepository": "not a repo"}))
 	if err == nil || !strings.Contains(err.Error(), `githubRepository = "not a repo"`) {
 		t.Errorf("want an error naming githubRepository, got %v", err)
+	}
+}
+
+func TestOperatorTrustSettings(t *testing.T) {
+	// GIVEN the committed settings WHEN loaded THEN the operator roles need MFA and trust the account
+	c, err := LoadCI(contextOf(nil))
+	if err != nil || !c.OperatorRequireMFA || len(c.OperatorPrincipalArns) != 0 {
+		t.Fatalf("LoadCI = %+v, %v; want MFA required and no principal restriction by default", c, err)
+	}
+	sso := "arn:aws:iam::*:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_H2OOperator_*"
+	c, err = LoadCI(contextOf(map[string]string{"ci.operatorPrincipalArns": sso, "ci.operatorRequireMfa": "false"}))
+	if err != nil || c.OperatorRequireMFA || len(c.OperatorPrincipalArns) != 1 || c.OperatorPrincipalArns[0] != sso {
+		t.Fatalf("an Identity Center permission set: LoadCI = %+v, %v", c, err)
+	}
+	for _, tc := range []struct {
+		ctx        map[string]string
+		key, value string
+	}{
+		{map[string]string{"ci.operatorPrincipalArns": "arn:aws:iam::123456789012:group/ops"}, "operatorPrincipalArns", "arn:aws:iam::123456789012:group/ops"},
+		{map[string]string{"ci.operatorPrincipalArns": "*"}, "operatorPrincipalArns", "*"},
+		// MFA off with nobody named would let any principal allowed by its own policy in without MFA.
+		{map[string]string{"ci.operatorRequireMfa": "false"}, "operatorRequireMfa", "false"},
+	} {
+		_, err := LoadCI(contextOf(tc.ctx))
+		if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%s = %q", tc.key, tc.value)) {
+			t.Errorf("%v: want an error naming %s = %q, got %v", tc.ctx, tc.key, tc.value, err)
+		}
 	}
 }
 

@@ -32,7 +32,7 @@ const (
 // deletion when the create that made it rolls back (statefulRemoval: nothing can be encrypted with it yet).
 func newDataKey(stack awscdk.Stack, cfg *config.Config) awskms.Key {
 	return awskms.NewKey(stack, jsii.String("DataKey"), &awskms.KeyProps{
-		Alias:             jsii.String("alias/" + Names{cfg.Stage}.Resource("data")),
+		Alias:             jsii.String(Names{cfg.Stage}.DataKeyAlias()),
 		Description:       jsii.String(fmt.Sprintf("h2o %s data: database, PDF bucket, backup vault", cfg.Stage)),
 		EnableKeyRotation: jsii.Bool(true),
 		PendingWindow:     awscdk.Duration_Days(jsii.Number(30)), // the longest wait: a scheduled deletion can be cancelled

@@ -118,7 +118,7 @@ func newDatabase(stack awscdk.Stack, cfg *config.Config, network *NetworkStack, 
 	// metric filter are plain CloudFormation.
 	logs := map[string]awslogs.LogGroup{}
 	for _, kind := range []string{"postgresql", "upgrade"} {
-		logs[kind] = newLogGroup(stack, "DatabaseLog-"+kind, cfg, fmt.Sprintf("/aws/rds/instance/%s/%s", id, kind))
+		logs[kind] = newLogGroup(stack, "DatabaseLog-"+kind, cfg, Names{cfg.Stage}.DatabaseLogGroup(kind))
 	}
 	engine := awsrds.DatabaseInstanceEngine_Postgres(&awsrds.PostgresInstanceEngineProps{Version: postgresVersion(cfg)})
 	params := awsrds.NewParameterGroup(stack, jsii.String("DatabaseParameters"), &awsrds.ParameterGroupProps{

@@ -35,7 +35,8 @@ unit: deps
 	go test ./...
 
 # The variant turns on every optional part (domain, certificates, DNS, Amplify, Slack, X-Ray, prod's WAF rules in
-# count mode with a body limit, backup copies, PDF replication, an imported GitHub OIDC provider) so those templates are linted too; it is
+# count mode with a body limit, backup copies, PDF replication, an imported GitHub OIDC provider, operator roles for an IAM Identity
+# Center permission set) so those templates are linted too; it is
 # synthesized beside cdk.out, not into it.
 VARIANT := -c domainName=h2o.example.com -c hostedZoneId=Z0123456789ABCDEFGHIJ \
            -c frontendRepository=https://github.com/h2o-allegiant/frontend -c slackWorkspaceId=T0123ABCD -c slackChannelId=C0123ABCD \
@@ -43,7 +44,9 @@ VARIANT := -c domainName=h2o.example.com -c hostedZoneId=Z0123456789ABCDEFGHIJ \
            -c prod.backupCopyVaultArn=arn:aws:backup:us-west-2:123456789012:backup-vault:h2o-copy \
            -c prod.pdfReplicationBucketArn=arn:aws:s3:::h2o-prod-pdf-replica \
            -c prod.pdfReplicationKmsKeyArn=arn:aws:kms:us-west-2:123456789012:key/0123abcd-0123-4567-89ab-0123456789ab \
-           -c ci.githubOidcProviderArn=arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com
+           -c ci.githubOidcProviderArn=arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com \
+           -c ci.operatorRequireMfa=false \
+           -c 'ci.operatorPrincipalArns=arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_H2OOperator_*'
 
 lint: synth cli-check
 	$(CDK) synth --quiet $(VARIANT) -o .build/variant.out >/dev/null

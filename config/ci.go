@@ -17,13 +17,24 @@ type CI struct {
 	BackendRepository string `json:"backendRepository" doc:"optional <org>/<repo> of the backend when it has its own repository: its main branch gets a push-only role, then starts this repository's deploy (docs/examples/backend-deploy.yml)"`
 	// GitHubOIDCProviderARN imports the account's GitHub OIDC provider instead of creating one: IAM holds one
 	// provider per URL, so creating a second fails with EntityAlreadyExists.
-	GitHubOIDCProviderARN string   `json:"githubOidcProviderArn" doc:"ARN of the account's existing GitHub OIDC provider to import; empty creates one (an account holds one per URL)"`
-	Stages                []string `json:"-"`
+	GitHubOIDCProviderARN string `json:"githubOidcProviderArn" doc:"ARN of the account's existing GitHub OIDC provider to import; empty creates one (an account holds one per URL)"`
+	// OperatorPrincipalArns narrows who may assume the stages' operator roles (h2o-<stage>-operator, the runbook's
+	// manual steps) below "any principal of this account whose own IAM policy allows it": IAM ARN patterns
+	// matched against the caller (aws:PrincipalArn), e.g. an IAM Identity Center permission set's role.
+	OperatorPrincipalArns []string `json:"operatorPrincipalArns" doc:"who may assume h2o-<stage>-operator: IAM ARN patterns of users or roles of this account (e.g. arn:aws:iam::<account>:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_H2OOperator_*); empty: any principal of the account allowed by its own IAM policy"`
+	// OperatorRequireMFA refuses an operator session without MFA. IAM Identity Center enforces MFA at sign-in and
+	// its role sessions carry no aws:MultiFactorAuthPresent, so SSO users turn it off and name their permission
+	// set in OperatorPrincipalArns instead.
+	OperatorRequireMFA bool     `json:"operatorRequireMfa" doc:"assuming h2o-<stage>-operator needs MFA (aws:MultiFactorAuthPresent); false for IAM Identity Center, whose sessions do not carry the key (MFA is enforced at sign-in), and then operatorPrincipalArns must name who"`
+	Stages             []string `json:"-"`
 }
 
 var (
 	githubSlugRe    = regexp.MustCompile(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$`)
 	githubOIDCArnRe = regexp.MustCompile(`^arn:aws:iam::[0-9]{12}:oidc-provider/token\.actions\.githubusercontent\.com$`)
+	// An IAM user or role ARN, wildcards allowed in the name (ArnLike); the account may be a wildcard too, as the
+	// trust policy's principal is this account anyway.
+	operatorPrincipalRe = regexp.MustCompile(`^arn:aws:iam::([0-9]{12}|\*):(user|role)/[A-Za-z0-9+=,.@_/*?-]+$`)
 )
 
 // LoadCI returns h2o-ci's config, or every problem of the sources and of that config.
@@ -43,7 +54,8 @@ func ResolveCI(src Sources) (*CI, Origins, error) {
 }
 
 func resolveCI(src Sources) (*CI, Origins, []error) {
-	c := &CI{Region: "us-east-1", RepositoryName: BackendRepository, GitHubRepository: "h2o-allegiant/h2o-infra", Stages: Stages()}
+	c := &CI{Region: "us-east-1", RepositoryName: BackendRepository, GitHubRepository: "h2o-allegiant/h2o-infra", Stages: Stages(),
+		OperatorRequireMFA: true}
 	origins, errs := applySources(ciName, c, CIFields(), src)
 	if len(errs) > 0 {
 		return nil, nil, errs
@@ -58,6 +70,12 @@ func resolveCI(src Sources) (*CI, Origins, []error) {
 		"backendRepository", c.BackendRepository, "<org>/<repo> on GitHub other than githubRepository, or empty when the backend lives in this repository")
 	v.check(c.GitHubOIDCProviderARN == "" || githubOIDCArnRe.MatchString(c.GitHubOIDCProviderARN), "githubOidcProviderArn",
 		c.GitHubOIDCProviderARN, "arn:aws:iam::<12 digits>:oidc-provider/token.actions.githubusercontent.com, or empty to create it")
+	for _, arn := range c.OperatorPrincipalArns {
+		v.check(operatorPrincipalRe.MatchString(arn), "operatorPrincipalArns", arn,
+			"an IAM ARN (pattern) of a user or role of this account, such as arn:aws:iam::<account>:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_<set>_*")
+	}
+	v.check(c.OperatorRequireMFA || len(c.OperatorPrincipalArns) > 0, "operatorRequireMfa", "false",
+		"true, or false together with operatorPrincipalArns naming who may assume the operator roles (MFA then comes from their sign-in, e.g. IAM Identity Center)")
 	if len(v.errs) > 0 {
 		return nil, nil, v.errs
 	}

@@ -85,9 +85,10 @@ type Config struct {
 	CacheNodeType string `json:"cacheNodeType" doc:"the design's burstable Graviton node sizes"`
 	CacheReplicas int    `json:"cacheReplicas" doc:"a replica gives automatic failover and Multi-AZ"`
 
-	// AppSecretKeys are the JSON keys of the h2o/<stage>/app secret, each injected into the task as an
-	// environment variable of the same name. Values are set out of band (README), never in code.
-	AppSecretKeys []string `json:"appSecretKeys" doc:"JSON keys of h2o/<stage>/app, each injected as an environment variable"`
+	// AppSecretKeys are the backend's API keys: one secret h2o/<stage>/app/<KEY> each, injected into the task as
+	// the environment variable KEY. Values are set out of band (docs/runbook.md), never in code; adding or
+	// removing a key changes no other key's secret.
+	AppSecretKeys []string `json:"appSecretKeys" doc:"API keys: one secret h2o/<stage>/app/<KEY> each, injected as the environment variable KEY (adding one: docs/runbook.md)"`
 
 	// Data safety.
 	DeletionProtection bool `json:"deletionProtection" doc:"databases and load balancer refuse deletion, data is retained or snapshotted, stacks have termination protection"`

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -100,6 +101,7 @@ func TestEveryRuleRejectsBadValues(t *testing.T) {
 		{"backups off", func(c *Config) { c.BackupRetentionDays = 0 }, "backupRetentionDays", "0"},
 		{"app secret key", func(c *Config) { c.AppSecretKeys = []string{"ai-key"} }, "appSecretKeys", "ai-key"},
 		{"no app secret keys", func(c *Config) { c.AppSecretKeys = nil }, "appSecretKeys", ""},
+		{"app secret key twice", func(c *Config) { c.AppSecretKeys = []string{"AI_API_KEY", "AI_API_KEY"} }, "appSecretKeys", "AI_API_KEY"},
 		{"spot base above min", func(c *Config) { c.FargateSpot, c.OnDemandBaseTasks = true, 5 }, "onDemandBaseTasks", "5"},
 		{"base without spot", func(c *Config) { c.FargateSpot, c.OnDemandBaseTasks = false, 1 }, "onDemandBaseTasks", "1"},
 		{"half a schedule", func(c *Config) {
@@ -186,6 +188,33 @@ func TestCIConfig(t *testing.T) {
 	_, err = LoadCI(contextOf(map[string]string{"githubRepository": "not a repo"}))
 	if err == nil || !strings.Contains(err.Error(), `githubRepository = "not a repo"`) {
 		t.Errorf("want an error naming githubRepository, got %v", err)
+	}
+}
+
+func TestOperatorTrustSettings(t *testing.T) {
+	// GIVEN the committed settings WHEN loaded THEN the operator roles need MFA and trust the account
+	c, err := LoadCI(contextOf(nil))
+	if err != nil || !c.OperatorRequireMFA || len(c.OperatorPrincipalArns) != 0 {
+		t.Fatalf("LoadCI = %+v, %v; want MFA required and no principal restriction by default", c, err)
+	}
+	sso := "arn:aws:iam::*:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_H2OOperator_*"
+	c, err = LoadCI(contextOf(map[string]string{"ci.operatorPrincipalArns": sso, "ci.operatorRequireMfa": "false"}))
+	if err != nil || c.OperatorRequireMFA || len(c.OperatorPrincipalArns) != 1 || c.OperatorPrincipalArns[0] != sso {
+		t.Fatalf("an Identity Center permission set: LoadCI = %+v, %v", c, err)
+	}
+	for _, tc := range []struct {
+		ctx        map[string]string
+		key, value string
+	}{
+		{map[string]string{"ci.operatorPrincipalArns": "arn:aws:iam::123456789012:group/ops"}, "operatorPrincipalArns", "arn:aws:iam::123456789012:group/ops"},
+		{map[string]string{"ci.operatorPrincipalArns": "*"}, "operatorPrincipalArns", "*"},
+		// MFA off with nobody named would let any principal allowed by its own policy in without MFA.
+		{map[string]string{"ci.operatorRequireMfa": "false"}, "operatorRequireMfa", "false"},
+	} {
+		_, err := LoadCI(contextOf(tc.ctx))
+		if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%s = %q", tc.key, tc.value)) {
+			t.Errorf("%v: want an error naming %s = %q, got %v", tc.ctx, tc.key, tc.value, err)
+		}
 	}
 }
 

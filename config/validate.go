@@ -174,8 +174,11 @@ func (c *Config) validateData(v *validator) {
 	v.check(c.BackupRetentionDays >= 1 && c.BackupRetentionDays <= 35, "backupRetentionDays",
 		strconv.Itoa(c.BackupRetentionDays), "1 to 35 (0 would turn off backups and point-in-time recovery)")
 	v.check(len(c.AppSecretKeys) > 0, "appSecretKeys", "", "at least one key")
+	seenKeys := map[string]bool{}
 	for _, k := range c.AppSecretKeys {
 		v.check(envNameRe.MatchString(k), "appSecretKeys", k, "an environment variable name such as AI_API_KEY")
+		v.check(!seenKeys[k], "appSecretKeys", k, "each key once")
+		seenKeys[k] = true
 	}
 	v.check(c.BackupVaultLock == BackupLockCompliance || c.BackupVaultLock == BackupLockGovernance, "backupVaultLock",
 		c.BackupVaultLock, BackupLockCompliance+" or "+BackupLockGovernance)

@@ -28,14 +28,15 @@ const (
 // AWS-managed aws/rds key cannot be: AWS Storage Blog, "Protecting encrypted Amazon RDS instances with
 // cross-account and cross-Region backups"). The key policy is
 // the CDK default (the account's IAM policies decide who may use it: the task role for PDFs, the Backup role);
-// RDS and S3 use it on the caller's behalf. Rotated yearly; never deleted with the stack.
+// RDS and S3 use it on the caller's behalf. Rotated yearly; never deleted with the stack, only scheduled for
+// deletion when the create that made it rolls back (statefulRemoval: nothing can be encrypted with it yet).
 func newDataKey(stack awscdk.Stack, cfg *config.Config) awskms.Key {
 	return awskms.NewKey(stack, jsii.String("DataKey"), &awskms.KeyProps{
-		Alias:             jsii.String("alias/" + Names{cfg.Stage}.Resource("data")),
+		Alias:             jsii.String(Names{cfg.Stage}.DataKeyAlias()),
 		Description:       jsii.String(fmt.Sprintf("h2o %s data: database, PDF bucket, backup vault", cfg.Stage)),
 		EnableKeyRotation: jsii.Bool(true),
 		PendingWindow:     awscdk.Duration_Days(jsii.Number(30)), // the longest wait: a scheduled deletion can be cancelled
-		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
+		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN_ON_UPDATE_OR_DELETE,
 	})
 }
 
@@ -53,7 +54,7 @@ func newBackupPlan(stack awscdk.Stack, cfg *config.Config, db awsrds.DatabaseIns
 		BackupVaultName:   jsii.String(Names{cfg.Stage}.BackupVault()),
 		EncryptionKey:     key,
 		LockConfiguration: lock,
-		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
+		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN_ON_UPDATE_OR_DELETE, // named: see statefulRemoval
 	})
 	// 04:00 daily, 05:00 on the 1st: before the database's automated backup window (rdsBackupWindow) and
 	// maintenance, and apart from each other, so no two backups of the instance run at once (our choice: AWS

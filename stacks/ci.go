@@ -27,16 +27,18 @@ type CiStack struct {
 	awscdk.Stack
 	Repository  awsecr.Repository
 	DeployRoles map[string]awsiam.Role // by stage
-	DiffRole    awsiam.Role
+	// OperatorRoles are the roles people assume for the runbook's manual steps, by stage (operator.go).
+	OperatorRoles map[string]awsiam.Role
+	DiffRole      awsiam.Role
 }
 
 // NewCiStack builds h2o-ci.
 func NewCiStack(scope constructs.Construct, cfg *config.CI) *CiStack {
 	stack := awscdk.NewStack(scope, jsii.String("h2o-ci"), &awscdk.StackProps{StackName: jsii.String("h2o-ci"), Env: env(cfg.Account, cfg.Region),
-		Description: jsii.String("h2o account level: backend image repository and GitHub OIDC deploy roles")})
+		Description: jsii.String("h2o account level: backend image repository, GitHub OIDC deploy roles, operator roles")})
 	addNagChecks(stack)
 	tagAll(stack, map[string]string{"Project": "h2o", "Stage": "shared", "Layer": "ci", "ManagedBy": "cdk"})
-	c := &CiStack{Stack: stack, DeployRoles: map[string]awsiam.Role{}}
+	c := &CiStack{Stack: stack, DeployRoles: map[string]awsiam.Role{}, OperatorRoles: map[string]awsiam.Role{}}
 	c.Repository = awsecr.NewRepository(stack, jsii.String("BackendRepository"), &awsecr.RepositoryProps{
 		RepositoryName:  jsii.String(cfg.RepositoryName),
 		ImageScanOnPush: jsii.Bool(true),
@@ -51,8 +53,9 @@ func NewCiStack(scope constructs.Construct, cfg *config.CI) *CiStack {
 		},
 		Encryption:     awsecr.RepositoryEncryption_AES_256(),
 		LifecycleRules: imageLifecycle(),
-		// Images are rebuildable, but every stage runs from here: never delete it with the stack.
-		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+		// Images are rebuildable, but every stage runs from here: never delete it with the stack. Named, so a failed
+		// first create of h2o-ci deletes it (statefulRemoval): a kept empty repository would block the retry.
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN_ON_UPDATE_OR_DELETE,
 	})
 	awscdk.NewCfnOutput(stack, jsii.String("RepositoryUri"), &awscdk.CfnOutputProps{Value: c.Repository.RepositoryUri()})
 
@@ -84,6 +87,9 @@ func NewCiStack(scope constructs.Construct, cfg *config.CI) *CiStack {
 		c.DeployRoles[stage] = role
 		awscdk.NewCfnOutput(stack, jsii.String("DeployRoleArn"+stage), &awscdk.CfnOutputProps{Value: role.RoleArn(),
 			Description: jsii.String("GitHub variable AWS_DEPLOY_ROLE_ARN of environment " + stage)})
+		c.OperatorRoles[stage] = newOperatorRole(stack, cfg, Names{stage}, c.Repository)
+		awscdk.NewCfnOutput(stack, jsii.String("OperatorRoleArn"+stage), &awscdk.CfnOutputProps{Value: c.OperatorRoles[stage].RoleArn(),
+			Description: jsii.String("role_arn of the " + stage + " operator's AWS CLI profile (docs/runbook.md, \"Who may run what\")")})
 	}
 	if cfg.BackendRepository != "" {
 		// Only pushes to the backend repository's main branch may push images; deploying stays with this repository.

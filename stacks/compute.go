@@ -133,8 +133,7 @@ func NewComputeStack(scope constructs.Construct, cfg *config.Config, network *Ne
 	tasks.grantTaskRole()
 	autoscale(svc, cfg)
 	c.ErrorRateAlarm, c.UnhealthyHostsAlarm, c.DeploymentAlarms = deploymentAlarms(stack, cfg, svc, c.AlternateTargetGroup)
-	redeployOnSecretChange(stack, cfg, svc.Service(), []*string{data.Database.Secret().SecretArn(),
-		data.AppSecret.SecretArn(), data.Cache.AuthSecret.SecretArn()})
+	redeployOnSecretChange(stack, cfg, svc.Service(), data.TaskSecretArns())
 	computeOutputs(stack, cfg, c, network, task)
 
 	return c

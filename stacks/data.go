@@ -1,7 +1,6 @@
 package stacks
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -45,8 +44,8 @@ type DataStack struct {
 	Database  awsrds.DatabaseInstance
 	Cache     *Cache
 	PdfBucket awss3.Bucket
-	// AppSecret is h2o/<stage>/app: the backend's API keys, one JSON key per config.AppSecretKeys.
-	AppSecret awssecretsmanager.Secret
+	// AppSecrets are the backend's API keys by name, one secret h2o/<stage>/app/<KEY> per config.AppSecretKeys.
+	AppSecrets map[string]awssecretsmanager.Secret
 	// DatabaseInstanceID is the instance identifier (h2o-<stage>-postgres); AllocatedStorageGiB its storage and
 	// BurstableClass whether it runs on CPU credits (a db.t* class): what its alarms watch.
 	DatabaseInstanceID  string
@@ -58,6 +57,16 @@ type DataStack struct {
 	BackupVault awsbackup.BackupVault
 	// Metrics from PostgreSQL's log, where log_min_duration_statement=1000 logs every statement over 1 s.
 	SlowQueryCount, SlowQueryDuration awscloudwatch.Metric
+}
+
+// TaskSecretArns are the secrets the backend's tasks read (ECS injects them when a task starts): the RDS-managed
+// master secret, every app key and the cache AUTH token.
+func (d *DataStack) TaskSecretArns() []*string {
+	arns := []*string{d.Database.Secret().SecretArn()}
+	for _, key := range sortedKeys(d.AppSecrets) {
+		arns = append(arns, d.AppSecrets[key].SecretArn())
+	}
+	return append(arns, d.Cache.AuthSecret.SecretArn())
 }
 
 // Cache is the Valkey replication group and what a client needs to reach it.
@@ -96,19 +105,7 @@ func NewDataStack(scope constructs.Construct, cfg *config.Config, network *Netwo
 	}
 	d.Cache = newCache(stack, cfg, network)
 	d.PdfBucket = newPdfBucket(stack, cfg, d.DataKey)
-	d.AppSecret = awssecretsmanager.NewSecret(stack, jsii.String("AppSecret"), &awssecretsmanager.SecretProps{
-		SecretName:  jsii.String(Names{cfg.Stage}.Secret("app")),
-		Description: jsii.String("Backend API keys; values are set with aws secretsmanager put-secret-value (README)."),
-		// Empty placeholders: the real keys never pass through code or templates.
-		GenerateSecretString: &awssecretsmanager.SecretStringGenerator{
-			SecretStringTemplate: jsii.String(emptyKeysJSON(cfg.AppSecretKeys)),
-			GenerateStringKey:    jsii.String("_placeholder"),
-		},
-		RemovalPolicy: statefulRemoval(cfg, awscdk.RemovalPolicy_RETAIN),
-	})
-	suppress(d.AppSecret, map[string]string{
-		"AwsSolutions-SMG4": "Third-party API keys are issued by their provider; AWS cannot rotate them. Rotate at the provider, then put-secret-value (docs/runbook.md).",
-	})
+	d.AppSecrets = newAppSecrets(stack, cfg)
 	return d
 }
 
@@ -121,7 +118,7 @@ func newDatabase(stack awscdk.Stack, cfg *config.Config, network *NetworkStack, 
 	// metric filter are plain CloudFormation.
 	logs := map[string]awslogs.LogGroup{}
 	for _, kind := range []string{"postgresql", "upgrade"} {
-		logs[kind] = newLogGroup(stack, "DatabaseLog-"+kind, cfg, fmt.Sprintf("/aws/rds/instance/%s/%s", id, kind))
+		logs[kind] = newLogGroup(stack, "DatabaseLog-"+kind, cfg, Names{cfg.Stage}.DatabaseLogGroup(kind))
 	}
 	engine := awsrds.DatabaseInstanceEngine_Postgres(&awsrds.PostgresInstanceEngineProps{Version: postgresVersion(cfg)})
 	params := awsrds.NewParameterGroup(stack, jsii.String("DatabaseParameters"), &awsrds.ParameterGroupProps{
@@ -253,7 +250,7 @@ func newCache(stack awscdk.Stack, cfg *config.Config, network *NetworkStack) *Ca
 		GenerateSecretString: &awssecretsmanager.SecretStringGenerator{
 			ExcludePunctuation: jsii.Bool(true), PasswordLength: jsii.Number(64),
 		},
-		RemovalPolicy: statefulRemoval(cfg, awscdk.RemovalPolicy_RETAIN),
+		RemovalPolicy: statefulRemoval(cfg, awscdk.RemovalPolicy_RETAIN_ON_UPDATE_OR_DELETE),
 	})
 	suppress(auth, map[string]string{
 		"AwsSolutions-SMG4": "Secrets Manager has no rotation function for ElastiCache AUTH tokens; rotation is a ModifyReplicationGroup with AuthTokenUpdateStrategy ROTATE (docs/runbook.md).",
@@ -345,16 +342,6 @@ func newPdfBucket(stack awscdk.Stack, cfg *config.Config, key awskms.Key) awss3.
 			`/^Resource::<PdfBucket[A-Z0-9]+\.Arn>\/\*$/`, `/^Resource::arn:aws:s3:::.+\/\*$/`, "Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*")
 	}
 	return bucket
-}
-
-// emptyKeysJSON is {"KEY":"",...}: the secret's shape with no value in it.
-func emptyKeysJSON(keys []string) string {
-	shape := map[string]string{}
-	for _, k := range keys {
-		shape[k] = ""
-	}
-	out, _ := json.Marshal(shape) // a map of strings always marshals
-	return string(out)
 }
 
 // cacheNodeIDs are the node (cache cluster) ids ElastiCache gives a group's members: <group>-001, -002, ...

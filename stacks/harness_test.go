@@ -40,6 +40,10 @@ var (
 
 const importedOidcArn = "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"
 
+// variantOperatorPrincipal is an IAM Identity Center permission set's role, as the variant's h2o-ci trusts it
+// for the operator roles (with operatorRequireMfa false: Identity Center enforces MFA at sign-in).
+const variantOperatorPrincipal = "arn:aws:iam::*:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_H2OOperator_*"
+
 // variantContext is what `-c domainName=... -c hostedZoneId=...` would pass.
 var variantContext = map[string]string{"domainName": "h2o.example.com", "hostedZoneId": "Z0123456789ABCDEFGHIJ",
 	"frontendRepository": "https://github.com/h2o-allegiant/frontend", "slackWorkspaceId": "T0123ABCD", "slackChannelId": "C0123ABCD",
@@ -72,7 +76,7 @@ func TestMain(m *testing.M) {
 		withDomainConfig = mustLoad("prod", variantContext)
 		withDomain = NewH2oStage(variantApp, withDomainConfig)
 		imported, err := config.LoadCI(sources(map[string]string{"ci.githubOidcProviderArn": importedOidcArn,
-			"ci.backendRepository": "h2o-allegiant/backend"}))
+			"ci.backendRepository": "h2o-allegiant/backend", "ci.operatorPrincipalArns": variantOperatorPrincipal, "ci.operatorRequireMfa": "false"}))
 		if err != nil {
 			panic(err)
 		}

@@ -67,8 +67,22 @@ func refuseDeploy(stack awscdk.Stack, problems []string) {
 	})
 }
 
-// statefulRemoval is what happens to data when its stack is deleted: prod keeps it (retainPolicy: RETAIN or
-// SNAPSHOT), dev lets it go with the stack.
+// statefulRemoval is what happens to data when its stack is deleted: prod keeps it (retainPolicy), dev lets it
+// go with the stack. What prod keeps, and how:
+//   - RETAIN_ON_UPDATE_OR_DELETE (DeletionPolicy RetainExceptOnCreate, UpdateReplacePolicy Retain) for anything
+//     with a fixed name (secrets, the backup vault, the image repository) and the data key: kept on a stack
+//     delete or a replacement, deleted when the operation that created it rolls back, so a failed first create
+//     leaves nothing behind whose name would make the retry fail with "already exists" (CloudFormation user
+//     guide, "DeletionPolicy attribute"; What's New 2023-07-31, "AWS CloudFormation deletion policies dev-test
+//     cycle": "During rollbacks, CloudFormation deletes resources that were created in the stack operation").
+//   - RETAIN for the buckets, whose names CloudFormation generates (a retry gets new ones): a bucket cannot be
+//     deleted while it holds objects, and an ALB writes ELBAccessLogTestFile into its log bucket as soon as
+//     logging is on (ELB user guide, "Enable access logs for your Application Load Balancer"), so deleting the
+//     buckets in a rollback would fail the rollback itself.
+//   - SNAPSHOT for the database and the cache: on a rollback CloudFormation snapshots and deletes them, which
+//     frees their identifiers; the snapshot is named by CloudFormation per operation (the RDS resource provider
+//     derives it from the stack, "Snapshot-<logical ID>" and the request token: aws-cloudformation-resource-
+//     providers-rds, DeleteHandler.java), so it never collides with a retry.
 func statefulRemoval(cfg *config.Config, retainPolicy awscdk.RemovalPolicy) awscdk.RemovalPolicy {
 	if cfg.DeletionProtection {
 		return retainPolicy

@@ -28,13 +28,32 @@ func (n Names) BackendRole(kind string) string { return n.of("backend", kind) }
 func (n Names) Database() string { return n.of("postgres") }
 func (n Names) Cache() string    { return n.of("cache") }
 
+// DatabaseRestore prefixes the instances scripts/restore.sh restores into (h2o-<stage>-postgres-restore-<UTC
+// yyyymmddHHMM>) and their cutover snapshots.
+func (n Names) DatabaseRestore() string { return n.Database() + "-restore-" }
+
+// DatabaseLogGroup is the log group RDS exports one of the instance's logs to (postgresql, upgrade).
+func (n Names) DatabaseLogGroup(kind string) string {
+	return "/aws/rds/instance/" + n.Database() + "/" + kind
+}
+
+// PdfBucketPrefix starts the PDF bucket's name, which CloudFormation generates as <stack>-<logical id>-<random>,
+// lowercased for S3 (CloudFormation template reference, "Name type": "MyStack-MyBucket-abcdefghijk1").
+func (n Names) PdfBucketPrefix() string { return n.Stack("data") + "-pdfbucket" }
+
 // Secret is a Secrets Manager secret of the stage: h2o/<stage>/<name>.
 func (n Names) Secret(name string) string { return "h2o/" + n.Stage + "/" + name }
+
+// AppSecret is the secret of one backend API key: h2o/<stage>/app/<KEY>.
+func (n Names) AppSecret(key string) string { return n.Secret("app/" + key) }
 
 // Alarm, Dashboard, Budget and the other named resources of one kind: h2o-<stage>-<name>.
 func (n Names) Alarm(name string) string     { return n.of(name) }
 func (n Names) Dashboard(name string) string { return n.of(name) }
 func (n Names) Resource(name string) string  { return n.of(name) }
+
+// DataKeyAlias names the stage's customer managed data key.
+func (n Names) DataKeyAlias() string { return "alias/" + n.of("data") }
 
 // WebACL is the stage's CloudFront web ACL; BackupVault its AWS Backup vault.
 func (n Names) WebACL() string      { return n.of("api") }
@@ -47,5 +66,7 @@ func (n Names) WafLogGroup() string { return "aws-waf-logs-" + n.of() }
 func (n Names) BackendLogs() string { return "/aws/ecs/h2o-backend-" + n.Stage }
 func (n Names) ExecLogs() string    { return "/aws/ecs/h2o-exec-" + n.Stage }
 
-// DeployRole is the stage's GitHub deploy role in h2o-ci (account level).
-func (n Names) DeployRole() string { return n.of("deploy") }
+// DeployRole is the stage's GitHub deploy role in h2o-ci (account level); OperatorRole the role people assume
+// for the runbook's manual steps.
+func (n Names) DeployRole() string   { return n.of("deploy") }
+func (n Names) OperatorRole() string { return n.of("operator") }

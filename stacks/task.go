@@ -116,8 +116,8 @@ func (b *backendTasks) addBackend(task awsecs.FargateTaskDefinition, imageTag aw
 		"DB_PASSWORD":      awsecs.Secret_FromSecretsManager(b.data.Database.Secret(), jsii.String("password")),
 		"REDIS_AUTH_TOKEN": awsecs.Secret_FromSecretsManager(b.data.Cache.AuthSecret, nil),
 	}
-	for _, key := range b.cfg.AppSecretKeys {
-		secrets[key] = awsecs.Secret_FromSecretsManager(b.data.AppSecret, jsii.String(key))
+	for _, key := range b.cfg.AppSecretKeys { // each key's whole secret (appsecrets.go)
+		secrets[key] = awsecs.Secret_FromSecretsManager(b.data.AppSecrets[key], nil)
 	}
 	opts.ContainerName = jsii.String(containerName)
 	opts.Image = awsecs.ContainerImage_FromEcrRepository(b.repo, imageTag.ValueAsString())
@@ -196,7 +196,7 @@ func (b *backendTasks) addXRaySidecar(task awsecs.FargateTaskDefinition) {
 	}))
 }
 
-// grantTaskRole gives the running app exactly the PDF bucket's objects and its app secret.
+// grantTaskRole gives the running app exactly the PDF bucket's objects and its API keys' secrets.
 func (b *backendTasks) grantTaskRole() {
 	b.taskRole.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions:   jsii.Strings("s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"),
@@ -205,7 +205,9 @@ func (b *backendTasks) grantTaskRole() {
 	b.taskRole.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions: jsii.Strings("s3:ListBucket"), Resources: jsii.Strings(*b.data.PdfBucket.BucketArn()),
 	}))
-	b.data.AppSecret.GrantRead(b.taskRole, nil)
+	for _, key := range sortedKeys(b.data.AppSecrets) {
+		b.data.AppSecrets[key].GrantRead(b.taskRole, nil)
+	}
 	if b.data.DataKey != nil { // SSE-KMS PDFs: the key's policy defers to IAM, so the role's own grant suffices
 		b.data.DataKey.Grant(b.taskRole, jsii.String("kms:Decrypt"), jsii.String("kms:GenerateDataKey")) // read, write
 	}

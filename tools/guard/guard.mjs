@@ -4,8 +4,8 @@
 //
 //   node tools/guard/guard.mjs <base-assembly-dir> <head-assembly-dir>
 //
-// Exit 0: nothing stateful is destroyed or replaced. Exit 1: something is (the readable diff of every changed
-// stack is printed, then the offending resources). Exit 2: bad usage or an unreadable assembly.
+// Exit 0: nothing stateful is destroyed or replaced, and no secret gets a new value. Exit 1: something is (the
+// readable diff of every changed stack is printed, then the offending resources). Exit 2: bad usage or an unreadable assembly.
 // GUARD_ALLOW="<stack>/<logicalId>,..." accepts listed resources on purpose (they are still reported).
 import fs from 'node:fs';
 import path from 'node:path';
@@ -31,6 +31,14 @@ export const STATEFUL_TYPES = new Set([
   'AWS::KMS::Key',
   'AWS::DynamoDB::Table',
   'AWS::EFS::FileSystem',
+]);
+
+// Properties whose change gives an existing resource new contents although it stays in place: CloudFormation
+// applies a changed GenerateSecretString by generating a new secret value, and a changed SecretString by
+// storing it (aws-cloudformation/cloudformation-coverage-roadmap#1161 and #2210, aws/aws-cdk#19985): either
+// overwrites the value an operator put, and the backend's redeploy-on-secret-change rule rolls it out at once.
+export const VALUE_PROPERTIES = new Map([
+  ['AWS::SecretsManager::Secret', ['GenerateSecretString', 'SecretString']],
 ]);
 
 // What the diff library says will happen to the existing physical resource, and how the guard words it.
@@ -119,10 +127,12 @@ export function compare(baseDir, headDir, out = process.stdout, allow = new Set(
       if (!type || !STATEFUL_TYPES.has(type)) return;
       let what = DANGEROUS.get(change.changeImpact);
       if (change.resourceTypeChanged) what = `would change type to ${change.newResourceType} (replaced)`;
+      const overwritten = change.isUpdate && !what ? valueChanges(type, change) : [];
+      if (overwritten.length) what = `would get a new value (${overwritten.join(', ')} changed: the stored value is overwritten)`;
       if (!what) return;
       const constructPath = (before?.paths ?? {})[logicalId];
       const entry = { stack: name, logicalId, path: constructPath, type, what, impact: change.changeImpact };
-      if (change.isUpdate) {
+      if (change.isUpdate && !overwritten.length) {
         entry.properties = Object.entries(change.propertyUpdates)
           .filter(([, p]) => p.changeImpact === ResourceImpact.WILL_REPLACE || p.changeImpact === ResourceImpact.MAY_REPLACE)
           .map(([k]) => k);
@@ -131,6 +141,11 @@ export function compare(baseDir, headDir, out = process.stdout, allow = new Set(
     });
   }
   return { violations, allowed, changed, compared: names.length };
+}
+
+// valueChanges: the VALUE_PROPERTIES of the resource's type that the update changes, added or removes.
+function valueChanges(type, change) {
+  return (VALUE_PROPERTIES.get(type) ?? []).filter((name) => change.propertyUpdates[name]?.isDifferent);
 }
 
 function describe(v) {
@@ -158,13 +173,14 @@ function main(argv) {
   if (violations.length) {
     for (const v of violations) process.stdout.write(`guard: STATEFUL: ${describe(v)}\n`);
     process.stdout.write(
-      `guard: FAILED: ${violations.length} stateful resource(s) would be destroyed or replaced. Keep the ` +
-        'logical ID (construct id and path) and replacement-forcing properties unchanged, or, if the loss is ' +
-        'intended, migrate the data first and list the resources in GUARD_ALLOW=<stack>/<logicalId>.\n',
+      `guard: FAILED: ${violations.length} stateful resource(s) would be destroyed, replaced or overwritten. Keep the ` +
+        'logical ID (construct id and path), replacement-forcing properties and a secret\'s GenerateSecretString/' +
+        'SecretString unchanged, or, if the loss is intended, migrate the data first and list the resources in ' +
+        'GUARD_ALLOW=<stack>/<logicalId>.\n',
     );
     return 1;
   }
-  process.stdout.write(`guard: OK: ${compared} stack(s) compared, ${changed} changed, no stateful resource destroyed or replaced\n`);
+  process.stdout.write(`guard: OK: ${compared} stack(s) compared, ${changed} changed, no stateful resource destroyed or replaced, no secret value overwritten\n`);
   return 0;
 }
 

@@ -106,3 +106,85 @@ test('CDK metadata and the bootstrap version rule are ignored, as cdk diff does'
     fs.rmSync(head, { recursive: true, force: true });
   }
 });
+
+// variant copies base/ into a temporary assembly and lets edit() change the Resources of prod's data template.
+function variant(edit) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'guard-'));
+  fs.cpSync(data('base'), dir, { recursive: true });
+  const file = path.join(dir, 'assembly-prod', 'proddata.template.json');
+  const template = JSON.parse(fs.readFileSync(file, 'utf8'));
+  edit(template.Resources);
+  fs.writeFileSync(file, JSON.stringify(template));
+  return dir;
+}
+
+function guardDirs(baseDir, headDir, env = {}) {
+  const r = spawnSync(process.execPath, [path.join(here, 'guard.mjs'), baseDir, headDir], {
+    encoding: 'utf8',
+    env: { ...process.env, GUARD_ALLOW: '', ...env },
+  });
+  return { code: r.status, out: r.stdout + r.stderr };
+}
+
+// A secret as the app creates one: a generated value, never one in the template.
+const generated = (length) => (res) => {
+  res.AppSecretFAB5164C.Properties.GenerateSecretString = { ExcludePunctuation: true, PasswordLength: length };
+};
+
+test('a changed GenerateSecretString of an existing secret fails: CloudFormation would generate a new value', () => {
+  const base = variant(generated(32));
+  const head = variant(generated(40));
+  try {
+    const r = guardDirs(base, head);
+    assert.equal(r.code, 1, r.out);
+    assert.match(r.out, /guard: STATEFUL: h2o-prod-data: AppSecretFAB5164C .*AWS::SecretsManager::Secret would get a new value \(GenerateSecretString changed/);
+    assert.match(r.out, /guard: FAILED: 1 stateful resource\(s\) would be destroyed, replaced or overwritten/);
+    // Waived on purpose, it still shows.
+    const allowed = guardDirs(base, head, { GUARD_ALLOW: 'h2o-prod-data/AppSecretFAB5164C' });
+    assert.equal(allowed.code, 0, allowed.out);
+    assert.match(allowed.out, /allowed by GUARD_ALLOW: h2o-prod-data: AppSecretFAB5164C .*would get a new value/);
+  } finally {
+    for (const d of [base, head]) fs.rmSync(d, { recursive: true, force: true });
+  }
+});
+
+test('a SecretString put into the template, or changed there, fails', () => {
+  const base = variant(generated(32));
+  const literal = (value) => (res) => {
+    delete res.AppSecretFAB5164C.Properties.GenerateSecretString;
+    res.AppSecretFAB5164C.Properties.SecretString = value;
+  };
+  const added = variant(literal('placeholder'));
+  const before = variant(literal('one'));
+  const after = variant(literal('two'));
+  try {
+    const r = guardDirs(base, added);
+    assert.equal(r.code, 1, r.out);
+    assert.match(r.out, /AppSecretFAB5164C .*would get a new value \(GenerateSecretString, SecretString changed/);
+    const changed = guardDirs(before, after);
+    assert.equal(changed.code, 1, changed.out);
+    assert.match(changed.out, /AppSecretFAB5164C .*would get a new value \(SecretString changed/);
+  } finally {
+    for (const d of [base, added, before, after]) fs.rmSync(d, { recursive: true, force: true });
+  }
+});
+
+test('a new secret and a changed description leave every stored value alone and pass', () => {
+  const base = variant(generated(32));
+  const head = variant((res) => {
+    generated(32)(res);
+    res.AppSecretFAB5164C.Properties.Description = 'reworded';
+    res.AppSecretOTHERKEY1234ABCD = {
+      Type: 'AWS::SecretsManager::Secret',
+      Properties: { Name: 'h2o/prod/app/OTHER_KEY', GenerateSecretString: { ExcludePunctuation: true, PasswordLength: 32 } },
+    };
+  });
+  try {
+    const r = guardDirs(base, head);
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /\[\+\] AWS::SecretsManager::Secret AppSecretOTHERKEY1234ABCD/);
+    assert.match(r.out, /no secret value overwritten/);
+  } finally {
+    for (const d of [base, head]) fs.rmSync(d, { recursive: true, force: true });
+  }
+});

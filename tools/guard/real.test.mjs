@@ -76,3 +76,21 @@ test('a PostgreSQL minor bump (config dbEngineVersion) is an in-place update and
   assert.equal(r.code, 0, r.out);
   assert.match(r.out, /EngineVersion/);
 });
+
+test('a changed generator of a real secret fails: its stored value would be regenerated', { skip }, () => {
+  const r = guard(head('CacheAuthTokenAAA23466', (res) => {
+    res.CacheAuthTokenAAA23466.Properties.GenerateSecretString.PasswordLength = 65;
+  }));
+  assert.equal(r.code, 1, r.out);
+  assert.match(r.out, /CacheAuthTokenAAA23466 .*would get a new value \(GenerateSecretString changed/);
+});
+
+test('an API key added (a secret of its own) passes: no stored value changes', { skip }, () => {
+  const r = guard(head('AppSecretAIAPIKEY4EA8385C', (res) => {
+    const added = structuredClone(res.AppSecretAIAPIKEY4EA8385C);
+    added.Properties.Name = added.Properties.Name.replace(/AI_API_KEY$/, 'OTHER_KEY');
+    res.AppSecretOTHERKEY0123ABCD = added;
+  }));
+  assert.equal(r.code, 0, r.out);
+  assert.match(r.out, /AppSecretOTHERKEY0123ABCD/);
+});

@@ -267,7 +267,11 @@ func TestServedContainersAreToldTheTimeoutsInFrontOfThem(t *testing.T) {
 	forEachContractBuild(t, func(t *testing.T, s *H2oStage, _ *config.Config) {
 		dist := onlyOf(t, s, "AWS::CloudFront::Distribution")
 		for _, c := range servedContainers(t, s) {
-			for _, lb := range loadBalancersOf(t, s, c.targetGroup) {
+			lbs := loadBalancersOf(t, s, c.targetGroup)
+			if len(lbs) == 0 {
+				t.Errorf("%s: no load balancer forwards to its target group", c)
+			}
+			for _, lb := range lbs {
 				// GIVEN the origin whose VPC origin names the container's load balancer
 				read := -1.0
 				for _, origin := range optMaps(t, dist.r, "Properties.DistributionConfig.Origins") {

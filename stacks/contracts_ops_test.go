@@ -8,9 +8,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"h2o-infra/config"
 )
@@ -42,6 +44,29 @@ func zoneOr(v interface{}) string {
 		return zone
 	}
 	return "UTC"
+}
+
+// sameZone is whether two IANA time zone names keep the same time (aliases such as UTC and Etc/UTC do): their
+// offsets agree twice a week over two years, DST changes included.
+func sameZone(t *testing.T, a, b string) bool {
+	t.Helper()
+	if a == b {
+		return true
+	}
+	za, errA := time.LoadLocation(a)
+	zb, errB := time.LoadLocation(b)
+	if errA != nil || errB != nil {
+		t.Errorf("time zones %q, %q: %v %v", a, b, errA, errB)
+		return false
+	}
+	for at := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC); at.Year() < 2029; at = at.Add(84 * time.Hour) {
+		_, offA := at.In(za).Zone()
+		_, offB := at.In(zb).Zone()
+		if offA != offB {
+			return false
+		}
+	}
+	return true
 }
 
 // stageSchedules are the stage's recurring actions: EventBridge Scheduler schedules, Application Auto Scaling
@@ -107,16 +132,20 @@ func sameDays(a, b []string) bool {
 // and on the same days the database starts no later than the tasks come back and stops no earlier than they leave.
 // A database schedule left in UTC while the tasks follow another zone brings the tasks back before the database.
 func TestEveryScheduleOfAStageRunsInItsTimeZone(t *testing.T) {
+	ordered := 0 // pairs of a database and a tasks schedule compared, over every build
 	forEachContractBuild(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
 		// GIVEN every recurring action of the stage
 		schedules := stageSchedules(t, s)
 		if cfg.ScheduleTimeZone == "" && len(schedules) > 0 {
 			t.Errorf("the stage has no scheduleTimeZone but %d schedules, the first %s in %s", len(schedules), schedules[0].what, schedules[0].zone)
 		}
+		if cfg.ScaleDownCron != "" && len(schedules) == 0 {
+			t.Error("an off-hours schedule in the config, none in the templates: the contract checks nothing")
+		}
 		// WHEN their zones and times are compared THEN they share the stage's zone and keep the database ahead
 		byAction := map[string][]stageSchedule{}
 		for _, sc := range schedules {
-			if sc.zone != cfg.ScheduleTimeZone {
+			if !sameZone(t, sc.zone, cfg.ScheduleTimeZone) {
 				t.Errorf("%s runs in %s, the stage's schedules in %q", sc.what, sc.zone, cfg.ScheduleTimeZone)
 			}
 			byAction[sc.action] = append(byAction[sc.action], sc)
@@ -131,6 +160,7 @@ func TestEveryScheduleOfAStageRunsInItsTimeZone(t *testing.T) {
 						continue
 					}
 					matched = true
+					ordered++
 					if !okA || !okB || at > bt {
 						t.Errorf("%s (%v) must run %s %s (%v) on the same days", a.what, a.cron, want, b.what, b.cron)
 					}
@@ -149,6 +179,9 @@ func TestEveryScheduleOfAStageRunsInItsTimeZone(t *testing.T) {
 			t.Error("stopDatabaseOffHours without a database start schedule: the contract checks nothing")
 		}
 	})
+	if ordered == 0 {
+		t.Error("no database schedule was compared with a tasks schedule in any build")
+	}
 }
 
 // window is a daily time range in minutes after midnight (end may pass 1440).
@@ -193,7 +226,7 @@ func TestBackupsKeepOutOfTheDatabasesWindows(t *testing.T) {
 		for _, plan := range stageResources(t, s, "AWS::Backup::BackupPlan") {
 			plans++
 			for _, rule := range optMaps(t, plan.r, "Properties.BackupPlan.BackupPlanRule") {
-				if zone := zoneOr(rule["ScheduleExpressionTimezone"]); zone != "UTC" && zone != "Etc/UTC" {
+				if zone := zoneOr(rule["ScheduleExpressionTimezone"]); !sameZone(t, zone, "UTC") {
 					t.Errorf("rule %v runs in %s; the database's windows are UTC", rule["RuleName"], zone)
 				}
 				start, ok := minuteOfDay(cronFields(fmt.Sprint(rule["ScheduleExpression"])))
@@ -310,13 +343,13 @@ func TestEveryAlarmWatchesAResourceTheStageHas(t *testing.T) {
 				for _, d := range dims {
 					name := fmt.Sprint(d["Name"])
 					if value, ok := d["Value"].(string); ok {
-						if !containsString(w.literal[name], value) {
+						if !slices.Contains(w.literal[name], value) {
 							t.Errorf("%s: %s=%s, the stage has %v", what, name, value, w.literal[name])
 						}
 						continue
 					}
 					target, _ := resolveRef(t, s, alarm.stack, d["Value"])
-					if !containsTarget(w.attr[name], target) {
+					if !slices.ContainsFunc(w.attr[name], target.same) {
 						t.Errorf("%s: %s=%s, the stage has %v", what, name, target, w.attr[name])
 					}
 				}
@@ -333,38 +366,25 @@ func TestEveryAlarmWatchesAResourceTheStageHas(t *testing.T) {
 // the instance identifier).
 func checkEventRules(t *testing.T, s *H2oStage, known map[string]watchable) {
 	t.Helper()
+	patterns := 0
 	for _, rule := range stageResources(t, s, "AWS::Events::Rule") {
 		pattern, ok := props(rule.r)["EventPattern"].(map[string]interface{})
 		if !ok {
 			continue // a scheduled rule
 		}
+		patterns++
 		for _, r := range list(pattern["resources"]) {
 			if _, ok := resolveRef(t, s, rule.stack, r); !ok {
 				t.Errorf("rule %s matches %s, no resource of the stage", rule.id, mustJSON(r))
 			}
 		}
 		for _, id := range list(cfnGet(pattern, "detail.SourceIdentifier")) {
-			if !containsString(known["AWS/RDS"].literal["DBInstanceIdentifier"], fmt.Sprint(id)) {
+			if !slices.Contains(known["AWS/RDS"].literal["DBInstanceIdentifier"], fmt.Sprint(id)) {
 				t.Errorf("rule %s matches events of %v, the stage's instances are %v", rule.id, id, known["AWS/RDS"].literal["DBInstanceIdentifier"])
 			}
 		}
 	}
-}
-
-func containsString(list []string, v string) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
+	if patterns == 0 {
+		t.Error("no event rule matches events: the contract checks nothing")
 	}
-	return false
-}
-
-func containsTarget(list []refTarget, v refTarget) bool {
-	for _, x := range list {
-		if x.same(v) {
-			return true
-		}
-	}
-	return false
 }

@@ -142,14 +142,18 @@ func TestEveryCostLineItemIsPricedWhereTheTemplatesNeedIt(t *testing.T) {
 	}
 	movedStages(t) // synthesized into outdir/moved
 	seen := map[string]int{}
-	for _, dir := range []string{outdir, filepath.Join(outdir, "variant"), filepath.Join(outdir, "moved")} {
+	for _, build := range []string{"app", "variant", "moved"} {
+		dir := outdir // the app: dev, prod and h2o-ci
+		if build != "app" {
+			dir = filepath.Join(outdir, build)
+		}
 		assembly, err := cost.LoadAssembly(dir)
 		if err != nil {
 			t.Fatal(err)
 		}
 		report := cost.Estimate(assembly, prices, cost.UsageFor)
 		for _, name := range assembly.StageNames() {
-			t.Run(filepath.Base(dir)+"/"+name, func(t *testing.T) {
+			t.Run(build+"/"+name, func(t *testing.T) {
 				// GIVEN the stage's resources and its estimate
 				var rs costStage
 				for _, st := range assembly.Stages[name] {

@@ -146,3 +146,13 @@ func (f Field) Format(target any) string {
 	}
 	return fmt.Sprint(v.Interface())
 }
+
+// intValue is the value of a whole-number field in target (Config or CI, by value or pointer).
+func (f Field) intValue(target any) int {
+	return int(reflect.Indirect(reflect.ValueOf(target)).Field(f.index).Int())
+}
+
+// stringValue is the value of a text field in target (Config or CI, by value or pointer).
+func (f Field) stringValue(target any) string {
+	return reflect.Indirect(reflect.ValueOf(target)).Field(f.index).String()
+}

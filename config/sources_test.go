@@ -1,6 +1,7 @@
 package config
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -292,12 +293,24 @@ func TestDescribeNamesEachValuesOrigin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"workers", "4", "config/settings/prod.json", "maxTasks", "-c prod.maxTasks", "taskCpu", "2048", "default"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("output lacks %q:\n%s", want, out)
+	// Each setting's own row holds its value and origin (a substring of the whole output would find "4" in 4096).
+	rows := map[string][]string{}
+	for _, line := range strings.Split(out, "\n") {
+		if fields := strings.Fields(line); len(fields) > 0 {
+			rows[fields[0]] = fields[1:]
 		}
 	}
-	if _, err := Describe("ci", Sources{}); err != nil {
-		t.Error(err)
+	for key, want := range map[string][]string{"workers": {"4", "config/settings/prod.json"}, "maxTasks": {"4", "-c", "prod.maxTasks"},
+		"taskCpu": {"2048", "default"}} {
+		if strings.Join(rows[key], " ") != strings.Join(want, " ") {
+			t.Errorf("row %s = %q, want %q:\n%s", key, rows[key], want, out)
+		}
+	}
+	ci, err := Describe("ci", Sources{Settings: map[string]map[string]any{"ci": {"githubRepository": "acme/infra"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`(?m)^githubRepository\s+acme/infra\s+config/settings/ci\.json$`).MatchString(ci) {
+		t.Errorf("h2o-ci's githubRepository row does not hold its value and origin:\n%s", ci)
 	}
 }

@@ -69,13 +69,10 @@ func (c *Config) validate(origins Origins) []error {
 	v := validator{stage: c.Stage, origins: origins}
 	v.check(c.Account == "" || accountRe.MatchString(c.Account), "account", c.Account,
 		"12 digits, or empty to use the deploying credentials' account")
-	v.check(c.Region == "us-east-1", "region", c.Region,
-		"us-east-1 (CloudFront's WAF and certificates must live there)")
+	c.validateBounds(&v) // every whole-number and enumerated setting (bounds.go)
 	c.validateNetwork(&v)
 	c.validateCompute(&v)
 	c.validateData(&v)
-	v.check(slices.Contains(logRetentionDays, c.LogRetentionDays), "logRetentionDays", strconv.Itoa(c.LogRetentionDays),
-		"a CloudWatch Logs retention in days: "+joinInts(logRetentionDays))
 	addr, err := mail.ParseAddress(c.AlarmEmail)
 	v.check(err == nil && addr.Address == c.AlarmEmail && strings.Contains(c.AlarmEmail[strings.LastIndex(c.AlarmEmail, "@")+1:], "."),
 		"alarmEmail", c.AlarmEmail, "an e-mail address such as ops@example.com")
@@ -98,46 +95,11 @@ func (c *Config) validateNetwork(v *validator) {
 	prefix, err := netip.ParsePrefix(c.VPCCIDR)
 	v.check(err == nil && prefix.Addr().Is4() && prefix.Masked() == prefix && prefix.Bits() >= 16 && prefix.Bits() <= 21,
 		"vpcCidr", c.VPCCIDR, "an IPv4 network from /16 to /21 (room for three /24 subnet tiers in each AZ)")
-	v.check(c.NatGateways >= 0 && c.NatGateways <= len(c.AvailabilityZones), "natGateways", strconv.Itoa(c.NatGateways),
-		fmt.Sprintf("0 to %d (at most one per availability zone)", len(c.AvailabilityZones)))
 }
 
 func (c *Config) validateCompute(v *validator) {
-	v.check(c.CPUArchitecture == ArchARM64 || c.CPUArchitecture == ArchX8664, "cpuArchitecture", c.CPUArchitecture,
-		ArchARM64+" or "+ArchX8664)
-	mems, cpuOK := fargateMemory[c.TaskCPU]
-	v.check(cpuOK, "taskCpu", strconv.Itoa(c.TaskCPU), "a Fargate CPU value: 256, 512, 1024, 2048, 4096, 8192, 16384")
-	if cpuOK {
-		v.check(slices.Contains(mems, c.TaskMemoryMiB), "taskMemoryMiB", strconv.Itoa(c.TaskMemoryMiB),
-			fmt.Sprintf("a Fargate memory size for %d CPU units: %s", c.TaskCPU, joinInts(mems)))
-	}
-	v.check(c.Workers >= 1 && c.Workers <= 64, "workers", strconv.Itoa(c.Workers), "1 to 64")
-	v.check(c.ContainerPort >= 1024 && c.ContainerPort <= 65535, "containerPort", strconv.Itoa(c.ContainerPort),
-		"1024 to 65535 (a non-root process cannot bind lower ports)")
 	v.check(c.ContainerUser == "" || userRe.MatchString(c.ContainerUser), "containerUser", c.ContainerUser,
 		`a user name, uid or uid:gid, or "" for the image's own USER`)
-	v.check(c.HealthCheckGraceSeconds >= 10 && c.HealthCheckGraceSeconds <= 80, "healthCheckGraceSeconds",
-		strconv.Itoa(c.HealthCheckGraceSeconds), "10 to 80 seconds (the ALB's unhealthy threshold, at most 10 checks 10 s apart, must outlast it)")
-	v.check(c.ErrorRateMinRequests >= 1 && c.ErrorRateMinRequests <= 100000, "errorRateMinRequests",
-		strconv.Itoa(c.ErrorRateMinRequests), "1 to 100000 requests a minute")
-	v.check(c.CanaryPercent >= 1 && c.CanaryPercent <= 50, "canaryPercent", strconv.Itoa(c.CanaryPercent),
-		"1 to 50 percent (a canary is a minority of the requests)")
-	v.check(c.CanaryBakeMinutes >= 1 && c.CanaryBakeMinutes <= 60, "canaryBakeMinutes", strconv.Itoa(c.CanaryBakeMinutes),
-		"1 to 60 minutes")
-	v.check(c.DeployBakeMinutes >= 0 && c.DeployBakeMinutes <= 60, "deployBakeMinutes", strconv.Itoa(c.DeployBakeMinutes),
-		"0 to 60 minutes")
-	v.check(c.DeployFailureThreshold >= 1 && c.DeployFailureThreshold <= 10, "deployFailureThreshold",
-		strconv.Itoa(c.DeployFailureThreshold), "1 to 10 failed tasks")
-	v.check(c.MinTasks >= 1, "minTasks", strconv.Itoa(c.MinTasks), "at least 1")
-	v.check(c.MaxTasks >= c.MinTasks && c.MaxTasks <= 50, "maxTasks", strconv.Itoa(c.MaxTasks),
-		fmt.Sprintf("from minTasks (%d) to 50", c.MinTasks))
-	if c.FargateSpot {
-		v.check(c.OnDemandBaseTasks >= 0 && c.OnDemandBaseTasks <= c.MinTasks, "onDemandBaseTasks",
-			strconv.Itoa(c.OnDemandBaseTasks), fmt.Sprintf("0 to minTasks (%d)", c.MinTasks))
-	} else {
-		v.check(c.OnDemandBaseTasks == 0, "onDemandBaseTasks", strconv.Itoa(c.OnDemandBaseTasks),
-			"0 without fargateSpot (every task is on regular Fargate then)")
-	}
 	c.validateSchedule(v)
 }
 
@@ -154,7 +116,6 @@ func (c *Config) validateSchedule(v *validator) {
 	v.check(!c.StopDatabaseOffHours || scheduled, "stopDatabaseOffHours", "true", "false unless scaleDownCron/scaleUpCron are set")
 	v.check(!c.StopDatabaseOffHours || !c.DeletionProtection, "stopDatabaseOffHours", "true",
 		"false for a stage with deletion protection (a production database is not stopped)")
-	v.check(c.DBStartLeadMinutes >= 0 && c.DBStartLeadMinutes <= 120, "dbStartLeadMinutes", strconv.Itoa(c.DBStartLeadMinutes), "0 to 120 minutes")
 	if c.StopDatabaseOffHours && cronRe.MatchString(c.ScaleUpCron) {
 		_, err := c.DatabaseStartCron()
 		v.check(err == nil, "scaleUpCron", c.ScaleUpCron, fmt.Sprintf("a cron whose minute and hour are plain numbers at least "+
@@ -166,13 +127,6 @@ func (c *Config) validateData(v *validator) {
 	v.check(dbClassRe.MatchString(c.DBInstanceClass), "dbInstanceClass", c.DBInstanceClass, "an RDS class such as db.t4g.micro")
 	v.check(pgVersionRe.MatchString(c.DBEngineVersion), "dbEngineVersion", c.DBEngineVersion,
 		"a full PostgreSQL minor version from 14.x to 18.x such as 17.6 (a bare major lets the instance drift from the template)")
-	v.check(c.DBAllocatedStorageGiB >= 20 && c.DBAllocatedStorageGiB <= 65536, "dbAllocatedStorageGiB",
-		strconv.Itoa(c.DBAllocatedStorageGiB), "20 to 65536 (gp3 limits)")
-	v.check(c.DBMaxAllocatedStorageGiB > c.DBAllocatedStorageGiB && c.DBMaxAllocatedStorageGiB <= 65536,
-		"dbMaxAllocatedStorageGiB", strconv.Itoa(c.DBMaxAllocatedStorageGiB),
-		fmt.Sprintf("more than dbAllocatedStorageGiB (%d), at most 65536", c.DBAllocatedStorageGiB))
-	v.check(c.BackupRetentionDays >= 1 && c.BackupRetentionDays <= 35, "backupRetentionDays",
-		strconv.Itoa(c.BackupRetentionDays), "1 to 35 (0 would turn off backups and point-in-time recovery)")
 	v.check(len(c.AppSecretKeys) > 0, "appSecretKeys", "", "at least one key")
 	seenKeys := map[string]bool{}
 	for _, k := range c.AppSecretKeys {
@@ -180,14 +134,10 @@ func (c *Config) validateData(v *validator) {
 		v.check(!seenKeys[k], "appSecretKeys", k, "each key once")
 		seenKeys[k] = true
 	}
-	v.check(c.BackupVaultLock == BackupLockCompliance || c.BackupVaultLock == BackupLockGovernance, "backupVaultLock",
-		c.BackupVaultLock, BackupLockCompliance+" or "+BackupLockGovernance)
 	v.check(c.BackupCopyVaultARN == "" || backupVaultArnRe.MatchString(c.BackupCopyVaultARN), "backupCopyVaultArn",
 		c.BackupCopyVaultARN, "arn:aws:backup:<region>:<account>:backup-vault:<name>, or empty for no copy")
 	v.check(c.BackupCopyVaultARN == "" || (c.BackupPlan && c.CustomerManagedDataKey), "backupCopyVaultArn", c.BackupCopyVaultARN,
 		"empty unless backupPlan and customerManagedDataKey are on (copies of an RDS backup to another account need a customer-managed key)")
-	v.check(c.PDFNoncurrentVersionDays >= 1 && c.PDFNoncurrentVersionDays <= 3650, "pdfNoncurrentVersionDays",
-		strconv.Itoa(c.PDFNoncurrentVersionDays), "1 to 3650 days")
 	v.check(c.PDFReplicationBucketARN == "" || s3BucketArnRe.MatchString(c.PDFReplicationBucketARN), "pdfReplicationBucketArn",
 		c.PDFReplicationBucketARN, "arn:aws:s3:::<bucket>, or empty for no replication")
 	v.check((c.PDFReplicationKMSKeyARN != "") == (c.PDFReplicationBucketARN != "" && c.CustomerManagedDataKey), "pdfReplicationKmsKeyArn",
@@ -195,7 +145,6 @@ func (c *Config) validateData(v *validator) {
 	v.check(c.PDFReplicationKMSKeyARN == "" || kmsKeyArnRe.MatchString(c.PDFReplicationKMSKeyARN), "pdfReplicationKmsKeyArn",
 		c.PDFReplicationKMSKeyARN, "arn:aws:kms:<region>:<account>:key/<id>")
 	v.check(cacheClassRe.MatchString(c.CacheNodeType), "cacheNodeType", c.CacheNodeType, "a node type such as cache.t4g.micro")
-	v.check(c.CacheReplicas >= 0 && c.CacheReplicas <= 5, "cacheReplicas", strconv.Itoa(c.CacheReplicas), "0 to 5")
 }
 
 func (c *Config) validateDomain(v *validator) {
@@ -213,14 +162,6 @@ func (c *Config) validateEdge(v *validator) {
 	v.check(prefixListRe.MatchString(c.CloudFrontPrefixListID), "cloudFrontPrefixListId", c.CloudFrontPrefixListID,
 		"a managed prefix list id such as pl-3b927c52 (aws ec2 describe-managed-prefix-lists --filters "+
 			"Name=prefix-list-name,Values=com.amazonaws.global.cloudfront.origin-facing)")
-	v.check(c.RequestTimeoutSeconds >= 1 && c.RequestTimeoutSeconds <= 120, "requestTimeoutSeconds", strconv.Itoa(c.RequestTimeoutSeconds),
-		"1 to 120 seconds (CloudFront's response timeout quota per origin; more needs a quota increase)")
-	v.check(slices.Contains([]string{WAFBlock, WAFCount, WAFOff}, c.WAFMode), "wafMode", c.WAFMode,
-		WAFBlock+", "+WAFCount+" or "+WAFOff)
-	v.check(c.WAFRateLimit >= 10 && c.WAFRateLimit <= 2000000000, "wafRateLimit", strconv.Itoa(c.WAFRateLimit),
-		"10 to 2000000000 requests per IP per 5 minutes (WAF limits)")
-	v.check(c.WAFBodyLimitKiB >= 0 && c.WAFBodyLimitKiB <= 16, "wafBodyLimitKiB", strconv.Itoa(c.WAFBodyLimitKiB),
-		"0 (no limit) or 1 to 16: a CloudFront web ACL inspects the first 16 KiB of a body; larger limits belong in the app")
 	v.check(!c.WAFLogging || c.WAFMode != WAFOff, "wafLogging", "true", "false when wafMode is off (there is no web ACL to log)")
 	v.check(c.WAFBodyLimitKiB == 0 || c.WAFMode != WAFOff, "wafBodyLimitKiB", strconv.Itoa(c.WAFBodyLimitKiB),
 		"0 when wafMode is off (there is no web ACL to enforce it)")
@@ -238,8 +179,6 @@ func (c *Config) validateObservability(v *validator) {
 		"a Slack workspace id such as T0123ABCD")
 	v.check(c.SlackChannelID == "" || slackIdRe.MatchString(c.SlackChannelID), "slackChannelId", c.SlackChannelID,
 		"a Slack channel id such as C0123ABCD")
-	v.check(c.MonthlyBudgetUSD >= 1 && c.MonthlyBudgetUSD <= 1000000, "monthlyBudgetUsd", strconv.Itoa(c.MonthlyBudgetUSD),
-		"1 to 1000000 US dollars")
 	v.check(namespaceRe.MatchString(c.MetricsNamespace) && !strings.HasPrefix(c.MetricsNamespace, "AWS/"), "metricsNamespace",
 		c.MetricsNamespace, "a custom CloudWatch namespace (not AWS/...)")
 	v.check(namespaceRe.MatchString(c.AIDurationMetric), "aiDurationMetric", c.AIDurationMetric, "a CloudWatch metric name")

@@ -119,8 +119,9 @@ func TestFargateSpotShareFromCapacityProviderStrategy(t *testing.T) {
 	// 3 tasks: the base puts 1 on FARGATE, the other 2 split 1:3 → 1.5 on-demand, 1.5 Spot at 35 % of the price.
 	want := 1.5*armTaskHour*730 + 1.5*armTaskHour*730*(1-0.65)
 	approx(t, "fargate", item(t, r, "Fargate service").USDMonth, want) // 116.78
-	if d := item(t, r, "Fargate service").Detail; !strings.Contains(d, "Spot") {
-		t.Errorf("detail does not mention Spot: %s", d)
+	// The strategy itself names FARGATE_SPOT; the detail must say how many task-hours went to Spot and at what discount.
+	if d := item(t, r, "Fargate service").Detail; !strings.Contains(d, "1095 task-h on-demand + 1095 task-h Spot (-65%)") {
+		t.Errorf("detail does not split the task-hours 1095 on-demand + 1095 Spot: %s", d)
 	}
 }
 

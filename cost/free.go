@@ -12,8 +12,11 @@ var freeTypes = map[string]string{
 	"AWS::EC2::SubnetRouteTableAssociation": "", "AWS::EC2::InternetGateway": "", "AWS::EC2::VPCGatewayAttachment": "",
 	"AWS::EC2::SecurityGroup": "", "AWS::EC2::SecurityGroupIngress": "", "AWS::EC2::SecurityGroupEgress": "",
 	"AWS::EC2::FlowLog": "billed as CloudWatch Logs ingestion of its log group",
-	// Load balancer parts: billed through the load balancer's hours and LCUs.
+	// Load balancer parts: billed through the load balancer's hours and LCUs. Rule evaluations are an LCU dimension
+	// whose first 10 rules per request are free (Elastic Load Balancing pricing, "LCU details"): the canary's one
+	// production rule costs nothing.
 	"AWS::ElasticLoadBalancingV2::Listener": "", "AWS::ElasticLoadBalancingV2::TargetGroup": "",
+	"AWS::ElasticLoadBalancingV2::ListenerRule": "",
 	// ECS: tasks are billed through their service; the cluster itself is free.
 	"AWS::ECS::Cluster": "", "AWS::ECS::TaskDefinition": "", "AWS::ECS::ClusterCapacityProviderAssociations": "",
 	"AWS::ApplicationAutoScaling::ScalableTarget": "", "AWS::ApplicationAutoScaling::ScalingPolicy": "",

@@ -2,7 +2,6 @@ package scripts
 
 import (
 	"regexp"
-	"strings"
 	"testing"
 )
 
@@ -152,6 +151,9 @@ func TestVerifyScaledToZeroSaysSo(t *testing.T) {
 	)
 }
 
+// verifyChecks are verify.sh's checks, in the order it reports them.
+var verifyChecks = []string{"stacks", "service", "targets", "health", "waf", "alarms", "rotation", "backups"}
+
 // Each check failing on its own: exit 1, a FAIL line naming what was looked at, the other checks still run.
 func TestVerifyFailures(t *testing.T) {
 	t.Parallel()
@@ -208,8 +210,11 @@ func TestVerifyFailures(t *testing.T) {
 			r := runVerify(verifyHarness(t, c.stage, c.rule), c.stage)
 			expectCode(t, r, 1)
 			expectLines(t, r, c.wantLine)
-			if !strings.Contains(r.stdout, "backups") {
-				t.Errorf("stopped at the first failure\n%s", r)
+			// Every check still reports (the last one's own FAIL line would not show that the others ran).
+			for _, check := range verifyChecks {
+				if !regexp.MustCompile(`(?m)^(PASS|FAIL|WARN|SKIP) +` + check + ` `).MatchString(r.stdout) {
+					t.Errorf("no %s line: stopped at the first failure?\n%s", check, r)
+				}
 			}
 		})
 	}

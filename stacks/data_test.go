@@ -382,7 +382,7 @@ func TestProdDatabaseIsBackedUpBeyondThePointInTimeWindow(t *testing.T) {
 		copyTo     string
 	}{{built["prod"], float64(3), ""}, {withDomain, nil, variantContext["backupCopyVaultArn"]}} {
 		stack := tc.s.Data.Stack
-		_, vault := only(t, stack, "AWS::Backup::BackupVault")
+		vaultID, vault := only(t, stack, "AWS::Backup::BackupVault")
 		lock := atMap(t, vault, "Properties.LockConfiguration")
 		if vault["DeletionPolicy"] != "RetainExceptOnCreate" || lock["MinRetentionDays"] != float64(35) || lock["ChangeableForDays"] != tc.changeable {
 			t.Errorf("vault %v lock %v, want RetainExceptOnCreate, min 35 days, changeable for %v days", vault["DeletionPolicy"], lock, tc.changeable)
@@ -394,8 +394,9 @@ func TestProdDatabaseIsBackedUpBeyondThePointInTimeWindow(t *testing.T) {
 		}
 		for name, want := range map[string][2]interface{}{"Daily": {"cron(0 4 * * ? *)", float64(35)}, "Monthly": {"cron(0 5 1 * ? *)", float64(365)}} {
 			r := rules[name]
+			// The vault by its logical ID: any vault's name attribute (BackupVaultName) would contain "BackupVault".
 			if r["ScheduleExpression"] != want[0] || !jsonEqual(r["Lifecycle"], map[string]interface{}{"DeleteAfterDays": want[1]}) ||
-				!strings.Contains(mustJSON(r["TargetBackupVault"]), "BackupVault") {
+				!jsonEqual(r["TargetBackupVault"], map[string]interface{}{"Fn::GetAtt": []interface{}{vaultID, "BackupVaultName"}}) {
 				t.Errorf("%s rule %v, want %v kept %v days in the vault", name, r, want[0], want[1])
 			}
 			if copies := mustJSON(r["CopyActions"]); (tc.copyTo != "") != strings.Contains(copies, tc.copyTo+`"`) || (tc.copyTo == "" && r["CopyActions"] != nil) {

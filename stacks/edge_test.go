@@ -75,7 +75,7 @@ func TestWafRulesAndModePerStage(t *testing.T) {
 
 func checkWebACL(t *testing.T, s *H2oStage, managedOverride, rateAction string, bodyLimit int) {
 	t.Helper()
-	_, acl := only(t, s.Edge.Stack, "AWS::WAFv2::WebACL")
+	aclID, acl := only(t, s.Edge.Stack, "AWS::WAFv2::WebACL")
 	p := props(acl)
 	if p["Scope"] != "CLOUDFRONT" || !jsonEqual(p["DefaultAction"], map[string]interface{}{"Allow": map[string]interface{}{}}) {
 		t.Errorf("scope %v default %v", p["Scope"], p["DefaultAction"])
@@ -86,9 +86,10 @@ func checkWebACL(t *testing.T, s *H2oStage, managedOverride, rateAction string, 
 		name := atString(t, r, "Name")
 		names = append(names, name)
 		rules[name] = r
-		if override, ok := r["OverrideAction"].(map[string]interface{}); ok {
-			if _, has := override[managedOverride]; !has {
-				t.Errorf("rule %s override %v, want %s", r["Name"], override, managedOverride)
+		// Every managed rule group carries the mode's override (a group without one would not be checked at all).
+		if _, managed := lookup(r, "Statement.ManagedRuleGroupStatement"); managed {
+			if _, has := atMap(t, r, "OverrideAction")[managedOverride]; !has {
+				t.Errorf("rule %s override %v, want %s", r["Name"], r["OverrideAction"], managedOverride)
 			}
 		}
 	}
@@ -116,8 +117,8 @@ func checkWebACL(t *testing.T, s *H2oStage, managedOverride, rateAction string, 
 		!jsonEqual(rate["Statement"], map[string]interface{}{"RateBasedStatement": map[string]interface{}{"AggregateKeyType": "IP", "Limit": float64(2000)}}) {
 		t.Errorf("rate rule %v, want %s at 2000/IP", rate, rateAction)
 	}
-	if !strings.Contains(mustJSON(distributionConfig(t, s)["WebACLId"]), "WebAcl") {
-		t.Error("the distribution is not associated with the web ACL")
+	if got := distributionConfig(t, s)["WebACLId"]; !jsonEqual(got, map[string]interface{}{"Fn::GetAtt": []interface{}{aclID, "Arn"}}) {
+		t.Errorf("the distribution's web ACL is %v, not %s", got, aclID)
 	}
 }
 

@@ -1,12 +1,8 @@
 package stacks
 
 import (
-	"os"
 	"strings"
 	"testing"
-
-	"github.com/aws/aws-cdk-go/awscdk/v2"
-	"github.com/aws/jsii-runtime-go"
 
 	"h2o-infra/config"
 )
@@ -91,35 +87,13 @@ var settingCompanions = map[string]string{"prod.onDemandBaseTasks": "0"} // prod
 
 // TestEverySettingChangesTheTemplateWhereItShould: issue 17's table over every field of Config.
 func TestEverySettingChangesTheTemplateWhereItShould(t *testing.T) {
-	// GIVEN both variant stages built from -c <stage>.<key>=<value> for every setting
-	ctx := map[string]string{}
-	for k, v := range settingCompanions {
-		ctx[k] = v
-	}
+	// GIVEN both variant stages built from -c <stage>.<key>=<value> for every setting (movedStages)
 	for _, f := range config.StageFields() {
-		e, ok := settingEffects[f.Key]
-		if !ok && f.Key != "region" { // the design's only region: no other valid value
+		if _, ok := settingEffects[f.Key]; !ok && f.Key != "region" { // the design's only region: no other valid value
 			t.Errorf("setting %s has no entry in settingEffects", f.Key)
 		}
-		if ok {
-			ctx[e.base+"."+f.Key] = e.value
-		}
 	}
-	dir, err := os.MkdirTemp("", "h2o-settings-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	app := awscdk.NewApp(&awscdk.AppProps{Context: cdkJSONContext(), Outdir: jsii.String(dir), BuiltinCloudFormationValidation: jsii.Bool(false)})
-	variants := map[string]*H2oStage{}
-	for _, stage := range config.Stages() {
-		cfg, err := config.Load(stage, sources(ctx))
-		if err != nil {
-			t.Fatal(err)
-		}
-		variants[stage] = NewH2oStage(app, cfg)
-	}
-	app.Synth(nil)
+	variants, _ := movedStages(t)
 	layer := func(s *H2oStage, name string) string {
 		for _, stack := range s.Stacks() {
 			if *stack.Node().Id() == name {

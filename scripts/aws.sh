@@ -45,14 +45,21 @@ throttled() {
 # message must name "(Code)" (and contain text); empty when no error means that. A throttled call is tried again (see above). Any other failure prints the CLI's message on
 # stderr and returns 1: the caller stops. A dry run prints PLACEHOLDER instead.
 aws_read() {
-  local placeholder=$1 absent_code=${2%%|*} absent_text="" attempt=1 delay=$AWS_RETRY_DELAY out err errfile
-  [[ $2 != *"|"* ]] || absent_text=${2#*|}
-  shift 2
-  trace "$@"
+  local placeholder=$1
+  shift
+  trace "${@:2}"
   if [[ $DRY_RUN != 0 ]]; then
     printf '%s\n' "$placeholder"
     return 0
   fi
+  aws_try "$@"
+}
+
+# aws_try ABSENT CMD ARGS...: aws_read without the trace and the dry run.
+aws_try() {
+  local absent_code=${1%%|*} absent_text="" attempt=1 delay=$AWS_RETRY_DELAY out err errfile
+  [[ $1 != *"|"* ]] || absent_text=${1#*|}
+  shift
   errfile=$(mktemp "${TMPDIR:-/tmp}/h2o-aws.XXXXXX")
   while :; do
     if out=$("$@" 2>"$errfile" && printf x); then

@@ -251,12 +251,13 @@ stage_health() {
 # wait_rounds ROUNDS CMD ARGS...: run the waiter CMD (traced) until it succeeds, at most ROUNDS times: for waits
 # that may outlast one run of an AWS CLI waiter. A waiter fails with "Waiter <Name> failed: <reason>" (botocore
 # waiter.py): "Max attempts exceeded" (it gave up: run it again), "Waiter encountered a terminal failure state"
-# (an answer: the thing will not get there; return 1), or the error of its describe call. A throttled one runs
-# again; any other error (access denied, expired credentials, no network) is no answer: the script stops with it.
+# (an answer: the thing will not get there; return 1), or the error of its describe call. A throttled round is run
+# again (AWS_READ_ATTEMPTS in all, as any read); any other error (access denied, expired credentials, no network)
+# is no answer about what it waits for: the script stops with it.
 wait_rounds() {
-  local rounds=$1 round err errfile
+  local rounds=$1 round=1 throttles=1 delay=$AWS_RETRY_DELAY err errfile
   shift
-  for ((round = 1; round <= rounds; round++)); do
+  while ((round <= rounds)); do
     trace "$@"
     [[ $DRY_RUN == 0 ]] || return 0
     errfile=$(mktemp "${TMPDIR:-/tmp}/h2o-wait.XXXXXX")
@@ -268,10 +269,19 @@ wait_rounds() {
     rm -f "$errfile"
     [[ -z $err ]] || printf '%s\n' "$err" >&2
     case $err in
-      *"Max attempts exceeded"*) continue ;;
+      *"Max attempts exceeded"*)
+        round=$((round + 1))
+        continue
+        ;;
       *"terminal failure state"*) return 1 ;;
     esac
-    throttled "$err" && continue
+    if throttled "$err" && ((throttles < AWS_READ_ATTEMPTS)); then
+      log "throttled by AWS: waiting again in ${delay} s (attempt $throttles of $AWS_READ_ATTEMPTS)"
+      sleep "$delay"
+      delay=$((delay * 2))
+      throttles=$((throttles + 1))
+      continue
+    fi
     die "$(words "$@") failed with an error, not with an answer about what it waits for (above): stopped here"
   done
   return 1
@@ -371,12 +381,16 @@ resolve_tag() {
   resolved_tag=$found
 }
 
-# ecr_login REGISTRY: docker login to ECR with a short-lived token (the token goes through a pipe, never argv).
+# ecr_login REGISTRY: docker login to ECR with a short-lived token, read first (a failed read stops here, before
+# docker runs) and handed over through a pipe from a shell builtin: never in any process's argv.
 ecr_login() {
   printf '+ %s | %s\n' "$(words aws ecr get-login-password --region "$REGION")" \
     "$(words docker login --username AWS --password-stdin "$1")" >&3
   [[ $DRY_RUN != 0 ]] && return 0
-  aws ecr get-login-password --region "$REGION" | docker login --username AWS --password-stdin "$1"
+  local token
+  token=$(aws_try '' aws ecr get-login-password --region "$REGION") ||
+    die "cannot get a login token for $1 (the AWS CLI's error is above)"
+  printf '%s\n' "$token" | docker login --username AWS --password-stdin "$1"
 }
 
 # ecr_image_field TAG FIELD: imageManifest or imageManifestMediaType of the image tagged TAG, byte for byte (the

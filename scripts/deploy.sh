@@ -9,6 +9,12 @@ usage() {
 Usage: scripts/deploy.sh [--help] [--keep-image] <stage>
 
 Deploys the backend to <stage> (dev or prod) in us-east-1:
+  0. reads the status of each stack h2o-<stage>-<layer> before anything changes: an operation in progress is
+     waited for (STACK_WAIT_CHECKS x STACK_POLL_DELAY s), then refused naming it; UPDATE_ROLLBACK_FAILED and
+     DELETE_FAILED stop the deploy with the repair command (continue-update-rollback / delete-stack, with the
+     failed resources); a failed or never-executed create (ROLLBACK_COMPLETE, ROLLBACK_FAILED, REVIEW_IN_PROGRESS)
+     is deployed as a first deploy (the CDK CLI deletes and recreates it) once it is checked to hold nothing that
+     would block that (resources kept DELETE_SKIPPED or DELETE_FAILED: listed, the deploy stops);
   1. records the image tag the ECS service runs now (the automatic rollback's target);
   2. builds the image for the service's CPU architecture with `docker buildx build --platform linux/$ARCH
      --provenance=false` (a plain image manifest, as the workflows push) and pushes it to ECR as
@@ -33,7 +39,9 @@ without a rollback on a first deploy, when nothing ran before). Migrations must 
 (docs/runbook.md): the old code keeps running on the new schema during the rolling deploy and after a rollback.
 
 Environment:
-  IMAGE_TAG       image tag (default: `git rev-parse HEAD` of the backend directory's repository)
+  IMAGE_TAG       image tag (default: `git rev-parse HEAD` of the backend directory's repository; set but empty:
+                  a usage error). A marker tag (live-<stage>, previous-<stage>) stands for the image it names
+                  now: that image's own tag is deployed, never the marker
   BACKEND_DIR     docker build context (default: backend/ of this repository); needed only to build
   ARCH            arm64 (default, Graviton tasks) or amd64; must match the task definition's CPU architecture
   AWS_ACCOUNT_ID  account of the ECR registry (default: `aws sts get-caller-identity`)
@@ -42,6 +50,11 @@ Environment:
   WAKE_POLL_DELAY   seconds between status checks while a database is stopping (default 30); it gives up after
                     WAKE_WAIT_ROUNDS x 60 checks (with the default delay: as long as the waiter rounds)
   MIGRATE_WAIT_ROUNDS  as for migrate.sh
+  STACK_WAIT_CHECKS, STACK_POLL_DELAY  status reads (default 60), seconds apart (default 30), while another
+                  operation runs on a stack
+  AWS_READ_ATTEMPTS, AWS_RETRY_DELAY   tries of a throttled AWS read (default 4), seconds before the second
+                  (default 5, doubling). Any other failed read (access denied, expired credentials, no network)
+                  stops the deploy with the CLI's message: it is never taken for "absent" or "not found"
   DRY_RUN=1       print every docker/cdk/aws/git/curl command instead of running it (needs no credentials)
 
 --keep-image deploys the commit's infrastructure with the image the stage runs now (no build; the migration is

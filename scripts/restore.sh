@@ -28,6 +28,10 @@ the two ways on: (a) copy the lost rows back into the live database with psql in
 over to the restored data with CloudFormation staying in control; and how to delete the restored instance.
 See docs/runbook.md, "Restore" and "Restore drill".
 
+The stack h2o-<stage>-data must exist with outputs; during an update of it, or after a failed rollback of one
+(UPDATE_ROLLBACK_FAILED: the repair command is printed), the restore goes ahead with its last good outputs. A
+failed AWS read stops the script (what the guidance needs is read before the restore starts).
+
 Environment:
   RESTORE_TARGET       identifier of the new instance (default h2o-<stage>-postgres-restore-<UTC yyyymmddHHMM>)
   RESTORE_WAIT_ROUNDS  rounds of `aws rds wait db-instance-available` (30 min each) (default 6)

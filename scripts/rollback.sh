@@ -93,7 +93,7 @@ mode=""
 [[ $emergency == 0 ]] || mode=tolerant
 open_stack compute "$mode" ||
   die "stack h2o-$stage-compute $(no_stack_reason): no service to roll back (deploy the stage: scripts/deploy.sh)"
-open_stack edge || die "stack h2o-$stage-edge $(no_stack_reason): no health check possible (deploy the stage first)"
+open_stack edge "$mode" || die "stack h2o-$stage-edge $(no_stack_reason): no health check possible (deploy the stage first)"
 cluster=$(output_value compute ClusterName)
 service=$(output_value compute ServiceName)
 container=$(output_value compute ContainerName)

@@ -11,7 +11,8 @@ import (
 
 // A failed AWS read is never an answer. For every read in the golden list of AWS calls (every describe, get,
 // list, batch-get and waiter a script makes), one run of the script in which that read fails with an error that
-// is not "not found" (access denied, expired credentials, no network, throttling beyond the retries, in turn):
+// is not "not found" (access denied, expired credentials, no network, throttling beyond the retries, no
+// credentials, in turn):
 // the script shows the CLI's message and stops there, changing nothing after it; the one exception is named.
 
 // readScenario makes a script reach one read, and says which call to fail.
@@ -121,13 +122,13 @@ func TestEveryAWSReadIsInjectedWithAnError(t *testing.T) {
 
 func TestAFailedReadIsNeverAnAnswer(t *testing.T) {
 	t.Parallel()
-	kinds := []func(op string) awsError{accessDenied, expiredToken, noNetwork, throttling}
+	kinds := []func(op string) awsError{accessDenied, expiredToken, noNetwork, throttling, noCredentials}
 	lines := slices.Sorted(maps.Keys(readScenarios))
 	for i, line := range lines {
 		sc := readScenarios[line]
 		e := kinds[i%len(kinds)](sc.op)
 		script := strings.Fields(line)[0]
-		if f := strings.Fields(line); f[3] == "wait" && e.kind != "network" {
+		if f := strings.Fields(line); f[3] == "wait" && e.kind != "network" && e.kind != "no credentials" {
 			// A waiter reports its describe call's error as "Waiter <Name> failed: An error occurred (<Code>): ...".
 			code := errorCode.FindStringSubmatch(e.stderr)[1]
 			e = awsError{e.kind, waiterError("Waiter", "An error occurred ("+code+"): "+e.kind).stderr, 255}

@@ -150,6 +150,11 @@ func expiredToken(op string) awsError {
 	return cliError("expired credentials", "ExpiredToken", op, "The security token included in the request is expired")
 }
 
+// noCredentials: the CLI finds no credentials (exit 253: "the system environment or configuration was invalid").
+func noCredentials(_ string) awsError {
+	return awsError{"no credentials", "\nUnable to locate credentials. You can configure credentials by running \"aws configure\".\n", 253}
+}
+
 func noNetwork(_ string) awsError {
 	return awsError{"network", "\nCould not connect to the endpoint URL: \"https://cloudformation.us-east-1.amazonaws.com/\"\n", 255}
 }

@@ -70,7 +70,7 @@ integer() {
   if [[ $v =~ ^[0-9]+$ ]]; then printf '%s' "$v"; else printf 0; fi
 }
 
-# read CHECK PLACEHOLDER CMD ARGS...: an AWS read for CHECK; a failed one stops verify.sh with the CLI's message.
+# read_for CHECK PLACEHOLDER CMD ARGS...: an AWS read for CHECK; a failed one stops verify.sh with the CLI's message.
 read_for() {
   local check=$1
   shift

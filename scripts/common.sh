@@ -2,18 +2,17 @@
 # Shared helpers of the scripts in scripts/. Sourced, never run; bash 3.2 compatible (macOS).
 #
 # Contract with the CDK stacks (see stacks/ and docs/runbook.md, "Names"): region us-east-1, ECR repository
-# h2o-backend (shared by the stages; tags immutable except live-* and previous-*), stacks h2o-<stage>-network,
-# -data, -compute, -edge, -observability, with the outputs
-#   compute:        ClusterName, ServiceName, TaskDefinitionFamily, ContainerName, TaskSubnetIds, TaskSecurityGroupId,
-#                   AssignPublicIp, LogGroupName, MigrationTaskDefinitionArn, MinTasks, MaxTasks, TargetGroupArn
-#                   and the parameters ImageTag (the service's image) and MigrationImageTag (the migration task's);
-#   data:           DatabaseInstanceId, DatabaseSecretArn, BackupVaultName (only with an AWS Backup plan: prod);
-#   edge:           ApiUrl, DistributionId, WebAclArn (only with a WAF: not in dev);
-#   observability:  AlarmTopicArn, AlarmTopicName, CanaryAlarmName.
+# h2o-backend (shared by the stages; tags immutable except live-* and previous-*), stacks h2o-<stage>-<layer> for
+# the LAYERS below. The outputs a script reads are named where it reads them (output_value LAYER KEY, ...): the
+# scripts' tests check each against the synthesized templates of the stages. The compute stack also has the
+# parameters ImageTag (the service's image) and MigrationImageTag (the migration task's).
 
 REGION=us-east-1
 ECR_REPOSITORY=h2o-backend
 STAGES="dev prod"
+# A stage's stacks, in deploy order (stacks/stage.go, H2oStage.Stacks); used by the sourcing scripts.
+# shellcheck disable=SC2034
+LAYERS="network data compute edge observability"
 SCRIPTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd "$SCRIPTS_DIR/.." && pwd)
 DRY_RUN=${DRY_RUN:-0}
@@ -121,7 +120,7 @@ aws_account() {
     printf '%s\n' "$AWS_ACCOUNT_ID"
     return 0
   fi
-  capture '<account>' aws sts get-caller-identity --query Account --output text
+  aws_read '<account>' '' aws sts get-caller-identity --region "$REGION" --query Account --output text
 }
 
 # placeholder_outputs STACK: what a dry run answers for the stack's outputs: the values fixed by the contract
@@ -144,7 +143,7 @@ placeholder_outputs() {
       ;;
     edge)
       printf '%s\t%s\n' ApiUrl '<ApiUrl>' DistributionId '<DistributionId>'
-      [[ $stage != prod ]] || printf '%s\t%s\n' WebAclArn '<WebAclArn>'
+      [[ $stage != prod ]] || printf '%s\t%s\n' WebAclArn '<WebAclArn>' WafLogDestination '<WafLogDestination>'
       ;;
     observability)
       printf '%s\t%s\n' AlarmTopicArn '<AlarmTopicArn>' AlarmTopicName '<AlarmTopicName>' \
@@ -153,29 +152,49 @@ placeholder_outputs() {
   esac
 }
 
-# stack_outputs STACK: the stack's outputs as "Key<TAB>Value" lines; fails when the stack does not exist.
-stack_outputs() {
-  capture "$(placeholder_outputs "$1")" aws cloudformation describe-stacks --region "$REGION" --stack-name "$1" \
-    --query 'Stacks[0].Outputs[].[OutputKey,OutputValue]' --output text
+# load_outputs LAYER: the outputs of stack h2o-<stage>-LAYER ($stage) into outputs_LAYER, as "Key<TAB>Value" lines.
+# Read after check_stack said the stack is ready (a failed create has no outputs: the query then prints None).
+load_outputs() {
+  [[ $1 =~ ^[a-z]+$ ]] || die "no such layer: '$1'"
+  local text
+  text=$(aws_read "$(placeholder_outputs "h2o-$stage-$1")" '' aws cloudformation describe-stacks --region "$REGION" \
+    --stack-name "h2o-$stage-$1" --query 'Stacks[0].Outputs[].[OutputKey,OutputValue]' --output text) ||
+    die "cannot read the outputs of stack h2o-$stage-$1 (the AWS CLI's error is above)"
+  eval "outputs_$1=\$text"
 }
 
-# output_optional OUTPUTS KEY: the value of KEY in stack_outputs' answer, empty when the stack has no such output.
+# open_stack LAYER [tolerant]: check_stack of h2o-<stage>-LAYER, then its outputs; 1 when there is no stack to read.
+open_stack() {
+  check_stack "h2o-$stage-$1" "${2:-}" || return 1
+  load_outputs "$1"
+}
+
+# output_optional LAYER KEY: the value of output KEY of the layer's stack (load_outputs), empty when it has none.
 output_optional() {
-  local key value
+  [[ $1 =~ ^[a-z]+$ ]] || die "no such layer: '$1'"
+  local text key value
+  eval "text=\${outputs_$1-}"
   while IFS=$'\t' read -r key value; do
     if [[ $key == "$2" ]]; then
       [[ $value == None ]] || printf '%s\n' "$value"
       return 0
     fi
-  done <<<"$1"
+  done <<<"$text"
 }
 
-# output_value OUTPUTS KEY: the value of KEY in stack_outputs' answer; an error names the stack's missing output.
+# output_value LAYER KEY: the value of output KEY of the layer's stack; an error names the stack's missing output.
 output_value() {
   local value
   value=$(output_optional "$1" "$2")
-  [[ -n $value ]] || die "stack output '$2' not found (was the stack deployed by this version of the app?)"
+  [[ -n $value ]] || die "stack h2o-$stage-$1 has no output '$2' (was it deployed by this version of the app?)"
   printf '%s\n' "$value"
+}
+
+# output_or LAYER KEY: the value of output KEY, or <KEY> when there is none (for printed guidance).
+output_or() {
+  local value
+  value=$(output_optional "$1" "$2")
+  printf '%s' "${value:-<$2>}"
 }
 
 # json_list "a,b": ["a","b"] (the values are AWS ids: no quotes or backslashes to escape).
@@ -221,24 +240,49 @@ smoke_test() {
   return 1
 }
 
-# stage_health STAGE: smoke_test of <ApiUrl>/health, ApiUrl being the output of h2o-<stage>-edge; the URL tried goes
-# to $health_url (empty when the outputs could not be read).
+# stage_health: smoke_test of <ApiUrl>/health, ApiUrl being the output of the edge stack (load_outputs edge first);
+# the URL tried goes to $health_url.
 stage_health() {
-  local edge
-  health_url=""
-  edge=$(stack_outputs "h2o-$1-edge") || { warn "cannot read the outputs of stack h2o-$1-edge"; return 1; }
-  health_url=$(output_value "$edge" ApiUrl) || return 1
+  health_url=$(output_value edge ApiUrl) || return 1
   health_url="${health_url%/}/health"
   smoke_test "$health_url"
 }
 
 # wait_rounds ROUNDS CMD ARGS...: run the waiter CMD (traced) until it succeeds, at most ROUNDS times: for waits
-# that may outlast one run of an AWS CLI waiter (a waiter gives up with exit 255). Fails when no round succeeded.
+# that may outlast one run of an AWS CLI waiter. A waiter fails with "Waiter <Name> failed: <reason>" (botocore
+# waiter.py): "Max attempts exceeded" (it gave up: run it again), "Waiter encountered a terminal failure state"
+# (an answer: the thing will not get there; return 1), or the error of its describe call. A throttled round is run
+# again (AWS_READ_ATTEMPTS in all, as any read); any other error (access denied, expired credentials, no network)
+# is no answer about what it waits for: the script stops with it.
 wait_rounds() {
-  local rounds=$1 round
+  local rounds=$1 round=1 throttles=1 delay=$AWS_RETRY_DELAY err errfile
   shift
-  for ((round = 1; round <= rounds; round++)); do
-    run "$@" && return 0
+  while ((round <= rounds)); do
+    trace "$@"
+    [[ $DRY_RUN == 0 ]] || return 0
+    errfile=$(mktemp "${TMPDIR:-/tmp}/h2o-wait.XXXXXX")
+    if "$@" 2>"$errfile"; then
+      rm -f "$errfile"
+      return 0
+    fi
+    err=$(cat "$errfile")
+    rm -f "$errfile"
+    [[ -z $err ]] || printf '%s\n' "$err" >&2
+    case $err in
+      *"Max attempts exceeded"*)
+        round=$((round + 1))
+        continue
+        ;;
+      *"terminal failure state"*) return 1 ;;
+    esac
+    if throttled "$err" && ((throttles < AWS_READ_ATTEMPTS)); then
+      log "throttled by AWS: waiting again in ${delay} s (attempt $throttles of $AWS_READ_ATTEMPTS)"
+      sleep "$delay"
+      delay=$((delay * 2))
+      throttles=$((throttles + 1))
+      continue
+    fi
+    die "$(words "$@") failed with an error, not with an answer about what it waits for (above): stopped here"
   done
   return 1
 }
@@ -246,7 +290,7 @@ wait_rounds() {
 # wait_stable CLUSTER SERVICE: the ECS waiter, which polls every 15 s and gives up after 40 checks (10 minutes):
 # "aws ecs wait services-stable", https://docs.aws.amazon.com/cli/latest/reference/ecs/wait/services-stable.html
 wait_stable() {
-  run aws ecs wait services-stable --region "$REGION" --cluster "$1" --services "$2"
+  wait_rounds 1 aws ecs wait services-stable --region "$REGION" --cluster "$1" --services "$2"
 }
 
 # Image parameters of the compute stack. The CDK CLI matches the part before ':' against the CloudFormation stack
@@ -271,17 +315,21 @@ cdk_deploy_service() {
     --parameters "h2o-$1-compute:ImageTag=$2")
 }
 
-# running_task_definition CLUSTER SERVICE: the ARN of the task definition the ECS service runs now.
+# running_task_definition CLUSTER SERVICE: the ARN of the task definition the ECS service runs now; None when ECS
+# does not know the service (DescribeServices answers a missing one in "failures", not with an error).
 running_task_definition() {
-  capture "arn:aws:ecs:$REGION:<account>:task-definition/<TaskDefinitionFamily>:<revision>" \
+  aws_read "arn:aws:ecs:$REGION:<account>:task-definition/<TaskDefinitionFamily>:<revision>" '' \
     aws ecs describe-services --region "$REGION" --cluster "$1" --services "$2" \
     --query 'services[0].taskDefinition' --output text
 }
 
 # task_definition_info TASKDEF CONTAINER: "STATUS<TAB>IMAGE" of that container in that task definition revision
-# (INACTIVE revisions, which CloudFormation deregisters when it replaces them, can still be described).
+# (INACTIVE revisions, which CloudFormation deregisters when it replaces them, can still be described). Returns 3
+# when ECS has no such revision (a deleted one: DescribeTaskDefinition fails with "ClientException: Unable to
+# describe task definition.", as for hashicorp/terraform-provider-aws issue 29749); 1 on any other error.
 task_definition_info() {
-  capture "$(printf 'ACTIVE\t<registry>/%s:<previous-tag>' "$ECR_REPOSITORY")" \
+  aws_read "$(printf 'ACTIVE\t<registry>/%s:<previous-tag>' "$ECR_REPOSITORY")" \
+    'ClientException|Unable to describe task definition' \
     aws ecs describe-task-definition --region "$REGION" --task-definition "$1" \
     --query "taskDefinition.[status, containerDefinitions[?name=='$2'] | [0].image]" --output text
 }
@@ -292,34 +340,69 @@ task_definition_info() {
 # denied, throttling, no credentials, no repository) stops the script with the AWS error, rather than being taken
 # for a missing image (which would make deploy.sh build and push one).
 ecr_has_tag() {
-  local err
-  local describe=(aws ecr describe-images --region "$REGION" --repository-name "$ECR_REPOSITORY"
-    --image-ids "imageTag=$1" --query 'imageDetails[0].imageDigest' --output text)
-  trace "${describe[@]}"
-  [[ $DRY_RUN == 0 ]] || return 0
-  err=$("${describe[@]}" 2>&1 >/dev/null) && return 0
-  [[ $err == *ImageNotFoundException* ]] && return 1
-  printf '%s\n' "$err" >&2
+  local rc=0
+  aws_read '' 'ImageNotFoundException' aws ecr describe-images --region "$REGION" \
+    --repository-name "$ECR_REPOSITORY" --image-ids "imageTag=$1" --query 'imageDetails[0].imageDigest' \
+    --output text >/dev/null || rc=$?
+  case $rc in
+    0) return 0 ;;
+    3) return 1 ;;
+  esac
   die "cannot tell whether $ECR_REPOSITORY:$1 is in ECR (the AWS error is above)"
 }
 
-# ecr_login REGISTRY: docker login to ECR with a short-lived token (the token goes through a pipe, never argv).
+# resolve_tag TAG: sets resolved_tag to TAG, or, for a marker tag (live-*, previous-*: the repository's mutable
+# tags, which every deploy and rollback moves), to the immutable tag of the same image: what is deployed must not
+# move under the stage. DescribeImages of a tag answers that image's details, whose imageTags are every tag of the
+# same digest (ECR API Reference, DescribeImages and ImageDetail).
+# shellcheck disable=SC2034 # resolved_tag is the result
+resolve_tag() {
+  local tags rc=0 t found=""
+  resolved_tag=$1
+  case $1 in live-* | previous-*) ;; *) return 0 ;; esac
+  tags=$(aws_read "<the immutable tag of $1>" 'ImageNotFoundException' aws ecr describe-images \
+    --region "$REGION" --repository-name "$ECR_REPOSITORY" --image-ids "imageTag=$1" \
+    --query 'imageDetails[0].imageTags' --output text) || rc=$?
+  case $rc in
+    0) ;;
+    3) die "the marker tag $1 names no image in ECR repository $ECR_REPOSITORY: pass the image's own tag" ;;
+    *) die "cannot read which image the marker tag $1 names (the AWS CLI's error is above)" ;;
+  esac
+  if [[ $DRY_RUN != 0 ]]; then
+    resolved_tag=${tags%$'\n'}
+    return 0
+  fi
+  for t in $tags; do
+    case $t in live-* | previous-* | None) ;; *) found+="${found:+ }$t" ;; esac
+  done
+  [[ -n $found ]] || die "the marker tag $1 names an image with no tag of its own ($tags): pass an image tag"
+  [[ $found != *" "* ]] || die "the marker tag $1 names an image with several tags ($found): pass the one to deploy"
+  log "$1 names the image tagged $found: using $found (a marker tag moves; it is never deployed itself)"
+  resolved_tag=$found
+}
+
+# ecr_login REGISTRY: docker login to ECR with a short-lived token, read first (a failed read stops here, before
+# docker runs) and handed over through a pipe from a shell builtin: never in any process's argv.
 ecr_login() {
   printf '+ %s | %s\n' "$(words aws ecr get-login-password --region "$REGION")" \
     "$(words docker login --username AWS --password-stdin "$1")" >&3
   [[ $DRY_RUN != 0 ]] && return 0
-  aws ecr get-login-password --region "$REGION" | docker login --username AWS --password-stdin "$1"
+  local token
+  token=$(aws_try '' aws ecr get-login-password --region "$REGION") ||
+    die "cannot get a login token for $1 (the AWS CLI's error is above)"
+  printf '%s\n' "$token" | docker login --username AWS --password-stdin "$1"
 }
 
 # ecr_image_field TAG FIELD: imageManifest or imageManifestMediaType of the image tagged TAG, byte for byte (the
-# text output's one trailing newline is removed, any newline of the manifest itself kept).
+# text output's one trailing newline is removed, any newline of the manifest itself kept). BatchGetImage answers a
+# missing image in "failures" (the field is then None): return 3; 1 when ECR could not be read (error on stderr).
 ecr_image_field() {
   local value
-  value=$(capture "<$2>" aws ecr batch-get-image --region "$REGION" --repository-name "$ECR_REPOSITORY" \
+  value=$(aws_read "<$2>" '' aws ecr batch-get-image --region "$REGION" --repository-name "$ECR_REPOSITORY" \
     --image-ids "imageTag=$1" --query "images[0].$2" --output text && printf x) || return 1
   value=${value%x}
   value=${value%$'\n'}
-  [[ -n $value && $value != None ]] || return 1
+  [[ -n $value && $value != None ]] || return 3
   printf '%s' "$value"
 }
 
@@ -329,9 +412,16 @@ ecr_image_field() {
 # ImageAlreadyExistsException when TAG already names that manifest (ECR API Reference, PutImage, "Errors":
 # https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_PutImage.html): nothing to do, a success.
 ecr_retag() {
-  local manifest media out
-  manifest=$(ecr_image_field "$1" imageManifest) || { warn "image $1 not found in ECR: $2 not moved"; return 1; }
-  media=$(ecr_image_field "$1" imageManifestMediaType) || { warn "no media type for image $1: $2 not moved"; return 1; }
+  local manifest media out rc=0
+  manifest=$(ecr_image_field "$1" imageManifest) || rc=$?
+  if ((rc == 0)); then media=$(ecr_image_field "$1" imageManifestMediaType) || rc=$?; fi
+  if ((rc == 3)); then
+    warn "image $1 not found in ECR: $2 not moved"
+    return 1
+  elif ((rc != 0)); then
+    warn "cannot read image $1 from ECR (the AWS CLI's error is above): $2 not moved"
+    return 1
+  fi
   local put=(aws ecr put-image --region "$REGION" --repository-name "$ECR_REPOSITORY" --image-tag "$2"
     --image-manifest "$manifest" --image-manifest-media-type "$media" --query image.imageId.imageDigest --output text)
   trace "${put[@]}"
@@ -375,3 +465,6 @@ wait_db_available() {
   wait_rounds "$2" aws rds wait db-instance-available --region "$REGION" --db-instance-identifier "$1" ||
     die "database $1 is not available after $2 wait rounds: see its events in the RDS console"
 }
+
+# shellcheck source=scripts/aws.sh
+source "$SCRIPTS_DIR/aws.sh"

@@ -9,6 +9,12 @@ usage() {
 Usage: scripts/deploy.sh [--help] [--keep-image] <stage>
 
 Deploys the backend to <stage> (dev or prod) in us-east-1:
+  0. reads the status of each stack h2o-<stage>-<layer> before anything changes: an operation in progress is
+     waited for (STACK_WAIT_CHECKS x STACK_POLL_DELAY s), then refused naming it; UPDATE_ROLLBACK_FAILED and
+     DELETE_FAILED stop the deploy with the repair command (continue-update-rollback / delete-stack, with the
+     failed resources); a failed or never-executed create (ROLLBACK_COMPLETE, ROLLBACK_FAILED, REVIEW_IN_PROGRESS)
+     is deployed as a first deploy (the CDK CLI deletes and recreates it) once it is checked to hold nothing that
+     would block that (resources kept DELETE_SKIPPED or DELETE_FAILED: listed, the deploy stops);
   1. records the image tag the ECS service runs now (the automatic rollback's target);
   2. builds the image for the service's CPU architecture with `docker buildx build --platform linux/$ARCH
      --provenance=false` (a plain image manifest, as the workflows push) and pushes it to ECR as
@@ -33,7 +39,9 @@ without a rollback on a first deploy, when nothing ran before). Migrations must 
 (docs/runbook.md): the old code keeps running on the new schema during the rolling deploy and after a rollback.
 
 Environment:
-  IMAGE_TAG       image tag (default: `git rev-parse HEAD` of the backend directory's repository)
+  IMAGE_TAG       image tag (default: `git rev-parse HEAD` of the backend directory's repository; set but empty:
+                  a usage error). A marker tag (live-<stage>, previous-<stage>) stands for the image it names
+                  now: that image's own tag is deployed, never the marker
   BACKEND_DIR     docker build context (default: backend/ of this repository); needed only to build
   ARCH            arm64 (default, Graviton tasks) or amd64; must match the task definition's CPU architecture
   AWS_ACCOUNT_ID  account of the ECR registry (default: `aws sts get-caller-identity`)
@@ -42,6 +50,11 @@ Environment:
   WAKE_POLL_DELAY   seconds between status checks while a database is stopping (default 30); it gives up after
                     WAKE_WAIT_ROUNDS x 60 checks (with the default delay: as long as the waiter rounds)
   MIGRATE_WAIT_ROUNDS  as for migrate.sh
+  STACK_WAIT_CHECKS, STACK_POLL_DELAY  status reads (default 60), seconds apart (default 30), while another
+                  operation runs on a stack
+  AWS_READ_ATTEMPTS, AWS_RETRY_DELAY   tries of a throttled AWS read (default 4), seconds before the second
+                  (default 5, doubling). Any other failed read (access denied, expired credentials, no network)
+                  stops the deploy with the CLI's message: it is never taken for "absent" or "not found"
   DRY_RUN=1       print every docker/cdk/aws/git/curl command instead of running it (needs no credentials)
 
 --keep-image deploys the commit's infrastructure with the image the stage runs now (no build; the migration is
@@ -60,7 +73,12 @@ for arg in "$@"; do
   if [[ $arg == --keep-image ]]; then keep_image=1; else args+=("$arg"); fi
 done
 parse_stage_argument "${args[@]+"${args[@]}"}"
-((keep_image == 0)) || [[ -z ${IMAGE_TAG:-} ]] || die_usage "--keep-image and IMAGE_TAG exclude each other"
+if ((keep_image)); then
+  [[ -z ${IMAGE_TAG:-} ]] || die_usage "--keep-image and IMAGE_TAG exclude each other"
+elif [[ -n ${IMAGE_TAG+set} && -z $IMAGE_TAG ]]; then
+  # An empty tag is a mistake (an unset CI variable), not a request: it must not turn into a build of HEAD.
+  die_usage "IMAGE_TAG is empty: set it to an image tag, unset it to build the backend at HEAD, or pass --keep-image"
+fi
 
 arch=${ARCH:-arm64}
 case $arch in arm64 | amd64) ;; *) die_usage "ARCH must be arm64 or amd64, not '$arch'" ;; esac
@@ -85,31 +103,51 @@ fi
 if [[ -n $tag && $tag != '<git-sha>' && ! $tag =~ $TAG_PATTERN ]]; then
   die_usage "'$tag' is not a valid image tag"
 fi
+# A marker tag (IMAGE_TAG=live-dev scripts/deploy.sh prod: promote what dev runs) means the image it names now.
+if [[ -n $tag ]]; then
+  resolve_tag "$tag"
+  tag=$resolved_tag
+fi
 
-# 1. What runs now. No compute stack (or no service) yet: a first deploy.
-compute=""
-previous_tag=""
-if compute=$(stack_outputs "h2o-$stage-compute"); then
-  cluster=$(output_value "$compute" ClusterName)
-  service=$(output_value "$compute" ServiceName)
-  container=$(output_value "$compute" ContainerName)
-  if taskdef=$(running_task_definition "$cluster" "$service") && [[ -n $taskdef && $taskdef != None ]] &&
-    info=$(task_definition_info "$taskdef" "$container"); then
-    previous_tag=$(image_tag "${info#*$'\t'}")
-    [[ $previous_tag != None ]] || previous_tag=""
+# 0. The state of every stack of the stage, before anything changes: an operation in progress is waited for, a
+# stack that needs a person stops the deploy with its recovery command, and a failed or never-executed create is
+# recreated by the CDK CLI (after checking it left nothing behind that would block that).
+compute_ready=0 data_ready=0
+for layer in $LAYERS; do
+  if check_stack "h2o-$stage-$layer"; then
+    [[ $layer != compute ]] || compute_ready=1
+    [[ $layer != data ]] || data_ready=1
+  elif [[ $stack_status != ABSENT ]]; then
+    [[ $stack_status == REVIEW_IN_PROGRESS ]] || check_leftovers "h2o-$stage-$layer"
+    log "stack h2o-$stage-$layer $(no_stack_reason): cdk deploy creates it anew"
   fi
-else
-  compute=""
+done
+
+# 1. What runs now. No usable compute stack: a first deploy (none yet, or its create failed).
+previous_tag=""
+if ((compute_ready)); then
+  load_outputs compute
+  cluster=$(output_value compute ClusterName)
+  service=$(output_value compute ServiceName)
+  container=$(output_value compute ContainerName)
+  taskdef=$(running_task_definition "$cluster" "$service") || die "cannot read what $service runs (the AWS CLI's error is above)"
+  taskdef=${taskdef%$'\n'}
+  [[ -n $taskdef && $taskdef != None ]] ||
+    die "ECS does not know service $service in cluster $cluster, though h2o-$stage-compute is $stack_status: see the stack's events"
+  info=$(task_definition_info "$taskdef" "$container") || die "cannot read $taskdef (the AWS CLI's error is above)"
+  previous_tag=$(image_tag "${info#*$'\t'}")
+  [[ -n $previous_tag && $previous_tag != None ]] || die "cannot tell which image $taskdef runs (container $container)"
 fi
 if ((keep_image)); then
   [[ -n $previous_tag ]] || die "nothing runs on $stage yet: a first deploy needs an image (IMAGE_TAG=<tag> scripts/deploy.sh $stage)"
-  tag=$previous_tag
+  resolve_tag "$previous_tag"
+  tag=$resolved_tag
 fi
 log "deploying $ECR_REPOSITORY:$tag to $stage"
 if [[ -n $previous_tag ]]; then
   log "the service runs $previous_tag now: the rollback target"
 else
-  log "no running service found (first deploy?): no automatic rollback"
+  log "no running service (first deploy, or its create failed): no automatic rollback"
 fi
 
 # 2. The image (a dry run shows the look-up, then the build).
@@ -119,6 +157,7 @@ else
   dry_note "when the tag is already in ECR, the build and push are skipped"
   need_backend_dir "to build $ECR_REPOSITORY:$tag (it is not in ECR)"
   account=$(aws_account) || die "cannot tell the AWS account of the ECR registry (set AWS_ACCOUNT_ID)"
+  account=${account%$'\n'}
   registry="$account.dkr.ecr.$REGION.amazonaws.com"
   ecr_login "$registry"
   # --provenance=false: no attestation manifest, so a local push makes the plain image manifest the workflows push
@@ -130,12 +169,15 @@ fi
 # 3. Wake a sleeping stage, before any cdk deploy: a CloudFormation update of a stopped DB instance fails with
 # "You can't modify a stopped DB instance" (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_StopInstance.html).
 db_status() {
-  capture '<DBInstanceStatus>' aws rds describe-db-instances --region "$REGION" --db-instance-identifier "$1" \
-    --query 'DBInstances[0].DBInstanceStatus' --output text
+  local status
+  status=$(aws_read '<DBInstanceStatus>' '' aws rds describe-db-instances --region "$REGION" \
+    --db-instance-identifier "$1" --query 'DBInstances[0].DBInstanceStatus' --output text) ||
+    die "cannot read the status of database $1 (the AWS CLI's error is above)"
+  printf '%s' "${status%$'\n'}"
 }
 wake_database() {
   local id=$1 status
-  status=$(db_status "$id") || die "cannot read the status of database $id"
+  status=$(db_status "$id") || exit 1
   if [[ $status == stopping ]]; then
     # The AWS CLI has no waiter for "stopped" (the list of `aws rds wait` commands:
     # https://docs.aws.amazon.com/cli/latest/reference/rds/wait/index.html), and a stopping instance cannot be started
@@ -147,7 +189,7 @@ wake_database() {
         die "database $id is still stopping after $max_checks status checks ${poll_delay} s apart: start it once it is stopped ($(words aws rds start-db-instance --region "$REGION" --db-instance-identifier "$id")), then deploy again"
       checks=$((checks + 1))
       sleep "$poll_delay"
-      status=$(db_status "$id") || die "cannot read the status of database $id"
+      status=$(db_status "$id") || exit 1
     done
   fi
   case $status in
@@ -175,9 +217,11 @@ wake_database() {
 # (https://docs.aws.amazon.com/autoscaling/application/APIReference/API_RegisterScalableTarget.html).
 wake_service() {
   local resource="service/$1/$2" max
-  max=$(capture '<MaxCapacity>' aws application-autoscaling describe-scalable-targets --region "$REGION" \
+  max=$(aws_read '<MaxCapacity>' '' aws application-autoscaling describe-scalable-targets --region "$REGION" \
     --service-namespace ecs --resource-ids "$resource" --scalable-dimension ecs:service:DesiredCount \
-    --query 'ScalableTargets[0].MaxCapacity' --output text) || die "cannot read the scalable target of $resource"
+    --query 'ScalableTargets[0].MaxCapacity' --output text) ||
+    die "cannot read the scalable target of $resource (the AWS CLI's error is above)"
+  max=${max%$'\n'}
   local register=(aws application-autoscaling register-scalable-target --region "$REGION" --service-namespace ecs
     --resource-id "$resource" --scalable-dimension ecs:service:DesiredCount --min-capacity "$3" --max-capacity "$4")
   if [[ $max == 0 ]]; then
@@ -190,16 +234,16 @@ wake_service() {
 }
 
 woke=0
-data=""
-if [[ -n $compute ]] && data=$(stack_outputs "h2o-$stage-data"); then
-  db=$(output_optional "$data" DatabaseInstanceId)
+if ((compute_ready && data_ready)); then
+  load_outputs data
+  db=$(output_optional data DatabaseInstanceId)
   if [[ -z $db ]]; then
     db="h2o-$stage-postgres"
     warn "h2o-$stage-data has no DatabaseInstanceId output (deployed by an older version): using $db"
   fi
   wake_database "$db"
-  min_tasks=$(output_optional "$compute" MinTasks)
-  max_tasks=$(output_optional "$compute" MaxTasks)
+  min_tasks=$(output_optional compute MinTasks)
+  max_tasks=$(output_optional compute MaxTasks)
   if [[ -n $min_tasks && -n $max_tasks ]]; then
     wake_service "$cluster" "$service" "$min_tasks" "$max_tasks"
   else
@@ -208,19 +252,17 @@ if [[ -n $compute ]] && data=$(stack_outputs "h2o-$stage-data"); then
   if ((woke)); then
     log "woke $stage up; its schedule puts it back to sleep at the next scale-down"
   fi
-elif [[ -z $compute ]]; then
-  log "no compute stack yet (first deploy): nothing to wake"
 else
-  warn "cannot read the outputs of h2o-$stage-data: the database was not checked (a stopped one fails the deploy)"
+  log "no running service yet (first deploy): nothing to wake"
 fi
 
 # 4. Infrastructure and the migration task definition; the service keeps its image. A first deploy has no
 # previous ImageTag to keep, and neither has a compute stack deployed before the image became a parameter
 # (no MigrationTaskDefinitionArn output): those pass ImageTag too, the tag the service runs when there is one.
 service_tag=""
-if [[ -z $compute ]]; then
+if ((!compute_ready)); then
   service_tag=$tag
-elif [[ -z $(output_optional "$compute" MigrationTaskDefinitionArn) ]]; then
+elif [[ -z $(output_optional compute MigrationTaskDefinitionArn) ]]; then
   service_tag=${previous_tag:-$tag}
   log "h2o-$stage-compute predates the ImageTag parameter: passing ImageTag=$service_tag"
 fi
@@ -230,6 +272,12 @@ if ! cdk_deploy_stage "$stage" "$tag" "$service_tag"; then
   fi
   die "cdk deploy of '$stage/*' failed (first deploy: see the CloudFormation events of the h2o-$stage-* stacks)"
 fi
+# What the service deploy and the health check need, from the stacks as the deploy left them.
+for layer in compute edge; do
+  open_stack "$layer" || die "stack h2o-$stage-$layer $(no_stack_reason) after cdk deploy: see its events"
+done
+cluster=$(output_value compute ClusterName)
+service=$(output_value compute ServiceName)
 
 # 5. Migrations before traffic.
 if ! "$SCRIPTS_DIR/migrate.sh" "$stage"; then
@@ -239,15 +287,12 @@ if ! "$SCRIPTS_DIR/migrate.sh" "$stage"; then
   die "the migration failed on a first deploy: read the migration's logs (above), fix it, and deploy again"
 fi
 
-# 6, 7. The service's rolling deploy, then checks.
+# 6, 7. The service's rolling deploy, then checks. A failed AWS read in between stops the script (it is no answer
+# about the service's health): only a failed deploy, an unstable service or a failing health check roll back.
 deploy_and_verify() {
-  local outputs
   cdk_deploy_service "$stage" "$tag" || return 1
-  outputs=$(stack_outputs "h2o-$stage-compute") || return 1
-  cluster=$(output_value "$outputs" ClusterName) || return 1
-  service=$(output_value "$outputs" ServiceName) || return 1
   wait_stable "$cluster" "$service" || return 1
-  stage_health "$stage"
+  stage_health
 }
 
 if deploy_and_verify; then

@@ -7,29 +7,30 @@ import (
 
 func dbStatus(stage string) []string {
 	return []string{"aws", "rds", "describe-db-instances", "--region", "us-east-1", "--db-instance-identifier",
-		"h2o-" + stage + "-postgres", "--query", "DBInstances[0].DBInstanceStatus", "--output", "text"}
+		out(stage, "data", "DatabaseInstanceId"), "--query", "DBInstances[0].DBInstanceStatus", "--output", "text"}
 }
 
 func startDB(stage string) []string {
 	return []string{"aws", "rds", "start-db-instance", "--region", "us-east-1", "--db-instance-identifier",
-		"h2o-" + stage + "-postgres", "--query", "DBInstance.DBInstanceStatus", "--output", "text"}
+		out(stage, "data", "DatabaseInstanceId"), "--query", "DBInstance.DBInstanceStatus", "--output", "text"}
 }
 
 func waitDB(stage string) []string {
 	return []string{"aws", "rds", "wait", "db-instance-available", "--region", "us-east-1",
-		"--db-instance-identifier", "h2o-" + stage + "-postgres"}
+		"--db-instance-identifier", out(stage, "data", "DatabaseInstanceId")}
 }
 
 func scalableTarget(stage string) []string {
 	return []string{"aws", "application-autoscaling", "describe-scalable-targets", "--region", "us-east-1",
-		"--service-namespace", "ecs", "--resource-ids", "service/h2o-" + stage + "/h2o-backend-service",
+		"--service-namespace", "ecs", "--resource-ids", "service/" + clusterOf(stage) + "/" + serviceOf(stage),
 		"--scalable-dimension", "ecs:service:DesiredCount", "--query", "ScalableTargets[0].MaxCapacity", "--output", "text"}
 }
 
 func registerScalableTarget(stage string) []string {
 	return []string{"aws", "application-autoscaling", "register-scalable-target", "--region", "us-east-1",
-		"--service-namespace", "ecs", "--resource-id", "service/h2o-" + stage + "/h2o-backend-service",
-		"--scalable-dimension", "ecs:service:DesiredCount", "--min-capacity", "1", "--max-capacity", "3"}
+		"--service-namespace", "ecs", "--resource-id", "service/" + clusterOf(stage) + "/" + serviceOf(stage),
+		"--scalable-dimension", "ecs:service:DesiredCount", "--min-capacity", out(stage, "compute", "MinTasks"),
+		"--max-capacity", out(stage, "compute", "MaxTasks")}
 }
 
 // join concatenates call lists.
@@ -43,34 +44,37 @@ func join(parts ...[][]string) [][]string {
 
 func calls(c ...[]string) [][]string { return c }
 
+// statuses: deploy.sh's first look, at every stack of the stage.
+func statuses(stage string) [][]string {
+	var c [][]string
+	for _, layer := range appLayers {
+		c = append(c, statusCall("h2o-"+stage+"-"+layer))
+	}
+	return c
+}
+
+// running: deploy.sh's step 1 on a stage whose service runs revision rev.
+func running(stage string, rev int) [][]string {
+	return join(statuses(stage), calls(outputsCall("h2o-"+stage+"-compute"), describeServices(stage),
+		describeTaskDef(stage, taskDefArn(stage, rev))))
+}
+
+// awake: step 3 on an awake stage.
+func awake(stage string) [][]string {
+	return calls(outputsCall("h2o-"+stage+"-data"), dbStatus(stage), scalableTarget(stage))
+}
+
 // before: deploy.sh's steps 1 to 3 on a deployed stage whose service runs revision rev (tag already in ECR).
 func before(stage string, rev int, tag string) [][]string {
-	return calls(
-		describeStacks("h2o-"+stage+"-compute"),
-		describeServices(stage),
-		describeTaskDef(taskDefArn(rev)),
-		ecrDescribe(tag),
-		describeStacks("h2o-"+stage+"-data"),
-		dbStatus(stage),
-		scalableTarget(stage),
-	)
+	return join(running(stage, rev), calls(ecrDescribe(tag)), awake(stage))
 }
 
-// serviceDeploy: steps 6 and 7, healthy.
-func serviceDeploy(stage, tag string) [][]string {
-	return calls(
-		cdkDeployService(stage, tag),
-		describeStacks("h2o-"+stage+"-compute"),
-		waitStable(stage),
-		describeStacks("h2o-"+stage+"-edge"),
-		curlHealth(),
-	)
-}
-
-// shipped is the tail of every successful deploy: migrations on the new task definition, the service deploy
-// with its health check, then the live/previous marker tags moved from before to tag.
+// shipped is the tail of every successful deploy after the infrastructure deploy: the stacks read again, the
+// migrations on the new task definition, the service deploy with its health check, then the live/previous marker
+// tags moved from before to tag.
 func shipped(stage, before, tag string) [][]string {
-	return join(migrateCalls(stage, 1), serviceDeploy(stage, tag), moveTags(stage, before, tag))
+	return join(openCalls(stage, "compute", "edge"), migrateCalls(stage, 1),
+		calls(cdkDeployService(stage, tag), waitStable(stage), curlHealth(stage)), moveTags(stage, before, tag))
 }
 
 func TestDryRunExactDeployPlan(t *testing.T) {
@@ -80,7 +84,12 @@ func TestDryRunExactDeployPlan(t *testing.T) {
 	h.env["IMAGE_TAG"] = "abc123"
 	r := h.run("deploy.sh", "dev")
 	expectCode(t, r, 0)
-	want := `+ aws cloudformation describe-stacks --region us-east-1 --stack-name h2o-dev-compute --query 'Stacks[0].Outputs[].[OutputKey,OutputValue]' --output text
+	want := `+ aws cloudformation describe-stacks --region us-east-1 --stack-name h2o-dev-network --query 'Stacks[0].StackStatus' --output text
++ aws cloudformation describe-stacks --region us-east-1 --stack-name h2o-dev-data --query 'Stacks[0].StackStatus' --output text
++ aws cloudformation describe-stacks --region us-east-1 --stack-name h2o-dev-compute --query 'Stacks[0].StackStatus' --output text
++ aws cloudformation describe-stacks --region us-east-1 --stack-name h2o-dev-edge --query 'Stacks[0].StackStatus' --output text
++ aws cloudformation describe-stacks --region us-east-1 --stack-name h2o-dev-observability --query 'Stacks[0].StackStatus' --output text
++ aws cloudformation describe-stacks --region us-east-1 --stack-name h2o-dev-compute --query 'Stacks[0].Outputs[].[OutputKey,OutputValue]' --output text
 + aws ecs describe-services --region us-east-1 --cluster h2o-dev --services h2o-backend-service --query 'services[0].taskDefinition' --output text
 + aws ecs describe-task-definition --region us-east-1 --task-definition 'arn:aws:ecs:us-east-1:<account>:task-definition/<TaskDefinitionFamily>:<revision>' --query "taskDefinition.[status, containerDefinitions[?name=='backend'] | [0].image]" --output text
 + aws ecr describe-images --region us-east-1 --repository-name h2o-backend --image-ids imageTag=abc123 --query 'imageDetails[0].imageDigest' --output text
@@ -93,15 +102,18 @@ func TestDryRunExactDeployPlan(t *testing.T) {
 + aws application-autoscaling describe-scalable-targets --region us-east-1 --service-namespace ecs --resource-ids service/h2o-dev/h2o-backend-service --scalable-dimension ecs:service:DesiredCount --query 'ScalableTargets[0].MaxCapacity' --output text
 # when MaxCapacity is 0: aws application-autoscaling register-scalable-target --region us-east-1 --service-namespace ecs --resource-id service/h2o-dev/h2o-backend-service --scalable-dimension ecs:service:DesiredCount --min-capacity '<MinTasks>' --max-capacity '<MaxTasks>'
 + npx cdk deploy 'dev/*' -c stage=dev --require-approval never --parameters h2o-dev-compute:MigrationImageTag=abc123
++ aws cloudformation describe-stacks --region us-east-1 --stack-name h2o-dev-compute --query 'Stacks[0].StackStatus' --output text
 + aws cloudformation describe-stacks --region us-east-1 --stack-name h2o-dev-compute --query 'Stacks[0].Outputs[].[OutputKey,OutputValue]' --output text
-+ aws ecs run-task --region us-east-1 --cluster h2o-dev --launch-type FARGATE --task-definition '<MigrationTaskDefinitionArn>' --network-configuration '{"awsvpcConfiguration":{"subnets":["<TaskSubnetIds>"],"securityGroups":["<TaskSecurityGroupId>"],"assignPublicIp":"<AssignPublicIp>"}}' --started-by h2o-migrate --query 'tasks[0].taskArn' --output text
++ aws cloudformation describe-stacks --region us-east-1 --stack-name h2o-dev-edge --query 'Stacks[0].StackStatus' --output text
++ aws cloudformation describe-stacks --region us-east-1 --stack-name h2o-dev-edge --query 'Stacks[0].Outputs[].[OutputKey,OutputValue]' --output text
++ aws cloudformation describe-stacks --region us-east-1 --stack-name h2o-dev-compute --query 'Stacks[0].StackStatus' --output text
++ aws cloudformation describe-stacks --region us-east-1 --stack-name h2o-dev-compute --query 'Stacks[0].Outputs[].[OutputKey,OutputValue]' --output text
 + aws ecs describe-task-definition --region us-east-1 --task-definition '<MigrationTaskDefinitionArn>' --query 'taskDefinition.containerDefinitions[?name=='\''backend'\''] | [0].logConfiguration.options.["awslogs-group", "awslogs-stream-prefix"]' --output text
++ aws ecs run-task --region us-east-1 --cluster h2o-dev --launch-type FARGATE --task-definition '<MigrationTaskDefinitionArn>' --network-configuration '{"awsvpcConfiguration":{"subnets":["<TaskSubnetIds>"],"securityGroups":["<TaskSecurityGroupId>"],"assignPublicIp":"<AssignPublicIp>"}}' --started-by h2o-migrate --query 'tasks[0].taskArn' --output text
 + aws ecs wait tasks-stopped --region us-east-1 --cluster h2o-dev --tasks 'arn:aws:ecs:us-east-1:<account>:task/h2o-dev/<task-id>'
 + aws ecs describe-tasks --region us-east-1 --cluster h2o-dev --tasks 'arn:aws:ecs:us-east-1:<account>:task/h2o-dev/<task-id>' --query "tasks[0].[stoppedReason, containers[?name=='backend'] | [0].exitCode]" --output text
 + npx cdk deploy dev/compute --exclusively -c stage=dev --require-approval never --parameters h2o-dev-compute:ImageTag=abc123
-+ aws cloudformation describe-stacks --region us-east-1 --stack-name h2o-dev-compute --query 'Stacks[0].Outputs[].[OutputKey,OutputValue]' --output text
 + aws ecs wait services-stable --region us-east-1 --cluster h2o-dev --services h2o-backend-service
-+ aws cloudformation describe-stacks --region us-east-1 --stack-name h2o-dev-edge --query 'Stacks[0].Outputs[].[OutputKey,OutputValue]' --output text
 + curl -fsS --max-time 10 -o /dev/null '<ApiUrl>/health'
 # on failure: scripts/rollback.sh dev '<previous-tag>'
 + aws ecr batch-get-image --region us-east-1 --repository-name h2o-backend --image-ids 'imageTag=<previous-tag>' --query 'images[0].imageManifest' --output text
@@ -117,8 +129,8 @@ func TestDryRunExactDeployPlan(t *testing.T) {
 	}
 }
 
-// The order that makes deploys safe: wake-up, then infrastructure + migration task definition, then the
-// migration, then the service; the ECR tags move only once the stage is healthy.
+// The order that makes deploys safe: the stacks' states, wake-up, then infrastructure + migration task
+// definition, then the migration, then the service; the ECR tags move only once the stage is healthy.
 func TestDeploySuccess(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
@@ -129,23 +141,14 @@ func TestDeploySuccess(t *testing.T) {
 	r := h.run("deploy.sh", "dev")
 	expectCode(t, r, 0)
 	expectCalls(t, r, join(
-		calls([]string{"git", "-C", h.backend, "rev-parse", "HEAD"},
-			describeStacks("h2o-dev-compute"),
-			describeServices("dev"),
-			describeTaskDef(taskDefArn(7)),
-			ecrDescribe("newsha"),
-			loginPassword,
-			dockerLogin,
-			dockerBuild(h, "newsha"),
-			describeStacks("h2o-dev-data"),
-			dbStatus("dev"),
-			scalableTarget("dev"),
-			cdkDeployStage("dev", "newsha", "")),
+		calls([]string{"git", "-C", h.backend, "rev-parse", "HEAD"}),
+		running("dev", 7),
+		calls(ecrDescribe("newsha"), loginPassword, dockerLogin, dockerBuild(h, "newsha")),
+		awake("dev"),
+		calls(cdkDeployStage("dev", "newsha", "")),
 		shipped("dev", "oldsha", "newsha"),
 	)...)
-	if !strings.Contains(r.stderr, "migrate.sh: migrations applied") {
-		t.Errorf("the migration did not run through migrate.sh\n%s", r)
-	}
+	expectStderr(t, r, "migrate.sh: migrations applied")
 }
 
 func TestDeploySkipsBuildWhenImageInECR(t *testing.T) {
@@ -172,18 +175,16 @@ func TestECRErrorsOtherThanNotFoundStop(t *testing.T) {
 		args   []string
 		want   [][]string
 	}{
-		{"deploy.sh", []string{"dev"}, join(start("dev", 9), calls(ecrDescribe("newsha")))},
+		{"deploy.sh", []string{"dev"}, join(running("dev", 9), calls(ecrDescribe("newsha")))},
 		{"rollback.sh", []string{"dev", "sha7"}, join(start("dev", 9), calls(ecrDescribe("sha7")))},
 	} {
 		h := newHarness(t)
 		h.env["IMAGE_TAG"] = "newsha"
-		h.onErr("aws", []string{"describe-images"}, "An error occurred (AccessDeniedException) when calling the DescribeImages operation\n", 254)
+		h.failTimes(0, []string{"describe-images"}, accessDenied("DescribeImages"))
 		r := history(h, "dev").run(c.script, c.args...)
 		expectCode(t, r, 1)
 		expectCalls(t, r, c.want...)
-		if !strings.Contains(r.stderr, "AccessDeniedException") || !strings.Contains(r.stderr, "cannot tell whether h2o-backend:") {
-			t.Errorf("%s: want the AWS error and a clear stop\n%s", c.script, r)
-		}
+		expectStderr(t, r, "(AccessDenied)", "cannot tell whether h2o-backend:")
 	}
 }
 
@@ -211,9 +212,9 @@ func TestDeployAsksForTheAccountWhenBuilding(t *testing.T) {
 		on("aws", []string{"sts", "get-caller-identity"}, account+"\n", 0)
 	r := h.run("deploy.sh", "dev")
 	expectCode(t, r, 0)
-	build := r.calls[4:8]
-	expectCalls(t, result{calls: build},
-		[]string{"aws", "sts", "get-caller-identity", "--query", "Account", "--output", "text"},
+	n := len(running("dev", 7)) + 1
+	expectCalls(t, result{calls: r.calls[n : n+4]},
+		[]string{"aws", "sts", "get-caller-identity", "--region", "us-east-1", "--query", "Account", "--output", "text"},
 		loginPassword, dockerLogin, dockerBuild(h, "newsha"))
 }
 
@@ -223,28 +224,24 @@ func TestDeployWakesASleepingStage(t *testing.T) {
 	h := newHarness(t)
 	h.env["IMAGE_TAG"] = "newsha"
 	h.onTimes(1, "aws", []string{"DBInstances[0].DBInstanceStatus"}, "stopped\n", 0).
-		onTimes(1, "aws", []string{"db-instance-available"}, "", 255). // the first 30-minute waiter gives up
+		failTimes(1, []string{"db-instance-available"}, waiterError("DBInstanceAvailable", "Max attempts exceeded")).
 		on("aws", []string{"describe-scalable-targets"}, "0\n", 0)
 	deployed(h, "dev", 7, "oldsha").on("aws", []string{"describe-images"}, "sha256:x\n", 0)
 	r := h.run("deploy.sh", "dev")
 	expectCode(t, r, 0)
 	expectCalls(t, r, join(
-		calls(describeStacks("h2o-dev-compute"),
-			describeServices("dev"),
-			describeTaskDef(taskDefArn(7)),
-			ecrDescribe("newsha"),
-			describeStacks("h2o-dev-data"),
+		running("dev", 7),
+		calls(ecrDescribe("newsha"),
+			outputsCall("h2o-dev-data"),
 			dbStatus("dev"),
 			startDB("dev"),
-			waitDB("dev"), waitDB("dev"),
+			waitDB("dev"), waitDB("dev"), // the first 30-minute waiter gave up
 			scalableTarget("dev"),
 			registerScalableTarget("dev"),
 			cdkDeployStage("dev", "newsha", "")),
 		shipped("dev", "oldsha", "newsha"),
 	)...)
-	if !strings.Contains(r.stderr, "its schedule puts it back to sleep at the next scale-down") {
-		t.Errorf("no word about the schedule\n%s", r)
-	}
+	expectStderr(t, r, "its schedule puts it back to sleep at the next scale-down")
 }
 
 // A database that is stopping cannot be started: wait until it is stopped, then start it.
@@ -258,8 +255,9 @@ func TestDeployWaitsForAStoppingDatabase(t *testing.T) {
 	deployed(h, "dev", 7, "oldsha").on("aws", []string{"describe-images"}, "sha256:x\n", 0)
 	r := h.run("deploy.sh", "dev")
 	expectCode(t, r, 0)
-	expectCalls(t, result{calls: r.calls[4:11]},
-		describeStacks("h2o-dev-data"), dbStatus("dev"), dbStatus("dev"), dbStatus("dev"), startDB("dev"), waitDB("dev"),
+	n := len(running("dev", 7)) + 1
+	expectCalls(t, result{calls: r.calls[n : n+7]},
+		outputsCall("h2o-dev-data"), dbStatus("dev"), dbStatus("dev"), dbStatus("dev"), startDB("dev"), waitDB("dev"),
 		scalableTarget("dev"))
 }
 
@@ -274,14 +272,12 @@ func TestDeployGivesUpOnADatabaseThatStaysStopping(t *testing.T) {
 	deployed(h, "dev", 7, "oldsha").on("aws", []string{"describe-images"}, "sha256:x\n", 0)
 	r := h.run("deploy.sh", "dev")
 	expectCode(t, r, 1)
-	want := calls(describeStacks("h2o-dev-data"))
+	want := calls(outputsCall("h2o-dev-data"))
 	for i := 0; i <= 60; i++ { // the first look, then 60 checks
 		want = append(want, dbStatus("dev"))
 	}
-	expectCalls(t, result{calls: r.calls[4:]}, want...)
-	if !strings.Contains(r.stderr, "database h2o-dev-postgres is still stopping after 60 status checks") {
-		t.Errorf("unclear error\n%s", r)
-	}
+	expectCalls(t, result{calls: r.calls[len(running("dev", 7))+1:]}, want...)
+	expectStderr(t, r, "database h2o-dev-postgres is still stopping after 60 status checks")
 }
 
 func TestDeployGivesUpOnADatabaseThatNeverComesUp(t *testing.T) {
@@ -290,15 +286,30 @@ func TestDeployGivesUpOnADatabaseThatNeverComesUp(t *testing.T) {
 	h.env["IMAGE_TAG"] = "newsha"
 	h.env["WAKE_WAIT_ROUNDS"] = "3"
 	h.on("aws", []string{"DBInstances[0].DBInstanceStatus"}, "starting\n", 0).
-		on("aws", []string{"db-instance-available"}, "", 255)
+		failTimes(0, []string{"db-instance-available"}, waiterError("DBInstanceAvailable", "Max attempts exceeded"))
 	deployed(h, "dev", 7, "oldsha").on("aws", []string{"describe-images"}, "sha256:x\n", 0)
 	r := h.run("deploy.sh", "dev")
 	expectCode(t, r, 1)
-	expectCalls(t, result{calls: r.calls[4:]},
-		describeStacks("h2o-dev-data"), dbStatus("dev"), waitDB("dev"), waitDB("dev"), waitDB("dev"))
-	if !strings.Contains(r.stderr, "not available after 3 wait rounds") {
-		t.Errorf("unclear error\n%s", r)
+	expectCalls(t, result{calls: r.calls[len(running("dev", 7))+1:]},
+		outputsCall("h2o-dev-data"), dbStatus("dev"), waitDB("dev"), waitDB("dev"), waitDB("dev"))
+	expectStderr(t, r, "not available after 3 wait rounds")
+}
+
+// A waiter that reaches a failure state is an answer (the instance will not come up), not something to wait out.
+func TestDeployStopsOnADatabaseThatFailed(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.env["IMAGE_TAG"] = "newsha"
+	h.on("aws", []string{"DBInstances[0].DBInstanceStatus"}, "starting\n", 0).
+		failTimes(0, []string{"db-instance-available"}, waiterError("DBInstanceAvailable",
+			"Waiter encountered a terminal failure state: For expression \"DBInstances[].DBInstanceStatus\" we matched expected path: \"incompatible-parameters\""))
+	deployed(h, "dev", 7, "oldsha").on("aws", []string{"describe-images"}, "sha256:x\n", 0)
+	r := h.run("deploy.sh", "dev")
+	expectCode(t, r, 1)
+	if n := len(filter(r.calls, "db-instance-available")); n != 1 || len(filter(r.calls, "npx")) != 0 {
+		t.Errorf("%d waiter runs (want 1) or a deploy after a failed database\n%s", n, r)
 	}
+	expectStderr(t, r, "incompatible-parameters")
 }
 
 // A first deploy: no stacks yet, so nothing to wake, no rollback target, and both image parameters.
@@ -306,15 +317,16 @@ func TestDeployFirstDeploy(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	h.env["IMAGE_TAG"] = "newsha"
-	h.onTimes(1, "aws", []string{"describe-stacks", "h2o-dev-compute"}, "", 254).
-		on("aws", []string{"describe-images"}, "sha256:x\n", 0)
+	for _, layer := range appLayers {
+		stackIs(h, 1, "dev", layer, "ABSENT")
+	}
+	h.on("aws", []string{"describe-images"}, "sha256:x\n", 0)
 	deployed(h, "dev", 1, "newsha")
 	r := h.run("deploy.sh", "dev")
 	expectCode(t, r, 0)
 	expectCalls(t, r, join(
-		calls(describeStacks("h2o-dev-compute"),
-			ecrDescribe("newsha"),
-			cdkDeployStage("dev", "newsha", "newsha")),
+		statuses("dev"),
+		calls(ecrDescribe("newsha"), cdkDeployStage("dev", "newsha", "newsha")),
 		shipped("dev", "", "newsha"),
 	)...)
 }
@@ -324,17 +336,15 @@ func TestDeployFromAStackWithoutImageParameters(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	h.env["IMAGE_TAG"] = "newsha"
-	legacy := strings.Split(computeOutputs("dev"), "MigrationTaskDefinitionArn")[0]
-	h.onTimes(1, "aws", []string{"describe-stacks", "h2o-dev-compute"}, legacy, 0).
+	legacy := without(describeStacksAnswer("dev", "compute"), "MigrationTaskDefinitionArn", "MinTasks", "MaxTasks")
+	h.onTimes(1, "aws", []string{"describe-stacks", "h2o-dev-compute", "Stacks[0].Outputs[].[OutputKey,OutputValue]"}, legacy, 0).
 		on("aws", []string{"describe-images"}, "sha256:x\n", 0)
 	deployed(h, "dev", 7, "oldsha")
 	r := h.run("deploy.sh", "dev")
 	expectCode(t, r, 0)
 	expectCalls(t, result{calls: filter(r.calls, "npx")},
 		cdkDeployStage("dev", "newsha", "oldsha"), cdkDeployService("dev", "newsha"))
-	if !strings.Contains(r.stderr, "no MinTasks/MaxTasks outputs") {
-		t.Errorf("no warning about the old stack\n%s", r)
-	}
+	expectStderr(t, r, "no MinTasks/MaxTasks outputs")
 }
 
 // The infrastructure deploy fails: CloudFormation rolled it back, the service never changed: no rollback.sh.
@@ -347,9 +357,7 @@ func TestDeployInfrastructureFailureStopsWithoutRollback(t *testing.T) {
 	r := h.run("deploy.sh", "prod")
 	expectCode(t, r, 1)
 	expectCalls(t, r, join(before("prod", 7, "newsha"), calls(cdkDeployStage("prod", "newsha", "")))...)
-	if !strings.Contains(r.stderr, "the service still runs oldsha: nothing to roll back") {
-		t.Errorf("unclear message\n%s", r)
-	}
+	expectStderr(t, r, "the service still runs oldsha: nothing to roll back")
 }
 
 // The migration fails: the deploy stops before the service changes, and says the old version still serves.
@@ -365,13 +373,10 @@ func TestDeployMigrationFailureStopsBeforeTheService(t *testing.T) {
 	expectCalls(t, r, join(
 		before("dev", 7, "newsha"),
 		calls(cdkDeployStage("dev", "newsha", "")),
+		openCalls("dev", "compute", "edge"),
 		migrateCalls("dev", 1),
 	)...)
-	for _, want := range []string{"the migration failed", "the old version (oldsha) is still serving", "no rollback needed"} {
-		if !strings.Contains(r.stderr, want) {
-			t.Errorf("message lacks %q\n%s", want, r)
-		}
-	}
+	expectStderr(t, r, "the migration failed", "the old version (oldsha) is still serving", "no rollback needed")
 }
 
 func TestDeploySmokeFailureRollsBack(t *testing.T) {
@@ -380,9 +385,9 @@ func TestDeploySmokeFailureRollsBack(t *testing.T) {
 	h.env["IMAGE_TAG"] = "newsha"
 	h.env["SMOKE_ATTEMPTS"] = "3"
 	// Before the deploy the service runs revision 7 (oldsha); after it, revision 8 (newsha).
-	h.onTimes(1, "aws", []string{"describe-services"}, taskDefArn(7)+"\n", 0).
-		on("aws", []string{"describe-services"}, taskDefArn(8)+"\n", 0).
-		on("aws", []string{"describe-task-definition", taskDefArn(8)}, "ACTIVE\t"+imageOf("newsha")+"\n", 0).
+	h.onTimes(1, "aws", []string{"describe-services"}, taskDefArn("dev", 7)+"\n", 0).
+		on("aws", []string{"describe-services"}, taskDefArn("dev", 8)+"\n", 0).
+		on("aws", []string{"describe-task-definition", taskDefArn("dev", 8)}, "ACTIVE\t"+imageOf("newsha")+"\n", 0).
 		missingImage(0, "imageTag=newsha").
 		on("aws", []string{"describe-images", "imageTag=oldsha"}, "sha256:old\n", 0).
 		onTimes(3, "curl", nil, "", 22) // the new image never answers; the old one does
@@ -391,37 +396,19 @@ func TestDeploySmokeFailureRollsBack(t *testing.T) {
 	expectCode(t, r, 1)
 	expectCalls(t, r, join(
 		// deploy.sh
-		calls(describeStacks("h2o-dev-compute"),
-			describeServices("dev"),
-			describeTaskDef(taskDefArn(7)),
-			ecrDescribe("newsha"),
-			loginPassword,
-			dockerLogin,
-			dockerBuild(h, "newsha"),
-			describeStacks("h2o-dev-data"),
-			dbStatus("dev"),
-			scalableTarget("dev"),
-			cdkDeployStage("dev", "newsha", "")),
+		running("dev", 7),
+		calls(ecrDescribe("newsha"), loginPassword, dockerLogin, dockerBuild(h, "newsha")),
+		awake("dev"),
+		calls(cdkDeployStage("dev", "newsha", "")),
+		openCalls("dev", "compute", "edge"),
 		migrateCalls("dev", 1),
-		calls(cdkDeployService("dev", "newsha"),
-			describeStacks("h2o-dev-compute"),
-			waitStable("dev"),
-			describeStacks("h2o-dev-edge"),
-			curlHealth(), curlHealth(), curlHealth()),
+		calls(cdkDeployService("dev", "newsha"), waitStable("dev"), curlHealth("dev"), curlHealth("dev"), curlHealth("dev")),
 		// rollback.sh dev oldsha
-		calls(describeStacks("h2o-dev-compute"),
-			describeServices("dev"),
-			describeTaskDef(taskDefArn(8)),
-			ecrDescribe("oldsha"),
-			cdkDeployService("dev", "oldsha"),
-			waitStable("dev"),
-			describeStacks("h2o-dev-edge"),
-			curlHealth()),
+		start("dev", 8),
+		calls(ecrDescribe("oldsha"), cdkDeployService("dev", "oldsha"), waitStable("dev"), curlHealth("dev")),
 		moveTags("dev", "newsha", "oldsha"),
 	)...)
-	if !strings.Contains(r.stderr, "deploy of newsha failed; rolled back to oldsha") {
-		t.Errorf("no rollback message\n%s", r)
-	}
+	expectStderr(t, r, "deploy of newsha failed; rolled back to oldsha")
 }
 
 func TestDeployServiceFailureRollsBack(t *testing.T) {
@@ -438,20 +425,46 @@ func TestDeployServiceFailureRollsBack(t *testing.T) {
 		cdkDeployStage("dev", "newsha", ""), cdkDeployService("dev", "newsha"), cdkDeployService("dev", "oldsha"))
 }
 
+// An unstable service after the deploy (the waiter's failure state: the service is draining) rolls back; an
+// error of the waiter itself is no answer about the service: the deploy stops without acting on it.
+func TestDeployTellsAnUnstableServiceFromAFailedRead(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name     string
+		err      awsError
+		rollback bool
+	}{
+		{"draining", waiterError("ServicesStable", "Waiter encountered a terminal failure state: For expression \"services[].status\" we matched expected path: \"DRAINING\" at least once"), true},
+		{"access denied", waiterError("ServicesStable", "An error occurred (AccessDeniedException): User is not authorized to perform: ecs:DescribeServices"), false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			h.env["IMAGE_TAG"] = "newsha"
+			h.failTimes(1, []string{"services-stable"}, c.err).on("aws", []string{"describe-images"}, "sha256:x\n", 0)
+			deployed(h, "dev", 7, "oldsha")
+			r := h.run("deploy.sh", "dev")
+			expectCode(t, r, 1)
+			if rolledBack := len(filter(r.calls, "npx", "h2o-dev-compute:ImageTag=oldsha")) == 1; rolledBack != c.rollback {
+				t.Errorf("rolled back: %v, want %v\n%s", rolledBack, c.rollback, r)
+			}
+			expectStderr(t, r, strings.TrimSpace(c.err.stderr))
+		})
+	}
+}
+
 func TestDeployFirstDeployServiceFailureHasNoRollback(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	h.env["IMAGE_TAG"] = "newsha"
-	h.onTimes(1, "aws", []string{"describe-stacks", "h2o-dev-compute"}, "", 254).
+	stackIs(h, 1, "dev", "compute", "ABSENT").
 		on("npx", []string{"dev/compute"}, "", 1).
 		on("aws", []string{"describe-images"}, "sha256:x\n", 0)
 	deployed(h, "dev", 1, "unused")
 	r := h.run("deploy.sh", "dev")
 	expectCode(t, r, 1)
 	expectCalls(t, result{calls: filter(r.calls, "npx")}, cdkDeployStage("dev", "newsha", "newsha"), cdkDeployService("dev", "newsha"))
-	if !strings.Contains(r.stderr, "no automatic rollback") {
-		t.Errorf("want an explanation\n%s", r)
-	}
+	expectStderr(t, r, "no automatic rollback")
 }
 
 // put-image of the manifest a tag already names: ECR's ImageAlreadyExistsException is a success.
@@ -470,19 +483,22 @@ func TestDeployTagMoveAlreadyDoneIsASuccess(t *testing.T) {
 	}
 }
 
-// Any other put-image error is a warning: the stage is healthy, the deploy succeeds.
+// Any other put-image error, or a failed read of the image, is a warning: the stage is healthy, the deploy
+// succeeds; the warning carries the AWS error and does not call the image missing.
 func TestDeployTagMoveFailureIsAWarning(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	h.env["IMAGE_TAG"] = "newsha"
-	h.onErr("aws", []string{"put-image"}, "An error occurred (AccessDeniedException) when calling the PutImage operation\n", 254).
+	h.failTimes(0, []string{"put-image"}, accessDenied("PutImage")).
+		failTimes(0, []string{"batch-get-image", "imageTag=newsha"}, throttling("BatchGetImage")).
 		on("aws", []string{"describe-images"}, "sha256:x\n", 0)
 	deployed(h, "dev", 7, "oldsha")
 	r := h.run("deploy.sh", "dev")
 	expectCode(t, r, 0)
-	if !strings.Contains(r.stderr, "WARNING: could not move ECR tag previous-dev to oldsha") ||
-		!strings.Contains(r.stderr, "AccessDeniedException") {
-		t.Errorf("want a warning with the AWS error\n%s", r)
+	expectStderr(t, r, "WARNING: could not move ECR tag previous-dev to oldsha", "(AccessDenied)",
+		"WARNING: cannot read image newsha from ECR (the AWS CLI's error is above): live-dev not moved", "(Throttling)")
+	if strings.Contains(r.stderr, "newsha not found") {
+		t.Errorf("a throttled read was taken for a missing image\n%s", r)
 	}
 }
 
@@ -513,6 +529,7 @@ func TestDeployKeepImageRedeploysTheRunningImage(t *testing.T) {
 	// GIVEN prod running oldsha, and no backend directory (nothing to build)
 	h := newHarness(t)
 	h.env["BACKEND_DIR"] = h.dir + "/no-such-dir"
+	h.env["IMAGE_TAG"] = emptyValue // as the workflow leaves it in keep-image mode
 	deployed(h, "prod", 3, "oldsha").on("aws", []string{"describe-images"}, "sha256:1234\n", 0)
 	// WHEN deploy.sh --keep-image runs THEN it deploys oldsha again, the calls of any other deploy of it
 	r := h.run("deploy.sh", "--keep-image", "prod")
@@ -527,14 +544,45 @@ func TestDeployKeepImageRedeploysTheRunningImage(t *testing.T) {
 func TestDeployKeepImageRefusesAFirstDeployAndAnImageTag(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	h.on("aws", []string{"describe-stacks", "h2o-dev-compute"}, "", 254)
-	r := h.run("deploy.sh", "--keep-image", "dev")
+	stackIs(h, 0, "dev", "compute", "ABSENT")
+	r := deployed(h, "dev", 1, "x").run("deploy.sh", "--keep-image", "dev")
 	expectCode(t, r, 1)
-	if !strings.Contains(r.stderr, "nothing runs on dev yet: a first deploy needs an image") {
-		t.Errorf("no clear refusal:\n%s", r)
+	expectStderr(t, r, "nothing runs on dev yet: a first deploy needs an image")
+	if len(filter(r.calls, "npx")) != 0 {
+		t.Errorf("deployed\n%s", r)
 	}
 	h2 := newHarness(t)
 	h2.env["IMAGE_TAG"] = "abc"
 	r = h2.run("deploy.sh", "--keep-image", "dev")
 	expectCode(t, r, 2)
+}
+
+// An empty IMAGE_TAG (a CI variable that was never set) is a usage error, not a build of HEAD.
+func TestDeployEmptyImageTagIsAUsageError(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.env["IMAGE_TAG"] = emptyValue
+	r := h.run("deploy.sh", "dev")
+	expectCode(t, r, 2)
+	expectCalls(t, r)
+	expectStderr(t, r, "IMAGE_TAG is empty")
+}
+
+// IMAGE_TAG=live-dev scripts/deploy.sh prod promotes what dev runs: the image's own tag is deployed, not the marker.
+func TestDeployResolvesAMarkerTag(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.env["IMAGE_TAG"] = "live-dev"
+	h.on("aws", []string{"describe-images", "imageTag=live-dev", "imageDetails[0].imageTags"}, "live-dev\tnewsha\tprevious-prod\n", 0).
+		on("aws", []string{"describe-images"}, "sha256:x\n", 0)
+	deployed(h, "prod", 7, "oldsha")
+	r := h.run("deploy.sh", "prod")
+	expectCode(t, r, 0)
+	expectCalls(t, r, join(
+		calls(ecrTagsOf("live-dev")),
+		before("prod", 7, "newsha"),
+		calls(cdkDeployStage("prod", "newsha", "")),
+		shipped("prod", "oldsha", "newsha"),
+	)...)
+	expectStderr(t, r, "live-dev names the image tagged newsha")
 }

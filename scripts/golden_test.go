@@ -4,10 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 )
@@ -22,46 +19,9 @@ import (
 // rollback.sh and verify.sh, so the format is a contract: keep it exact.
 const goldenFile = "testdata/aws-calls.txt"
 
-// goldenLog is where the fake aws appends the calls it sees (set by runWithGolden, shared by every test).
+// goldenLog is where the fake aws appends the calls it sees (set by runWithGolden, shared by every test; the lines
+// are written by internal/fake, recordAWSCall).
 var goldenLog string
-
-// recordAWSCall appends one golden line for an aws call with these arguments, naming the script that made it.
-func recordAWSCall(path string, args []string) {
-	words := []string{callerScript(), "aws"}
-	for _, a := range args {
-		if strings.HasPrefix(a, "-") {
-			break // the scripts always name the service and command first
-		}
-		words = append(words, a)
-		if (len(words) == 4 && a != "wait") || len(words) == 5 {
-			break
-		}
-	}
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-	if err != nil {
-		return
-	}
-	defer f.Close()
-	fmt.Fprintln(f, strings.Join(words, " "))
-}
-
-// callerScript is the base name of the *.sh the parent process (the bash running the script, or a subshell of
-// it) runs: /proc/<ppid>/cmdline on Linux, `ps` elsewhere.
-func callerScript() string {
-	ppid := os.Getppid()
-	var args []string
-	if raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", ppid)); err == nil {
-		args = strings.Split(string(raw), "\x00")
-	} else if out, err := exec.Command("ps", "-o", "args=", "-p", strconv.Itoa(ppid)).Output(); err == nil {
-		args = strings.Fields(string(out))
-	}
-	for _, a := range args {
-		if strings.HasSuffix(a, ".sh") {
-			return filepath.Base(a)
-		}
-	}
-	return "unknown-script"
-}
 
 // runWithGolden runs the tests, then checks (or, with UPDATE_GOLDEN=1, rewrites) the golden file when every test
 // of the package ran and passed: a -run or -skip selection sees only some of the calls.

@@ -28,6 +28,10 @@ the two ways on: (a) copy the lost rows back into the live database with psql in
 over to the restored data with CloudFormation staying in control; and how to delete the restored instance.
 See docs/runbook.md, "Restore" and "Restore drill".
 
+The stack h2o-<stage>-data must exist with outputs; during an update of it, or after a failed rollback of one
+(UPDATE_ROLLBACK_FAILED: the repair command is printed), the restore goes ahead with its last good outputs. A
+failed AWS read stops the script (what the guidance needs is read before the restore starts).
+
 Environment:
   RESTORE_TARGET       identifier of the new instance (default h2o-<stage>-postgres-restore-<UTC yyyymmddHHMM>)
   RESTORE_WAIT_ROUNDS  rounds of `aws rds wait db-instance-available` (30 min each) (default 6)
@@ -113,18 +117,21 @@ case $to in
     ;;
 esac
 
-data=$(stack_outputs "h2o-$stage-data") || die "cannot read the outputs of stack h2o-$stage-data"
-live=$(output_value "$data" DatabaseInstanceId)
+# The restore only reads names from the stacks and never changes them: a stack being updated, or whose update
+# rollback failed, still names the live instance (tolerant).
+open_stack data tolerant || die "stack h2o-$stage-data $(no_stack_reason): no database to restore from"
+live=$(output_value data DatabaseInstanceId)
 target=${RESTORE_TARGET:-h2o-$stage-postgres-restore-$(date -u +%Y%m%d%H%M)}
 [[ $target =~ ^[A-Za-z][A-Za-z0-9-]{0,62}$ && $target != *--* && $target != *- ]] ||
   die_usage "RESTORE_TARGET '$target' is not an RDS instance identifier (letter first, letters, digits, single hyphens, at most 63)"
 [[ $target != "$live" ]] || die_usage "RESTORE_TARGET is the live instance $live: the restore goes into a NEW instance"
 
 # The live instance's placement and settings, read only.
-settings=$(capture "$(printf '<DBSubnetGroupName>\t<VpcSecurityGroupIds>\t<DBParameterGroupName>\t<DBInstanceClass>\t<LatestRestorableTime>')" \
+settings=$(aws_read "$(printf '<DBSubnetGroupName>\t<VpcSecurityGroupIds>\t<DBParameterGroupName>\t<DBInstanceClass>\t<LatestRestorableTime>')" '' \
   aws rds describe-db-instances --region "$REGION" --db-instance-identifier "$live" \
   --query "DBInstances[0].[DBSubnetGroup.DBSubnetGroupName, join(',', VpcSecurityGroups[].VpcSecurityGroupId), DBParameterGroups[0].DBParameterGroupName, DBInstanceClass, LatestRestorableTime]" \
-  --output text) || die "cannot describe the live database $live"
+  --output text) || die "cannot describe the live database $live (the AWS CLI's error is above)"
+settings=${settings%$'\n'}
 IFS=$'\t' read -r subnet_group security_groups parameter_group instance_class latest_time <<<"$settings"
 [[ -n $subnet_group && $subnet_group != None && -n $security_groups && $security_groups != None ]] ||
   die "cannot read the subnet group and security groups of $live"
@@ -132,10 +139,11 @@ IFS=$'\t' read -r subnet_group security_groups parameter_group instance_class la
 # The restorable window (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_PIT.html): up to
 # LatestRestorableTime, from the earliest time of the instance's active automated backups.
 if [[ $mode == time ]]; then
-  earliest_time=$(capture '<EarliestTime>' aws rds describe-db-instance-automated-backups --region "$REGION" \
+  earliest_time=$(aws_read '<EarliestTime>' '' aws rds describe-db-instance-automated-backups --region "$REGION" \
     --db-instance-identifier "$live" \
     --query "DBInstanceAutomatedBackups[?Status=='active'] | [0].RestoreWindow.EarliestTime" --output text) ||
-    earliest_time=""
+    die "cannot read the restorable window of $live (the AWS CLI's error is above)"
+  earliest_time=${earliest_time%$'\n'}
 fi
 if [[ $mode == time && $DRY_RUN == 0 ]]; then
   if latest=$(rfc3339_epoch "$latest_time"); then
@@ -151,6 +159,26 @@ if [[ $mode == time && $DRY_RUN == 0 ]]; then
     warn "cannot read the earliest restorable time of $live: the restore time is not checked against it"
   fi
 fi
+
+# For the printed commands, read now (a failed read stops before anything starts): the service's network and the
+# migration task definition (a one-off task with the backend's image and the live database's credentials), and
+# the Database's logical ID for the review guard. Without a ready compute stack the commands keep <placeholders>.
+read_stack_status "h2o-$stage-compute"
+classify_stack_status
+if [[ $stack_class == ready ]] || has_outputs "$stack_status"; then
+  load_outputs compute
+else
+  warn "stack h2o-$stage-compute is $stack_status: the copy commands printed at the end have <placeholders>"
+fi
+cluster=$(output_or compute ClusterName)
+migration=$(output_or compute MigrationTaskDefinitionArn)
+container=$(output_or compute ContainerName)
+network=$(network_configuration "$(output_or compute TaskSubnetIds)" "$(output_or compute TaskSecurityGroupId)" "$(output_or compute AssignPublicIp)")
+logical_id=$(aws_read '<DatabaseLogicalId>' '' aws cloudformation describe-stack-resources --region "$REGION" \
+  --stack-name "h2o-$stage-data" --query "StackResources[?ResourceType=='AWS::RDS::DBInstance'].LogicalResourceId | [0]" \
+  --output text) || die "cannot read the resources of h2o-$stage-data (the AWS CLI's error is above)"
+logical_id=${logical_id%$'\n'}
+[[ -n $logical_id && $logical_id != None ]] || logical_id='<logical ID of the AWS::RDS::DBInstance in h2o-'$stage'-data>'
 
 # Same placement and settings as the live one; never public, Multi-AZ or deletion-protected: a temporary copy.
 common=(--db-subnet-group-name "$subnet_group")
@@ -188,10 +216,11 @@ run aws rds modify-db-instance --region "$REGION" --db-instance-identifier "$tar
 attempt=1
 while :; do
   wait_db_available "$target" "$rounds"
-  restored=$(capture "$(printf '<Endpoint>\t<Port>\t<MasterUserSecretArn>')" \
+  restored=$(aws_read "$(printf '<Endpoint>\t<Port>\t<MasterUserSecretArn>')" '' \
     aws rds describe-db-instances --region "$REGION" --db-instance-identifier "$target" \
     --query 'DBInstances[0].[Endpoint.Address, Endpoint.Port, MasterUserSecret.SecretArn]' --output text) ||
-    die "cannot describe $target"
+    die "cannot describe $target (the AWS CLI's error is above); it is restored: $(words aws rds describe-db-instances --region "$REGION" --db-instance-identifier "$target")"
+  restored=${restored%$'\n'}
   IFS=$'\t' read -r endpoint port secret <<<"$restored"
   [[ -z $secret || $secret == None ]] || break
   # Right after modify-db-instance the instance may still read "available" for a moment.
@@ -199,23 +228,6 @@ while :; do
   attempt=$((attempt + 1))
   sleep "$poll_delay"
 done
-
-# For the printed commands: the service's network and the migration task definition (a one-off task with the
-# backend's image and the live database's credentials), and the Database's logical ID for the review guard.
-compute=$(stack_outputs "h2o-$stage-compute") || compute=""
-value_or() {
-  local v
-  v=$(output_optional "$compute" "$1")
-  printf '%s' "${v:-<$1>}"
-}
-cluster=$(value_or ClusterName)
-migration=$(value_or MigrationTaskDefinitionArn)
-container=$(value_or ContainerName)
-network=$(network_configuration "$(value_or TaskSubnetIds)" "$(value_or TaskSecurityGroupId)" "$(value_or AssignPublicIp)")
-logical_id=$(capture '<DatabaseLogicalId>' aws cloudformation describe-stack-resources --region "$REGION" \
-  --stack-name "h2o-$stage-data" --query "StackResources[?ResourceType=='AWS::RDS::DBInstance'].LogicalResourceId | [0]" \
-  --output text) || logical_id=""
-[[ -n $logical_id && $logical_id != None ]] || logical_id='<logical ID of the AWS::RDS::DBInstance in h2o-'$stage'-data>'
 
 # say: the guidance on stdout; in a dry run as "# " lines, so the output stays a list of commands.
 say() {

@@ -44,17 +44,21 @@ func waitTarget(target string) []string {
 	return []string{"aws", "rds", "wait", "db-instance-available", "--region", "us-east-1", "--db-instance-identifier", target}
 }
 
-// afterRestore: wait, managed password, wait, read the new instance, then what the guidance needs.
-func afterRestore(stage, target string) [][]string {
+// guidanceReads: what the printed guidance needs, read before the restore starts.
+func guidanceReads(stage string) [][]string {
+	return join(openCalls(stage, "compute"), calls(
+		[]string{"aws", "cloudformation", "describe-stack-resources", "--region", "us-east-1", "--stack-name", "h2o-" + stage + "-data",
+			"--query", "StackResources[?ResourceType=='AWS::RDS::DBInstance'].LogicalResourceId | [0]", "--output", "text"}))
+}
+
+// afterRestore: wait, managed password, wait, read the new instance.
+func afterRestore(target string) [][]string {
 	return calls(
 		waitTarget(target),
 		[]string{"aws", "rds", "modify-db-instance", "--region", "us-east-1", "--db-instance-identifier", target,
 			"--manage-master-user-password", "--apply-immediately", "--query", "DBInstance.DBInstanceStatus", "--output", "text"},
 		waitTarget(target),
 		describeTarget(target),
-		describeStacks("h2o-"+stage+"-compute"),
-		[]string{"aws", "cloudformation", "describe-stack-resources", "--region", "us-east-1", "--stack-name", "h2o-" + stage + "-data",
-			"--query", "StackResources[?ResourceType=='AWS::RDS::DBInstance'].LogicalResourceId | [0]", "--output", "text"},
 	)
 }
 
@@ -71,13 +75,12 @@ func restoreHarness(t *testing.T, stage string, overrides func(h *harness)) *har
 	if overrides != nil {
 		overrides(h)
 	}
-	live := "h2o-" + stage + "-postgres"
-	return h.on("aws", []string{"describe-stacks", "h2o-" + stage + "-data"}, dataOutputs(stage), 0).
-		on("aws", []string{"describe-stacks", "h2o-" + stage + "-compute"}, computeOutputs(stage), 0).
-		on("aws", []string{"describe-db-instances", live}, "h2o-"+stage+"-data-subnets\tsg-db1,sg-db2\th2o-"+stage+"-pg17\tdb.t4g.micro\t2026-12-01T12:00:00.123000+00:00\n", 0).
+	live := out(stage, "data", "DatabaseInstanceId")
+	h.on("aws", []string{"describe-db-instances", live}, "h2o-"+stage+"-data-subnets\tsg-db1,sg-db2\th2o-"+stage+"-pg17\tdb.t4g.micro\t2026-12-01T12:00:00.123000+00:00\n", 0).
 		on("aws", []string{"describe-db-instance-automated-backups", live}, "2026-11-24T12:05:00+00:00\n", 0).
 		on("aws", []string{"describe-db-instances"}, restoredHost+"\t5432\t"+restoredSecret+"\n", 0).
 		on("aws", []string{"describe-stack-resources"}, "DatabaseB269D8BB\n", 0)
+	return deployed(h, stage, 1, "sha1")
 }
 
 // expectLiveUntouched: the live instance appears in no call but describe calls, waiters on it, and as the source
@@ -101,9 +104,9 @@ func TestRestoreToATime(t *testing.T) {
 	r := restoreHarness(t, "dev", nil).run("restore.sh", "dev", "--to", "2026-12-01T09:30:00+01:00")
 	expectCode(t, r, 0)
 	expectCalls(t, r, join(
-		calls(describeStacks("h2o-dev-data"), describeLive("dev"), automatedBackups("dev"),
-			restorePITR("dev", restored, "--restore-time", "2026-12-01T08:30:00Z")),
-		afterRestore("dev", restored),
+		openCalls("dev", "data"), calls(describeLive("dev"), automatedBackups("dev")), guidanceReads("dev"),
+		calls(restorePITR("dev", restored, "--restore-time", "2026-12-01T08:30:00Z")),
+		afterRestore(restored),
 	)...)
 	expectLiveUntouched(t, r, "h2o-dev-postgres")
 	expectLines(t, r, // the guidance
@@ -112,7 +115,7 @@ func TestRestoreToATime(t *testing.T) {
 		"secret    "+restoredSecret,
 		"aws secretsmanager get-secret-value --region us-east-1 --secret-id '"+restoredSecret+"'",
 		"--task-definition '"+migrationArn("dev")+"'",
-		`--network-configuration '{"awsvpcConfiguration":{"subnets":["subnet-aaa","subnet-bbb"],"securityGroups":["sg-0123"],"assignPublicIp":"DISABLED"}}'`,
+		"--network-configuration '"+networkOf("dev")+"'",
 		"GUARD_ALLOW=h2o-dev-data/DatabaseB269D8BB",
 		"aws rds create-db-snapshot --region us-east-1 --db-instance-identifier "+restored+" --db-snapshot-identifier "+restored+"-cutover",
 		"aws rds delete-db-instance --region us-east-1 --db-instance-identifier "+restored+" --skip-final-snapshot",
@@ -127,9 +130,9 @@ func TestRestoreLatest(t *testing.T) {
 	r := restoreHarness(t, "prod", nil).run("restore.sh", "prod", "--to=latest")
 	expectCode(t, r, 0)
 	expectCalls(t, r, join(
-		calls(describeStacks("h2o-prod-data"), describeLive("prod"),
-			restorePITR("prod", restored, "--use-latest-restorable-time")),
-		afterRestore("prod", restored),
+		openCalls("prod", "data"), calls(describeLive("prod")), guidanceReads("prod"),
+		calls(restorePITR("prod", restored, "--use-latest-restorable-time")),
+		afterRestore(restored),
 	)...)
 	expectLiveUntouched(t, r, "h2o-prod-postgres")
 }
@@ -140,10 +143,10 @@ func TestRestoreFromABackupRecoveryPoint(t *testing.T) {
 	r := restoreHarness(t, "prod", nil).run("restore.sh", "prod", "--to", backupSnapshot)
 	expectCode(t, r, 0)
 	expectCalls(t, r, join(
-		calls(describeStacks("h2o-prod-data"), describeLive("prod"),
-			append([]string{"aws", "rds", "restore-db-instance-from-db-snapshot", "--region", "us-east-1",
-				"--db-instance-identifier", restored, "--db-snapshot-identifier", backupSnapshot}, restoreSettings("prod")...)),
-		afterRestore("prod", restored),
+		openCalls("prod", "data"), calls(describeLive("prod")), guidanceReads("prod"),
+		calls(append([]string{"aws", "rds", "restore-db-instance-from-db-snapshot", "--region", "us-east-1",
+			"--db-instance-identifier", restored, "--db-snapshot-identifier", backupSnapshot}, restoreSettings("prod")...)),
+		afterRestore(restored),
 	)...)
 	expectLiveUntouched(t, r, "h2o-prod-postgres")
 	if !strings.Contains(r.stdout, "(from "+backupSnapshot+")") {
@@ -232,7 +235,7 @@ func TestRestoreTimeOutsideTheWindow(t *testing.T) {
 	} {
 		r := restoreHarness(t, "dev", nil).run("restore.sh", "dev", "--to", to)
 		expectCode(t, r, 2)
-		expectCalls(t, r, describeStacks("h2o-dev-data"), describeLive("dev"), automatedBackups("dev"))
+		expectCalls(t, r, join(openCalls("dev", "data"), calls(describeLive("dev"), automatedBackups("dev")))...)
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("--to %s: want %q\n%s", to, want, r)
 		}
@@ -245,22 +248,22 @@ func TestRestoreNeverIntoTheLiveInstance(t *testing.T) {
 	h.env["RESTORE_TARGET"] = "h2o-dev-postgres"
 	r := h.run("restore.sh", "dev", "--to", "latest")
 	expectCode(t, r, 2)
-	expectCalls(t, r, describeStacks("h2o-dev-data"))
+	expectCalls(t, r, openCalls("dev", "data")...)
 }
 
 // Waiters that give up are looped; right after modify-db-instance the secret may not be there yet.
 func TestRestoreWaitsForTheInstanceAndItsSecret(t *testing.T) {
 	t.Parallel()
 	r := restoreHarness(t, "dev", func(h *harness) {
-		h.onTimes(1, "aws", []string{"db-instance-available"}, "", 255).
+		h.failTimes(1, []string{"db-instance-available"}, waiterError("DBInstanceAvailable", "Max attempts exceeded")).
 			onTimes(1, "aws", []string{"describe-db-instances", restored}, restoredHost+"\t5432\tNone\n", 0)
 	}).run("restore.sh", "dev", "--to", "latest")
 	expectCode(t, r, 0)
-	expectCalls(t, result{calls: r.calls[3:]}, join(
+	n := len(openCalls("dev", "data")) + 1 + len(guidanceReads("dev")) + 1
+	expectCalls(t, result{calls: r.calls[n:]}, join(
 		calls(waitTarget(restored), waitTarget(restored)), // the first waiter gave up after 30 minutes
-		afterRestore("dev", restored)[1:4],
+		afterRestore(restored)[1:4],
 		calls(waitTarget(restored), describeTarget(restored)), // no secret yet: again
-		afterRestore("dev", restored)[4:],
 	)...)
 	expectLiveUntouched(t, r, "h2o-dev-postgres")
 }
@@ -271,7 +274,7 @@ func TestRestoreFailedStartStopsThere(t *testing.T) {
 		h.on("aws", []string{"restore-db-instance-from-db-snapshot"}, "", 254)
 	}).run("restore.sh", "prod", "--to", backupSnapshot)
 	expectCode(t, r, 1)
-	if len(r.calls) != 3 || !strings.Contains(r.stderr, "the restore of "+backupSnapshot+" failed to start") {
+	if len(filter(r.calls, "rds")) != 2 || !strings.Contains(r.stderr, "the restore of "+backupSnapshot+" failed to start") {
 		t.Fatalf("want a stop after the failed restore call\n%s", r)
 	}
 }

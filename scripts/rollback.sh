@@ -7,8 +7,9 @@ usage() {
 Usage: scripts/rollback.sh [--help] [--emergency] [--] <stage> [image-tag]
 
 Rolls the backend of <stage> (dev or prod) back to an earlier image. The stage and tag are checked before any
-AWS call (bad ones exit 2); after `--` no argument is read as an option, so a tag such as `--emergency` is
-refused as a tag (the rollback workflow passes its inputs that way).
+AWS call (bad ones, an empty tag included, exit 2); after `--` no argument is read as an option, so a tag such as
+`--emergency` is refused as a tag (the rollback workflow passes its inputs that way). A marker tag (live-<stage>,
+previous-<stage>) stands for the image it names now: the image's own tag is deployed, never the marker.
 
 Which image: <image-tag> when given. Otherwise "the previous tag" comes from the image-tag history of the
 service's task definition family: the revisions older than the running one are read newest first (up to
@@ -19,6 +20,12 @@ current tag were rolled away from, so a second rollback does not go back to them
 r11 A (running), r10 B, r9 A, r8 Z: the previous tag is Z. This is what the stage really ran, unlike "the image
 pushed to ECR before the current one" (a build that never deployed, or deployed only to the other stage: both
 stages share the h2o-backend repository).
+
+The stack h2o-<stage>-compute must be in a stable state: an operation in progress on it is waited for (at
+most STACK_WAIT_CHECKS x STACK_POLL_DELAY s), a stack that needs repair (UPDATE_ROLLBACK_FAILED, DELETE_FAILED)
+stops the rollback with the command to repair it (--emergency goes ahead, around CloudFormation). A failed AWS
+read (throttled beyond AWS_READ_ATTEMPTS, access denied, expired credentials, no network) stops it too: a revision
+that cannot be read is never skipped.
 
 Default path (CloudFormation, no drift):
   checks the tag exists in ECR, then
@@ -37,6 +44,7 @@ Both paths move the ECR tags previous-<stage> (the image rolled away from) and l
 Environment:
   AWS_ACCOUNT_ID, SMOKE_ATTEMPTS, SMOKE_DELAY  as for deploy.sh
   ROLLBACK_SEARCH_DEPTH  task definition revisions to look back through (default 20)
+  STACK_WAIT_CHECKS, STACK_POLL_DELAY, AWS_READ_ATTEMPTS, AWS_RETRY_DELAY  as for deploy.sh
   DRY_RUN=1              print every cdk/aws/curl command instead of running it (needs no credentials)
 
 Exit status: 0 rolled back and healthy; 1 failed; 2 bad usage or unknown stage.
@@ -46,7 +54,7 @@ EOF
 # shellcheck source=scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-stage="" tag="" emergency=0 positional=0 options=1
+stage="" tag="" tag_given=0 emergency=0 positional=0 options=1
 for arg in "$@"; do
   if ((options)); then
     case $arg in
@@ -59,29 +67,43 @@ for arg in "$@"; do
   positional=$((positional + 1))
   case $positional in
     1) stage=$arg ;;
-    2) tag=$arg ;;
+    2) tag=$arg tag_given=1 ;;
     *) die_usage "unexpected argument '$arg'" ;;
   esac
 done
 [[ -n $stage ]] || die_usage "missing <stage>"
 validate_stage "$stage"
+# An empty tag is a mistake (an empty workflow input passed on), not "the previous image": that is no tag at all.
+if ((tag_given)) && [[ -z $tag ]]; then
+  die_usage "empty <image-tag>: leave it out to roll back to the previous image"
+fi
 if [[ -n $tag && ! $tag =~ $TAG_PATTERN ]]; then
   die_usage "'$tag' is not a valid image tag"
 fi
 depth=${ROLLBACK_SEARCH_DEPTH:-20}
 positive_number ROLLBACK_SEARCH_DEPTH "$depth"
 
-outputs=$(stack_outputs "h2o-$stage-compute") || die "cannot read the outputs of stack h2o-$stage-compute"
-cluster=$(output_value "$outputs" ClusterName)
-service=$(output_value "$outputs" ServiceName)
-container=$(output_value "$outputs" ContainerName)
+# previous-<stage> names what ran before: its image's own tag is the target.
+if [[ -n $tag ]]; then
+  resolve_tag "$tag"
+  tag=$resolved_tag
+fi
 
-running=$(running_task_definition "$cluster" "$service") || die "cannot describe service $service"
+mode=""
+[[ $emergency == 0 ]] || mode=tolerant
+open_stack compute "$mode" ||
+  die "stack h2o-$stage-compute $(no_stack_reason): no service to roll back (deploy the stage: scripts/deploy.sh)"
+open_stack edge "$mode" || die "stack h2o-$stage-edge $(no_stack_reason): no health check possible (deploy the stage first)"
+cluster=$(output_value compute ClusterName)
+service=$(output_value compute ServiceName)
+container=$(output_value compute ContainerName)
+
+running=$(running_task_definition "$cluster" "$service") || die "cannot describe service $service (the AWS CLI's error is above)"
 [[ -n $running && $running != None ]] || die "service $service not found in cluster $cluster"
 running_ref=${running##*/} # family:revision
 family=${running_ref%:*}
 running_rev=${running_ref##*:}
-info=$(task_definition_info "$running" "$container") || die "cannot describe $running"
+info=$(task_definition_info "$running" "$container") || die "cannot describe $running (the AWS CLI's error is above)"
 running_tag=$(image_tag "${info#*$'\t'}")
 [[ $DRY_RUN == 0 ]] || running_tag='<running-tag>'
 log "$service runs $running_ref, image tag ${running_tag:-<none>}"
@@ -95,13 +117,21 @@ events_hint() {
     --query 'StackEvents[].[Timestamp,LogicalResourceId,ResourceStatus,ResourceStatusReason]' --output text)"
 }
 
-# History: revisions older than the running one, newest first, as parallel arrays (bash 3.2 has no maps).
+# History: revisions older than the running one, newest first, as parallel arrays (bash 3.2 has no maps). A revision
+# ECS no longer has (deleted) is skipped; one that could not be read stops the rollback: skipping it could make
+# "previous" an image from two releases ago.
 hist_rev=() hist_status=() hist_tag=()
 read_history() {
-  local r info t lowest=$((running_rev - depth))
+  local r info t rc lowest=$((running_rev - depth))
   ((lowest >= 1)) || lowest=1
   for ((r = running_rev - 1; r >= lowest; r--)); do
-    info=$(task_definition_info "$family:$r" "$container") || continue
+    rc=0
+    info=$(task_definition_info "$family:$r" "$container") || rc=$?
+    case $rc in
+      0) ;;
+      3) continue ;;
+      *) die "cannot read revision $r of $family (the AWS CLI's error is above): stopped rather than skip it" ;;
+    esac
     t=$(image_tag "${info#*$'\t'}")
     [[ -n $t && $t != None ]] || continue
     hist_rev+=("$r") hist_status+=("${info%%$'\t'*}") hist_tag+=("$t")
@@ -167,12 +197,15 @@ fi
 # wait until it is stable, GET /health, move the ECR tags.
 finish() {
   wait_stable "$cluster" "$service" || { events_hint; die "service $service did not become stable on $1"; }
-  stage_health "$stage" ||
+  stage_health ||
     { events_hint; die "rolled back to $target_tag, but ${health_url:-<ApiUrl>/health} still fails: see docs/runbook.md"; }
   move_ecr_tags "$stage" "$running_tag" "$target_tag"
 }
 
 if [[ $emergency == 0 ]]; then
+  # A marker tag found in the history (deployed by an older version of these scripts) is no fixed image.
+  resolve_tag "$target_tag"
+  target_tag=$resolved_tag
   log "rolling $stage back to image tag $target_tag through CloudFormation"
   ecr_has_tag "$target_tag" || die "image tag $target_tag is not in ECR repository $ECR_REPOSITORY"
   cdk_deploy_service "$stage" "$target_tag" || {
@@ -191,8 +224,8 @@ warn "image back. Make it stick with: scripts/rollback.sh $stage $target_tag"
 if [[ $target_status != ACTIVE ]]; then
   command -v jq >/dev/null || die "$taskdef is $target_status and jq is needed to register it again"
   log "$taskdef is $target_status: registering its definition again as a new revision"
-  json=$(capture '{"taskDefinition":{}}' aws ecs describe-task-definition --region "$REGION" \
-    --task-definition "$taskdef" --include TAGS --output json) || die "cannot describe $taskdef"
+  json=$(aws_read '{"taskDefinition":{}}' '' aws ecs describe-task-definition --region "$REGION" \
+    --task-definition "$taskdef" --include TAGS --output json) || die "cannot describe $taskdef (the AWS CLI's error is above)"
   tmp=$(mktemp)
   trap 'rm -f "$tmp"' EXIT
   # Read-only fields go; the revision's tags stay (but not aws:* ones, which only AWS may set).

@@ -8,30 +8,36 @@ import (
 )
 
 // scan: the history look-ups of revisions from down to to (newest first).
-func scan(from, to int) [][]string {
+func scan(stage string, from, to int) [][]string {
 	var c [][]string
 	for r := from; r >= to; r-- {
-		c = append(c, describeTaskDef(fmt.Sprintf("%s:%d", family, r)))
+		c = append(c, describeTaskDef(stage, fmt.Sprintf("%s:%d", familyOf(stage), r)))
 	}
 	return c
 }
 
-// revision: the history answers revision rev of the family with that status and image tag.
-func revision(h *harness, rev int, status, tag string) *harness {
-	return h.on("aws", []string{"describe-task-definition", fmt.Sprintf("%s:%d", family, rev)},
+// revision: the history answers revision rev of the stage's family with that status and image tag.
+func revision(h *harness, stage string, rev int, status, tag string) *harness {
+	return h.on("aws", []string{"describe-task-definition", fmt.Sprintf("%s:%d", familyOf(stage), rev)},
 		status+"\t"+imageOf(tag)+"\n", 0)
+}
+
+// deletedRevision: ECS no longer has revision rev (DescribeTaskDefinition's answer for a deleted one).
+func deletedRevision(h *harness, stage string, rev int) *harness {
+	return h.failTimes(0, []string{"describe-task-definition", fmt.Sprintf("%s:%d", familyOf(stage), rev)},
+		cliError("absent", "ClientException", "DescribeTaskDefinition", "Unable to describe task definition."))
 }
 
 // history: revisions 9 (running, sha9), 8 (sha9 again: a config-only change) and 7 (sha7, still ACTIVE).
 func history(h *harness, stage string) *harness {
-	revision(h, 8, "INACTIVE", "sha9")
-	revision(h, 7, "ACTIVE", "sha7")
+	revision(h, stage, 8, "INACTIVE", "sha9")
+	revision(h, stage, 7, "ACTIVE", "sha7")
 	return deployed(h, stage, 9, "sha9")
 }
 
 func updateService(stage, td string) []string {
-	return []string{"aws", "ecs", "update-service", "--region", "us-east-1", "--cluster", "h2o-" + stage,
-		"--service", "h2o-backend-service", "--task-definition", td, "--query", "service.taskDefinition", "--output", "text"}
+	return []string{"aws", "ecs", "update-service", "--region", "us-east-1", "--cluster", clusterOf(stage),
+		"--service", serviceOf(stage), "--task-definition", td, "--query", "service.taskDefinition", "--output", "text"}
 }
 
 func describeForRegister(td string) []string {
@@ -44,14 +50,15 @@ func register(input string) []string {
 		"--cli-input-json", "file://" + input, "--query", "taskDefinition.taskDefinitionArn", "--output", "text"}
 }
 
-// start: rollback.sh's first three calls.
+// start: rollback.sh's first look: the compute and edge stacks, and what the service runs (revision rev).
 func start(stage string, rev int) [][]string {
-	return calls(describeStacks("h2o-"+stage+"-compute"), describeServices(stage), describeTaskDef(taskDefArn(rev)))
+	return join(openCalls(stage, "compute", "edge"),
+		calls(describeServices(stage), describeTaskDef(stage, taskDefArn(stage, rev))))
 }
 
 // finish: wait, smoke test, ECR tags.
 func finish(stage, from, to string) [][]string {
-	return join(calls(waitStable(stage), describeStacks("h2o-"+stage+"-edge"), curlHealth()), moveTags(stage, from, to))
+	return join(calls(waitStable(stage), curlHealth(stage)), moveTags(stage, from, to))
 }
 
 func TestRollbackFindsPreviousTag(t *testing.T) {
@@ -61,7 +68,7 @@ func TestRollbackFindsPreviousTag(t *testing.T) {
 	expectCode(t, r, 0)
 	expectCalls(t, r, join(
 		start("dev", 9),
-		scan(8, 1),
+		scan("dev", 8, 1),
 		calls(ecrDescribe("sha7"), cdkDeployService("dev", "sha7")),
 		finish("dev", "sha9", "sha7"),
 	)...)
@@ -73,7 +80,7 @@ func TestRollbackSearchDepth(t *testing.T) {
 	h.env["ROLLBACK_SEARCH_DEPTH"] = "1"
 	r := h.run("rollback.sh", "dev")
 	expectCode(t, r, 1)
-	expectCalls(t, r, join(start("dev", 9), scan(8, 8))...)
+	expectCalls(t, r, join(start("dev", 9), scan("dev", 8, 8))...)
 	if !strings.Contains(r.stderr, "no earlier image than sha9 in the last 1 revisions") {
 		t.Errorf("unclear error\n%s", r)
 	}
@@ -115,12 +122,12 @@ func TestRollbackEndOfOptions(t *testing.T) {
 	}
 	r := history(newHarness(t), "prod").run("rollback.sh", "--emergency", "--", "prod", "sha7")
 	expectCode(t, r, 0)
-	expectCalls(t, r, join(start("prod", 9), scan(8, 1), calls(updateService("prod", family+":7")), finish("prod", "sha9", "sha7"))...)
+	expectCalls(t, r, join(start("prod", 9), scan("prod", 8, 1), calls(updateService("prod", familyOf("prod")+":7")), finish("prod", "sha9", "sha7"))...)
 }
 
 func TestRollbackNothingEarlier(t *testing.T) {
 	t.Parallel()
-	h := revision(newHarness(t), 1, "INACTIVE", "sha2")
+	h := revision(newHarness(t), "dev", 1, "INACTIVE", "sha2")
 	deployed(h, "dev", 2, "sha2")
 	r := h.run("rollback.sh", "dev")
 	expectCode(t, r, 1)
@@ -135,9 +142,9 @@ func TestRollbackSecondRollbackDoesNotReturnToTheBadImage(t *testing.T) {
 	t.Parallel()
 	for _, emergency := range []bool{false, true} {
 		h := newHarness(t)
-		revision(h, 10, "ACTIVE", "shaB")
-		revision(h, 9, "INACTIVE", "shaA")
-		revision(h, 8, "ACTIVE", "shaZ")
+		revision(h, "prod", 10, "ACTIVE", "shaB")
+		revision(h, "prod", 9, "INACTIVE", "shaA")
+		revision(h, "prod", 8, "ACTIVE", "shaZ")
 		deployed(h, "prod", 11, "shaA").on("aws", []string{"describe-images"}, "sha256:z\n", 0)
 		args := []string{"prod"}
 		if emergency {
@@ -147,9 +154,9 @@ func TestRollbackSecondRollbackDoesNotReturnToTheBadImage(t *testing.T) {
 		expectCode(t, r, 0)
 		apply := calls(ecrDescribe("shaZ"), cdkDeployService("prod", "shaZ"))
 		if emergency {
-			apply = calls(updateService("prod", family+":8"))
+			apply = calls(updateService("prod", familyOf("prod")+":8"))
 		}
-		expectCalls(t, r, join(start("prod", 11), scan(10, 1), apply, finish("prod", "shaA", "shaZ"))...)
+		expectCalls(t, r, join(start("prod", 11), scan("prod", 10, 1), apply, finish("prod", "shaA", "shaZ"))...)
 	}
 }
 
@@ -160,8 +167,8 @@ func TestRollbackEmergencyUpdatesServiceDirectly(t *testing.T) {
 	expectCode(t, r, 0)
 	expectCalls(t, r, join(
 		start("prod", 9),
-		scan(8, 1),
-		calls(updateService("prod", family+":7")),
+		scan("prod", 8, 1),
+		calls(updateService("prod", familyOf("prod")+":7")),
 		finish("prod", "sha9", "sha7"),
 	)...)
 	if !strings.Contains(r.stderr, "WARNING") || !strings.Contains(r.stderr, "drifts from stack h2o-prod-compute") {
@@ -181,21 +188,21 @@ func TestRollbackEmergencyRegistersInactiveRevisionAgain(t *testing.T) {
 	t.Parallel()
 	needJQ(t)
 	h := newHarness(t).
-		on("aws", []string{"describe-task-definition", family + ":8", "--include", "TAGS"},
-			`{"taskDefinition":{"taskDefinitionArn":"x","family":"`+family+`","revision":8,"status":"INACTIVE","cpu":"1024",`+
+		on("aws", []string{"describe-task-definition", familyOf("dev") + ":8", "--include", "TAGS"},
+			`{"taskDefinition":{"taskDefinitionArn":"x","family":"`+familyOf("dev")+`","revision":8,"status":"INACTIVE","cpu":"1024",`+
 				`"registeredAt":1,"registeredBy":"arn","deregisteredAt":2,"compatibilities":["FARGATE"]},`+
 				`"tags":[{"key":"Stage","value":"dev"},{"key":"aws:cloudformation:stack-name","value":"h2o-dev-compute"}]}`, 0).
-		on("aws", []string{"register-task-definition"}, taskDefArn(10)+"\n", 0)
-	revision(h, 8, "INACTIVE", "sha8")
+		on("aws", []string{"register-task-definition"}, taskDefArn("dev", 10)+"\n", 0)
+	revision(h, "dev", 8, "INACTIVE", "sha8")
 	deployed(h, "dev", 9, "sha9")
 	r := h.run("rollback.sh", "dev", "sha8", "--emergency")
 	expectCode(t, r, 0)
 	expectCalls(t, r, join(
 		start("dev", 9),
-		scan(8, 1),
-		calls(describeForRegister(family+":8"),
-			register(`{"family":"`+family+`","cpu":"1024","tags":[{"key":"Stage","value":"dev"}]}`),
-			updateService("dev", taskDefArn(10))),
+		scan("dev", 8, 1),
+		calls(describeForRegister(familyOf("dev")+":8"),
+			register(`{"family":"`+familyOf("dev")+`","cpu":"1024","tags":[{"key":"Stage","value":"dev"}]}`),
+			updateService("dev", taskDefArn("dev", 10))),
 		finish("dev", "sha9", "sha8"),
 	)...)
 }
@@ -212,21 +219,21 @@ func TestRollbackEmergencyRegistersAroundRevisionsBeingDeleted(t *testing.T) {
 		older    bool   // whether an INACTIVE revision 8 runs the image too
 	}{
 		{"skips a revision being deleted", 8,
-			`{"taskDefinition":{"family":"` + family + `","status":"INACTIVE","cpu":"1024"}}`, true},
+			`{"taskDefinition":{"family":"` + familyOf("dev") + `","status":"INACTIVE","cpu":"1024"}}`, true},
 		{"registers a revision being deleted", 9,
-			`{"taskDefinition":{"family":"` + family + `","revision":9,"status":"DELETE_IN_PROGRESS","cpu":"1024",` +
+			`{"taskDefinition":{"family":"` + familyOf("dev") + `","revision":9,"status":"DELETE_IN_PROGRESS","cpu":"1024",` +
 				`"deregisteredAt":2,"deleteRequestedAt":3},"tags":[]}`, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			// GIVEN revision 9 of shaA is being deleted and revision 10 runs shaB
-			from := fmt.Sprintf("%s:%d", family, tc.from)
+			from := fmt.Sprintf("%s:%d", familyOf("dev"), tc.from)
 			h := newHarness(t).
 				on("aws", []string{"describe-task-definition", from, "--include", "TAGS"}, tc.describe, 0).
-				on("aws", []string{"register-task-definition"}, taskDefArn(11)+"\n", 0)
-			revision(h, 9, "DELETE_IN_PROGRESS", "shaA")
+				on("aws", []string{"register-task-definition"}, taskDefArn("dev", 11)+"\n", 0)
+			revision(h, "dev", 9, "DELETE_IN_PROGRESS", "shaA")
 			if tc.older {
-				revision(h, 8, "INACTIVE", "shaA")
+				revision(h, "dev", 8, "INACTIVE", "shaA")
 			}
 			deployed(h, "dev", 10, "shaB")
 			// WHEN an emergency rollback runs
@@ -235,10 +242,10 @@ func TestRollbackEmergencyRegistersAroundRevisionsBeingDeleted(t *testing.T) {
 			expectCode(t, r, 0)
 			expectCalls(t, r, join(
 				start("dev", 10),
-				scan(9, 1),
+				scan("dev", 9, 1),
 				calls(describeForRegister(from),
-					register(`{"family":"`+family+`","cpu":"1024"}`),
-					updateService("dev", taskDefArn(11))),
+					register(`{"family":"`+familyOf("dev")+`","cpu":"1024"}`),
+					updateService("dev", taskDefArn("dev", 11))),
 				finish("dev", "shaB", "shaA"),
 			)...)
 		})
@@ -247,7 +254,8 @@ func TestRollbackEmergencyRegistersAroundRevisionsBeingDeleted(t *testing.T) {
 
 func TestRollbackFailureHintsCarryTheRegion(t *testing.T) {
 	t.Parallel()
-	h := history(newHarness(t), "dev").on("aws", []string{"services-stable"}, "", 255)
+	h := history(newHarness(t), "dev").failTimes(0, []string{"services-stable"},
+		waiterError("ServicesStable", "Max attempts exceeded"))
 	r := h.run("rollback.sh", "dev", "sha7")
 	expectCode(t, r, 1)
 	for _, want := range []string{
@@ -261,4 +269,94 @@ func TestRollbackFailureHintsCarryTheRegion(t *testing.T) {
 	if len(filter(r.calls, "curl")) != 0 {
 		t.Errorf("smoke-tested an unstable service\n%s", r)
 	}
+}
+
+// A revision ECS no longer has (deleted) is skipped; the history reads on past it.
+func TestRollbackSkipsADeletedRevision(t *testing.T) {
+	t.Parallel()
+	h := deletedRevision(newHarness(t), "dev", 8)
+	revision(h, "dev", 7, "ACTIVE", "sha7")
+	r := deployed(h, "dev", 9, "sha9").run("rollback.sh", "dev")
+	expectCode(t, r, 0)
+	expectCalls(t, r, join(start("dev", 9), scan("dev", 8, 1),
+		calls(ecrDescribe("sha7"), cdkDeployService("dev", "sha7")), finish("dev", "sha9", "sha7"))...)
+}
+
+// A revision that cannot be read is never skipped: once throttled it is read again, and when it stays unreadable
+// the rollback stops. History r11 shaA (running), r10 shaB, r9 shaA, r8 shaZ: skipping r9 would hide that shaA ran
+// before shaB, and the rollback would go to shaB, the release already rolled away from, instead of shaZ.
+func TestRollbackNeverSkipsARevisionItCannotRead(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name  string
+		times int
+		code  int
+	}{{"throttled once", 1, 0}, {"throttled beyond the retries", 0, 1}} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t).failTimes(c.times, []string{"describe-task-definition", familyOf("prod") + ":9"},
+				throttling("DescribeTaskDefinition"))
+			revision(h, "prod", 10, "ACTIVE", "shaB")
+			revision(h, "prod", 9, "INACTIVE", "shaA")
+			revision(h, "prod", 8, "ACTIVE", "shaZ")
+			deployed(h, "prod", 11, "shaA").on("aws", []string{"describe-images"}, "sha256:z\n", 0)
+			r := h.run("rollback.sh", "prod")
+			expectCode(t, r, c.code)
+			if c.code == 0 {
+				expectCalls(t, result{calls: filter(r.calls, "npx")}, cdkDeployService("prod", "shaZ"))
+				return
+			}
+			if len(filter(r.calls, "npx")) != 0 || len(filter(r.calls, familyOf("prod")+":9")) != 4 {
+				t.Errorf("want 4 attempts at revision 9, then a stop before any deploy\n%s", r)
+			}
+			expectStderr(t, r, "(Throttling)", "cannot read revision 9 of "+familyOf("prod")+" (the AWS CLI's error is above): stopped rather than skip it")
+		})
+	}
+}
+
+// A marker tag is resolved to the image it names before anything is deployed: `rollback.sh prod previous-prod`
+// deploys that image's own tag, and the markers then move as for any rollback.
+func TestRollbackResolvesAMarkerTag(t *testing.T) {
+	t.Parallel()
+	h := history(newHarness(t), "prod").
+		on("aws", []string{"describe-images", "imageTag=previous-prod", "imageDetails[0].imageTags"}, "previous-prod\tsha7\n", 0).
+		on("aws", []string{"describe-images"}, "sha256:7\n", 0)
+	r := h.run("rollback.sh", "prod", "previous-prod")
+	expectCode(t, r, 0)
+	expectCalls(t, r, join(
+		calls(ecrTagsOf("previous-prod")),
+		start("prod", 9),
+		calls(ecrDescribe("sha7"), cdkDeployService("prod", "sha7")),
+		finish("prod", "sha9", "sha7"),
+	)...)
+}
+
+// A marker tag that names no image, an image without a tag of its own, or one with several stops before any
+// deploy; so does an empty tag argument, as a usage error.
+func TestRollbackRefusesWhatIsNoImageTag(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name, answer string
+		missing      bool
+		want         string
+	}{
+		{"no image", "", true, "the marker tag live-prod names no image in ECR repository h2o-backend"},
+		{"markers only", "live-prod\tprevious-dev\n", false, "names an image with no tag of its own"},
+		{"two tags", "live-prod\tsha7\tv1.2\n", false, "names an image with several tags (sha7 v1.2)"},
+	} {
+		h := newHarness(t)
+		if c.missing {
+			h.missingImage(0)
+		} else {
+			h.on("aws", []string{"describe-images", "imageTag=live-prod"}, c.answer, 0)
+		}
+		r := history(h, "prod").run("rollback.sh", "prod", "live-prod")
+		expectCode(t, r, 1)
+		expectCalls(t, r, ecrTagsOf("live-prod"))
+		expectStderr(t, r, c.want)
+	}
+	r := history(newHarness(t), "prod").run("rollback.sh", "--", "prod", "")
+	expectCode(t, r, 2)
+	expectCalls(t, r)
+	expectStderr(t, r, "empty <image-tag>")
 }

@@ -1,128 +1,68 @@
-// Package scripts tests the scripts in scripts/ offline: fake aws, docker, npx, curl and git executables (this
-// test binary, linked under those names) log their argv and answer from canned rules. Every distinct AWS call
-// of every script is also collected and compared with the golden file testdata/aws-calls.txt (golden_test.go).
+// Package scripts tests the scripts in scripts/ offline: fake aws, docker, npx, curl and git executables (the
+// program in internal/fake, built once, linked under those names) log their argv and answer from canned rules.
+// What the fake AWS answers about the stacks comes from the synthesized CDK app (app_test.go). Every distinct AWS
+// call of every script is also collected and compared with the golden file testdata/aws-calls.txt (golden_test.go).
 package scripts
 
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
 	"regexp"
-	"strconv"
+	"runtime"
 	"strings"
 	"testing"
 
 	"h2o-infra/config"
+	"h2o-infra/scripts/internal/fake"
 )
-
-const fakeConfigEnv = "H2O_FAKE_CONFIG"
 
 var fakeNames = []string{"aws", "docker", "npx", "curl", "git"}
 
-// TestMain turns this binary into a fake command when the scripts run it under a fake's name; otherwise it runs
-// the tests, then compares the AWS calls they saw with the golden file (when the whole package ran).
+// fakeBin is the fake program, built by TestMain.
+var fakeBin string
+
+// TestMain builds the fake program and synthesizes the app, then runs the tests and compares the AWS calls they
+// saw with the golden file (when the whole package ran).
 func TestMain(m *testing.M) {
-	if cfg := os.Getenv(fakeConfigEnv); cfg != "" {
-		os.Exit(fakeMain(cfg))
-	}
-	os.Exit(runWithGolden(m))
+	os.Exit(func() int {
+		dir, err := os.MkdirTemp("", "h2o-scripts-test-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		if fakeBin, err = buildFake(dir); err != nil {
+			fmt.Fprintln(os.Stderr, "building the fake commands:", err)
+			return 1
+		}
+		if err := synthApp(); err != nil {
+			fmt.Fprintln(os.Stderr, "synthesizing the app:", err)
+			return 1
+		}
+		return runWithGolden(m)
+	}())
 }
 
-// rule is one canned answer: the first rule whose Cmd matches and whose Args all occur in argv answers,
-// Times times (0: every time).
-type rule struct {
-	Cmd    string   `json:"cmd"`
-	Args   []string `json:"args"`
-	Stdout string   `json:"stdout"`
-	Stderr string   `json:"stderr"`
-	Exit   int      `json:"exit"`
-	Times  int      `json:"times"`
-}
-
-type fakeConfig struct {
-	Log   string `json:"log"`
-	Rules []rule `json:"rules"`
-	// Golden collects "<script> aws <service> <command>" lines, the script being the one that made the call.
-	Golden string `json:"golden"`
-}
-
-// fakeMain logs one line per call (name and arguments, tab-separated, a newline in an argument as \n; the token
-// read by --password-stdin as <stdin:...>, a file:// argument as file://<its content>), then answers from the
-// rules; default: exit 0.
-func fakeMain(cfgPath string) int {
-	var cfg fakeConfig
-	data, err := os.ReadFile(cfgPath)
-	if err == nil {
-		err = json.Unmarshal(data, &cfg)
-	}
+// buildFake builds internal/fake/cmd/fake with the go command that runs the tests.
+func buildFake(dir string) (string, error) {
+	goBin, err := exec.LookPath("go")
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "fake:", err)
-		return 99
+		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
 	}
-	name, args := filepath.Base(os.Args[0]), os.Args[1:]
-	logged := append([]string{name}, args...)
-	for i, a := range logged {
-		if path, ok := strings.CutPrefix(a, "file://"); ok {
-			content, _ := os.ReadFile(path)
-			a = "file://" + strings.TrimSpace(string(content))
-		}
-		logged[i] = strings.ReplaceAll(a, "\n", `\n`) // one line per call
+	bin := filepath.Join(dir, "fake")
+	cmd := exec.Command(goBin, "build", "-o", bin, "h2o-infra/scripts/internal/fake/cmd/fake")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("%v: %s", err, out)
 	}
-	if contains(args, "--password-stdin") {
-		in, _ := io.ReadAll(os.Stdin) // waits for the writer to finish, so the log order is deterministic
-		logged = append(logged, "<stdin:"+strings.TrimSpace(string(in))+">")
+	// Go's test cache tracks the files a test opens: the fake's main program is built, not imported.
+	if _, err := os.ReadFile(filepath.Join("internal", "fake", "cmd", "fake", "main.go")); err != nil {
+		return "", err
 	}
-	f, err := os.OpenFile(cfg.Log, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "fake:", err)
-		return 99
-	}
-	fmt.Fprintln(f, strings.Join(logged, "\t"))
-	f.Close()
-	if name == "aws" && cfg.Golden != "" {
-		recordAWSCall(cfg.Golden, args)
-	}
-
-	for i, r := range cfg.Rules {
-		if r.Cmd != name || !containsAll(args, r.Args) {
-			continue
-		}
-		if r.Times > 0 {
-			counter := fmt.Sprintf("%s.rule%d", cfg.Log, i)
-			raw, _ := os.ReadFile(counter)
-			used, _ := strconv.Atoi(string(raw))
-			if used >= r.Times {
-				continue
-			}
-			os.WriteFile(counter, []byte(strconv.Itoa(used+1)), 0o644)
-		}
-		fmt.Fprint(os.Stdout, r.Stdout)
-		fmt.Fprint(os.Stderr, r.Stderr)
-		return r.Exit
-	}
-	return 0
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-func containsAll(list, want []string) bool {
-	for _, w := range want {
-		if !contains(list, w) {
-			return false
-		}
-	}
-	return true
+	return bin, nil
 }
 
 // harness runs one script with the fakes first on PATH and a minimal environment.
@@ -130,16 +70,16 @@ type harness struct {
 	t       *testing.T
 	dir     string
 	backend string
-	rules   []rule
+	rules   []fake.Rule
 	env     map[string]string
+	cwd     string // where the script runs (default: the test's directory)
 }
+
+// emptyValue in harness.env sets the variable to the empty string ("" leaves it unset).
+const emptyValue = "\x00empty"
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
 	for _, sub := range []string{"bin", "backend"} {
 		if err := os.Mkdir(filepath.Join(dir, sub), 0o755); err != nil {
@@ -147,42 +87,93 @@ func newHarness(t *testing.T) *harness {
 		}
 	}
 	for _, name := range fakeNames {
-		if err := os.Symlink(exe, filepath.Join(dir, "bin", name)); err != nil {
+		if err := os.Symlink(fakeBin, filepath.Join(dir, "bin", name)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	return &harness{t: t, dir: dir, backend: filepath.Join(dir, "backend"), env: map[string]string{
-		"AWS_ACCOUNT_ID": account,
-		"BACKEND_DIR":    filepath.Join(dir, "backend"),
-		"SMOKE_DELAY":    "0",
+		"AWS_ACCOUNT_ID":   account,
+		"BACKEND_DIR":      filepath.Join(dir, "backend"),
+		"SMOKE_DELAY":      "0",
+		"AWS_RETRY_DELAY":  "0",
+		"STACK_POLL_DELAY": "0",
 	}}
 }
 
 // on adds a rule answering every matching call.
 func (h *harness) on(cmd string, args []string, stdout string, exit int) *harness {
-	h.rules = append(h.rules, rule{Cmd: cmd, Args: args, Stdout: stdout, Exit: exit})
+	h.rules = append(h.rules, fake.Rule{Cmd: cmd, Args: args, Stdout: stdout, Exit: exit})
 	return h
 }
 
 // onErr adds a rule answering every matching call with stderr and an exit code (an AWS error).
 func (h *harness) onErr(cmd string, args []string, stderr string, exit int) *harness {
-	h.rules = append(h.rules, rule{Cmd: cmd, Args: args, Stderr: stderr, Exit: exit})
+	h.rules = append(h.rules, fake.Rule{Cmd: cmd, Args: args, Stderr: stderr, Exit: exit})
 	return h
 }
 
 // onTimes adds a rule answering the first n matching calls.
 func (h *harness) onTimes(n int, cmd string, args []string, stdout string, exit int) *harness {
-	h.rules = append(h.rules, rule{Cmd: cmd, Args: args, Stdout: stdout, Exit: exit, Times: n})
+	h.rules = append(h.rules, fake.Rule{Cmd: cmd, Args: args, Stdout: stdout, Exit: exit, Times: n})
 	return h
+}
+
+// failTimes: the first n matching aws calls (0: every one) fail with the AWS CLI error e.
+func (h *harness) failTimes(n int, args []string, e awsError) *harness {
+	h.rules = append(h.rules, fake.Rule{Cmd: "aws", Args: args, Stderr: e.stderr, Exit: e.exit, Times: n})
+	return h
+}
+
+// awsError is how the AWS CLI fails: its message on stderr and its exit status (254: the service answered with
+// an error; 255: the CLI failed otherwise, e.g. no connection, or a waiter failed. "AWS CLI return codes",
+// https://docs.aws.amazon.com/cli/latest/userguide/cli-usage-returncodes.html).
+type awsError struct {
+	kind, stderr string
+	exit         int
+}
+
+// cliError is the CLI's message for a service error: "An error occurred (<Code>) when calling the <Op> operation".
+func cliError(kind, code, op, message string) awsError {
+	return awsError{kind, fmt.Sprintf("\nAn error occurred (%s) when calling the %s operation: %s\n", code, op, message), 254}
+}
+
+// The failures that are no answer: none of them may be read as "not there".
+func throttling(op string) awsError {
+	return awsError{"throttling", fmt.Sprintf("\nAn error occurred (Throttling) when calling the %s operation (reached max retries: 2): Rate exceeded\n", op), 254}
+}
+
+func accessDenied(op string) awsError {
+	return cliError("access denied", "AccessDenied", op, "User: arn:aws:sts::"+account+":assumed-role/h2o-dev-deploy/gh is not authorized to perform this action")
+}
+
+func expiredToken(op string) awsError {
+	return cliError("expired credentials", "ExpiredToken", op, "The security token included in the request is expired")
+}
+
+// noCredentials: the CLI finds no credentials (exit 253: "the system environment or configuration was invalid").
+func noCredentials(_ string) awsError {
+	return awsError{"no credentials", "\nUnable to locate credentials. You can configure credentials by running \"aws configure\".\n", 253}
+}
+
+func noNetwork(_ string) awsError {
+	return awsError{"network", "\nCould not connect to the endpoint URL: \"https://cloudformation.us-east-1.amazonaws.com/\"\n", 255}
+}
+
+// stackNotFound is CloudFormation's answer for an unknown stack name (see scripts/aws.sh, read_stack_status).
+func stackNotFound(stack string) awsError {
+	return cliError("absent", "ValidationError", "DescribeStacks", "Stack with id "+stack+" does not exist")
+}
+
+// waiterError is how an AWS CLI waiter fails: "Waiter <Name> failed: <reason>" (botocore waiter.py), exit 255.
+func waiterError(name, reason string) awsError {
+	return awsError{"waiter", fmt.Sprintf("\nWaiter %s failed: %s\n", name, reason), 255}
 }
 
 // missingImage: ECR answers describe-images (with args among its arguments) as the AWS CLI does for a tag that is
 // not in the repository, the first n times (0: every time).
 func (h *harness) missingImage(n int, args ...string) *harness {
-	h.rules = append(h.rules, rule{Cmd: "aws", Args: append([]string{"describe-images"}, args...), Exit: 254, Times: n,
-		Stderr: "An error occurred (ImageNotFoundException) when calling the DescribeImages operation: The image with " +
-			"imageId {imageDigest:'null', imageTag:'x'} does not exist within the repository with name 'h2o-backend'\n"})
-	return h
+	return h.failTimes(n, append([]string{"describe-images"}, args...), cliError("absent", "ImageNotFoundException",
+		"DescribeImages", "The image with imageId {imageDigest:'null', imageTag:'x'} does not exist within the repository with name 'h2o-backend'"))
 }
 
 type result struct {
@@ -195,7 +186,7 @@ func (h *harness) run(script string, args ...string) result {
 	h.t.Helper()
 	logPath := filepath.Join(h.dir, "calls.log")
 	cfgPath := filepath.Join(h.dir, "fake.json")
-	data, err := json.Marshal(fakeConfig{Log: logPath, Rules: h.rules, Golden: goldenLog})
+	data, err := json.Marshal(fake.Config{Log: logPath, Rules: h.rules, Golden: goldenLog})
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -208,20 +199,26 @@ func (h *harness) run(script string, args ...string) result {
 	}
 	// Go's test cache tracks the files a test opens, not what bash reads: open what runs, so that a changed
 	// script reruns the tests instead of reporting a cached "ok".
-	for _, f := range []string{script, "common.sh"} {
+	for _, f := range []string{script, "common.sh", "aws.sh"} {
 		if _, err := os.ReadFile(f); err != nil {
 			h.t.Fatal(err)
 		}
 	}
 	cmd := exec.Command(path, args...)
+	cmd.Dir = h.cwd
 	cmd.Env = []string{
 		"PATH=" + filepath.Join(h.dir, "bin") + string(os.PathListSeparator) + os.Getenv("PATH"),
 		"HOME=" + h.dir,
 		"LC_ALL=C",
-		fakeConfigEnv + "=" + cfgPath,
+		"TMPDIR=" + h.dir,
+		fake.ConfigEnv + "=" + cfgPath,
 	}
 	for k, v := range h.env {
-		if v != "" {
+		switch v {
+		case "":
+		case emptyValue:
+			cmd.Env = append(cmd.Env, k+"=")
+		default:
 			cmd.Env = append(cmd.Env, k+"="+v)
 		}
 	}
@@ -286,12 +283,14 @@ func expectCalls(t *testing.T, r result, want ...[]string) {
 func filter(c [][]string, words ...string) [][]string {
 	var out [][]string
 	for _, x := range c {
-		if containsAll(x, words) {
+		if fake.ContainsAll(x, words) {
 			out = append(out, x)
 		}
 	}
 	return out
 }
+
+func contains(list []string, s string) bool { return fake.Contains(list, s) }
 
 // expectLines: each line occurs in stdout.
 func expectLines(t *testing.T, r result, lines ...string) {
@@ -303,97 +302,92 @@ func expectLines(t *testing.T, r result, lines ...string) {
 	}
 }
 
-// The contract with the stacks, and the calls the scripts make.
+// expectStderr: each text occurs in stderr.
+func expectStderr(t *testing.T, r result, texts ...string) {
+	t.Helper()
+	for _, s := range texts {
+		if !strings.Contains(r.stderr, s) {
+			t.Errorf("stderr lacks %q\n%s", s, r)
+		}
+	}
+}
+
+// The fake account and what the fake ECR answers for any image (the retag calls pass it on unchanged).
 const (
-	account  = "123456789012"
-	registry = account + ".dkr.ecr.us-east-1.amazonaws.com"
-	family   = "h2odevcomputeTaskDefA1B2C3"
-	apiURL   = "https://d111111abcdef8.cloudfront.net"
-	// What the fake ECR answers for any image: the retag calls pass it on unchanged.
+	account    = "123456789012"
+	registry   = account + ".dkr.ecr.us-east-1.amazonaws.com"
 	manifestOf = `{"schemaVersion":2,"config":{"digest":"sha256:TAG"}}`
 	mediaType  = "application/vnd.docker.distribution.manifest.v2+json"
 )
 
+// Names of a stage, as its synthesized stacks output them.
+func clusterOf(stage string) string   { return out(stage, "compute", "ClusterName") }
+func serviceOf(stage string) string   { return out(stage, "compute", "ServiceName") }
+func familyOf(stage string) string    { return out(stage, "compute", "TaskDefinitionFamily") }
+func containerOf(stage string) string { return out(stage, "compute", "ContainerName") }
 func migrationArn(stage string) string {
-	return "arn:aws:ecs:us-east-1:" + account + ":task-definition/h2o-backend-migrate-" + stage + ":4"
+	return out(stage, "compute", "MigrationTaskDefinitionArn")
 }
+func apiURLOf(stage string) string { return out(stage, "edge", "ApiUrl") }
 
-func targetGroupArn(stage string) string {
-	return "arn:aws:elasticloadbalancing:us-east-1:" + account + ":targetgroup/h2o-" + stage + "-tg/0123456789abcdef"
-}
-
-func computeOutputs(stage string) string {
-	return strings.Join([]string{
-		"ClusterName\th2o-" + stage,
-		"ServiceName\th2o-backend-service",
-		"TaskDefinitionFamily\t" + family,
-		"ContainerName\tbackend",
-		"TaskSubnetIds\tsubnet-aaa,subnet-bbb",
-		"TaskSecurityGroupId\tsg-0123",
-		"AssignPublicIp\tDISABLED",
-		"LogGroupName\t/aws/ecs/h2o-backend-" + stage,
-		"MigrationTaskDefinitionArn\t" + migrationArn(stage),
-		"MinTasks\t1",
-		"MaxTasks\t3",
-		"TargetGroupArn\t" + targetGroupArn(stage),
-	}, "\n") + "\n"
-}
-
-// dataOutputs: prod has an AWS Backup plan (BackupVaultName), dev none.
-func dataOutputs(stage string) string {
-	out := "DatabaseInstanceId\th2o-" + stage + "-postgres\n" +
-		"DatabaseSecretArn\t" + secretArn(stage) + "\n"
-	if stage == "prod" {
-		out += "BackupVaultName\th2o-prod-backup\n"
-	}
-	return out
-}
-
-func secretArn(stage string) string {
-	return "arn:aws:secretsmanager:us-east-1:" + account + ":secret:rds!db-" + stage + "-AbCdEf"
-}
-
-// edgeOutputs: prod has a WAF (WebAclArn), dev none.
-func edgeOutputs(stage string) string {
-	out := "ApiUrl\t" + apiURL + "\nDistributionId\tE2ABCDEF\n"
-	if stage == "prod" {
-		out += "WebAclArn\t" + webACLArn + "\n"
-	}
-	return out
-}
-
-const webACLArn = "arn:aws:wafv2:us-east-1:" + account + ":global/webacl/h2o-prod-waf/1234abcd"
-
-func observabilityOutputs(stage string) string {
-	return "AlarmTopicArn\tarn:aws:sns:us-east-1:" + account + ":h2o-" + stage + "-alarms\n" +
-		"AlarmTopicName\th2o-" + stage + "-alarms\n" +
-		"CanaryAlarmName\th2o-" + stage + "-notification-canary\n"
-}
-
-func taskDefArn(rev int) string {
-	return fmt.Sprintf("arn:aws:ecs:us-east-1:%s:task-definition/%s:%d", account, family, rev)
+func taskDefArn(stage string, rev int) string {
+	return fmt.Sprintf("arn:aws:ecs:us-east-1:%s:task-definition/%s:%d", account, familyOf(stage), rev)
 }
 
 func imageOf(tag string) string { return registry + "/h2o-backend:" + tag }
 
-func describeStacks(stack string) []string {
+// statusCall and outputsCall are how the scripts read a stack: its status first, then (when it is ready) its
+// outputs; openCalls is both.
+func statusCall(stack string) []string {
+	return []string{"aws", "cloudformation", "describe-stacks", "--region", "us-east-1", "--stack-name", stack,
+		"--query", "Stacks[0].StackStatus", "--output", "text"}
+}
+
+func outputsCall(stack string) []string {
 	return []string{"aws", "cloudformation", "describe-stacks", "--region", "us-east-1", "--stack-name", stack,
 		"--query", "Stacks[0].Outputs[].[OutputKey,OutputValue]", "--output", "text"}
 }
 
-func describeServices(stage string) []string {
-	return []string{"aws", "ecs", "describe-services", "--region", "us-east-1", "--cluster", "h2o-" + stage,
-		"--services", "h2o-backend-service", "--query", "services[0].taskDefinition", "--output", "text"}
+func openCalls(stage string, layers ...string) [][]string {
+	var c [][]string
+	for _, layer := range layers {
+		c = append(c, statusCall("h2o-"+stage+"-"+layer), outputsCall("h2o-"+stage+"-"+layer))
+	}
+	return c
 }
 
-func describeTaskDef(td string) []string {
+// stackResources: the look-up of a stack's resources in one status (the recovery of a stuck stack).
+func stackResources(stack, status string) []string {
+	return []string{"aws", "cloudformation", "describe-stack-resources", "--region", "us-east-1", "--stack-name", stack,
+		"--query", "StackResources[?ResourceStatus=='" + status + "'].LogicalResourceId", "--output", "text"}
+}
+
+// leftovers: the look-up of what a failed create left behind.
+func leftovers(stack string) []string {
+	return []string{"aws", "cloudformation", "describe-stack-resources", "--region", "us-east-1", "--stack-name", stack,
+		"--query", "StackResources[?ResourceStatus!='DELETE_COMPLETE'].[LogicalResourceId,ResourceType,PhysicalResourceId,ResourceStatus]",
+		"--output", "text"}
+}
+
+func describeServices(stage string) []string {
+	return []string{"aws", "ecs", "describe-services", "--region", "us-east-1", "--cluster", clusterOf(stage),
+		"--services", serviceOf(stage), "--query", "services[0].taskDefinition", "--output", "text"}
+}
+
+func describeTaskDef(stage, td string) []string {
 	return []string{"aws", "ecs", "describe-task-definition", "--region", "us-east-1", "--task-definition", td,
-		"--query", "taskDefinition.[status, containerDefinitions[?name=='backend'] | [0].image]", "--output", "text"}
+		"--query", "taskDefinition.[status, containerDefinitions[?name=='" + containerOf(stage) + "'] | [0].image]", "--output", "text"}
 }
 
 func ecrDescribe(tag string) []string {
 	return []string{"aws", "ecr", "describe-images", "--region", "us-east-1", "--repository-name", "h2o-backend",
 		"--image-ids", "imageTag=" + tag, "--query", "imageDetails[0].imageDigest", "--output", "text"}
+}
+
+// ecrTagsOf: the look-up of the image a marker tag names.
+func ecrTagsOf(tag string) []string {
+	return []string{"aws", "ecr", "describe-images", "--region", "us-east-1", "--repository-name", "h2o-backend",
+		"--image-ids", "imageTag=" + tag, "--query", "imageDetails[0].imageTags", "--output", "text"}
 }
 
 // cdkDeployStage: every stack of the stage, the migration task definition on tag; serviceTag only on a first deploy.
@@ -413,12 +407,12 @@ func cdkDeployService(stage, tag string) []string {
 }
 
 func waitStable(stage string) []string {
-	return []string{"aws", "ecs", "wait", "services-stable", "--region", "us-east-1", "--cluster", "h2o-" + stage,
-		"--services", "h2o-backend-service"}
+	return []string{"aws", "ecs", "wait", "services-stable", "--region", "us-east-1", "--cluster", clusterOf(stage),
+		"--services", serviceOf(stage)}
 }
 
-func curlHealth() []string {
-	return []string{"curl", "-fsS", "--max-time", "10", "-o", "/dev/null", apiURL + "/health"}
+func curlHealth(stage string) []string {
+	return []string{"curl", "-fsS", "--max-time", "10", "-o", "/dev/null", apiURLOf(stage) + "/health"}
 }
 
 var (
@@ -462,15 +456,28 @@ func images(h *harness, tags ...string) *harness {
 	return h.on("aws", []string{"batch-get-image"}, "None\n", 0)
 }
 
-// deployed: a stage whose service runs revision rev of the family, with image tag runningTag; every stack
-// answers its outputs, the database is available and the service awake; ECR knows the images the tests use.
+// stackIs: describe-stacks answers the status of h2o-<stage>-<layer> with status (ABSENT: CloudFormation's "does
+// not exist"), the first n times (0: every time). Rules added before deployed() win over its UPDATE_COMPLETE.
+func stackIs(h *harness, n int, stage, layer, status string) *harness {
+	stack := "h2o-" + stage + "-" + layer
+	args := []string{"describe-stacks", stack, "Stacks[0].StackStatus"}
+	if status == "ABSENT" {
+		return h.failTimes(n, args, stackNotFound(stack))
+	}
+	return h.onTimes(n, "aws", args, status+"\n", 0)
+}
+
+// deployed: a stage whose service runs revision rev of the family, with image tag runningTag; every stack is
+// UPDATE_COMPLETE and answers the outputs of its synthesized template, the database is available and the service
+// awake; ECR knows the images the tests use.
 func deployed(h *harness, stage string, rev int, runningTag string) *harness {
-	h.on("aws", []string{"describe-stacks", "h2o-" + stage + "-compute"}, computeOutputs(stage), 0).
-		on("aws", []string{"describe-stacks", "h2o-" + stage + "-edge"}, edgeOutputs(stage), 0).
-		on("aws", []string{"describe-stacks", "h2o-" + stage + "-data"}, dataOutputs(stage), 0).
-		on("aws", []string{"describe-stacks", "h2o-" + stage + "-observability"}, observabilityOutputs(stage), 0).
-		on("aws", []string{"describe-services"}, taskDefArn(rev)+"\n", 0).
-		on("aws", []string{"describe-task-definition", taskDefArn(rev)}, "ACTIVE\t"+imageOf(runningTag)+"\n", 0).
+	h.on("aws", []string{"describe-stacks", "Stacks[0].StackStatus"}, "UPDATE_COMPLETE\n", 0)
+	for _, layer := range appLayers {
+		h.on("aws", []string{"describe-stacks", "h2o-" + stage + "-" + layer, "Stacks[0].Outputs[].[OutputKey,OutputValue]"},
+			describeStacksAnswer(stage, layer), 0)
+	}
+	h.on("aws", []string{"describe-services"}, taskDefArn(stage, rev)+"\n", 0).
+		on("aws", []string{"describe-task-definition", taskDefArn(stage, rev)}, "ACTIVE\t"+imageOf(runningTag)+"\n", 0).
 		on("aws", []string{"get-login-password"}, "ecr-token\n", 0).
 		on("aws", []string{"describe-db-instances", "DBInstances[0].DBInstanceStatus"}, "available\n", 0).
 		on("aws", []string{"describe-scalable-targets"}, "3\n", 0).
@@ -536,7 +543,7 @@ func TestDryRunRunsNothing(t *testing.T) {
 		}},
 		{"deploy.sh", []string{"prod"}, map[string]string{"AWS_ACCOUNT_ID": "", "ARCH": "amd64"}, []string{
 			"+ git -C BACKEND rev-parse HEAD",
-			"+ aws sts get-caller-identity --query Account --output text",
+			"+ aws sts get-caller-identity --region us-east-1 --query Account --output text",
 			"+ docker buildx build --platform linux/amd64 --provenance=false --tag '<account>.dkr.ecr.us-east-1.amazonaws.com/h2o-backend:<git-sha>' --push BACKEND",
 			"+ npx cdk deploy 'prod/*' -c stage=prod --require-approval never --parameters 'h2o-prod-compute:MigrationImageTag=<git-sha>'",
 		}},
@@ -592,41 +599,27 @@ func TestDryRunRunsNothing(t *testing.T) {
 	}
 }
 
-func TestMissingStackIsAClearFailure(t *testing.T) {
-	t.Parallel()
-	for _, c := range []struct{ script, stack string }{
-		{"rollback.sh", "h2o-dev-compute"}, {"migrate.sh", "h2o-dev-compute"}, {"restore.sh", "h2o-dev-data"},
-	} {
-		h := newHarness(t).on("aws", []string{"describe-stacks"}, "", 254)
-		r := h.run(c.script, usageArgs(c.script, "dev")...)
-		expectCode(t, r, 1)
-		expectCalls(t, r, describeStacks(c.stack))
-		if !strings.Contains(r.stderr, "cannot read the outputs of stack "+c.stack) {
-			t.Errorf("%s: unclear error\n%s", c.script, r)
-		}
-	}
-}
-
-// TestScriptStagesMatchTheApp keeps common.sh's stage list in step with the CDK app's config.
+// TestScriptStagesMatchTheApp keeps common.sh's stage and layer lists in step with the CDK app: its config's
+// stages, and the stacks each stage synthesizes (h2o-<stage>-<layer>, in deploy order).
 func TestScriptStagesMatchTheApp(t *testing.T) {
 	t.Parallel()
 	raw, err := os.ReadFile("common.sh")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `STAGES="` + strings.Join(config.Stages(), " ") + `"`
-	if !strings.Contains(string(raw), "\n"+want+"\n") {
-		t.Errorf("common.sh does not define %s", want)
+	for _, want := range []string{`STAGES="` + strings.Join(config.Stages(), " ") + `"`, `LAYERS="` + strings.Join(appLayers, " ") + `"`} {
+		if !strings.Contains(string(raw), "\n"+want+"\n") {
+			t.Errorf("common.sh does not define %s", want)
+		}
 	}
 }
 
-// TestTagPatternIsTheSameEverywhere: the Docker tag pattern of the scripts (common.sh), of the deploy workflow's
-// input check and of the compute stack's ImageTag parameter (read as text: the stacks are not imported) is one.
+// TestTagPatternIsTheSameEverywhere: the Docker tag pattern of the scripts (common.sh, which the deploy workflow's
+// input check scripts/deploy-plan.sh sources) and of the compute stack's ImageTag parameter (read as text) is one.
 func TestTagPatternIsTheSameEverywhere(t *testing.T) {
 	t.Parallel()
 	copies := []struct{ file, re string }{
 		{"common.sh", `(?m)^TAG_PATTERN='([^']+)'$`},
-		{"../.github/workflows/deploy.yml", `printf '%s' "\$tag" \| grep -Eq '([^']+)'`},
 		{"../stacks/compute.go", "const dockerTagPattern = `([^`]+)`"},
 	}
 	var want string

@@ -11,13 +11,15 @@ Usage: scripts/verify.sh [--help] <stage>
 Checks <stage> (dev or prod) after a deploy and prints one PASS/FAIL line per check with what it looked at
 (WARN: worth a look, not a failure; SKIP: does not apply to this stage now):
   stacks     h2o-<stage>-network, -data, -compute, -edge, -observability are in a *_COMPLETE state (not a
-             ROLLBACK one: the last update did not fail);
+             ROLLBACK one: the last update did not fail); for a stack that needs repair, the command to repair
+             it (continue-update-rollback, delete-stack) is printed;
   service    the ECS service runs its desired count, with one deployment (PRIMARY, COMPLETED);
   targets    every target of the load balancer's target group (output TargetGroupArn) is healthy;
   health     GET <ApiUrl>/health answers 2xx, through CloudFront;
              (targets and health are SKIPped when the service is scaled to 0 off hours: dev at night)
-  waf        the distribution's web ACL is the stage's (output WebAclArn), with logging configured (prod);
-             "no WAF in this stage" where there is none (dev);
+  waf        the distribution (output DistributionId) uses the stage's web ACL (output WebAclArn), and the web
+             ACL logs to the stage's log group (output WafLogDestination); "no WAF in this stage" where there is
+             none (dev);
   alarms     flips the canary alarm (output CanaryAlarmName of h2o-<stage>-observability, which exists only for
              this) to ALARM, then reads the SNS metrics NumberOfNotificationsDelivered/-Failed of the alarm topic
              until a delivery shows up: FAIL when a notification failed or none was delivered in VERIFY_WAIT s;
@@ -26,15 +28,18 @@ Checks <stage> (dev or prod) after a deploy and prints one PASS/FAIL line per ch
   backups    automated backups (BackupRetentionPeriod > 0, a LatestRestorableTime) and, in stages with an AWS
              Backup plan (output BackupVaultName: prod), recovery points of the database in its vault (none yet
              on a fresh stage before its first backup window: WARN).
-Run it after the first deploy of a stage and after any deploy (the deploy workflow does).
+Run it after the first deploy of a stage and after any deploy (the deploy workflow does). A failed AWS read
+(throttled beyond AWS_READ_ATTEMPTS, access denied, expired credentials, no network) stops it with the CLI's
+message and exit 1: an error is never reported as what the check looked for being absent.
 
 Environment:
   VERIFY_WAIT     seconds to wait for the alarm notification to show up in the SNS metrics (default 300)
   VERIFY_POLL     seconds between two reads of those metrics (default 30)
   SMOKE_ATTEMPTS  health check attempts (default 5), SMOKE_DELAY seconds between them (default 10)
+  AWS_READ_ATTEMPTS, AWS_RETRY_DELAY  as for deploy.sh
   DRY_RUN=1       print every aws/curl command instead of running it (needs no credentials)
 
-Exit status: 0 every check passed; 1 a check failed; 2 bad usage or unknown stage.
+Exit status: 0 every check passed; 1 a check failed or AWS could not be read; 2 bad usage or unknown stage.
 EOF
 }
 
@@ -65,57 +70,76 @@ integer() {
   if [[ $v =~ ^[0-9]+$ ]]; then printf '%s' "$v"; else printf 0; fi
 }
 
-# --- stacks
-for layer in network data compute edge observability; do
+# read_for CHECK PLACEHOLDER CMD ARGS...: an AWS read for CHECK; a failed one stops verify.sh with the CLI's message.
+read_for() {
+  local check=$1
+  shift
+  aws_read "$1" '' "${@:2}" || die "$check: cannot read AWS (the CLI's error is above): stopped"
+}
+
+# --- stacks: the states of "Stack status codes" (aws.sh, classify_stack_status)
+ready_layers=" "
+for layer in $LAYERS; do
   name="h2o-$stage-$layer"
-  if status=$(capture '<StackStatus>' aws cloudformation describe-stacks --region "$REGION" --stack-name "$name" \
-    --query 'Stacks[0].StackStatus' --output text); then
-    # UPDATE_ROLLBACK_COMPLETE is a stable state: the last update failed and the stack is back where it was (the CDK
-    # skips it while its template is unchanged). ROLLBACK_COMPLETE is a failed create: nothing usable is left.
-    case $status in
-      CREATE_COMPLETE | UPDATE_COMPLETE | IMPORT_COMPLETE) report PASS stacks "$name $status" ;;
-      UPDATE_ROLLBACK_COMPLETE) report WARN stacks "$name $status (its last update was rolled back; see its events)" ;;
-      *) report FAIL stacks "$name $status (want CREATE_COMPLETE, UPDATE_COMPLETE or UPDATE_ROLLBACK_COMPLETE; see its events)" ;;
-    esac
-  else
-    report FAIL stacks "$name not found"
-  fi
+  read_stack_status "$name"
+  classify_stack_status
+  case $stack_class in
+    ready)
+      ready_layers+="$layer "
+      # UPDATE_ROLLBACK_COMPLETE is a stable state: the last update failed and the stack is back where it was (the
+      # CDK skips it while its template is unchanged).
+      if [[ $stack_status == UPDATE_ROLLBACK_COMPLETE ]]; then
+        report WARN stacks "$name $stack_status (its last update was rolled back; see its events)"
+      else
+        report PASS stacks "$name $stack_status"
+      fi
+      ;;
+    absent | failed-create) report FAIL stacks "$name $(no_stack_reason) (deploy the stage: scripts/deploy.sh $stage)" ;;
+    busy) report FAIL stacks "$name $stack_status: $(operation_of "$stack_status") is running; verify again once it is done" ;;
+    *)
+      report FAIL stacks "$name $stack_status (needs repair: the commands are printed on stderr)"
+      [[ $DRY_RUN != 0 ]] || recovery "$name"
+      ;;
+  esac
 done
 
-# outputs NAME: the stack's outputs, empty when they cannot be read (the checks that need them then fail).
-outputs() { stack_outputs "h2o-$stage-$1" || true; }
-data=$(outputs data)
-compute=$(outputs compute)
-edge=$(outputs edge)
-observability=$(outputs observability)
-# need VAR CHECK OUTPUTS KEY: sets VAR to the output's value; a missing output is a FAIL of CHECK (VAR empty).
+# The outputs of the ready stacks; the checks that need another stack's outputs fail naming its state.
+for layer in data compute edge observability; do
+  [[ $ready_layers != *" $layer "* ]] || load_outputs "$layer"
+done
+# need VAR CHECK LAYER KEY: sets VAR to the output's value; a missing one is a FAIL of CHECK (VAR empty).
 need() {
   local value
   value=$(output_optional "$3" "$4")
-  [[ -n $value ]] || report FAIL "$2" "output $4 not found (stack not deployed by this version of the app?)"
+  if [[ -z $value ]]; then
+    if [[ $ready_layers == *" $3 "* ]]; then
+      report FAIL "$2" "stack h2o-$stage-$3 has no output $4 (not deployed by this version of the app?)"
+    else
+      report FAIL "$2" "stack h2o-$stage-$3 is not ready (above): no output $4 to check with"
+    fi
+  fi
   printf -v "$1" '%s' "$value"
 }
 
 # --- service
 desired=""
-need cluster service "$compute" ClusterName
-need service service "$compute" ServiceName
+need cluster service compute ClusterName
+need service service compute ServiceName
 if [[ -n $cluster && -n $service ]]; then
-  if state=$(capture "$(printf '<desiredCount>\t<runningCount>\t<deployments>\t<rolloutState>')" \
+  state=$(read_for service "$(printf '<desiredCount>\t<runningCount>\t<deployments>\t<rolloutState>')" \
     aws ecs describe-services --region "$REGION" --cluster "$cluster" --services "$service" \
     --query "services[0].[desiredCount, runningCount, length(deployments), deployments[?status=='PRIMARY'] | [0].rolloutState]" \
-    --output text); then
-    IFS=$'\t' read -r desired running deployments rollout <<<"$state"
-    what="$cluster/$service: $running of $desired tasks running, $deployments deployment(s), primary $rollout"
-    if [[ $desired == 0 && $running == 0 ]]; then
-      report PASS service "$what (scaled to 0: off hours)"
-    elif [[ $running == "$desired" && $deployments == 1 && $rollout == COMPLETED ]]; then
-      report PASS service "$what"
-    else
-      report FAIL service "$what (a deployment still rolling, or tasks failing: see the service's events)"
-    fi
+    --output text) || exit 1
+  IFS=$'\t' read -r desired running deployments rollout <<<"$state"
+  what="$cluster/$service: $running of $desired tasks running, $deployments deployment(s), primary $rollout"
+  if [[ $desired == None ]]; then
+    report FAIL service "ECS does not know $cluster/$service (deleted outside CloudFormation?)"
+  elif [[ $desired == 0 && $running == 0 ]]; then
+    report PASS service "$what (scaled to 0: off hours)"
+  elif [[ $running == "$desired" && $deployments == 1 && $rollout == COMPLETED ]]; then
+    report PASS service "$what"
   else
-    report FAIL service "cannot describe $cluster/$service"
+    report FAIL service "$what (a deployment still rolling, or tasks failing: see the service's events)"
   fi
 fi
 asleep=0
@@ -125,32 +149,29 @@ asleep=0
 if ((asleep)); then
   report SKIP targets "desired count 0 (scaled to 0 off hours): no targets to check"
 else
-  need target_group targets "$compute" TargetGroupArn
+  need target_group targets compute TargetGroupArn
   if [[ -n $target_group ]]; then
-    if states=$(capture '<State>' aws elbv2 describe-target-health --region "$REGION" \
-      --target-group-arn "$target_group" --query 'TargetHealthDescriptions[].TargetHealth.State' --output text); then
-      healthy=0 other=0 draining=0
-      for s in $states; do
-        case $s in
-          healthy) healthy=$((healthy + 1)) ;;
-          draining) draining=$((draining + 1)) ;;
-          *) other=$((other + 1)) ;;
-        esac
-      done
-      what="${target_group##*:}: $healthy healthy, $other not healthy, $draining draining"
-      if ((other == 0 && healthy > 0)); then
-        report PASS targets "$what"
-      else
-        report FAIL targets "$what (see: aws elbv2 describe-target-health --region $REGION --target-group-arn $target_group)"
-      fi
+    states=$(read_for targets '<State>' aws elbv2 describe-target-health --region "$REGION" \
+      --target-group-arn "$target_group" --query 'TargetHealthDescriptions[].TargetHealth.State' --output text) || exit 1
+    healthy=0 other=0 draining=0
+    for s in $states; do
+      case $s in
+        healthy) healthy=$((healthy + 1)) ;;
+        draining) draining=$((draining + 1)) ;;
+        *) other=$((other + 1)) ;;
+      esac
+    done
+    what="${target_group##*:}: $healthy healthy, $other not healthy, $draining draining"
+    if ((other == 0 && healthy > 0)); then
+      report PASS targets "$what"
     else
-      report FAIL targets "cannot describe the health of $target_group"
+      report FAIL targets "$what (see: aws elbv2 describe-target-health --region $REGION --target-group-arn $target_group)"
     fi
   fi
 fi
 
 # --- health, through CloudFront
-need url health "$edge" ApiUrl
+need url health edge ApiUrl
 if ((asleep)); then
   report SKIP health "the service is scaled to 0 (off hours): ${url:-<ApiUrl>}/health answers 503 until it scales up"
 elif [[ -n $url ]]; then
@@ -161,41 +182,52 @@ elif [[ -n $url ]]; then
   fi
 fi
 
-# --- WAF (https://docs.aws.amazon.com/waf/latest/developerguide/logging.html)
-web_acl=$(output_optional "$edge" WebAclArn)
+# --- WAF: the distribution's web ACL (GetDistribution's DistributionConfig.WebACLId: the web ACL's ARN for WAFv2,
+# CloudFront API Reference, DistributionConfig) and its logging configuration. GetLoggingConfiguration answers
+# WAFNonexistentItemException when the web ACL has none (WAFv2 API Reference, GetLoggingConfiguration, "Errors").
+web_acl=$(output_optional edge WebAclArn)
 if [[ -z $web_acl ]]; then
-  if [[ $stage == prod ]]; then
+  if [[ $ready_layers != *" edge "* ]]; then
+    report FAIL waf "stack h2o-$stage-edge is not ready (above): no WAF to check"
+  elif [[ $stage == prod ]]; then
     report WARN waf "no WAF in this stage (no WebAclArn output: wafMode off?)"
   else
     report SKIP waf "no WAF in this stage"
   fi
 else
-  need distribution waf "$edge" DistributionId
+  need distribution waf edge DistributionId
   if [[ -n $distribution ]]; then
-    attached=$(capture '<WebAclArn>' aws cloudfront get-distribution --region "$REGION" --id "$distribution" \
-      --query 'Distribution.DistributionConfig.WebACLId' --output text) || attached=""
+    attached=$(read_for waf '<WebAclArn>' aws cloudfront get-distribution --region "$REGION" --id "$distribution" \
+      --query 'Distribution.DistributionConfig.WebACLId' --output text) || exit 1
+    attached=${attached%$'\n'}
     if [[ $attached == "$web_acl" ]]; then
       report PASS waf "distribution $distribution uses web ACL ${web_acl##*/webacl/}"
     else
       report FAIL waf "distribution $distribution uses web ACL '${attached:-none}', not $web_acl"
     fi
   fi
-  if logging=$(capture '<LogDestination>' aws wafv2 get-logging-configuration --region "$REGION" \
-    --resource-arn "$web_acl" --query 'LoggingConfiguration.LogDestinationConfigs[0]' --output text 2>/dev/null) &&
-    [[ -n $logging && $logging != None ]]; then
-    report PASS waf "web ACL logging to ${logging##*:}"
-  elif [[ $stage == prod ]]; then
-    report FAIL waf "web ACL ${web_acl##*/webacl/} has no logging configuration (required in prod)"
+  want_log=$(output_optional edge WafLogDestination)
+  rc=0
+  logging=$(aws_read '<LogDestination>' 'WAFNonexistentItemException' aws wafv2 get-logging-configuration \
+    --region "$REGION" --resource-arn "$web_acl" --query 'LoggingConfiguration.LogDestinationConfigs[0]' \
+    --output text) || rc=$?
+  ((rc == 0 || rc == 3)) || die "waf: cannot read the logging configuration of $web_acl (the AWS CLI's error is above): stopped"
+  logging=${logging%$'\n'}
+  [[ $logging != None ]] || logging=""
+  if [[ -z $want_log ]]; then
+    report SKIP waf "web ACL logging is off in this stage's settings (wafLogging)${logging:+; it logs to ${logging##*:} anyway}"
+  elif [[ $DRY_RUN != 0 || $logging == "$want_log" ]]; then
+    report PASS waf "web ACL logging to ${logging##*:log-group:}"
   else
-    report WARN waf "web ACL ${web_acl##*/webacl/} has no logging configuration"
+    report FAIL waf "web ACL ${web_acl##*/webacl/} logs to '${logging:-nothing}', not to $want_log (wafLogging is on)"
   fi
 fi
 
 # --- alarm delivery: SetAlarmState changes the state until the next evaluation
 # (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_SetAlarmState.html); SNS counts each
 # delivery per topic in AWS/SNS (https://docs.aws.amazon.com/sns/latest/dg/sns-monitoring-using-cloudwatch.html).
-need canary alarms "$observability" CanaryAlarmName
-need topic alarms "$observability" AlarmTopicName
+need canary alarms observability CanaryAlarmName
+need topic alarms observability AlarmTopicName
 if [[ -n $canary && -n $topic ]]; then
   t0=$(date -u +%s)
   # OK first: a canary still in ALARM from a run minutes ago would not change state, and send nothing.
@@ -211,9 +243,9 @@ if [[ -n $canary && -n $topic ]]; then
   start=$(iso_utc $((t0 - 60)))
   end=$(iso_utc $((t0 + wait_s + 120)))
   metric() {
-    capture '<Sum>' aws cloudwatch get-metric-statistics --region "$REGION" --namespace AWS/SNS --metric-name "$1" \
-      --dimensions "Name=TopicName,Value=$topic" --start-time "$start" --end-time "$end" --period 60 \
-      --statistics Sum --query 'sum(Datapoints[].Sum)' --output text
+    read_for alarms '<Sum>' aws cloudwatch get-metric-statistics --region "$REGION" --namespace AWS/SNS \
+      --metric-name "$1" --dimensions "Name=TopicName,Value=$topic" --start-time "$start" --end-time "$end" \
+      --period 60 --statistics Sum --query 'sum(Datapoints[].Sum)' --output text
   }
   if ((flipped)); then
     # VERIFY_WAIT / VERIFY_POLL reads (at least one); with VERIFY_POLL=0, VERIFY_WAIT reads without a pause.
@@ -222,8 +254,10 @@ if [[ -n $canary && -n $topic ]]; then
     delivered=0 undelivered=0
     for ((i = 1; i <= rounds; i++)); do
       [[ $DRY_RUN != 0 ]] || sleep "$poll_s"
-      delivered=$(integer "$(metric NumberOfNotificationsDelivered || true)")
-      undelivered=$(integer "$(metric NumberOfNotificationsFailed || true)")
+      sum=$(metric NumberOfNotificationsDelivered) || exit 1
+      delivered=$(integer "$sum")
+      sum=$(metric NumberOfNotificationsFailed) || exit 1
+      undelivered=$(integer "$sum")
       ((delivered == 0 && undelivered == 0)) || break
     done
     dry_note "repeated every VERIFY_POLL=$poll_s s until a delivery shows up, for VERIFY_WAIT=$wait_s s"
@@ -239,10 +273,11 @@ if [[ -n $canary && -n $topic ]]; then
 fi
 
 # --- rotation of the RDS-managed master secret
-need secret rotation "$data" DatabaseSecretArn
+need secret rotation data DatabaseSecretArn
 if [[ -n $secret ]]; then
-  rotation=$(capture True aws secretsmanager describe-secret --region "$REGION" --secret-id "$secret" \
-    --query RotationEnabled --output text) || rotation="unreadable"
+  rotation=$(read_for rotation True aws secretsmanager describe-secret --region "$REGION" --secret-id "$secret" \
+    --query RotationEnabled --output text) || exit 1
+  rotation=${rotation%$'\n'}
   if [[ $rotation == True ]]; then
     report PASS rotation "${secret##*:secret:}: rotation enabled"
   else
@@ -251,32 +286,27 @@ if [[ -n $secret ]]; then
 fi
 
 # --- backups
-need db backups "$data" DatabaseInstanceId
+need db backups data DatabaseInstanceId
 if [[ -n $db ]]; then
-  if backup=$(capture "$(printf '<BackupRetentionPeriod>\t<LatestRestorableTime>\t<DBInstanceArn>')" \
+  backup=$(read_for backups "$(printf '<BackupRetentionPeriod>\t<LatestRestorableTime>\t<DBInstanceArn>')" \
     aws rds describe-db-instances --region "$REGION" --db-instance-identifier "$db" \
-    --query 'DBInstances[0].[BackupRetentionPeriod, LatestRestorableTime, DBInstanceArn]' --output text); then
-    IFS=$'\t' read -r retention latest db_arn <<<"$backup"
-    what="$db: retention $retention days, latest restorable time $latest"
-    if [[ $(integer "$retention") -gt 0 && -n $latest && $latest != None ]]; then
-      report PASS backups "$what"
-    else
-      report FAIL backups "$what (no point-in-time recovery)"
-    fi
+    --query 'DBInstances[0].[BackupRetentionPeriod, LatestRestorableTime, DBInstanceArn]' --output text) || exit 1
+  IFS=$'\t' read -r retention latest db_arn <<<"$backup"
+  what="$db: retention $retention days, latest restorable time $latest"
+  if [[ $(integer "$retention") -gt 0 && -n $latest && $latest != None ]]; then
+    report PASS backups "$what"
   else
-    report FAIL backups "cannot describe database $db"
-    db_arn=""
+    report FAIL backups "$what (no point-in-time recovery)"
   fi
-  vault=$(output_optional "$data" BackupVaultName)
+  vault=$(output_optional data BackupVaultName)
   if [[ -z $vault ]]; then
     report SKIP backups "no AWS Backup plan in this stage (automated RDS backups only)"
-  elif [[ -n $db_arn ]]; then
-    points=$(capture '<RecoveryPoints>' aws backup list-recovery-points-by-backup-vault --region "$REGION" \
+  else
+    points=$(read_for backups '<RecoveryPoints>' aws backup list-recovery-points-by-backup-vault --region "$REGION" \
       --backup-vault-name "$vault" --by-resource-arn "$db_arn" \
-      --query "length(RecoveryPoints[?Status=='COMPLETED' || Status=='AVAILABLE'])" --output text) || points=""
-    if [[ -z $points ]]; then
-      report FAIL backups "cannot list the recovery points of vault $vault"
-    elif (($(integer "$points") > 0)); then
+      --query "length(RecoveryPoints[?Status=='COMPLETED' || Status=='AVAILABLE'])" --output text) || exit 1
+    points=${points%$'\n'}
+    if (($(integer "$points") > 0)); then
       report PASS backups "vault $vault: $points recovery point(s) of $db"
     else
       report WARN backups "vault $vault: no recovery point of $db yet (a fresh stage gets its first in the plan's backup window; if it is older, see $(words aws backup list-backup-jobs --region "$REGION" --by-backup-vault-name "$vault"))"

@@ -240,6 +240,7 @@ var cliActions = map[string][]string{
 	"application-autoscaling describe-scalable-targets": {"application-autoscaling:DescribeScalableTargets"},
 	"application-autoscaling register-scalable-target":  {"application-autoscaling:RegisterScalableTarget", "ecs:DescribeServices", "ecs:UpdateService"},
 	"backup list-recovery-points-by-backup-vault":       {"backup:ListRecoveryPointsByBackupVault"},
+	"cloudformation describe-stack-resources":           {"cloudformation:DescribeStackResources"},
 	"cloudformation describe-stacks":                    {"cloudformation:DescribeStacks"},
 	"cloudfront get-distribution":                       {"cloudfront:GetDistribution"},
 	"cloudwatch get-metric-statistics":                  {"cloudwatch:GetMetricStatistics"},

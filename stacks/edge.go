@@ -8,7 +8,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscertificatemanager"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudfront"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudfrontorigins"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsroute53"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsroute53targets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awswafv2"
@@ -71,11 +70,14 @@ func NewEdgeStack(scope constructs.Construct, cfg *config.Config, compute *Compu
 		LogBucket:     logs,
 		LogFilePrefix: jsii.String("cloudfront/"),
 	}
+	// What scripts/verify.sh checks the live distribution against: its web ACL and where that logs.
+	checked := map[string]*string{}
 	if cfg.WAFMode != config.WAFOff {
 		e.WebACL = newWebACL(stack, cfg)
 		props.WebAclId = e.WebACL.AttrArn()
+		checked["WebAclArn"] = e.WebACL.AttrArn()
 		if cfg.WAFLogging {
-			newWafLogging(stack, cfg, e.WebACL)
+			checked["WafLogDestination"] = newWafLogging(stack, cfg, e.WebACL)
 		}
 	}
 	if zone != nil {
@@ -109,6 +111,8 @@ func NewEdgeStack(scope constructs.Construct, cfg *config.Config, compute *Compu
 	suppress(e.Distribution, nagReasons)
 	awscdk.NewCfnOutput(stack, jsii.String("ApiUrl"), &awscdk.CfnOutputProps{Value: e.APIURL,
 		Description: jsii.String("Public HTTPS URL of the API")})
+	checked["DistributionId"] = e.Distribution.DistributionId()
+	outputs(stack, "for scripts/verify.sh", checked)
 
 	if cfg.FrontendRepository != "" {
 		e.Frontend = newFrontend(stack, cfg, e.APIURL)
@@ -189,8 +193,9 @@ var countedRules = map[string][]string{"AWSManagedRulesCommonRuleSet": {"SizeRes
 // newWafLogging sends the web ACL's request logs to a log group whose name starts with aws-waf-logs- (the prefix
 // WAF requires of every log destination: AWS WAF developer guide, "Logging destinations"), with credentials
 // redacted. WAF gives itself the log group's resource policy when the logging configuration is created (WAF API
-// reference, "LoggingConfiguration"), which the deploying role needs logs:PutResourcePolicy for.
-func newWafLogging(stack awscdk.Stack, cfg *config.Config, acl awswafv2.CfnWebACL) awslogs.LogGroup {
+// reference, "LoggingConfiguration"), which the deploying role needs logs:PutResourcePolicy for. It returns the
+// destination as the logging configuration names it (what GetLoggingConfiguration answers).
+func newWafLogging(stack awscdk.Stack, cfg *config.Config, acl awswafv2.CfnWebACL) *string {
 	name := Names{cfg.Stage}.WafLogGroup()
 	logs := newLogGroup(stack, "WafLogs", cfg, name)
 	// The destination is the log group's ARN without the ":*" suffix of its Arn attribute.
@@ -205,7 +210,7 @@ func newWafLogging(stack awscdk.Stack, cfg *config.Config, acl awswafv2.CfnWebAC
 		RedactedFields:        &[]interface{}{redact("authorization"), redact("cookie")},
 	})
 	logging.Node().AddDependency(logs)
-	return logs
+	return arn
 }
 
 // newFrontend is the Amplify Hosting app built from the frontend's GitHub repository.

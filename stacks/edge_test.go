@@ -258,3 +258,49 @@ func TestAmplifyFrontendWhenARepositoryIsConfigured(t *testing.T) {
 		tm.HasOutput(jsii.String("FrontendUrl"), &map[string]interface{}{"Value": "https://app.h2o.example.com"})
 	})
 }
+
+func TestEdgeOutputsNameWhatVerifyChecks(t *testing.T) {
+	// GIVEN every stage and the all-options variant WHEN edge is synthesized THEN DistributionId names the
+	// distribution, WebAclArn the web ACL it uses (only where there is one) and WafLogDestination where that web
+	// ACL logs (only where it logs): scripts/verify.sh compares the live distribution with them
+	forEachBuild(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
+		outputs := atMap(t, templateJSON(s.Edge.Stack), "Outputs")
+		value := func(key string) interface{} {
+			if o, ok := outputs[key].(map[string]interface{}); ok {
+				return o["Value"]
+			}
+			return nil
+		}
+		distID, _ := only(t, s.Edge.Stack, "AWS::CloudFront::Distribution")
+		if want := map[string]interface{}{"Ref": distID}; !jsonEqual(value("DistributionId"), want) {
+			t.Errorf("DistributionId = %v, want %v", value("DistributionId"), want)
+		}
+		acls := resources(t, s.Edge.Stack, "AWS::WAFv2::WebACL")
+		if cfg.WAFMode == config.WAFOff {
+			if len(acls) != 0 || value("WebAclArn") != nil || value("WafLogDestination") != nil {
+				t.Errorf("no WAF, yet %d web ACLs, WebAclArn %v, WafLogDestination %v", len(acls), value("WebAclArn"), value("WafLogDestination"))
+			}
+			return
+		}
+		webACL := distributionConfig(t, s)["WebACLId"]
+		if value("WebAclArn") == nil || !jsonEqual(value("WebAclArn"), webACL) {
+			t.Errorf("WebAclArn = %v, the distribution uses %v", value("WebAclArn"), webACL)
+		}
+		loggings := resources(t, s.Edge.Stack, "AWS::WAFv2::LoggingConfiguration")
+		if !cfg.WAFLogging {
+			if len(loggings) != 0 || value("WafLogDestination") != nil {
+				t.Errorf("wafLogging off, yet %d logging configurations, WafLogDestination %v", len(loggings), value("WafLogDestination"))
+			}
+			return
+		}
+		for _, logging := range loggings {
+			dest := atList(t, props(logging), "LogDestinationConfigs")
+			if len(dest) != 1 || !jsonEqual(value("WafLogDestination"), dest[0]) {
+				t.Errorf("WafLogDestination = %v, the web ACL logs to %v", value("WafLogDestination"), dest)
+			}
+		}
+		if len(loggings) != 1 {
+			t.Errorf("%d WAF logging configurations, want 1", len(loggings))
+		}
+	})
+}

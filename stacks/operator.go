@@ -101,8 +101,12 @@ func operatorPermissions(stack awscdk.Stack, n Names, repo awsecr.Repository) []
 		fmt.Sprintf("arn:%s:iam::%s:role/%s", partition, account, n.BackendRole("task")),
 		fmt.Sprintf("arn:%s:iam::%s:role/%s", partition, account, n.BackendRole("execution")))
 	return []awsiam.PolicyStatement{
-		// Stack outputs and resources; "continue-update-rollback" for a stack stuck in UPDATE_ROLLBACK_FAILED.
-		allow([]string{"cloudformation:DescribeStacks", "cloudformation:DescribeStackResources", "cloudformation:ContinueUpdateRollback"}, nil,
+		// Stack outputs and resources, and the repairs the scripts print (docs/runbook.md, "Stack states"):
+		// continue-update-rollback for UPDATE_ROLLBACK_FAILED, delete-stack (--retain-resources) for DELETE_FAILED.
+		// DeleteStack cannot remove a stack with termination protection (every prod stack), and this role may not
+		// turn it off (CloudFormation user guide, "Protect a stack from being deleted").
+		allow([]string{"cloudformation:DescribeStacks", "cloudformation:DescribeStackResources", "cloudformation:ContinueUpdateRollback",
+			"cloudformation:DeleteStack"}, nil,
 			arn("cloudformation", "stack/"+n.Stack("*")+"/*")),
 		// restore.sh: the live instance read (and started by hand off hours), restored into a new instance beside it.
 		allow([]string{"rds:DescribeDBInstances"}, nil, live, restores),

@@ -17,6 +17,7 @@ import (
 var operatorCLIActions = map[string][]string{
 	"ce get-cost-and-usage":                      {"ce:GetCostAndUsage"},
 	"cloudformation continue-update-rollback":    {"cloudformation:ContinueUpdateRollback"},
+	"cloudformation delete-stack":                {"cloudformation:DeleteStack"},
 	"cloudformation describe-stack-resources":    {"cloudformation:DescribeStackResources"},
 	"ec2 describe-nat-gateways":                  {"ec2:DescribeNatGateways"},
 	"ec2 describe-security-groups":               {"ec2:DescribeSecurityGroups"},

@@ -1,0 +1,192 @@
+package scripts
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+const deployWorkflow = "../.github/workflows/deploy.yml"
+
+// plan runs scripts/deploy-plan.sh as the deploy workflow's resolve job does: env is the event, changed the
+// files git diff lists for a push (nil: the diff fails), dockerfile whether backend/Dockerfile exists.
+func plan(t *testing.T, env map[string]string, changed []string, dockerfile bool) (map[string]string, result) {
+	t.Helper()
+	h := newHarness(t)
+	h.cwd = t.TempDir()
+	if dockerfile {
+		if err := os.MkdirAll(filepath.Join(h.cwd, "backend"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(h.cwd, "backend", "Dockerfile"), []byte("FROM scratch\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.env["SHA"] = "0123abc"
+	for k, v := range env {
+		h.env[k] = v
+	}
+	if changed == nil {
+		h.on("git", []string{"diff"}, "", 128)
+	} else {
+		h.on("git", []string{"diff", "--name-only"}, strings.Join(changed, "\n")+"\n", 0)
+	}
+	r := h.run("deploy-plan.sh")
+	outputs := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			outputs[k] = v
+		}
+	}
+	return outputs, r
+}
+
+func TestDeployPlan(t *testing.T) {
+	t.Parallel()
+	push := map[string]string{"EVENT": "push", "BEFORE": "fedc987"}
+	dispatch := func(kv ...string) map[string]string {
+		m := map[string]string{"EVENT": "workflow_dispatch", "INPUT_STAGE": "prod", "INPUT_DIR": "backend"}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	const (
+		devKeep, prodKeep = `{"stage":"dev","image-tag":""}`, `{"stage":"prod","image-tag":""}`
+		devBuilt          = `{"stage":"dev","image-tag":"0123abc"}`
+	)
+	for _, c := range []struct {
+		name       string
+		env        map[string]string
+		changed    []string
+		dockerfile bool
+		legs       string // "" for a refusal (exit 1)
+		build      bool
+	}{
+		// A merged infrastructure change: dev with its image, then prod with its image (after approval).
+		{"push: infrastructure", push, []string{"stacks/compute.go", "README.md"}, true, "[" + devKeep + "," + prodKeep + "]", false},
+		{"push: a setting", push, []string{"config/settings/prod.json"}, false, "[" + devKeep + "," + prodKeep + "]", false},
+		{"push: the pinned CLI", push, []string{"package-lock.json"}, false, "[" + devKeep + "," + prodKeep + "]", false},
+		{"push: tests and docs only", push, []string{"stacks/compute_test.go", "docs/runbook.md"}, true, "[]", false},
+		{"push: the backend", push, []string{"backend/app/main.py"}, true, "[" + devBuilt + "]", true},
+		{"push: the backend and the infrastructure", push, []string{"backend/app/main.py", "app.go"}, true, "[" + devBuilt + "," + prodKeep + "]", true},
+		{"push: a backend without a Dockerfile", push, []string{"backend/notes.txt"}, false, "[]", false},
+		{"push: unknown previous commit", map[string]string{"EVENT": "push", "BEFORE": "0000000000000000000000000000000000000000"}, []string{}, false, "[" + devKeep + "," + prodKeep + "]", false},
+		{"push: diff fails", push, nil, true, "[" + devBuilt + "," + prodKeep + "]", true},
+		// Run workflow.
+		{"dispatch: keep-image", dispatch("INPUT_KEEP_IMAGE", "true"), nil, false, "[" + prodKeep + "]", false},
+		{"dispatch: keep-image and a tag", dispatch("INPUT_KEEP_IMAGE", "true", "INPUT_TAG", "abc"), nil, false, "", false},
+		{"dispatch: a tag", dispatch("INPUT_TAG", "3f2c1e0"), nil, false, `[{"stage":"prod","image-tag":"3f2c1e0"}]`, false},
+		{"dispatch: a bad tag", dispatch("INPUT_TAG", "a b"), nil, false, "", false},
+		{"dispatch: build", dispatch(), nil, true, `[{"stage":"prod","image-tag":"0123abc"}]`, true},
+		{"dispatch: build without a backend", dispatch(), nil, false, "", false},
+		{"dispatch: unknown stage", dispatch("INPUT_STAGE", "staging", "INPUT_TAG", "abc"), nil, false, "", false},
+		{"dispatch: a backend-dir outside the repository", dispatch("INPUT_DIR", "../x", "INPUT_TAG", "abc"), nil, false, "", false},
+		// Another repository's deploy.
+		{"workflow_call", map[string]string{"EVENT": "push", "INPUT_INFRA": "h2o-allegiant/h2o-infra", "INPUT_STAGE": "dev", "INPUT_TAG": "abc"}, nil, false, `[{"stage":"dev","image-tag":"abc"}]`, false},
+		{"workflow_call without a tag", map[string]string{"EVENT": "push", "INPUT_INFRA": "h2o-allegiant/h2o-infra", "INPUT_STAGE": "dev"}, nil, false, "", false},
+		{"repository_dispatch", map[string]string{"EVENT": "repository_dispatch", "PAYLOAD_STAGE": "dev", "PAYLOAD_TAG": "abc"}, nil, false, `[{"stage":"dev","image-tag":"abc"}]`, false},
+		{"repository_dispatch to an unknown stage", map[string]string{"EVENT": "repository_dispatch", "PAYLOAD_STAGE": "x", "PAYLOAD_TAG": "abc"}, nil, false, "", false},
+		{"an unexpected event", map[string]string{"EVENT": "schedule"}, nil, false, "", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			out, r := plan(t, c.env, c.changed, c.dockerfile)
+			if c.legs == "" {
+				expectCode(t, r, 1)
+				if r.stdout != "" || !strings.Contains(r.stderr, "deploy-plan.sh: error: ") {
+					t.Errorf("want a refusal on stderr and no plan\n%s", r)
+				}
+				return
+			}
+			expectCode(t, r, 0)
+			if out["legs"] != c.legs {
+				t.Errorf("legs = %s, want %s\n%s", out["legs"], c.legs, r)
+			}
+			wantTag := ""
+			if c.build {
+				wantTag = "0123abc"
+			}
+			if out["build"] != map[bool]string{true: "true", false: "false"}[c.build] || out["image-tag"] != wantTag {
+				t.Errorf("build = %s, image-tag = %q; want %v, %q\n%s", out["build"], out["image-tag"], c.build, wantTag, r)
+			}
+		})
+	}
+}
+
+// The push trigger of deploy.yml lists the infrastructure as scripts/deploy-plan.sh knows it, plus the backend,
+// without tests and docs.
+func TestDeployWorkflowTriggersOnTheInfrastructure(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile(deployWorkflow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := regexp.MustCompile(`(?s)\n  push:\n.*?    paths:\n((?:      - '[^']+'\n)+)`).FindStringSubmatch(string(raw))
+	if block == nil {
+		t.Fatalf("%s: no push.paths list", deployWorkflow)
+	}
+	var got []string
+	for _, m := range regexp.MustCompile(`- '([^']+)'`).FindAllStringSubmatch(block[1], -1) {
+		got = append(got, m[1])
+	}
+	script, err := os.ReadFile("deploy-plan.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^INFRA_PATHS="([^"]+)"$`).FindStringSubmatch(string(script))
+	if m == nil {
+		t.Fatal("deploy-plan.sh defines no INFRA_PATHS")
+	}
+	var want []string
+	for _, p := range strings.Fields(m[1]) {
+		if strings.HasSuffix(p, "/") {
+			p += "**"
+		}
+		want = append(want, p)
+	}
+	want = append(want, "backend/**", "!**/*_test.go", "!**/*.md")
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("deploy.yml runs on pushes to %v, deploy-plan.sh plans for %v", got, want)
+	}
+	// Every file `cdk synth` reads at the top of the repository is in the list (a new one would deploy nothing).
+	for _, f := range []string{"app.go", "cdk.json", "go.mod", "package-lock.json"} {
+		if !slices.Contains(got, f) {
+			t.Errorf("a change to %s would not deploy", f)
+		}
+	}
+}
+
+// The deploy legs run scripts/deploy.sh as `make deploy` does; Run workflow offers keep-image; both ECR checks tell
+// a missing image (ImageNotFoundException) from any other error.
+func TestDeployWorkflowDeploysAsMakeDeployDoes(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile(deployWorkflow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wf := string(raw)
+	for _, want := range []string{
+		`run: make deploy STAGE="$STAGE" IMAGE_TAG="$IMAGE_TAG"`,
+		"      keep-image:\n        description:",
+		"plan=$(scripts/deploy-plan.sh)",
+		"max-parallel: 1",
+		"fail-fast: true",
+		"environment:\n      name: ${{ matrix.stage }}",
+	} {
+		if !strings.Contains(wf, want) {
+			t.Errorf("%s lacks %q", deployWorkflow, want)
+		}
+	}
+	if n := strings.Count(wf, "aws ecr describe-images"); n != 2 || strings.Count(wf, "grep -q '(ImageNotFoundException)'") != n {
+		t.Errorf("%d ECR look-ups, and not each telling ImageNotFoundException from other errors", n)
+	}
+	if strings.Contains(wf, "scripts/deploy.sh") && !strings.Contains(wf, "make deploy") {
+		t.Errorf("the workflow runs scripts/deploy.sh directly, not as make deploy does")
+	}
+}

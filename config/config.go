@@ -62,7 +62,7 @@ type Config struct {
 	DBInstanceClass string `json:"dbInstanceClass" doc:"the design's burstable Graviton sizes"`
 	// DBEngineVersion is the full PostgreSQL minor, with RDS's automatic minor upgrades off: template and instance
 	// never drift apart, and a bump is a reviewed change the review guard shows as an in-place update.
-	DBEngineVersion          string `json:"dbEngineVersion" doc:"full PostgreSQL minor (automatic minor upgrades are off, so template and instance agree); bump it here, in the maintenance window"`
+	DBEngineVersion          string `json:"dbEngineVersion" doc:"full PostgreSQL minor (automatic minor upgrades are off, so template and instance agree); minors RDS has retired are refused; bump it here, in the maintenance window (an in-place upgrade with downtime)"`
 	DBMultiAZ                bool   `json:"dbMultiAz" doc:"standby in the second AZ; prod"`
 	DBAllocatedStorageGiB    int    `json:"dbAllocatedStorageGiB" doc:"gp3 minimum, what the app needs today"`
 	DBMaxAllocatedStorageGiB int    `json:"dbMaxAllocatedStorageGiB" doc:"storage autoscaling ceiling: a full disk grows instead of stopping writes"`
@@ -84,6 +84,9 @@ type Config struct {
 	// Cache.
 	CacheNodeType string `json:"cacheNodeType" doc:"the design's burstable Graviton node sizes"`
 	CacheReplicas int    `json:"cacheReplicas" doc:"a replica gives automatic failover and Multi-AZ"`
+	// CacheEngineVersion is the Valkey major.minor. ElastiCache upgrades a node-based cache only when asked, and a
+	// change is an in-place upgrade of the same replication group; it cannot go back (no downgrades).
+	CacheEngineVersion string `json:"cacheEngineVersion" doc:"Valkey version (7.2, 8.0, 8.1, 8.2, 9.0); raising it upgrades the cache in place, lowering it is refused by ElastiCache"`
 
 	// AppSecretKeys are the backend's API keys: one secret h2o/<stage>/app/<KEY> each, injected into the task as
 	// the environment variable KEY. Values are set out of band (docs/runbook.md), never in code; adding or
@@ -145,7 +148,8 @@ func defaults(stage string) Config {
 		CanaryPercent:            10,     // a tenth of the requests: enough for the error rate to judge, little for users to feel
 		CanaryBakeMinutes:        2,      // the deployment alarms detect within 2 minutes (1-minute datapoint + 1 minute of lag)
 		DeployBakeMinutes:        1,      // requests that started before all traffic moved finish on the old tasks
-		DBEngineVersion:          "17.6", // a minor RDS offers for new instances (cfn-lint warns on deprecated ones)
+		DBEngineVersion:          "17.9", // the newest 17.x the pinned CDK and cfn-lint know; RDS moved 17.1-17.4 to 17.7+ (postgresRetirements)
+		CacheEngineVersion:       "8.0",  // what the caches were created with: no AWS end date forces a change (ValkeyVersions)
 		DBAllocatedStorageGiB:    20,
 		DBMaxAllocatedStorageGiB: 100,
 		BackupRetentionDays:      7,

@@ -165,7 +165,12 @@ func (c *Config) validateSchedule(v *validator) {
 func (c *Config) validateData(v *validator) {
 	v.check(dbClassRe.MatchString(c.DBInstanceClass), "dbInstanceClass", c.DBInstanceClass, "an RDS class such as db.t4g.micro")
 	v.check(pgVersionRe.MatchString(c.DBEngineVersion), "dbEngineVersion", c.DBEngineVersion,
-		"a full PostgreSQL minor version from 14.x to 18.x such as 17.6 (a bare major lets the instance drift from the template)")
+		"a full PostgreSQL minor version from 14.x to 18.x such as 17.9 (a bare major lets the instance drift from the template)")
+	if retired := postgresRetired(c.DBEngineVersion); retired != "" && pgVersionRe.MatchString(c.DBEngineVersion) {
+		major, _, _ := strings.Cut(c.DBEngineVersion, ".")
+		n, _ := strconv.Atoi(major)
+		v.check(false, "dbEngineVersion", c.DBEngineVersion, fmt.Sprintf("a minor RDS still offers, %s or later: %s", postgresFloor(n), retired))
+	}
 	v.check(c.DBAllocatedStorageGiB >= 20 && c.DBAllocatedStorageGiB <= 65536, "dbAllocatedStorageGiB",
 		strconv.Itoa(c.DBAllocatedStorageGiB), "20 to 65536 (gp3 limits)")
 	v.check(c.DBMaxAllocatedStorageGiB > c.DBAllocatedStorageGiB && c.DBMaxAllocatedStorageGiB <= 65536,
@@ -196,6 +201,8 @@ func (c *Config) validateData(v *validator) {
 		c.PDFReplicationKMSKeyARN, "arn:aws:kms:<region>:<account>:key/<id>")
 	v.check(cacheClassRe.MatchString(c.CacheNodeType), "cacheNodeType", c.CacheNodeType, "a node type such as cache.t4g.micro")
 	v.check(c.CacheReplicas >= 0 && c.CacheReplicas <= 5, "cacheReplicas", strconv.Itoa(c.CacheReplicas), "0 to 5")
+	v.check(slices.Contains(ValkeyVersions, c.CacheEngineVersion), "cacheEngineVersion", c.CacheEngineVersion,
+		"an ElastiCache for Valkey version: "+strings.Join(ValkeyVersions, ", "))
 }
 
 func (c *Config) validateDomain(v *validator) {

@@ -64,6 +64,7 @@ var settingEffects = map[string]settingEffect{
 	"pdfReplicationKmsKeyArn":  {"prod", "arn:aws:kms:us-west-2:123456789012:key/0123abcd-0123-4567-89ab-0123456789ab", "data", `key/0123abcd-0123`, false},
 	"cacheNodeType":            {"prod", "cache.t4g.medium", "data", `"cache.t4g.medium"`, false},
 	"cacheReplicas":            {"prod", "2", "data", `"NumCacheClusters":3`, false},
+	"cacheEngineVersion":       {"prod", "8.1", "data", `"EngineVersion":"8.1"`, false},
 	"appSecretKeys":            {"prod", "AI_API_KEY,OTHER_KEY", "compute", `"Name":"OTHER_KEY"`, false},
 	"deletionProtection":       {"prod", "false", "data", `"DeletionProtection":false`, false},
 	"logRetentionDays":         {"prod", "30", "network", `"RetentionInDays":30`, false},

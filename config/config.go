@@ -55,8 +55,9 @@ type Config struct {
 	StopDatabaseOffHours bool   `json:"stopDatabaseOffHours" doc:"the database stops with the tasks and starts before them; never with deletionProtection"`
 	// DBStartLeadMinutes: RDS takes minutes to start a stopped instance, so it starts this long before the tasks
 	// (at scaleUpCron), which would otherwise fail their health checks against a database still starting.
-	DBStartLeadMinutes int  `json:"dbStartLeadMinutes" doc:"with stopDatabaseOffHours: the database starts this many minutes before scaleUpCron, so tasks find it up"`
-	EnableXRay         bool `json:"enableXRay" doc:"adds the X-Ray daemon sidecar and its permissions"`
+	DBStartLeadMinutes int `json:"dbStartLeadMinutes" doc:"with stopDatabaseOffHours: the database starts this many minutes before scaleUpCron, so tasks find it up"`
+	// Tracing runs the AWS Distro for OpenTelemetry collector beside the backend (README, "Container contract").
+	Tracing bool `json:"tracing" doc:"runs the AWS Distro for OpenTelemetry collector beside the backend: the backend sends OTLP traces to localhost:4318, the collector to X-Ray (off: OTEL_SDK_DISABLED=true)"`
 
 	// Database.
 	DBInstanceClass string `json:"dbInstanceClass" doc:"the design's burstable Graviton sizes"`

@@ -46,7 +46,7 @@ var settingEffects = map[string]settingEffect{
 	"scheduleTimeZone":         {"prod", "Europe/Madrid", "compute", `"Europe/Madrid"`, false},
 	"stopDatabaseOffHours":     {"prod", "true", "data", `rds:stopDBInstance`, false},
 	"dbStartLeadMinutes":       {"dev", "30", "data", `cron(30 7 ? * MON-FRI *)`, false},
-	"enableXRay":               {"prod", "true", "compute", `aws-xray-daemon`, false},
+	"tracing":                  {"prod", "true", "compute", `aws-otel-collector`, false},
 	"dbInstanceClass":          {"prod", "db.t4g.medium", "data", `"db.t4g.medium"`, false},
 	"dbEngineVersion":          {"prod", "17.7", "data", `"EngineVersion":"17.7"`, false},
 	"dbMultiAz":                {"prod", "false", "data", `"MultiAZ":false`, false},

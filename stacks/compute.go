@@ -178,7 +178,7 @@ func newLoadBalancer(stack awscdk.Stack, cfg *config.Config, network *NetworkSta
 	logs := newLogBucket(stack, "AlbLogBucket", cfg, "alb-logs", cfg.LogRetentionDays, false)
 	alb := awselasticloadbalancingv2.NewApplicationLoadBalancer(stack, jsii.String("LoadBalancer"), &awselasticloadbalancingv2.ApplicationLoadBalancerProps{
 		Vpc:            network.Vpc,
-		InternetFacing: jsii.Bool(false), // only CloudFront's VPC origin reaches it (edge stack)
+		InternetFacing: jsii.Bool(false),            // only CloudFront's VPC origin reaches it (edge stack)
 		VpcSubnets:     network.LoadBalancerSubnets, // private in every stage (network.go, loadBalancerTier)
 		// Requests with malformed headers are dropped instead of passed to the app (request smuggling).
 		DropInvalidHeaderFields: jsii.Bool(true),

@@ -111,6 +111,10 @@ type Config struct {
 	// Edge.
 	DomainName   string `json:"domainName" doc:"optional custom domain: the API at api.<domain>, the app at app.<domain>"`
 	HostedZoneID string `json:"hostedZoneId" doc:"Route 53 zone of domainName; required with it (no lookups at synth)"`
+	// HTTPOriginTargetGroup is set for the one deploy that adds a domain to a running stage (docs/runbook.md,
+	// "Adding a domain to a running stage"): CloudFront keeps its plain-HTTP origin until the edge stack has moved to
+	// HTTPS, so the load balancer keeps serving port 80 from the target group whose tasks are live.
+	HTTPOriginTargetGroup string `json:"httpOriginTargetGroup" doc:"only for the deploy that adds domainName to a running stage (runbook): primary or alternate, the target group holding the live tasks, which keeps serving CloudFront's old HTTP origin on port 80 until edge has switched to HTTPS; empty otherwise"`
 	// CloudFrontPrefixListID is com.amazonaws.global.cloudfront.origin-facing in the stage's region: the only source
 	// the load balancer admits. A literal, so synth needs no lookup.
 	CloudFrontPrefixListID string `json:"cloudFrontPrefixListId" doc:"id of the managed prefix list com.amazonaws.global.cloudfront.origin-facing in the region (us-east-1: pl-3b927c52), the only source the load balancer admits; a literal so synth stays offline"`
@@ -234,6 +238,12 @@ const (
 	WAFBlock = "block"
 	WAFCount = "count"
 	WAFOff   = "off"
+)
+
+// Target groups HTTPOriginTargetGroup names: the service's own and the alternate one of canary deploys.
+const (
+	TargetGroupPrimary   = "primary"
+	TargetGroupAlternate = "alternate"
 )
 
 // Vault lock modes accepted by BackupVaultLock.

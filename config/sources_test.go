@@ -64,6 +64,7 @@ var settingCases = map[string]struct{ valid, invalid string }{
 	"aiDurationMetric":         {"AiTime", ""},
 	"domainName":               {"h2o.example.com", "Not A Domain"},
 	"hostedZoneId":             {"Z0123456789ABCDEFGHIJ", "zone"},
+	"httpOriginTargetGroup":    {"alternate", "blue"},
 	"cloudFrontPrefixListId":   {"pl-0123456789abcdef0", "sg-12345678"},
 	"requestTimeoutSeconds":    {"90", "121"},
 	"wafMode":                  {"count", "monitor"},
@@ -79,6 +80,7 @@ var settingCases = map[string]struct{ valid, invalid string }{
 var companions = map[string]map[string]string{
 	"domainName":              {"hostedZoneId": "Z0123456789ABCDEFGHIJ"},
 	"hostedZoneId":            {"domainName": "h2o.example.com"},
+	"httpOriginTargetGroup":   {"domainName": "h2o.example.com", "hostedZoneId": "Z0123456789ABCDEFGHIJ"},
 	"slackWorkspaceId":        {"slackChannelId": "C0123ABCD"},
 	"slackChannelId":          {"slackWorkspaceId": "T0123ABCD"},
 	"taskCpu":                 {"taskMemoryMiB": "8192"},

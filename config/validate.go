@@ -214,6 +214,10 @@ func (c *Config) validateDomain(v *validator) {
 	} else {
 		v.check(c.HostedZoneID == "", "hostedZoneId", c.HostedZoneID, "empty when domainName is empty")
 	}
+	v.check(slices.Contains([]string{"", TargetGroupPrimary, TargetGroupAlternate}, c.HTTPOriginTargetGroup), "httpOriginTargetGroup",
+		c.HTTPOriginTargetGroup, TargetGroupPrimary+" or "+TargetGroupAlternate+" (the target group holding the live tasks), or empty")
+	v.check(c.HTTPOriginTargetGroup == "" || c.DomainName != "", "httpOriginTargetGroup", c.HTTPOriginTargetGroup,
+		"empty without domainName: it only bridges the deploy that adds a domain (docs/runbook.md)")
 }
 
 func (c *Config) validateEdge(v *validator) {

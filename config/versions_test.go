@@ -99,3 +99,11 @@ func TestVPCOriginUnsupportedZonesAreZoneIDs(t *testing.T) {
 		}
 	}
 }
+
+func TestHTTPOriginBridgeNeedsADomain(t *testing.T) {
+	// GIVEN httpOriginTargetGroup without a domain WHEN loaded THEN it is refused: it only bridges the deploy that adds one
+	_, err := Load("dev", contextOf(map[string]string{"dev.httpOriginTargetGroup": TargetGroupPrimary}))
+	if err == nil || !strings.Contains(err.Error(), `httpOriginTargetGroup = "primary"`) || !strings.Contains(err.Error(), "empty without domainName") {
+		t.Errorf("accepted without a domain or badly reported: %v", err)
+	}
+}

@@ -51,7 +51,7 @@ func bridgeHTTPOrigin(stack awscdk.Stack, cfg *config.Config, network *NetworkSt
 	alb awselasticloadbalancingv2.ApplicationLoadBalancer, cloudFront awsec2.IPeer) {
 	https := awsec2.NewSecurityGroup(stack, jsii.String("HttpsOriginSecurityGroup"), &awsec2.SecurityGroupProps{
 		Vpc: network.Vpc, AllowAllOutbound: jsii.Bool(false),
-		Description: jsii.String("h2o load balancer: CloudFront's HTTPS VPC origin while a domain is added"),
+		Description: jsii.String("h2o load balancer: the CloudFront HTTPS VPC origin while a domain is added"),
 	})
 	https.AddIngressRule(cloudFront, awsec2.Port_Tcp(jsii.Number(443)), jsii.String("CloudFront origin-facing (HTTPS VPC origin)"), nil)
 	alb.AddSecurityGroup(https)

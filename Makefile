@@ -34,13 +34,13 @@ unit: deps
 	go vet ./...
 	go test ./...
 
-# The variant turns on every optional part (domain, certificates, DNS, Amplify, Slack, X-Ray, prod's WAF rules in
+# The variant turns on every optional part (domain, certificates, DNS, Amplify, Slack, tracing, prod's WAF rules in
 # count mode with a body limit, backup copies, PDF replication, an imported GitHub OIDC provider, operator roles for an IAM Identity
-# Center permission set) so those templates are linted too; it is
+# Center permission set, prod bridging the HTTP origin while its domain is added) so those templates are linted too; it is
 # synthesized beside cdk.out, not into it.
 VARIANT := -c domainName=h2o.example.com -c hostedZoneId=Z0123456789ABCDEFGHIJ \
            -c frontendRepository=https://github.com/h2o-allegiant/frontend -c slackWorkspaceId=T0123ABCD -c slackChannelId=C0123ABCD \
-           -c enableXRay=true -c prod.wafMode=count -c prod.wafBodyLimitKiB=12 -c prod.backupVaultLock=governance \
+           -c tracing=true -c prod.httpOriginTargetGroup=primary -c prod.wafMode=count -c prod.wafBodyLimitKiB=12 -c prod.backupVaultLock=governance \
            -c prod.backupCopyVaultArn=arn:aws:backup:us-west-2:123456789012:backup-vault:h2o-copy \
            -c prod.pdfReplicationBucketArn=arn:aws:s3:::h2o-prod-pdf-replica \
            -c prod.pdfReplicationKmsKeyArn=arn:aws:kms:us-west-2:123456789012:key/0123abcd-0123-4567-89ab-0123456789ab \

@@ -106,6 +106,8 @@ var stringChoices = map[string]stringChoice{
 	"cpuArchitecture": {[]string{ArchARM64, ArchX8664}, ""},
 	"backupVaultLock": {[]string{BackupLockCompliance, BackupLockGovernance}, ""},
 	"wafMode":         {[]string{WAFBlock, WAFCount, WAFOff}, ""},
+	// What ElastiCache offers for Valkey (versions.go says where the list comes from).
+	"cacheEngineVersion": {ValkeyVersions, " (ElastiCache for Valkey)"},
 }
 
 func (s stringChoice) allowed() string {

@@ -178,8 +178,9 @@ func TestEveryBoundAcceptsItsEndsAndRefusesOneStepBeyond(t *testing.T) {
 	}
 }
 
-// wordRe splits an allowed text into its words (numbers, names, ARN-free identifiers such as us-east-1).
-var wordRe = regexp.MustCompile(`[A-Za-z0-9_-]+`)
+// wordRe splits an allowed text into its words (numbers, versions such as 8.2, names, ARN-free identifiers such as
+// us-east-1); a sentence's final period is not part of a word.
+var wordRe = regexp.MustCompile(`[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*`)
 
 // unjoin lists the errors errors.Join combined (err itself when it is a single one, nothing for nil).
 func unjoin(err error) []error {

@@ -55,14 +55,15 @@ type Config struct {
 	StopDatabaseOffHours bool   `json:"stopDatabaseOffHours" doc:"the database stops with the tasks and starts before them; never with deletionProtection"`
 	// DBStartLeadMinutes: RDS takes minutes to start a stopped instance, so it starts this long before the tasks
 	// (at scaleUpCron), which would otherwise fail their health checks against a database still starting.
-	DBStartLeadMinutes int  `json:"dbStartLeadMinutes" doc:"with stopDatabaseOffHours: the database starts this many minutes before scaleUpCron, so tasks find it up"`
-	EnableXRay         bool `json:"enableXRay" doc:"adds the X-Ray daemon sidecar and its permissions"`
+	DBStartLeadMinutes int `json:"dbStartLeadMinutes" doc:"with stopDatabaseOffHours: the database starts this many minutes before scaleUpCron, so tasks find it up"`
+	// Tracing runs the AWS Distro for OpenTelemetry collector beside the backend (README, "Container contract").
+	Tracing bool `json:"tracing" doc:"runs the AWS Distro for OpenTelemetry collector beside the backend: the backend sends OTLP traces to localhost:4318, the collector to X-Ray (off: OTEL_SDK_DISABLED=true)"`
 
 	// Database.
 	DBInstanceClass string `json:"dbInstanceClass" doc:"the design's burstable Graviton sizes"`
 	// DBEngineVersion is the full PostgreSQL minor, with RDS's automatic minor upgrades off: template and instance
 	// never drift apart, and a bump is a reviewed change the review guard shows as an in-place update.
-	DBEngineVersion          string `json:"dbEngineVersion" doc:"full PostgreSQL minor (automatic minor upgrades are off, so template and instance agree); bump it here, in the maintenance window"`
+	DBEngineVersion          string `json:"dbEngineVersion" doc:"full PostgreSQL minor (automatic minor upgrades are off, so template and instance agree); minors RDS has retired are refused; bump it here, in the maintenance window (an in-place upgrade with downtime)"`
 	DBMultiAZ                bool   `json:"dbMultiAz" doc:"standby in the second AZ; prod"`
 	DBAllocatedStorageGiB    int    `json:"dbAllocatedStorageGiB" doc:"gp3 minimum, what the app needs today"`
 	DBMaxAllocatedStorageGiB int    `json:"dbMaxAllocatedStorageGiB" doc:"storage autoscaling ceiling: a full disk grows instead of stopping writes"`
@@ -84,6 +85,9 @@ type Config struct {
 	// Cache.
 	CacheNodeType string `json:"cacheNodeType" doc:"the design's burstable Graviton node sizes"`
 	CacheReplicas int    `json:"cacheReplicas" doc:"a replica gives automatic failover and Multi-AZ"`
+	// CacheEngineVersion is the Valkey major.minor. ElastiCache upgrades a node-based cache only when asked, and a
+	// change is an in-place upgrade of the same replication group; it cannot go back (no downgrades).
+	CacheEngineVersion string `json:"cacheEngineVersion" doc:"Valkey version (7.2, 8.0, 8.1, 8.2, 9.0); raising it upgrades the cache in place, lowering it is refused by ElastiCache"`
 
 	// AppSecretKeys are the backend's API keys: one secret h2o/<stage>/app/<KEY> each, injected into the task as
 	// the environment variable KEY. Values are set out of band (docs/runbook.md), never in code; adding or
@@ -107,6 +111,10 @@ type Config struct {
 	// Edge.
 	DomainName   string `json:"domainName" doc:"optional custom domain: the API at api.<domain>, the app at app.<domain>"`
 	HostedZoneID string `json:"hostedZoneId" doc:"Route 53 zone of domainName; required with it (no lookups at synth)"`
+	// HTTPOriginTargetGroup is set for the one deploy that adds a domain to a running stage (docs/runbook.md,
+	// "Adding a domain to a running stage"): CloudFront keeps its plain-HTTP origin until the edge stack has moved to
+	// HTTPS, so the load balancer keeps serving port 80 from the target group whose tasks are live.
+	HTTPOriginTargetGroup string `json:"httpOriginTargetGroup" doc:"only for the deploy that adds domainName to a running stage (runbook): primary or alternate, the target group holding the live tasks, which keeps serving CloudFront's old HTTP origin on port 80 until edge has switched to HTTPS; empty otherwise"`
 	// CloudFrontPrefixListID is com.amazonaws.global.cloudfront.origin-facing in the stage's region: the only source
 	// the load balancer admits. A literal, so synth needs no lookup.
 	CloudFrontPrefixListID string `json:"cloudFrontPrefixListId" doc:"id of the managed prefix list com.amazonaws.global.cloudfront.origin-facing in the region (us-east-1: pl-3b927c52), the only source the load balancer admits; a literal so synth stays offline"`
@@ -145,7 +153,8 @@ func defaults(stage string) Config {
 		CanaryPercent:            10,     // a tenth of the requests: enough for the error rate to judge, little for users to feel
 		CanaryBakeMinutes:        2,      // the deployment alarms detect within 2 minutes (1-minute datapoint + 1 minute of lag)
 		DeployBakeMinutes:        1,      // requests that started before all traffic moved finish on the old tasks
-		DBEngineVersion:          "17.6", // a minor RDS offers for new instances (cfn-lint warns on deprecated ones)
+		DBEngineVersion:          "17.9", // the newest 17.x the pinned CDK and cfn-lint know; RDS moved 17.1-17.4 to 17.7+ (postgresRetirements)
+		CacheEngineVersion:       "8.0",  // what the caches were created with: no AWS end date forces a change (ValkeyVersions)
 		DBAllocatedStorageGiB:    20,
 		DBMaxAllocatedStorageGiB: 100,
 		BackupRetentionDays:      7,
@@ -229,6 +238,12 @@ const (
 	WAFBlock = "block"
 	WAFCount = "count"
 	WAFOff   = "off"
+)
+
+// Target groups HTTPOriginTargetGroup names: the service's own and the alternate one of canary deploys.
+const (
+	TargetGroupPrimary   = "primary"
+	TargetGroupAlternate = "alternate"
 )
 
 // Vault lock modes accepted by BackupVaultLock.

@@ -161,6 +161,9 @@ func display(v any) string {
 var retiredKeys = map[string]string{
 	"imageTag": "the image is the compute stack's ImageTag parameter now: `make deploy STAGE=<stage> IMAGE_TAG=<tag>` " +
 		"(cdk deploy --parameters h2o-<stage>-compute:ImageTag=<tag>); a deploy without it keeps the image the stage runs",
+	"enableXRay": "the X-Ray daemon is out of support from 2027-02-25 (X-Ray developer guide, \"X-Ray SDK and daemon end of support " +
+		"timeline\"): set tracing=true for the AWS Distro for OpenTelemetry collector, which sends the backend's OTLP traces to X-Ray " +
+		"(README, \"Container contract\")",
 }
 
 // cdkOwned are the context keys of the CDK and its CLI: feature flags (@aws-cdk/...), what the CLI sets

@@ -126,7 +126,12 @@ func (c *Config) validateSchedule(v *validator) {
 func (c *Config) validateData(v *validator) {
 	v.check(dbClassRe.MatchString(c.DBInstanceClass), "dbInstanceClass", c.DBInstanceClass, "an RDS class such as db.t4g.micro")
 	v.check(pgVersionRe.MatchString(c.DBEngineVersion), "dbEngineVersion", c.DBEngineVersion,
-		"a full PostgreSQL minor version from 14.x to 18.x such as 17.6 (a bare major lets the instance drift from the template)")
+		"a full PostgreSQL minor version from 14.x to 18.x such as 17.9 (a bare major lets the instance drift from the template)")
+	if retired := postgresRetired(c.DBEngineVersion); retired != "" && pgVersionRe.MatchString(c.DBEngineVersion) {
+		major, _, _ := strings.Cut(c.DBEngineVersion, ".")
+		n, _ := strconv.Atoi(major)
+		v.check(false, "dbEngineVersion", c.DBEngineVersion, fmt.Sprintf("a minor RDS still offers, %s or later: %s", postgresFloor(n), retired))
+	}
 	v.check(len(c.AppSecretKeys) > 0, "appSecretKeys", "", "at least one key")
 	seenKeys := map[string]bool{}
 	for _, k := range c.AppSecretKeys {
@@ -156,6 +161,10 @@ func (c *Config) validateDomain(v *validator) {
 	} else {
 		v.check(c.HostedZoneID == "", "hostedZoneId", c.HostedZoneID, "empty when domainName is empty")
 	}
+	v.check(slices.Contains([]string{"", TargetGroupPrimary, TargetGroupAlternate}, c.HTTPOriginTargetGroup), "httpOriginTargetGroup",
+		c.HTTPOriginTargetGroup, TargetGroupPrimary+" or "+TargetGroupAlternate+" (the target group holding the live tasks), or empty")
+	v.check(c.HTTPOriginTargetGroup == "" || c.DomainName != "", "httpOriginTargetGroup", c.HTTPOriginTargetGroup,
+		"empty without domainName: it only bridges the deploy that adds a domain (docs/runbook.md)")
 }
 
 func (c *Config) validateEdge(v *validator) {

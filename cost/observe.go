@@ -253,7 +253,8 @@ func (e *estimator) cloudWatchLogs() {
 	e.add(item, detail, billIngest*vals[0]+billStored*vals[1])
 }
 
-// xray prices traces when a service's task definition runs the X-Ray daemon.
+// xray prices traces when a service's task definition runs something that sends them to X-Ray: the OpenTelemetry
+// collector (stacks/task.go) or an X-Ray daemon.
 func (e *estimator) xray() {
 	found := false
 	for _, svc := range e.of("AWS::ECS::Service") {
@@ -263,7 +264,7 @@ func (e *estimator) xray() {
 		}
 		for _, c := range td.List("ContainerDefinitions") {
 			img := strings.ToLower(strings.Join(literalStrings(dig(c, "Image")), ""))
-			if strings.Contains(img, "xray") || strings.Contains(img, "x-ray") {
+			if strings.Contains(img, "xray") || strings.Contains(img, "x-ray") || strings.Contains(img, "aws-otel-collector") {
 				found = true
 			}
 		}

@@ -49,3 +49,19 @@ func TestWAFLogsFindTheirGroupByName(t *testing.T) {
 		t.Errorf("detail should name the WAF logs: %s", it.Detail)
 	}
 }
+
+func TestTracesArePricedWhenTheCollectorRuns(t *testing.T) {
+	// GIVEN a service whose task runs the OpenTelemetry collector (stacks/task.go, tracing=true) and one without
+	u := usage730()
+	u.XRayTraces, u.FreeShare = 300_000, 0.5 // half of 100,000 free traces
+	collector := strings.Replace(taskDefARM, `"RuntimePlatform"`, `"ContainerDefinitions": [{"Name": "otel-collector",
+		"Image": "public.ecr.aws/aws-observability/aws-otel-collector:v0.49.0"}], "RuntimePlatform"`, 1)
+	net := `, "LaunchType": "FARGATE", "DesiredCount": 1, "NetworkConfiguration": {"AwsvpcConfiguration": {"AssignPublicIp": "ENABLED"}}`
+	// WHEN both are priced THEN only the collector's gets the X-Ray traces line: (300,000 − 50,000) × $5/M
+	approx(t, "traces", item(t, estimate(t, u, `{`+collector+`, `+service(net)+`}`), "X-Ray traces").USDMonth, 250_000/1e6*5)
+	for _, it := range estimate(t, u, `{`+taskDefARM+`, `+service(net)+`}`).Items {
+		if strings.HasPrefix(it.Item, "X-Ray traces") {
+			t.Errorf("traces priced without a collector: %+v", it)
+		}
+	}
+}

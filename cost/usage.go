@@ -61,7 +61,7 @@ type Usage struct {
 	LogsStorageCompression float64 // stored (archived) log size ÷ ingested size.
 	LogsNoRetentionMonths  float64 // months of history priced for a log group that never expires.
 	AppCustomMetrics       float64 // custom metrics the backend publishes with embedded metric format.
-	XRayTraces             float64 // traces recorded per month when the X-Ray sidecar runs.
+	XRayTraces             float64 // traces recorded per month when the tracing sidecar (OpenTelemetry collector) runs.
 	AmplifyBuildMinutes    float64 // Amplify build minutes per month, if the frontend app exists.
 	AmplifyStorageGB       float64 // GB of Amplify build artifacts stored.
 	AmplifyServedGB        float64 // GB per month Amplify Hosting serves (a static frontend: no SSR compute).

@@ -45,6 +45,15 @@ func newDataKey(stack awscdk.Stack, cfg *config.Config) awskms.Key {
 // included, from deleting recovery points early (AWS Backup developer guide, "AWS Backup Vault Lock"). In
 // compliance mode the lock itself becomes immutable 3 days after it is set (ChangeableForDays: the cooling-off
 // period, the minimum AWS allows); governance mode lets principals with the right permission remove it.
+//
+// The vault is never updated after it is created, whatever else changes: past its lock date a compliance lock
+// "becomes immutable and cannot be changed or deleted" (CloudFormation, AWS::Backup::BackupVault
+// LockConfigurationType), and AWS documents neither whether CloudFormation re-sends the lock configuration on an
+// unrelated update of the vault (its update handler may call PutBackupVaultLockConfiguration and
+// DeleteBackupVaultLockConfiguration: the resource type's registry schema) nor what AWS Backup answers to that on a
+// locked vault. So the vault carries no app-wide tags (untaggedTypes), no access policy and no notifications, and
+// TestBackupVaultIsNeverUpdated pins its resource byte for byte: changing it is a decision for an account test
+// first, never a side effect.
 func newBackupPlan(stack awscdk.Stack, cfg *config.Config, db awsrds.DatabaseInstance, key awskms.Key) awsbackup.BackupVault {
 	lock := &awsbackup.LockConfiguration{MinRetention: awscdk.Duration_Days(jsii.Number(dailyBackupDays))}
 	if cfg.BackupVaultLock == config.BackupLockCompliance {

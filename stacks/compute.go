@@ -108,24 +108,16 @@ func NewComputeStack(scope constructs.Construct, cfg *config.Config, network *Ne
 			Validation: awscertificatemanager.CertificateValidation_FromDns(hostedZone(stack, cfg)),
 		})
 		props.SslPolicy = awselasticloadbalancingv2.SslPolicy_RECOMMENDED_TLS // TLS 1.3 and 1.2 only
-		props.RedirectHTTP = jsii.Bool(true)
+		// No port-80 redirect: only CloudFront reaches the load balancer, on 443 (admitCloudFront), so a redirect
+		// would serve no one, and port 80 stays free for the listener that bridges the switch (bridgeHTTPOrigin).
 	}
 	svc := awsecspatterns.NewApplicationLoadBalancedFargateService(stack, jsii.String("BackendService"), props)
 	c.BackendService = svc
-	// The ALB is internal: nothing on the internet can route to it. CloudFront's VPC origin traffic is admitted
-	// through CloudFront's origin-facing managed prefix list (aws-cdk-lib aws-cloudfront-origins README, "Restrict
-	// traffic coming to the VPC origin"), on the one port CloudFront uses: the list weighs 55 of a security
-	// group's 60 rules (VPC user guide, "AWS-managed prefix list weights"), so a second port would not fit.
-	listenerPort := 80.0
-	if c.OriginHTTPS {
-		listenerPort = 443
-	}
-	alb.Connections().AllowFrom(awsec2.Peer_PrefixList(jsii.String(cfg.CloudFrontPrefixListID)), awsec2.Port_Tcp(jsii.Number(listenerPort)),
-		jsii.String("CloudFront origin-facing (VPC origin)"))
-
 	configureTargetGroup(svc.TargetGroup(), cfg, c.Timeouts)
 	configureCircuitBreaker(svc, cfg)
 	c.AlternateTargetGroup = canaryDeployments(stack, cfg, network, svc, c.Timeouts)
+	// The ALB is internal: nothing on the internet can route to it; CloudFront's VPC origin is let in (origin.go).
+	admitCloudFront(stack, cfg, network, c, alb)
 	// Database and cache admit the service only; the rules live here (consumer side) so there is no cycle.
 	svc.Service().Connections().AllowToDefaultPort(data.Database, jsii.String("backend to PostgreSQL"))
 	svc.Service().Connections().AllowTo(data.Cache.SecurityGroup, awsec2.Port_Tcp(jsii.Number(float64(data.Cache.Port))),
@@ -178,8 +170,8 @@ func newLoadBalancer(stack awscdk.Stack, cfg *config.Config, network *NetworkSta
 	logs := newLogBucket(stack, "AlbLogBucket", cfg, "alb-logs", cfg.LogRetentionDays, false)
 	alb := awselasticloadbalancingv2.NewApplicationLoadBalancer(stack, jsii.String("LoadBalancer"), &awselasticloadbalancingv2.ApplicationLoadBalancerProps{
 		Vpc:            network.Vpc,
-		InternetFacing: jsii.Bool(false), // only CloudFront's VPC origin reaches it (edge stack)
-		VpcSubnets:     network.AppSubnets,
+		InternetFacing: jsii.Bool(false),            // only CloudFront's VPC origin reaches it (edge stack)
+		VpcSubnets:     network.LoadBalancerSubnets, // private in every stage (network.go, loadBalancerTier)
 		// Requests with malformed headers are dropped instead of passed to the app (request smuggling).
 		DropInvalidHeaderFields: jsii.Bool(true),
 		DeletionProtection:      jsii.Bool(cfg.DeletionProtection),

@@ -2,6 +2,8 @@ package stacks
 
 import (
 	"fmt"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -221,15 +223,9 @@ func TestBackendTasksShareTheContainerContract(t *testing.T) {
 	})
 }
 
-// readOnlyRootExempt are the containers that keep a writable root filesystem (Security Hub ECS.5 asks for a read-only
-// one), with the reason.
-var readOnlyRootExempt = map[string]string{
-	"xray-daemon": "AWS's X-Ray daemon image is not documented to run on a read-only root; non-essential, non-root",
-}
-
 func TestEveryContainerIsHardened(t *testing.T) {
 	// GIVEN every container of every task definition of the app WHEN read THEN none is privileged, only a
-	// non-essential init container runs as root, and each has a read-only root filesystem unless exempted above
+	// non-essential init container runs as root, and each has a read-only root filesystem (Security Hub ECS.5)
 	containers := 0
 	for _, stack := range appStacks() {
 		for id, task := range resources(t, stack, "AWS::ECS::TaskDefinition") {
@@ -240,7 +236,7 @@ func TestEveryContainerIsHardened(t *testing.T) {
 				if c["Privileged"] == true || (root && c["Essential"] != false) {
 					t.Errorf("%s %s %s: privileged %v, user %v, essential %v", *stack.StackName(), id, name, c["Privileged"], c["User"], c["Essential"])
 				}
-				if _, exempt := readOnlyRootExempt[name]; c["ReadonlyRootFilesystem"] != true && !exempt {
+				if c["ReadonlyRootFilesystem"] != true {
 					t.Errorf("%s %s %s: writable root filesystem", *stack.StackName(), id, name)
 				}
 			}
@@ -490,9 +486,9 @@ func TestSecurityGroupsFitTheRuleQuota(t *testing.T) {
 	}
 }
 
-func TestWithADomainTheListenerIsHttpsAndRedirects(t *testing.T) {
-	// GIVEN the variant with a domain WHEN compute is synthesized THEN the ALB serves api.<domain> over TLS 1.3/1.2
-	// and port 80 only redirects
+func TestWithADomainTheListenerIsHttpsOnly(t *testing.T) {
+	// GIVEN the variant with a domain WHEN compute is synthesized THEN the ALB serves api.<domain> over TLS 1.3/1.2 on
+	// 443 and nothing listens on 80: only CloudFront reaches the ALB, on 443 (TestLoadBalancerAdmitsOnlyCloudFront)
 	tm := tmpl(withDomain.Compute.Stack)
 	expect(t, "certificate for api.<domain>, DNS-validated in the zone", func() {
 		tm.HasResourceProperties(jsii.String("AWS::CertificateManager::Certificate"), &map[string]interface{}{
@@ -500,32 +496,120 @@ func TestWithADomainTheListenerIsHttpsAndRedirects(t *testing.T) {
 			"DomainValidationOptions": []interface{}{map[string]interface{}{"DomainName": "api.h2o.example.com",
 				"HostedZoneId": "Z0123456789ABCDEFGHIJ"}}})
 	})
-	expect(t, "HTTPS listener with a TLS 1.3/1.2 policy", func() {
-		tm.HasResourceProperties(jsii.String("AWS::ElasticLoadBalancingV2::Listener"), &map[string]interface{}{
-			"Port": 443, "Protocol": "HTTPS", "SslPolicy": "ELBSecurityPolicy-TLS13-1-2-2021-06"})
-	})
-	expect(t, "port 80 only redirects to 443", func() {
-		tm.HasResourceProperties(jsii.String("AWS::ElasticLoadBalancingV2::Listener"), &map[string]interface{}{
-			"Port": 80, "Protocol": "HTTP", "DefaultActions": []interface{}{map[string]interface{}{"Type": "redirect",
-				"RedirectConfig": map[string]interface{}{"Port": "443", "Protocol": "HTTPS", "StatusCode": "HTTP_301"}}}})
+	listeners := resources(t, withDomain.Compute.Stack, "AWS::ElasticLoadBalancingV2::Listener")
+	if len(listeners) != 1 {
+		t.Fatalf("%d listeners, want the HTTPS one only", len(listeners))
+	}
+	for id, l := range listeners {
+		p := props(l)
+		if p["Port"] != float64(443) || p["Protocol"] != "HTTPS" || p["SslPolicy"] != "ELBSecurityPolicy-TLS13-1-2-2021-06" {
+			t.Errorf("listener %s: %v %v %v, want HTTPS 443 with the TLS 1.3/1.2 policy", id, p["Port"], p["Protocol"], p["SslPolicy"])
+		}
+	}
+}
+
+// TestTracingRunsTheCollectorWhenEnabled: with tracing on, the service's task runs the AWS Distro for
+// OpenTelemetry collector on its traces-only configuration, hardened and non-essential, logging to the backend's
+// log group, and the backend is told where to send OTLP; the task role may then put trace segments and nothing
+// more. With tracing off (and always in the migration task) nothing collects and the backend's SDK is off.
+func TestTracingRunsTheCollectorWhenEnabled(t *testing.T) {
+	// GIVEN tracing off (both stages) and on (the variant) WHEN the task definitions and the task role are read
+	forEachBuild(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
+		service := taskDefinition(t, s.Compute.Stack, "h2o-backend-"+cfg.Stage)
+		migrate := taskDefinition(t, s.Compute.Stack, "h2o-backend-migrate-"+cfg.Stage)
+		// THEN the migration task never traces
+		if env := envOf(t, containerOf(t, migrate, "backend")); env["OTEL_SDK_DISABLED"] != "true" || strings.Contains(mustJSON(migrate), collectorImage) {
+			t.Errorf("migration task: environment %v, collector %v", env, strings.Contains(mustJSON(migrate), collectorImage))
+		}
+		xray := []string{}
+		for _, st := range roleStatements(t, s.Compute.Stack, logicalIDOf(t, s.Compute.Stack, s.Compute.MigrationTask.TaskRole().Node().DefaultChild())) {
+			for _, a := range atStrings(t, st, "Action") {
+				if strings.HasPrefix(a, "xray:") {
+					xray = append(xray, a)
+				}
+			}
+		}
+		env := envOf(t, containerOf(t, service, "backend"))
+		if !cfg.Tracing {
+			// and without tracing the service has no collector, no X-Ray permission and its SDK off
+			if strings.Contains(mustJSON(service), collectorName) || len(xray) > 0 || env["OTEL_SDK_DISABLED"] != "true" {
+				t.Errorf("tracing off: collector %v, X-Ray actions %v, OTEL_SDK_DISABLED %v", strings.Contains(mustJSON(service), collectorName), xray, env["OTEL_SDK_DISABLED"])
+			}
+			return
+		}
+		// and with it the collector runs the traces-only configuration, hardened, beside a backend that sends it OTLP
+		c := containerOf(t, service, collectorName)
+		for k, want := range map[string]interface{}{"Image": collectorImage, "Command": []interface{}{"--config=/etc/ecs/ecs-xray.yaml"},
+			"Essential": false, "User": "4317", "ReadonlyRootFilesystem": true, "Privileged": false, "MemoryReservation": float64(128), "Memory": float64(512)} {
+			if !jsonEqual(c[k], want) {
+				t.Errorf("collector %s = %v, want %v", k, c[k], want)
+			}
+		}
+		backendLogs := logGroupID(t, s.Compute.Stack, Names{cfg.Stage}.BackendLogs())
+		if group := mustJSON(at(t, c, "LogConfiguration.Options.awslogs-group")); group != mustJSON(map[string]interface{}{"Ref": backendLogs}) {
+			t.Errorf("collector logs to %s, want the backend log group %s", group, backendLogs)
+		}
+		for k, want := range map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://localhost:4318", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+			"OTEL_SERVICE_NAME": "h2o-backend", "OTEL_TRACES_EXPORTER": "otlp", "OTEL_METRICS_EXPORTER": "none", "OTEL_LOGS_EXPORTER": "none",
+			"OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=" + cfg.Stage} {
+			if env[k] != want {
+				t.Errorf("backend %s = %v, want %s", k, env[k], want)
+			}
+		}
+		if env["OTEL_SDK_DISABLED"] != nil {
+			t.Errorf("tracing on, but the backend's SDK is disabled")
+		}
+		if !slices.Equal(xray, []string{"xray:PutTraceSegments"}) {
+			t.Errorf("X-Ray actions %v, want exactly xray:PutTraceSegments", xray)
+		}
 	})
 }
 
-func TestXRaySidecarWhenEnabled(t *testing.T) {
-	// GIVEN enableXRay off (both stages) and on (the variant) WHEN the service task is read THEN the daemon runs
-	// only when on, non-essential, and the task role may then send traces
-	forEachStage(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
-		if strings.Contains(mustJSON(taskDefinition(t, s.Compute.Stack, "h2o-backend-"+cfg.Stage)), "aws-xray-daemon") {
-			t.Error("X-Ray daemon without enableXRay")
+// logGroupID is the logical ID of the stack's log group with that name.
+func logGroupID(t *testing.T, stack awscdk.Stack, name string) string {
+	t.Helper()
+	for id, r := range resources(t, stack, "AWS::Logs::LogGroup") {
+		if props(r)["LogGroupName"] == name {
+			return id
 		}
-	})
-	task := taskDefinition(t, withDomain.Compute.Stack, "h2o-backend-prod")
-	daemon := containerOf(t, task, "xray-daemon")
-	if !strings.Contains(mustJSON(daemon["Image"]), "aws-xray-daemon") || daemon["Essential"] != false {
-		t.Errorf("X-Ray daemon %v", daemon)
 	}
-	if !strings.Contains(mustJSON(resources(t, withDomain.Compute.Stack, "AWS::IAM::Policy")), `"xray:PutTraceSegments"`) {
-		t.Error("the task role cannot send traces")
+	t.Fatalf("%s has no log group %s", *stack.StackName(), name)
+	return ""
+}
+
+// pinnedImageRe is an image besides the backend: from ECR Public, pinned to a release tag or a digest.
+var pinnedImageRe = regexp.MustCompile(`^public\.ecr\.aws/[a-z0-9._/-]+(:v?[0-9]+\.[0-9]+(\.[0-9]+)?|@sha256:[0-9a-f]{64})$`)
+
+// TestEveryImageBesidesTheBackendIsPinned: an image that moves under its tag changes what a redeploy runs without a
+// template change; ECS resolves a tag to a digest per deployment only (ECS API reference, "ContainerImage"). The
+// backend's image is its ImageTag/MigrationImageTag parameter (TestBackendTasksShareTheContainerContract); every
+// other image is a literal pinned to a version tag or a digest (README, "Images besides the backend").
+func TestEveryImageBesidesTheBackendIsPinned(t *testing.T) {
+	// GIVEN every container of every task definition of every build WHEN its image is read THEN the backend's
+	// comes from a tag parameter and every other one is pinned, never latest
+	seen := map[string]bool{}
+	for _, stack := range appStacks() {
+		for id, task := range resources(t, stack, "AWS::ECS::TaskDefinition") {
+			for _, c := range optMaps(t, task, "Properties.ContainerDefinitions") {
+				image := mustJSON(c["Image"])
+				if c["Name"] == containerName {
+					if !strings.Contains(image, `{"Ref":"ImageTag"}`) && !strings.Contains(image, `{"Ref":"MigrationImageTag"}`) {
+						t.Errorf("%s %s: backend image %s is not from a tag parameter", *stack.StackName(), id, image)
+					}
+					continue
+				}
+				literal, ok := c["Image"].(string)
+				if !ok || !pinnedImageRe.MatchString(literal) || strings.Contains(literal, "latest") {
+					t.Errorf("%s %s %v: image %s is not pinned to a version tag or digest", *stack.StackName(), id, c["Name"], image)
+				}
+				seen[literal] = true
+			}
+		}
+	}
+	for _, want := range []string{initImage, collectorImage} {
+		if !seen[want] {
+			t.Errorf("%s runs in no build: the test does not see every image", want)
+		}
 	}
 }
 

@@ -33,6 +33,9 @@ const (
 // on, RDS moves the instance past the template's minor, and a later template change to a lower minor fails
 // (RDS refuses an EngineVersion below the running one); an EngineVersion change is an in-place update ("Some interruptions",
 // AWS::RDS::DBInstance reference), so a bump in config is reviewed like any change and applied by the deploy.
+// Minors leave RDS standard support on a published calendar; config refuses the retired ones (its
+// postgresRetirements), since after the end date RDS upgrades the instance itself and refuses to create new ones
+// (a new stage, a restore) on them.
 func postgresVersion(cfg *config.Config) awsrds.PostgresEngineVersion {
 	major, _, _ := strings.Cut(cfg.DBEngineVersion, ".")
 	return awsrds.PostgresEngineVersion_Of(jsii.String(cfg.DBEngineVersion), jsii.String(major), nil)
@@ -268,8 +271,10 @@ func newCache(stack awscdk.Stack, cfg *config.Config, network *NetworkStack) *Ca
 		ReplicationGroupId:          jsii.String(Names{cfg.Stage}.Cache()), // fixed, so its nodes' metrics can be named
 		ReplicationGroupDescription: jsii.String(fmt.Sprintf("h2o %s cache (job status, rate limiting)", cfg.Stage)),
 		// Valkey: the same protocol and clients as Redis OSS, 20 % cheaper per node-hour.
-		Engine:                   jsii.String("valkey"),
-		EngineVersion:            jsii.String("8.0"),
+		Engine: jsii.String("valkey"),
+		// An upgrade in place (the group is never replaced: only Engine and Port force that, CloudFormation
+		// AWS::ElastiCache::ReplicationGroup); ElastiCache refuses a lower version ("you cannot downgrade").
+		EngineVersion:            jsii.String(cfg.CacheEngineVersion),
 		CacheNodeType:            jsii.String(cfg.CacheNodeType),
 		NumCacheClusters:         jsii.Number(float64(1 + cfg.CacheReplicas)),
 		AutomaticFailoverEnabled: jsii.Bool(failover),

@@ -22,9 +22,11 @@ import (
 type EdgeStack struct {
 	awscdk.Stack
 	Distribution awscloudfront.Distribution
-	WebACL       awswafv2.CfnWebACL // nil when WAFMode is off
-	Frontend     awsamplify.CfnApp  // nil when no FrontendRepository is configured
-	APIURL       *string
+	// VpcOrigin is CloudFront's way into the VPC, to compute's load balancer (newVpcOrigin).
+	VpcOrigin awscloudfront.VpcOrigin
+	WebACL    awswafv2.CfnWebACL // nil when WAFMode is off
+	Frontend  awsamplify.CfnApp  // nil when no FrontendRepository is configured
+	APIURL    *string
 }
 
 // NewEdgeStack builds the distribution whose only origin is compute's internal ALB, through a CloudFront
@@ -37,18 +39,12 @@ func NewEdgeStack(scope constructs.Construct, cfg *config.Config, compute *Compu
 		zone = hostedZone(stack, cfg)
 	}
 
-	originProtocol := awscloudfront.OriginProtocolPolicy_HTTP_ONLY // no certificate can exist for the ALB
-	if compute.OriginHTTPS {
-		originProtocol = awscloudfront.OriginProtocolPolicy_HTTPS_ONLY
-	}
-	origin := awscloudfrontorigins.VpcOrigin_WithApplicationLoadBalancer(compute.BackendService.LoadBalancer(),
-		&awscloudfrontorigins.VpcOriginWithEndpointProps{
-			ProtocolPolicy:     originProtocol,
-			OriginSslProtocols: &[]awscloudfront.OriginSslPolicy{awscloudfront.OriginSslPolicy_TLS_V1_2},
-			// The timeout chain (compute.Timeouts): CloudFront gives up first, the ALB's idle timeout outlives it.
-			ReadTimeout:      awscdk.Duration_Seconds(jsii.Number(float64(compute.Timeouts.Origin))),
-			KeepaliveTimeout: awscdk.Duration_Seconds(jsii.Number(float64(compute.Timeouts.OriginKeepalive))),
-		})
+	e.VpcOrigin = newVpcOrigin(stack, compute)
+	origin := awscloudfrontorigins.VpcOrigin_WithVpcOrigin(e.VpcOrigin, &awscloudfrontorigins.VpcOriginProps{
+		// The timeout chain (compute.Timeouts): CloudFront gives up first, the ALB's idle timeout outlives it.
+		ReadTimeout:      awscdk.Duration_Seconds(jsii.Number(float64(compute.Timeouts.Origin))),
+		KeepaliveTimeout: awscdk.Duration_Seconds(jsii.Number(float64(compute.Timeouts.OriginKeepalive))),
+	})
 
 	logs := newLogBucket(stack, "CdnLogBucket", cfg, "cdn-logs", cfg.LogRetentionDays, true)
 
@@ -118,6 +114,29 @@ func NewEdgeStack(scope constructs.Construct, cfg *config.Config, compute *Compu
 		e.Frontend = newFrontend(stack, cfg, e.APIURL)
 	}
 	return e
+}
+
+// newVpcOrigin is the VPC origin to compute's internal load balancer, one per protocol: plain HTTP inside the VPC
+// without a domain (no certificate can exist for the ALB), HTTPS to the ALB's api.<domain> certificate with one.
+// CloudFront refuses to update a VPC origin while a distribution uses it, whatever the property ("The specified VPC
+// origin is currently associated with one or more distributions. Please disassociate the VPC origin from all
+// distributions before updating or deleting": hashicorp/terraform-provider-aws#40905 on a switch to https-only,
+// aws/aws-cdk#35765 on a tag change), and CloudFormation would try exactly that: no property of
+// AWS::CloudFront::VpcOrigin forces a replacement (its registry schema has no createOnlyProperties). So a VPC
+// origin is never edited: its logical ID names its protocol, and a protocol switch (adding a domain) makes
+// CloudFormation create the new origin, point the distribution at it, and delete the old one in the cleanup phase,
+// once nothing uses it: the "detach, update, reattach" the CloudFront guide asks for (aws/aws-cdk#34629), without
+// an outage. Nothing else in it may change with a setting: no tags (untaggedTypes), a name derived from the ID.
+func newVpcOrigin(stack awscdk.Stack, compute *ComputeStack) awscloudfront.VpcOrigin {
+	id, protocol := "VpcOriginHttp", awscloudfront.OriginProtocolPolicy_HTTP_ONLY
+	if compute.OriginHTTPS {
+		id, protocol = "VpcOriginHttps", awscloudfront.OriginProtocolPolicy_HTTPS_ONLY
+	}
+	return awscloudfront.NewVpcOrigin(stack, jsii.String(id), &awscloudfront.VpcOriginProps{
+		Endpoint:           awscloudfront.VpcOriginEndpoint_ApplicationLoadBalancer(compute.BackendService.LoadBalancer()),
+		ProtocolPolicy:     protocol,
+		OriginSslProtocols: &[]awscloudfront.OriginSslPolicy{awscloudfront.OriginSslPolicy_TLS_V1_2},
+	})
 }
 
 // newWebACL is the CLOUDFRONT-scope WAF: AWS managed rule groups plus a per-IP rate limit. In count mode

@@ -2,6 +2,7 @@ package stacks
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -301,6 +302,36 @@ func TestEdgeOutputsNameWhatVerifyChecks(t *testing.T) {
 		}
 		if len(loggings) != 1 {
 			t.Errorf("%d WAF logging configurations, want 1", len(loggings))
+		}
+	})
+}
+
+// vpcOriginIDRe is a VPC origin's logical ID, which names its protocol (newVpcOrigin).
+var vpcOriginIDRe = regexp.MustCompile(`^VpcOrigin(Https?)[0-9A-F]{8}$`)
+
+// TestEachVpcOriginIsKeyedByItsProtocolAndNeverTagged: CloudFront refuses any update of a VPC origin in use, tags
+// included (aws/aws-cdk#35765), so in every build the one VPC origin carries no tags, its logical ID names its
+// protocol (a switch creates a new origin instead of updating this one) and the distribution uses it.
+func TestEachVpcOriginIsKeyedByItsProtocolAndNeverTagged(t *testing.T) {
+	// GIVEN every build WHEN its VPC origin and distribution are read
+	forEachBuild(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
+		id, origin := only(t, s.Edge.Stack, "AWS::CloudFront::VpcOrigin")
+		// THEN the origin's ID names the protocol it speaks
+		m := vpcOriginIDRe.FindStringSubmatch(id)
+		policy := atString(t, origin, "Properties.VpcOriginEndpointConfig.OriginProtocolPolicy")
+		if m == nil || map[string]string{"Http": "http-only", "Https": "https-only"}[m[1]] != policy {
+			t.Errorf("VPC origin %s speaks %s: its logical ID must name the protocol (VpcOriginHttp/VpcOriginHttps)", id, policy)
+		}
+		if want := map[bool]string{false: "http-only", true: "https-only"}[cfg.DomainName != ""]; policy != want {
+			t.Errorf("origin protocol %s, want %s", policy, want)
+		}
+		// and it has no tags, nor anything else a setting could change
+		if p := props(origin); p["Tags"] != nil || len(p) != 1 {
+			t.Errorf("VPC origin %s has properties %v: only its endpoint configuration, never tags", id, sortedKeys(p))
+		}
+		// and the distribution's one origin uses it
+		if got := mustJSON(at(t, distributionConfig(t, s), "Origins.0.VpcOriginConfig.VpcOriginId")); got != mustJSON(map[string]interface{}{"Fn::GetAtt": []interface{}{id, "Id"}}) {
+			t.Errorf("the distribution's origin is %s, not %s", got, id)
 		}
 	})
 }

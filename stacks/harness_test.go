@@ -47,7 +47,7 @@ const variantOperatorPrincipal = "arn:aws:iam::*:role/aws-reserved/sso.amazonaws
 // variantContext is what `-c domainName=... -c hostedZoneId=...` would pass.
 var variantContext = map[string]string{"domainName": "h2o.example.com", "hostedZoneId": "Z0123456789ABCDEFGHIJ",
 	"frontendRepository": "https://github.com/h2o-allegiant/frontend", "slackWorkspaceId": "T0123ABCD", "slackChannelId": "C0123ABCD",
-	"wafMode": "count", "wafBodyLimitKiB": "12", "enableXRay": "true", "alarmEmail": "ops@h2o-allegiant.com",
+	"wafMode": "count", "wafBodyLimitKiB": "12", "tracing": "true", "alarmEmail": "ops@h2o-allegiant.com",
 	"backupVaultLock": "governance", "backupCopyVaultArn": "arn:aws:backup:us-west-2:123456789012:backup-vault:h2o-copy",
 	"pdfReplicationBucketArn": "arn:aws:s3:::h2o-prod-pdf-replica",
 	"pdfReplicationKmsKeyArn": "arn:aws:kms:us-west-2:123456789012:key/0123abcd-0123-4567-89ab-0123456789ab"}

@@ -33,10 +33,23 @@ func tagAll(scope constructs.IConstruct, tags map[string]string) {
 	}
 }
 
-// untaggedTypes: CDK 2.276 tags these, but cfn-lint 1.51's schemas reject Tags on them (E3002). Listeners
-// and scalable targets are free, and dashboard charges are not split by tag, so cost allocation loses nothing.
+// untaggedTypes are left out of the app-wide tags, so a change to the tag set (a new tag, a renamed stage label)
+// never updates them:
+//   - Listeners, scalable targets, dashboards: CDK 2.276 tags them, but cfn-lint 1.51's schemas reject Tags on
+//     them (E3002). Listeners and scalable targets are free, and dashboard charges are not split by tag.
+//   - AWS::CloudFront::VpcOrigin: CloudFront refuses any update of a VPC origin a distribution uses, a tag change
+//     included ("The specified VPC origin is currently associated with one or more distributions. Please
+//     disassociate the VPC origin from all distributions before updating or deleting": aws/aws-cdk#35765,
+//     hashicorp/terraform-provider-aws#40905), so a tagged origin would fail the edge stack's next tag change.
+//     A VPC origin costs nothing; edge.go gives each configuration its own (newVpcOrigin).
+//   - AWS::Backup::BackupVault: after its lock date a compliance-locked vault is immutable, and no AWS page says
+//     whether CloudFormation re-sends the lock (PutBackupVaultLockConfiguration, in the update handler's
+//     permissions) on an unrelated update such as a tag change. Untagged, nothing but an edit of the vault itself
+//     updates it (newBackupPlan; TestBackupVaultIsNeverUpdated pins it). Backup charges follow the recovery
+//     points, not the vault's tags.
 var untaggedTypes = &awscdk.TagProps{ExcludeResourceTypes: jsii.Strings(
-	"AWS::ElasticLoadBalancingV2::Listener", "AWS::ApplicationAutoScaling::ScalableTarget", "AWS::CloudWatch::Dashboard")}
+	"AWS::ElasticLoadBalancingV2::Listener", "AWS::ApplicationAutoScaling::ScalableTarget", "AWS::CloudWatch::Dashboard",
+	"AWS::CloudFront::VpcOrigin", "AWS::Backup::BackupVault")}
 
 // newLayerStack creates the stack of one layer, named h2o-<stage>-<layer> and tagged Layer=<layer>.
 func newLayerStack(scope constructs.Construct, cfg *config.Config, layer, description string) awscdk.Stack {

@@ -17,6 +17,8 @@ type NetworkStack struct {
 	AppSubnets *awsec2.SubnetSelection
 	// DataSubnets hold the database and cache: isolated, no route to or from the internet.
 	DataSubnets *awsec2.SubnetSelection
+	// LoadBalancerSubnets hold the internal load balancer: private in every stage (loadBalancerTier).
+	LoadBalancerSubnets *awsec2.SubnetSelection
 	// AppSubnetsArePublic tells compute to give tasks a public IP (their only way to ECR without a NAT).
 	AppSubnetsArePublic bool
 }
@@ -63,8 +65,28 @@ func NewNetworkStack(scope constructs.Construct, cfg *config.Config) *NetworkSta
 		Vpc:                 vpc,
 		AppSubnets:          &awsec2.SubnetSelection{SubnetType: appTier},
 		DataSubnets:         &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_ISOLATED},
+		LoadBalancerSubnets: &awsec2.SubnetSelection{SubnetType: loadBalancerTier(cfg)},
 		AppSubnetsArePublic: cfg.NatGateways == 0,
 	}
+}
+
+// loadBalancerTier is where the internal load balancer lives: always a private tier, never one routed to the
+// internet gateway. AWS describes CloudFront VPC origins as load balancers "in private subnets" (CloudFront
+// developer guide, "Restrict access with VPC origins": "You can use Application Load Balancers (ALBs), Network
+// Load Balancers (NLBs), and EC2 instances in private subnets as VPC origins"); aws-cdk-lib's own VPC origin example
+// puts the ALB in PRIVATE_ISOLATED subnets (aws-cloudfront-origins README, "From an Application Load Balancer").
+// An internal load balancer needs no route out: its nodes have private addresses only, reached by CloudFront's
+// VPC origin and reaching the tasks inside the VPC (CloudFormation, AWS::ElasticLoadBalancingV2::LoadBalancer
+// Scheme). So with NAT it shares the private app tier with the tasks, and without NAT (dev: the tasks are in the
+// public tier for their egress) it goes to the isolated tier: both span every configured zone, as an ALB needs
+// subnets in at least two ("[Application Load Balancers] You must specify subnets from at least two Availability
+// Zones": same reference, Subnets), with a /24 each. Moving it between tiers (natGateways 0 <-> more) is an update
+// of the same load balancer (Subnets does not force a replacement).
+func loadBalancerTier(cfg *config.Config) awsec2.SubnetType {
+	if cfg.NatGateways > 0 {
+		return awsec2.SubnetType_PRIVATE_WITH_EGRESS
+	}
+	return awsec2.SubnetType_PRIVATE_ISOLATED
 }
 
 // Cross-stack references are strong by default (cdk.json, "@aws-cdk/core:defaultCrossStackReferences": "strong"):

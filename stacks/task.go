@@ -2,6 +2,7 @@ package stacks
 
 import (
 	"fmt"
+	"maps"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecr"
@@ -16,11 +17,17 @@ import (
 // The backend's container contract (README, "Container contract"): what every task definition of the backend
 // gives the image, whether it serves the API or runs the migrations.
 
+const containerName = "backend"
+
+// The images the tasks run besides the backend, each pinned to a release tag (never `latest`), from ECR Public (no
+// Docker Hub pull limits). README, "Images besides the backend", says how to bump them and how to pin a digest
+// (which needs the registry, so not here); TestEveryImageBesidesTheBackendIsPinned holds the rule.
 const (
-	containerName = "backend"
-	// initImage prepares the scratch volumes. busybox from the ECR Public mirror of Docker official images:
-	// ~2 MB, and no Docker Hub pull limits.
+	// initImage prepares the scratch volumes: busybox from the ECR Public mirror of Docker official images, ~2 MB.
 	initImage = "public.ecr.aws/docker/library/busybox:1.37.0"
+	// collectorImage is the AWS Distro for OpenTelemetry collector (releases: aws-observability/aws-otel-collector,
+	// v0.49.0 in #3220, 2026-07-10).
+	collectorImage = "public.ecr.aws/aws-observability/aws-otel-collector:v0.49.0"
 )
 
 // scratchVolumes are the only writable paths of the read-only root filesystem: /tmp for the app, and the ECS
@@ -80,7 +87,7 @@ func (b *backendTasks) taskDefinition(id, family string) awsecs.FargateTaskDefin
 func (b *backendTasks) serviceTask(imageTag awscdk.CfnParameter) awsecs.FargateTaskDefinition {
 	task := b.taskDefinition("BackendTask", Names{b.cfg.Stage}.TaskFamily())
 	port := fmt.Sprint(b.cfg.ContainerPort)
-	b.addBackend(task, imageTag, containerName, &awsecs.ContainerDefinitionOptions{
+	b.addBackend(task, imageTag, containerName, b.cfg.Tracing, &awsecs.ContainerDefinitionOptions{
 		PortMappings: &[]*awsecs.PortMapping{{ContainerPort: jsii.Number(float64(b.cfg.ContainerPort))}},
 		HealthCheck: &awsecs.HealthCheck{
 			// The backend image is Python (alembic migrations), so python is there even where curl is not.
@@ -91,8 +98,8 @@ func (b *backendTasks) serviceTask(imageTag awscdk.CfnParameter) awsecs.FargateT
 			StartPeriod: awscdk.Duration_Seconds(jsii.Number(float64(b.cfg.HealthCheckGraceSeconds))),
 		},
 	})
-	if b.cfg.EnableXRay {
-		b.addXRaySidecar(task)
+	if b.cfg.Tracing {
+		b.addCollector(task)
 	}
 	return task
 }
@@ -101,16 +108,17 @@ func (b *backendTasks) serviceTask(imageTag awscdk.CfnParameter) awsecs.FargateT
 // roll out; it exits with alembic's status.
 func (b *backendTasks) migrationTask(imageTag awscdk.CfnParameter) awsecs.FargateTaskDefinition {
 	task := b.taskDefinition("MigrationTask", Names{b.cfg.Stage}.MigrationFamily())
-	b.addBackend(task, imageTag, "migrate", &awsecs.ContainerDefinitionOptions{
+	b.addBackend(task, imageTag, "migrate", false, &awsecs.ContainerDefinitionOptions{
 		Command: jsii.Strings("alembic", "upgrade", "head"),
 	})
 	return task
 }
 
 // addBackend adds the backend container (image from the tag parameter, settings, secrets, hardening, scratch
-// volumes made writable by an init container) to task; opts adds what differs per task.
+// volumes made writable by an init container) to task; traced says the task runs the OpenTelemetry collector;
+// opts adds what differs per task.
 func (b *backendTasks) addBackend(task awsecs.FargateTaskDefinition, imageTag awscdk.CfnParameter, logPrefix string,
-	opts *awsecs.ContainerDefinitionOptions) {
+	traced bool, opts *awsecs.ContainerDefinitionOptions) {
 	secrets := map[string]awsecs.Secret{
 		"DB_USERNAME":      awsecs.Secret_FromSecretsManager(b.data.Database.Secret(), jsii.String("username")),
 		"DB_PASSWORD":      awsecs.Secret_FromSecretsManager(b.data.Database.Secret(), jsii.String("password")),
@@ -134,6 +142,7 @@ func (b *backendTasks) addBackend(task awsecs.FargateTaskDefinition, imageTag aw
 		"REQUEST_TIMEOUT_SECONDS": jsii.String(fmt.Sprint(b.timeouts.Origin)),
 		"KEEPALIVE_SECONDS":       jsii.String(fmt.Sprint(b.timeouts.AppKeepalive)),
 	}
+	maps.Copy(*opts.Environment, otelEnvironment(b.cfg.Stage, traced))
 	opts.Secrets = &secrets
 	opts.User = optional(b.cfg.ContainerUser) // non-root; "" keeps the image's USER
 	opts.ReadonlyRootFilesystem = jsii.Bool(true)
@@ -176,23 +185,64 @@ func scratchPaths() []string {
 	return out
 }
 
-// addXRaySidecar runs the X-Ray daemon beside the backend, logging to the stage's backend log group (a log
-// driver without one gets a CDK-made group that never expires).
-func (b *backendTasks) addXRaySidecar(task awsecs.FargateTaskDefinition) {
-	task.AddContainer(jsii.String("xray-daemon"), &awsecs.ContainerDefinitionOptions{
-		Image:                awsecs.ContainerImage_FromRegistry(jsii.String("public.ecr.aws/xray/aws-xray-daemon:3.3.14"), nil),
-		Essential:            jsii.Bool(false), // tracing must never take the API down
-		Cpu:                  jsii.Number(32),
-		MemoryReservationMiB: jsii.Number(64),
-		PortMappings:         &[]*awsecs.PortMapping{{ContainerPort: jsii.Number(2000), Protocol: awsecs.Protocol_UDP}},
-		User:                 jsii.String("1337"),
-		Logging:              awsecs.LogDrivers_AwsLogs(&awsecs.AwsLogDriverProps{StreamPrefix: jsii.String("xray"), LogGroup: b.logs}),
+// collectorName is the OpenTelemetry collector's container; otlpHTTPPort its OTLP/HTTP receiver on localhost (the
+// tasks' containers share one network namespace in awsvpc mode).
+const (
+	collectorName = "otel-collector"
+	otlpHTTPPort  = 4318
+)
+
+// otelEnvironment is the OpenTelemetry SDK configuration the backend gets (standard SDK variables: OpenTelemetry
+// docs, "General SDK Configuration" and "OTLP Exporter Configuration"; README, "Container contract"): with the
+// collector, traces over OTLP/HTTP to it, metrics and logs off (its pipeline takes traces only, and the app's
+// metrics are EMF on stdout); without it, the SDK off, so an instrumented image sends nothing anywhere.
+func otelEnvironment(stage string, traced bool) map[string]*string {
+	if !traced {
+		return map[string]*string{"OTEL_SDK_DISABLED": jsii.String("true")}
+	}
+	return map[string]*string{
+		"OTEL_SERVICE_NAME":           jsii.String("h2o-backend"),
+		"OTEL_RESOURCE_ATTRIBUTES":    jsii.String("deployment.environment=" + stage),
+		"OTEL_TRACES_EXPORTER":        jsii.String("otlp"),
+		"OTEL_METRICS_EXPORTER":       jsii.String("none"),
+		"OTEL_LOGS_EXPORTER":          jsii.String("none"),
+		"OTEL_EXPORTER_OTLP_PROTOCOL": jsii.String("http/protobuf"),
+		"OTEL_EXPORTER_OTLP_ENDPOINT": jsii.String(fmt.Sprintf("http://localhost:%d", otlpHTTPPort)),
+	}
+}
+
+// addCollector runs the AWS Distro for OpenTelemetry collector beside the backend: it receives the backend's OTLP
+// traces and sends them to X-Ray. It replaces the X-Ray daemon, in maintenance since 2026-02-25 and out of support
+// from 2027-02-25 (X-Ray developer guide, "X-Ray SDK and daemon end of support timeline": "we recommend that you
+// migrate to OpenTelemetry"). The image's own ecs-xray.yaml is the configuration (OTLP on 4317/4318, batch,
+// awsxray exporter, traces only: aws-observability/aws-otel-collector config/ecs/ecs-xray.yaml); the image's
+// default one would also export EMF metrics into a log group of its own without retention.
+func (b *backendTasks) addCollector(task awsecs.FargateTaskDefinition) {
+	task.AddContainer(jsii.String(collectorName), &awsecs.ContainerDefinitionOptions{
+		ContainerName: jsii.String(collectorName),
+		Image:         awsecs.ContainerImage_FromRegistry(jsii.String(collectorImage), nil),
+		Command:       jsii.Strings("--config=/etc/ecs/ecs-xray.yaml"),
+		Essential:     jsii.Bool(false), // tracing must never take the API down
+		Cpu:           jsii.Number(64),
+		// A hard cap, so a collector under pressure is stopped before it starves the backend of the task's memory;
+		// AWS's Fargate sidecar template gives it 512 MiB (aws-otel-collector deployment-template/ecs).
+		MemoryReservationMiB: jsii.Number(128),
+		MemoryLimitMiB:       jsii.Number(512),
+		// The image's own non-root user, aoc (uid 4317: its Dockerfile; the default user since v0.35.0,
+		// aws-observability/aws-otel-collector#2317), written out so the template says what runs. The traces-only
+		// configuration writes nothing to disk; a read-only root works with it (guardian/dotcom-rendering#16653,
+		// ministryofjustice/opg-lpa#3780).
+		User:                   jsii.String("4317"),
+		ReadonlyRootFilesystem: jsii.Bool(true),
+		Privileged:             jsii.Bool(false),
+		// The stage's backend log group: a log driver without one gets a CDK-made group that never expires.
+		Logging: awsecs.LogDrivers_AwsLogs(&awsecs.AwsLogDriverProps{StreamPrefix: jsii.String(collectorName), LogGroup: b.logs}),
 	})
-	// What the AWSXRayDaemonWriteAccess managed policy grants, written out (X-Ray has no resource-level permissions).
+	// The awsxray exporter sends segments with PutTraceSegments; PutTelemetryRecords only with its telemetry option
+	// on, off by default (opentelemetry-collector-contrib exporter/awsxrayexporter README). X-Ray has no
+	// resource-level permissions.
 	task.AddToTaskRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions: jsii.Strings("xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules",
-			"xray:GetSamplingTargets", "xray:GetSamplingStatisticSummaries"),
-		Resources: jsii.Strings("*"),
+		Actions: jsii.Strings("xray:PutTraceSegments"), Resources: jsii.Strings("*"),
 	}))
 }
 
@@ -213,7 +263,7 @@ func (b *backendTasks) grantTaskRole() {
 	}
 	suppressWildcards(b.taskRole,
 		"The PDF bucket's object actions need its objects' ARN (<bucket ARN>/*); ECS Exec's ssmmessages channel "+
-			"actions, logs:DescribeLogGroups and (with X-Ray on) the xray:Put*/GetSampling* calls have no "+
+			"actions, logs:DescribeLogGroups and (with tracing on) the collector's xray:PutTraceSegments have no "+
 			"resource-level permissions; exec session logs are written to streams of the stage's exec log group.",
 		`/^Resource::<PdfBucket[A-Z0-9]+\.Arn>\/\*$/`, "Resource::*",
 		`/^Resource::arn:aws:logs:.*:log-group:<ExecSessionLogs[A-Z0-9]+>:\*$/`)

@@ -77,6 +77,14 @@ test('a PostgreSQL minor bump (config dbEngineVersion) is an in-place update and
   assert.match(r.out, /EngineVersion/);
 });
 
+test('a Valkey version bump (config cacheEngineVersion) is an in-place update and passes', { skip }, () => {
+  // ElastiCache upgrades the same replication group; only Engine and Port force a new one (CloudFormation
+  // AWS::ElastiCache::ReplicationGroup).
+  const r = guard(head('Cache', (res) => { res.Cache.Properties.EngineVersion = '8.1'; }));
+  assert.equal(r.code, 0, r.out);
+  assert.match(r.out, /EngineVersion/);
+});
+
 test('a changed generator of a real secret fails: its stored value would be regenerated', { skip }, () => {
   const r = guard(head('CacheAuthTokenAAA23466', (res) => {
     res.CacheAuthTokenAAA23466.Properties.GenerateSecretString.PasswordLength = 65;

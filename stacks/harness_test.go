@@ -478,10 +478,14 @@ func ingressRules(t *testing.T, stack awscdk.Stack) map[string][]map[string]inte
 func roleStatements(t *testing.T, stack awscdk.Stack, roleID string) []map[string]interface{} {
 	t.Helper()
 	var out []map[string]interface{}
-	for _, pol := range resources(t, stack, "AWS::IAM::Policy") {
-		for _, r := range list(props(pol)["Roles"]) {
-			if jsonEqual(r, map[string]interface{}{"Ref": roleID}) {
-				out = append(out, optMaps(t, pol, "Properties.PolicyDocument.Statement")...)
+	// A role's DefaultPolicy, and the managed policies the CDK moves statements into once it outgrows IAM's
+	// 10,240 characters of inline policy per role (OverflowPolicy<n>).
+	for _, typ := range []string{"AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"} {
+		for _, pol := range resources(t, stack, typ) {
+			for _, r := range list(props(pol)["Roles"]) {
+				if jsonEqual(r, map[string]interface{}{"Ref": roleID}) {
+					out = append(out, optMaps(t, pol, "Properties.PolicyDocument.Statement")...)
+				}
 			}
 		}
 	}

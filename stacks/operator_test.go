@@ -46,7 +46,7 @@ var operatorCLIActions = map[string][]string{
 	"secretsmanager delete-secret":             {"secretsmanager:DeleteSecret"},
 	"secretsmanager get-random-password":       {"secretsmanager:GetRandomPassword"},
 	"secretsmanager get-secret-value":          {"secretsmanager:GetSecretValue"},
-	"secretsmanager put-secret-value":          {"secretsmanager:PutSecretValue"},
+	"secretsmanager put-secret-value":          {"secretsmanager:PutSecretValue", "kms:GenerateDataKey", "kms:Decrypt"}, // the stage key (stagekey.go)
 	"secretsmanager restore-secret":            {"secretsmanager:RestoreSecret"},
 	"secretsmanager rotate-secret":             {"secretsmanager:RotateSecret"},
 	"sso login":                                {}, // IAM Identity Center sign-in (aws sso login), before any role is assumed
@@ -145,12 +145,13 @@ func checkOperatorResource(t *testing.T, n Names, st map[string]interface{}, act
 				t.Errorf("%s operator role grants %s on *", n.Stage, a)
 			}
 		}
-	case strings.Contains(res, ":key/*"): // KMS keys: only through a service, and only the stage's data key for grants and data
+	case strings.Contains(res, ":key/*"): // KMS keys: only through a service, and only the stage's data or stage key for grants and data
 		if !strings.Contains(condition, "kms:ViaService") {
 			t.Errorf("%s operator role uses any KMS key without kms:ViaService: %v %s", n.Stage, actions, condition)
 		}
-		if a := strings.Join(actions, ","); a != "kms:DescribeKey" && !strings.Contains(condition, `"`+n.DataKeyAlias()+`"`) {
-			t.Errorf("%s operator role: %s on keys other than %s: %s", n.Stage, a, n.DataKeyAlias(), condition)
+		if a := strings.Join(actions, ","); a != "kms:DescribeKey" && !strings.Contains(condition, `"`+n.DataKeyAlias()+`"`) &&
+			!strings.Contains(condition, `"`+n.StageKeyAlias()+`"`) {
+			t.Errorf("%s operator role: %s on keys other than %s and %s: %s", n.Stage, a, n.DataKeyAlias(), n.StageKeyAlias(), condition)
 		}
 	case strings.Contains(res, "secret:rds!db-*"): // RDS names its secrets: read and rotate only by their instance
 		for _, a := range actions {

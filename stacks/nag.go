@@ -7,12 +7,20 @@ import (
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 )
 
-// cdk-nag: the AwsSolutions pack on every stack, and suppressions that each say why a rule does not apply.
+// cdk-nag: the AwsSolutions and NIST 800-53 rev 5 packs on every stack, and suppressions that each say why a rule
+// does not apply. AwsSolutions suppressions sit where their resource is made; the NIST pack's are one table,
+// nistExceptions (nist.go), applied once a stage or h2o-ci is built.
 
-// addNagChecks runs cdk-nag's AwsSolutions pack over scope. Aspects added to the App stop at Stage
-// boundaries, so each Stage and each top-level stack gets its own.
+// nistPack is the prefix of the NIST 800-53 rev 5 pack's rule ids (and of its reports in the cloud assembly).
+const nistPack = "NIST.800.53.R5"
+
+// addNagChecks runs cdk-nag's AwsSolutions and NIST 800-53 rev 5 packs over scope. Aspects added to the App stop
+// at Stage boundaries, so each Stage and each top-level stack gets its own. Each pack writes a report per stack
+// into the cloud assembly (<pack>-<stage>-<stack>-NagReport.csv: every rule and resource, compliant, non-compliant
+// or suppressed with its reason), which `make nist-diff` compares between two builds.
 func addNagChecks(scope constructs.IConstruct) {
 	awscdk.Aspects_Of(scope).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
+	awscdk.Aspects_Of(scope).Add(cdknag.NewNIST80053R5Checks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
 }
 
 // suppress records cdk-nag suppressions on a construct; every reason must say why the rule does not apply.

@@ -1,6 +1,8 @@
 package stacks
 
 import (
+	"strings"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -45,4 +47,20 @@ func suppressWildcards(c constructs.IConstruct, reason string, findings ...strin
 	}
 	list := []*cdknag.NagPackSuppression{{Id: jsii.String("AwsSolutions-IAM5"), Reason: jsii.String(reason), AppliesTo: &appliesTo}}
 	cdknag.NagSuppressions_AddResourceSuppressions(c, &list, jsii.Bool(true))
+	awscdk.Aspects_Of(c).Add(&overflowSuppressions{list}, &awscdk.AspectOptions{Priority: jsii.Number(overflowPriority)})
+}
+
+// overflowSuppressions gives the managed policies the CDK splits off a role's DefaultPolicy the role's IAM5
+// suppression. The CDK splits a policy that outgrows IAM's 10,240 characters of a role's inline policies into
+// OverflowPolicy<n> children at synthesis, in a mutating aspect (aws-cdk-lib aws-iam/lib/role.js,
+// splitLargePolicy), and a suppression reaches only the children that exist when it is made; this aspect runs after
+// the split (priority 200, AspectPriority.MUTATING) and before cdk-nag's packs (500, the default).
+type overflowSuppressions struct{ list []*cdknag.NagPackSuppression }
+
+const overflowPriority = 300
+
+func (o *overflowSuppressions) Visit(node constructs.IConstruct) {
+	if strings.HasPrefix(*node.Node().Id(), "OverflowPolicy") {
+		cdknag.NagSuppressions_AddResourceSuppressions(node, &o.list, jsii.Bool(true))
+	}
 }

@@ -138,6 +138,9 @@ func operatorPermissions(stack awscdk.Stack, n Names, repo awsecr.Repository) []
 		allow([]string{"secretsmanager:GetSecretValue", "secretsmanager:DeleteSecret"}, nil, legacyApp),
 		allow([]string{"secretsmanager:PutSecretValue", "secretsmanager:DeleteSecret", "secretsmanager:RestoreSecret"}, nil, appKeys),
 		allow([]string{"secretsmanager:PutSecretValue"}, nil, arn("secretsmanager", "secret:"+n.Secret("cache-auth")+"-*")),
+		// Moving them to the stage key by hand, checking it kept their versions, and putting a version back.
+		allow([]string{"secretsmanager:DescribeSecret", "secretsmanager:UpdateSecret", "secretsmanager:UpdateSecretVersionStage"}, nil,
+			appKeys, arn("secretsmanager", "secret:"+n.Secret("cache-auth")+"-*")),
 		// Both are encrypted with the stage key: Secrets Manager uses it as the caller, who needs GenerateDataKey
 		// and Decrypt on it (Secrets Manager user guide, "Secret encryption and decryption: Permissions for the
 		// KMS key"); only through Secrets Manager, and only the stage's key (its alias, as the data key's above).

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"h2o-infra/config"
+	"h2o-infra/internal/docsection"
 	"h2o-infra/internal/nagreport"
 )
 
@@ -164,5 +165,31 @@ func TestANewUnsuppressedFindingFailsSynth(t *testing.T) {
 	}
 	if len(failing) < 5 {
 		t.Errorf("only %d failing lines: %v", len(failing), failing)
+	}
+}
+
+func TestReadmeListsEveryNistException(t *testing.T) {
+	// GIVEN README.md WHEN its NIST section is regenerated from nistExceptions and the committed settings THEN
+	// nothing changes (`make readme` rewrites it)
+	raw, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	configs := map[string]*config.Config{}
+	for _, stage := range config.Stages() {
+		configs[stage] = mustLoad(stage, nil)
+	}
+	want := NistExceptionsMarkdown(configs)
+	updated, err := docsection.Replace(string(raw), NistReadmeBegin, NistReadmeEnd, want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if updated != string(raw) {
+		t.Errorf("README.md's NIST exceptions are out of date: run `make readme`\n--- generated\n%s", want)
+	}
+	for _, e := range nistExceptions {
+		if !strings.Contains(want, "`"+e.Rule+"`") && len(e.Of) == 0 {
+			t.Errorf("%s is not in the generated list", e.Rule)
+		}
 	}
 }

@@ -128,12 +128,17 @@ func suppressionChanges(base, head []Row) (added, removed []suppression) {
 			if _, ok := to[k]; ok {
 				continue
 			}
-			g := groups[r.Rule+"\x00"+r.Reason]
+			finding, reason := splitFinding(r.Reason)
+			g := groups[r.Rule+"\x00"+reason]
 			if g == nil {
-				g = &suppression{rule: r.Rule, reason: r.Reason}
-				groups[r.Rule+"\x00"+r.Reason] = g
+				g = &suppression{rule: r.Rule, reason: reason}
+				groups[r.Rule+"\x00"+reason] = g
 			}
-			g.resources = append(g.resources, StageName(r.Stage)+": `"+r.Resource+"`")
+			where := StageName(r.Stage) + ": `" + r.Resource + "`"
+			if finding != "" {
+				where += " (`" + finding + "`)"
+			}
+			g.resources = append(g.resources, where)
 		}
 		var out []suppression
 		for _, g := range groups {
@@ -149,6 +154,17 @@ func suppressionChanges(base, head []Row) (added, removed []suppression) {
 		return out
 	}
 	return diff(h, b), diff(b, h)
+}
+
+// splitFinding separates the finding cdk-nag puts before the reason of a granular rule's suppression
+// ("[Resource::arn:...] reason"; "[] reason" for a rule it could not evaluate), so one reason groups its findings.
+func splitFinding(reason string) (finding, rest string) {
+	if strings.HasPrefix(reason, "[") {
+		if end := strings.Index(reason, "] "); end > 0 {
+			return reason[1:end], reason[end+2:]
+		}
+	}
+	return "", reason
 }
 
 func writeSuppressions(w io.Writer, title string, list []suppression) {

@@ -115,3 +115,19 @@ func TestSummaryCountsEachPackAndStage(t *testing.T) {
 		}
 	}
 }
+
+func TestAGranularSuppressionGroupsItsFindingsUnderOneReason(t *testing.T) {
+	// GIVEN two IAM5 findings of one role suppressed with one reason (cdk-nag prefixes each with its finding)
+	row := func(finding string) Row {
+		return Row{Pack: "AwsSolutions", Stage: "", Rule: "IAM5", Resource: "h2o-ci/Role/DefaultPolicy/Resource",
+			Compliance: Suppressed, Reason: "[" + finding + "] Names the stage's resources."}
+	}
+	base := &Assembly{Rows: nil}
+	head := &Assembly{Rows: []Row{row("Resource::*"), row("Action::s3:*")}}
+	// WHEN compared THEN one suppression lists both findings
+	added, removed := suppressionChanges(base.Rows, head.Rows)
+	if len(removed) != 0 || len(added) != 1 || added[0].reason != "Names the stage's resources." || len(added[0].resources) != 2 ||
+		!strings.Contains(strings.Join(added[0].resources, " "), "(`Resource::*`)") {
+		t.Errorf("added %+v, removed %+v", added, removed)
+	}
+}

@@ -83,6 +83,7 @@ clean:
 config:
 	go run ./cmd/config -stage $(STAGE) $(ARGS)
 
-## readme: regenerate README.md's configuration tables from config/
+## readme: regenerate README.md's configuration tables from config/ and its NIST exceptions from stacks/nist.go
 readme:
 	go run ./cmd/config -readme
+	go run ./cmd/nistdoc

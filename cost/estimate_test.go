@@ -283,6 +283,22 @@ func TestSecretsAndKMS(t *testing.T) {
 	approx(t, "kms", item(t, r, "KMS keys ×1").USDMonth, 1+2*0.03)                // 1.06
 }
 
+func TestLogGroupsOnACustomerKeyAddKMSRequests(t *testing.T) {
+	// GIVEN a key, two log groups encrypted with it and one without
+	u := usage730()
+	u.KMSRequests, u.KMSRequestsPerLogGroup, u.FreeShare = 10_000, 20_000, 0.5 // 10k of the 20k free requests
+	r := estimate(t, u, `{"K": {"Type": "AWS::KMS::Key", "Properties": {}},
+		"L1": {"Type": "AWS::Logs::LogGroup", "Properties": {"RetentionInDays": 7, "KmsKeyId": {"Fn::GetAtt": ["K", "Arn"]}}},
+		"L2": {"Type": "AWS::Logs::LogGroup", "Properties": {"RetentionInDays": 7, "KmsKeyId": {"Fn::ImportValue": "net:Key"}}},
+		"L3": {"Type": "AWS::Logs::LogGroup", "Properties": {"RetentionInDays": 7}}}`)
+	// WHEN priced THEN CloudWatch Logs' requests for the two encrypted groups are billed beyond the free share
+	it := item(t, r, "KMS keys ×1")
+	approx(t, "kms", it.USDMonth, 1+(10_000+2*20_000-10_000)/10_000*0.03) // 1.12
+	if !strings.Contains(it.Detail, "2 encrypted log groups") {
+		t.Errorf("detail does not count the encrypted log groups: %s", it.Detail)
+	}
+}
+
 func TestAlarmsMetricMathAndHighResolution(t *testing.T) {
 	var b strings.Builder
 	b.WriteString(`{`)
@@ -345,6 +361,25 @@ func TestS3DataAndLogBuckets(t *testing.T) {
 		"Logs": {"Type": "AWS::S3::Bucket", "Properties": {}}}`)
 	approx(t, "data", item(t, r, "S3 data buckets ×1").USDMonth, 100*0.023+10*0.005+100*0.0004) // 2.39
 	approx(t, "logs", item(t, r, "S3 log buckets ×1").USDMonth, 5*0.023)                        // 0.115
+}
+
+func TestVersionedLogBucketsKeepExpiredLogsTheirNoncurrentDays(t *testing.T) {
+	// GIVEN two log buckets expiring logs after 30 days, one versioned keeping noncurrent versions 7 days more
+	u := usage730()
+	u.S3LogGBPerBucket = 5
+	logging := func(bucket string) string {
+		return `{"Type": "AWS::S3::Bucket", "Properties": {"LoggingConfiguration": {"DestinationBucketName": {"Ref": "` + bucket + `"}}}}`
+	}
+	expiry := `"LifecycleConfiguration": {"Rules": [{"Status": "Enabled", "ExpirationInDays": 30, "NoncurrentVersionExpiration": {"NoncurrentDays": 7}}, {"Status": "Enabled", "ExpiredObjectDeleteMarker": true}]}`
+	r := estimate(t, u, `{"A": `+logging("Versioned")+`, "B": `+logging("Plain")+`,
+		"Versioned": {"Type": "AWS::S3::Bucket", "Properties": {"VersioningConfiguration": {"Status": "Enabled"}, `+expiry+`}},
+		"Plain": {"Type": "AWS::S3::Bucket", "Properties": {`+expiry+`}}}`)
+	// WHEN priced THEN the versioned one holds 37/30 of the logs, the other as many as the usage says
+	it := item(t, r, "S3 log buckets ×2")
+	approx(t, "log buckets", it.USDMonth, (37.0/30+1)*5*0.023)
+	if !strings.Contains(it.Detail, "noncurrent 7 d after 30 d") {
+		t.Errorf("detail does not say why: %s", it.Detail)
+	}
 }
 
 func TestECRAndBudgetsAndCustomMetrics(t *testing.T) {

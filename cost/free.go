@@ -8,7 +8,8 @@ var freeTypes = map[string]string{
 	"AWS::CDK::Metadata": "CDK bookkeeping",
 	// IAM and networking plumbing: no charge.
 	"AWS::IAM::Role": "", "AWS::IAM::Policy": "", "AWS::IAM::OIDCProvider": "",
-	"AWS::EC2::VPC": "", "AWS::EC2::Subnet": "", "AWS::EC2::RouteTable": "", "AWS::EC2::Route": "",
+	"AWS::IAM::ManagedPolicy": "customer managed policies (the CDK's OverflowPolicy of a role) have no charge",
+	"AWS::EC2::VPC":           "", "AWS::EC2::Subnet": "", "AWS::EC2::RouteTable": "", "AWS::EC2::Route": "",
 	"AWS::EC2::SubnetRouteTableAssociation": "", "AWS::EC2::InternetGateway": "", "AWS::EC2::VPCGatewayAttachment": "",
 	"AWS::EC2::SecurityGroup": "", "AWS::EC2::SecurityGroupIngress": "", "AWS::EC2::SecurityGroupEgress": "",
 	"AWS::EC2::FlowLog": "billed as CloudWatch Logs ingestion of its log group",

@@ -38,10 +38,43 @@ func (e *estimator) s3() {
 		e.add(fmt.Sprintf("S3 data buckets ×%d", len(data)), detail+" ["+paths(data)+"]", usd)
 	}
 	if len(logs) > 0 {
-		n := float64(len(logs))
-		e.add(fmt.Sprintf("S3 log buckets ×%d", len(logs)), fmt.Sprintf("%s × %s GB (usage) × $%s [%s]", fmtNum(n),
-			fmtNum(e.u.S3LogGBPerBucket), fmtNum(p), paths(logs)), n*e.u.S3LogGBPerBucket*p)
+		// S3LogGBPerBucket is what a bucket holds until its logs expire; a versioned bucket keeps each expired log
+		// its noncurrent days longer: that many more days of logs.
+		buckets, extra := 0.0, []string{}
+		for _, b := range logs {
+			factor := 1.0
+			if expire, kept := lifecycleDays(b); expire > 0 && kept > 0 {
+				factor = (expire + kept) / expire
+				extra = append(extra, fmt.Sprintf("%s ×%s (noncurrent %s d after %s d)", b.Path(), fmtNum(factor), fmtNum(kept), fmtNum(expire)))
+			}
+			buckets += factor
+		}
+		detail := fmt.Sprintf("%s × %s GB (usage) × $%s [%s]", fmtNum(float64(len(logs))), fmtNum(e.u.S3LogGBPerBucket), fmtNum(p), paths(logs))
+		if len(extra) > 0 {
+			detail += "; versioned: " + strings.Join(extra, ", ")
+		}
+		e.add(fmt.Sprintf("S3 log buckets ×%d", len(logs)), detail, buckets*e.u.S3LogGBPerBucket*p)
 	}
+}
+
+// lifecycleDays: a versioned bucket's current-object expiration and noncurrent-version expiration, in days (0
+// when either is missing).
+func lifecycleDays(b *Resource) (expire, noncurrent float64) {
+	if b.Str("VersioningConfiguration.Status") != "Enabled" {
+		return 0, 0
+	}
+	for _, rule := range b.List("LifecycleConfiguration.Rules") {
+		m, _ := rule.(map[string]any)
+		if d, ok := m["ExpirationInDays"].(float64); ok {
+			expire = d
+		}
+		if nv, ok := m["NoncurrentVersionExpiration"].(map[string]any); ok {
+			if d, ok := nv["NoncurrentDays"].(float64); ok {
+				noncurrent = d
+			}
+		}
+	}
+	return expire, noncurrent
 }
 
 func paths(rs []*Resource) string {

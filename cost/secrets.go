@@ -40,9 +40,23 @@ func (e *estimator) kms() {
 	}
 	n := float64(len(keys))
 	free := e.freeShare(vals[2])
-	billable := positive(e.u.KMSRequests - free)
-	detail := fmt.Sprintf("%s customer keys × $%s + (%s requests (usage) − %s free share) × $%s/10k", fmtNum(n), fmtNum(vals[0]),
-		fmtCount(e.u.KMSRequests), fmtCount(free), fmtNum(vals[1]))
+	// CloudWatch Logs calls KMS itself for every log group encrypted with a customer managed key (KmsKeyId):
+	// requests this stage pays for, by the number of such groups in the templates.
+	groups := 0.0
+	for _, g := range e.of("AWS::Logs::LogGroup") {
+		if g.Prop("KmsKeyId") != nil {
+			groups++
+		}
+	}
+	requests := e.u.KMSRequests + groups*e.u.KMSRequestsPerLogGroup
+	billable := positive(requests - free)
+	used := fmt.Sprintf("%s requests (usage)", fmtCount(e.u.KMSRequests))
+	if groups > 0 {
+		used = fmt.Sprintf("%s requests (usage) + %s encrypted log groups × %s (usage)", fmtCount(e.u.KMSRequests), fmtNum(groups),
+			fmtCount(e.u.KMSRequestsPerLogGroup))
+	}
+	detail := fmt.Sprintf("%s customer keys × $%s + (%s − %s free share) × $%s/10k", fmtNum(n), fmtNum(vals[0]),
+		used, fmtCount(free), fmtNum(vals[1]))
 	rot := 0
 	for _, k := range keys {
 		if r, _ := k.Bool("EnableKeyRotation"); r {

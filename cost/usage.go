@@ -50,6 +50,10 @@ type Usage struct {
 	EcrGB                 float64 // GB of images kept in each ECR repository after its lifecycle rules.
 	SecretsAPICalls       float64 // Secrets Manager API calls per month.
 	KMSRequests           float64 // KMS requests per month (decrypts behind secrets, the data key's RDS/S3/Backup use, the alarm topic).
+	// KMSRequestsPerLogGroup is what CloudWatch Logs asks KMS a month for each log group encrypted with a customer
+	// managed key (the templates say how many). AWS documents no rate; the assumption is about one data key every
+	// ten minutes per group while it receives logs: check AWS/KMS's per-key request metrics after a month.
+	KMSRequestsPerLogGroup float64
 
 	// Observability: log GB ingested per month by source; storage follows from each group's retention.
 	AppLogGB               float64 // backend container logs (ECS awslogs driver).
@@ -155,6 +159,7 @@ var stageUsage = map[string]func(*Usage){
 		u.S3GetRequests = 10_000
 		u.SecretsAPICalls = 5_000 // ECS reads each injected secret at every task start; deploys restart tasks often.
 		u.KMSRequests = 5_000
+		u.KMSRequestsPerLogGroup = 4_500
 		u.AppLogGB = 1    // INFO logs of light use plus deploy noise.
 		u.FlowLogGB = 0.5 // little traffic: mostly health checks and the tasks' own egress.
 		u.DbLogGB = 0.05
@@ -181,6 +186,7 @@ var stageUsage = map[string]func(*Usage){
 		u.S3GetRequests = 100_000
 		u.SecretsAPICalls = 15_000
 		u.KMSRequests = 20_000 // secrets' decrypts; the data key's RDS, PDF (S3 bucket key) and Backup use is small.
+		u.KMSRequestsPerLogGroup = 4_500
 		u.AppLogGB = 3
 		u.FlowLogGB = 2
 		u.DbLogGB = 0.2

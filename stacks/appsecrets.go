@@ -2,6 +2,7 @@ package stacks
 
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/jsii-runtime-go"
 
@@ -32,7 +33,7 @@ func appSecretGenerator() *awssecretsmanager.SecretStringGenerator {
 // newAppSecrets creates one secret per configured key. Each construct id (so its logical ID) and every property
 // depend on that key alone, never on the list: kept by prod (named, so RETAIN_ON_UPDATE_OR_DELETE:
 // statefulRemoval), deleted with dev's stack.
-func newAppSecrets(stack awscdk.Stack, cfg *config.Config) map[string]awssecretsmanager.Secret {
+func newAppSecrets(stack awscdk.Stack, cfg *config.Config, encryption awskms.IKey) map[string]awssecretsmanager.Secret {
 	secrets := map[string]awssecretsmanager.Secret{}
 	for _, key := range cfg.AppSecretKeys {
 		secret := awssecretsmanager.NewSecret(stack, jsii.String("AppSecret-"+key), &awssecretsmanager.SecretProps{
@@ -40,6 +41,7 @@ func newAppSecrets(stack awscdk.Stack, cfg *config.Config) map[string]awssecrets
 			Description: jsii.String("Backend API key " + key + " (environment variable " + key + "); the value is set with " +
 				"aws secretsmanager put-secret-value (docs/runbook.md), never in code."),
 			GenerateSecretString: appSecretGenerator(),
+			EncryptionKey:        encryption,
 			RemovalPolicy:        statefulRemoval(cfg, awscdk.RemovalPolicy_RETAIN_ON_UPDATE_OR_DELETE),
 		})
 		// Read weakly by compute (Fn::GetStackOutput, like the network: weakRefs): removing a key deletes this

@@ -112,6 +112,7 @@ func NewCiStack(scope constructs.Construct, cfg *config.CI) *CiStack {
 		`/^Resource::arn:aws:iam::<AWS::AccountId>:role\/cdk-hnb659fds-.*$/`)
 	awscdk.NewCfnOutput(stack, jsii.String("DiffRoleArn"), &awscdk.CfnOutputProps{Value: c.DiffRole.RoleArn(),
 		Description: jsii.String("GitHub variable AWS_DIFF_ROLE_ARN")})
+	applyNistExceptions(stack, nil, nil) // last, as in NewH2oStage
 	return c
 }
 

@@ -60,10 +60,13 @@ func NewComputeStack(scope constructs.Construct, cfg *config.Config, network *Ne
 		Vpc:                            network.Vpc,
 		ContainerInsightsV2:            awsecs.ContainerInsights_ENHANCED,
 		EnableFargateCapacityProviders: jsii.Bool(true),
-		// ECS Exec sessions are logged, so debugging in a container leaves an audit trail.
+		// ECS Exec sessions are logged, so debugging in a container leaves an audit trail, into a group encrypted
+		// with the stage key: the agent refuses to log into one that is not (ECS API reference,
+		// "ExecuteCommandLogConfiguration": cloudWatchEncryptionEnabled).
 		ExecuteCommandConfiguration: &awsecs.ExecuteCommandConfiguration{
-			Logging:          awsecs.ExecuteCommandLogging_OVERRIDE,
-			LogConfiguration: &awsecs.ExecuteCommandLogConfiguration{CloudWatchLogGroup: execLogs},
+			Logging: awsecs.ExecuteCommandLogging_OVERRIDE,
+			LogConfiguration: &awsecs.ExecuteCommandLogConfiguration{CloudWatchLogGroup: execLogs,
+				CloudWatchEncryptionEnabled: jsii.Bool(true)},
 		},
 	})
 
@@ -109,7 +112,8 @@ func NewComputeStack(scope constructs.Construct, cfg *config.Config, network *Ne
 		})
 		props.SslPolicy = awselasticloadbalancingv2.SslPolicy_RECOMMENDED_TLS // TLS 1.3 and 1.2 only
 		// No port-80 redirect: only CloudFront reaches the load balancer, on 443 (admitCloudFront), so a redirect
-		// would serve no one, and port 80 stays free for the listener that bridges the switch (bridgeHTTPOrigin).
+		// would serve no one (and a listener without a certificate is a NIST 800-53 rev 5 ELBv2ACMCertificateRequired
+		// finding); port 80 stays free for the listener that bridges the switch (bridgeHTTPOrigin).
 	}
 	svc := awsecspatterns.NewApplicationLoadBalancedFargateService(stack, jsii.String("BackendService"), props)
 	c.BackendService = svc
@@ -123,6 +127,7 @@ func NewComputeStack(scope constructs.Construct, cfg *config.Config, network *Ne
 	svc.Service().Connections().AllowTo(data.Cache.SecurityGroup, awsec2.Port_Tcp(jsii.Number(float64(data.Cache.Port))),
 		jsii.String("backend to Valkey"))
 	tasks.grantTaskRole()
+	allowStageSecretsDecrypt(stack, cfg, tasks.execRole, tasks.taskRole) // ECS injects the secrets; the app reads its keys
 	autoscale(svc, cfg)
 	c.ErrorRateAlarm, c.UnhealthyHostsAlarm, c.DeploymentAlarms = deploymentAlarms(stack, cfg, svc, c.AlternateTargetGroup)
 	redeployOnSecretChange(stack, cfg, svc.Service(), data.TaskSecretArns())

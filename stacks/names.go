@@ -52,8 +52,10 @@ func (n Names) Alarm(name string) string     { return n.of(name) }
 func (n Names) Dashboard(name string) string { return n.of(name) }
 func (n Names) Resource(name string) string  { return n.of(name) }
 
-// DataKeyAlias names the stage's customer managed data key.
-func (n Names) DataKeyAlias() string { return "alias/" + n.of("data") }
+// DataKeyAlias names the stage's customer managed data key; StageKeyAlias its key for logs, secrets and
+// notifications (stagekey.go).
+func (n Names) DataKeyAlias() string  { return "alias/" + n.of("data") }
+func (n Names) StageKeyAlias() string { return "alias/" + n.of("stage") }
 
 // WebACL is the stage's CloudFront web ACL; BackupVault its AWS Backup vault.
 func (n Names) WebACL() string      { return n.of("api") }

@@ -3,6 +3,7 @@ package stacks
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -13,6 +14,8 @@ import (
 type NetworkStack struct {
 	awscdk.Stack
 	Vpc awsec2.Vpc
+	// StageKey encrypts every layer's log groups, the app's and cache's secrets and the alarm topic (stagekey.go).
+	StageKey awskms.Key
 	// AppSubnets hold the Fargate tasks: private with NAT egress, or public when the stage has no NAT.
 	AppSubnets *awsec2.SubnetSelection
 	// DataSubnets hold the database and cache: isolated, no route to or from the internet.
@@ -38,6 +41,7 @@ func NewNetworkStack(scope constructs.Construct, cfg *config.Config) *NetworkSta
 		subnets = append(subnets, &awsec2.SubnetConfiguration{Name: jsii.String("app"), SubnetType: appTier, CidrMask: jsii.Number(24)})
 	}
 
+	key := newStageKey(stack, cfg) // before the first log group: the flow logs' (newLogGroup finds it)
 	flowLogs := newLogGroup(stack, "FlowLogs", cfg, "")
 	vpc := awsec2.NewVpc(stack, jsii.String("Vpc"), &awsec2.VpcProps{
 		IpAddresses:         awsec2.IpAddresses_Cidr(jsii.String(cfg.VPCCIDR)),
@@ -63,6 +67,7 @@ func NewNetworkStack(scope constructs.Construct, cfg *config.Config) *NetworkSta
 	return &NetworkStack{
 		Stack:               stack,
 		Vpc:                 vpc,
+		StageKey:            key,
 		AppSubnets:          &awsec2.SubnetSelection{SubnetType: appTier},
 		DataSubnets:         &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_ISOLATED},
 		LoadBalancerSubnets: &awsec2.SubnetSelection{SubnetType: loadBalancerTier(cfg)},

@@ -11,7 +11,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -70,23 +69,13 @@ func canaryAlarm(stage string) alarmSpec {
 }
 
 // newAlarmTopic is the stage's encrypted alarm topic. CloudWatch, EventBridge and Budgets cannot publish to a
-// topic under the AWS-managed SNS key, so it gets a customer-managed key that grants them exactly that.
+// topic under the AWS-managed SNS key, so it is encrypted with the stage key, whose policy lets exactly them use
+// it (stagekey.go).
 func newAlarmTopic(stack awscdk.Stack, cfg *config.Config) awssns.Topic {
-	key := awskms.NewKey(stack, jsii.String("AlarmTopicKey"), &awskms.KeyProps{
-		Description:       jsii.String(fmt.Sprintf("h2o %s alarm topic", cfg.Stage)),
-		EnableKeyRotation: jsii.Bool(true),
-		PendingWindow:     awscdk.Duration_Days(jsii.Number(7)),
-		RemovalPolicy:     awscdk.RemovalPolicy_DESTROY, // encrypts notifications in flight only, no data at rest
-	})
-	publishers := []awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil),
-		awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil),
-		awsiam.NewServicePrincipal(jsii.String("budgets.amazonaws.com"), nil)}
-	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid: jsii.String("AllowAlarmPublishers"), Principals: &publishers,
-		Actions: jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"), Resources: jsii.Strings("*"), // "*" = this key
-	}), nil)
+	alarms, budgets := awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil),
+		awsiam.NewServicePrincipal(jsii.String("budgets.amazonaws.com"), nil)
 	topic := awssns.NewTopic(stack, jsii.String("AlarmTopic"), &awssns.TopicProps{
-		TopicName: jsii.String(Names{cfg.Stage}.Resource("alarms")), MasterKey: key, EnforceSSL: jsii.Bool(true),
+		TopicName: jsii.String(Names{cfg.Stage}.Resource("alarms")), MasterKey: stageKey(stack), EnforceSSL: jsii.Bool(true),
 	})
 	// A topic policy replaces SNS's default policy, so every publisher must be named in it: CloudWatch for this
 	// stage's alarms and Budgets here (SNS developer guide, "Amazon SNS access policy examples" and "Enable
@@ -94,13 +83,13 @@ func newAlarmTopic(stack awscdk.Stack, cfg *config.Config) awssns.Topic {
 	// rule targets themselves (aws-events-targets SnsTopic grants events.amazonaws.com).
 	sameAccount := map[string]interface{}{"aws:SourceAccount": stack.Account()}
 	topic.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid: jsii.String("AllowStageAlarmsPublish"), Principals: &[]awsiam.IPrincipal{publishers[0]},
+		Sid: jsii.String("AllowStageAlarmsPublish"), Principals: &[]awsiam.IPrincipal{alarms},
 		Actions: jsii.Strings("sns:Publish"), Resources: jsii.Strings(*topic.TopicArn()),
 		Conditions: &map[string]interface{}{"StringEquals": sameAccount, "ArnLike": map[string]interface{}{
 			"aws:SourceArn": fmt.Sprintf("arn:%s:cloudwatch:%s:%s:alarm:%s", *stack.Partition(), *stack.Region(), *stack.Account(), Names{cfg.Stage}.Alarm("*"))}},
 	}))
 	topic.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid: jsii.String("AllowBudgetsPublish"), Principals: &[]awsiam.IPrincipal{publishers[2]},
+		Sid: jsii.String("AllowBudgetsPublish"), Principals: &[]awsiam.IPrincipal{budgets},
 		Actions: jsii.Strings("sns:Publish"), Resources: jsii.Strings(*topic.TopicArn()),
 		Conditions: &map[string]interface{}{"StringEquals": sameAccount},
 	}))

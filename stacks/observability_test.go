@@ -118,14 +118,12 @@ func TestAlarmTopicIsEncryptedAndMailsTheConfiguredAddress(t *testing.T) {
 	// key its publishers may use, mails the alarm address, and reaches Slack only when configured
 	forEachStage(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
 		tm := tmpl(s.Observability.Stack)
-		expect(t, "topic under a customer key", func() {
-			tm.HasResourceProperties(jsii.String("AWS::SNS::Topic"), &map[string]interface{}{
-				"TopicName": "h2o-" + cfg.Stage + "-alarms", "KmsMasterKeyId": assertions.Match_ObjectLike(&map[string]interface{}{"Fn::GetAtt": assertions.Match_AnyValue()})})
-		})
-		// Whether its publishers may use the key: TestEveryPublisherMayPublishToItsTopic evaluates the key policy.
-		expect(t, "key rotated", func() {
-			tm.HasResourceProperties(jsii.String("AWS::KMS::Key"), &map[string]interface{}{"EnableKeyRotation": true})
-		})
+		topic := props(resourceOf(t, s.Observability.Stack, s.Observability.AlarmTopic))
+		if !isStageKey(t, s, s.Observability.Stack, topic["KmsMasterKeyId"]) {
+			t.Errorf("alarm topic key %v, want the stage key", topic["KmsMasterKeyId"])
+		}
+		// Whether its publishers may use the key: TestEveryPublisherMayPublishToItsTopic evaluates the key policy;
+		// TestStageKey that it is rotated.
 		expect(t, "e-mail subscription", func() {
 			tm.HasResourceProperties(jsii.String("AWS::SNS::Subscription"), &map[string]interface{}{"Protocol": "email", "Endpoint": cfg.AlarmEmail})
 		})
@@ -280,16 +278,15 @@ func TestEveryPublisherMayPublishToItsTopic(t *testing.T) {
 				t.Errorf("%s: no topic policy of %s allows %s", where, ref, publish)
 			}
 			keyRef := props(topic)["KmsMasterKeyId"]
-			found, _ = lookup(keyRef, "Fn::GetAtt.0")
-			key, ok := found.(string)
+			key, _, ok := keyOf(t, stack, keyRef)
 			if !ok {
-				t.Errorf("%s: topic %s is not encrypted with a key of this stack (%v)", where, ref, keyRef)
+				t.Errorf("%s: topic %s is not encrypted with a key of the app (%v)", where, ref, keyRef)
 				continue
 			}
-			keyPolicy := props(resources[key])["KeyPolicy"]
+			keyPolicy := props(key)["KeyPolicy"]
 			for _, action := range []string{"kms:GenerateDataKey", "kms:Decrypt"} {
 				if use := (request{pub.service, action, "*", ctx}); !allows(keyPolicy, use) {
-					t.Errorf("%s: the key policy of %s does not allow %s", where, key, use)
+					t.Errorf("%s: the key policy of %s does not allow %s", where, mustJSON(keyRef), use)
 				}
 			}
 		}

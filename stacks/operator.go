@@ -142,6 +142,14 @@ func operatorPermissions(stack awscdk.Stack, n Names, repo awsecr.Repository) []
 		allow([]string{"secretsmanager:GetSecretValue", "secretsmanager:DeleteSecret"}, nil, legacyApp),
 		allow([]string{"secretsmanager:PutSecretValue", "secretsmanager:DeleteSecret", "secretsmanager:RestoreSecret"}, nil, appKeys),
 		allow([]string{"secretsmanager:PutSecretValue"}, nil, arn("secretsmanager", "secret:"+n.Secret("cache-auth")+"-*")),
+		// Moving them to the stage key by hand, checking it kept their versions, and putting a version back.
+		allow([]string{"secretsmanager:DescribeSecret", "secretsmanager:UpdateSecret", "secretsmanager:UpdateSecretVersionStage"}, nil,
+			appKeys, arn("secretsmanager", "secret:"+n.Secret("cache-auth")+"-*")),
+		// Both are encrypted with the stage key: Secrets Manager uses it as the caller, who needs GenerateDataKey
+		// and Decrypt on it (Secrets Manager user guide, "Secret encryption and decryption: Permissions for the
+		// KMS key"); only through Secrets Manager, and only the stage's key (its alias, as the data key's above).
+		allow([]string{"kms:GenerateDataKey", "kms:Decrypt"}, map[string]interface{}{"StringEquals": via("secretsmanager"),
+			"ForAnyValue:StringEquals": map[string]interface{}{"kms:ResourceAliases": n.StageKeyAlias()}}, keys),
 		allow([]string{"elasticache:ModifyReplicationGroup", "elasticache:DescribeReplicationGroups"}, nil, arn("elasticache", "replicationgroup:"+n.Cache())),
 		// One-off tasks of the migration task definition (or its -psql copy) in the stage's cluster; scaling by hand.
 		allow([]string{"ecs:RunTask"}, onCluster, migrations),

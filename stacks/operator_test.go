@@ -38,19 +38,22 @@ var operatorCLIActions = map[string][]string{
 	"rds modify-db-instance": {"rds:ModifyDBInstance", "secretsmanager:CreateSecret", "secretsmanager:TagResource", "kms:DescribeKey"},
 	// --tags on create; an instance on a customer managed key needs the grant (RDS user guide, "AWS KMS key
 	// management: Authorizing use of a customer managed key").
-	"rds restore-db-instance-from-db-snapshot": {"rds:RestoreDBInstanceFromDBSnapshot", "rds:AddTagsToResource", "kms:CreateGrant", "kms:DescribeKey"},
-	"rds restore-db-instance-to-point-in-time": {"rds:RestoreDBInstanceToPointInTime", "rds:AddTagsToResource", "kms:CreateGrant", "kms:DescribeKey"},
-	"rds wait db-snapshot-available":           {"rds:DescribeDBSnapshots"},
-	"s3api copy-object":                        {"s3:GetObjectVersion", "s3:PutObject", "kms:Decrypt", "kms:GenerateDataKey"}, // SSE-KMS in prod
-	"s3api delete-object":                      {"s3:DeleteObject"},
-	"s3api list-object-versions":               {"s3:ListBucketVersions"},
-	"secretsmanager delete-secret":             {"secretsmanager:DeleteSecret"},
-	"secretsmanager get-random-password":       {"secretsmanager:GetRandomPassword"},
-	"secretsmanager get-secret-value":          {"secretsmanager:GetSecretValue"},
-	"secretsmanager put-secret-value":          {"secretsmanager:PutSecretValue"},
-	"secretsmanager restore-secret":            {"secretsmanager:RestoreSecret"},
-	"secretsmanager rotate-secret":             {"secretsmanager:RotateSecret"},
-	"sso login":                                {}, // IAM Identity Center sign-in (aws sso login), before any role is assumed
+	"rds restore-db-instance-from-db-snapshot":   {"rds:RestoreDBInstanceFromDBSnapshot", "rds:AddTagsToResource", "kms:CreateGrant", "kms:DescribeKey"},
+	"rds restore-db-instance-to-point-in-time":   {"rds:RestoreDBInstanceToPointInTime", "rds:AddTagsToResource", "kms:CreateGrant", "kms:DescribeKey"},
+	"rds wait db-snapshot-available":             {"rds:DescribeDBSnapshots"},
+	"s3api copy-object":                          {"s3:GetObjectVersion", "s3:PutObject", "kms:Decrypt", "kms:GenerateDataKey"}, // SSE-KMS in prod
+	"s3api delete-object":                        {"s3:DeleteObject"},
+	"s3api list-object-versions":                 {"s3:ListBucketVersions"},
+	"secretsmanager delete-secret":               {"secretsmanager:DeleteSecret"},
+	"secretsmanager get-random-password":         {"secretsmanager:GetRandomPassword"},
+	"secretsmanager get-secret-value":            {"secretsmanager:GetSecretValue"},
+	"secretsmanager put-secret-value":            {"secretsmanager:PutSecretValue", "kms:GenerateDataKey", "kms:Decrypt"}, // the stage key (stagekey.go)
+	"secretsmanager describe-secret":             {"secretsmanager:DescribeSecret"},
+	"secretsmanager update-secret":               {"secretsmanager:UpdateSecret", "kms:GenerateDataKey", "kms:Decrypt"}, // --kms-key-id: the new key
+	"secretsmanager update-secret-version-stage": {"secretsmanager:UpdateSecretVersionStage"},
+	"secretsmanager restore-secret":              {"secretsmanager:RestoreSecret"},
+	"secretsmanager rotate-secret":               {"secretsmanager:RotateSecret"},
+	"sso login":                                  {}, // IAM Identity Center sign-in (aws sso login), before any role is assumed
 }
 
 // operatorNoResourceLevel are the operator's actions IAM cannot scope to a resource (Service Authorization
@@ -146,12 +149,13 @@ func checkOperatorResource(t *testing.T, n Names, st map[string]interface{}, act
 				t.Errorf("%s operator role grants %s on *", n.Stage, a)
 			}
 		}
-	case strings.Contains(res, ":key/*"): // KMS keys: only through a service, and only the stage's data key for grants and data
+	case strings.Contains(res, ":key/*"): // KMS keys: only through a service, and only the stage's data or stage key for grants and data
 		if !strings.Contains(condition, "kms:ViaService") {
 			t.Errorf("%s operator role uses any KMS key without kms:ViaService: %v %s", n.Stage, actions, condition)
 		}
-		if a := strings.Join(actions, ","); a != "kms:DescribeKey" && !strings.Contains(condition, `"`+n.DataKeyAlias()+`"`) {
-			t.Errorf("%s operator role: %s on keys other than %s: %s", n.Stage, a, n.DataKeyAlias(), condition)
+		if a := strings.Join(actions, ","); a != "kms:DescribeKey" && !strings.Contains(condition, `"`+n.DataKeyAlias()+`"`) &&
+			!strings.Contains(condition, `"`+n.StageKeyAlias()+`"`) {
+			t.Errorf("%s operator role: %s on keys other than %s and %s: %s", n.Stage, a, n.DataKeyAlias(), n.StageKeyAlias(), condition)
 		}
 	case strings.Contains(res, "secret:rds!db-*"): // RDS names its secrets: read and rotate only by their instance
 		for _, a := range actions {

@@ -35,6 +35,7 @@ func NewH2oStage(scope constructs.Construct, cfg *config.Config) *H2oStage {
 	s.Compute = NewComputeStack(stage, cfg, s.Network, s.Data)
 	s.Edge = NewEdgeStack(stage, cfg, s.Compute)
 	s.Observability = NewObservabilityStack(stage, cfg, s.Data, s.Compute, s.Edge)
+	applyNistExceptions(stage, s, cfg) // last: it must see every resource, those the CDK adds late included
 	return s
 }
 

@@ -4,8 +4,9 @@
 //
 //   node tools/guard/guard.mjs <base-assembly-dir> <head-assembly-dir>
 //
-// Exit 0: nothing stateful is destroyed or replaced, and no secret gets a new value. Exit 1: something is (the
-// readable diff of every changed stack is printed, then the offending resources). Exit 2: bad usage or an unreadable assembly.
+// Exit 0: nothing stateful is destroyed or replaced, and no secret gets a new value (a secret moved to another KMS
+// key passes, reported as RE-KEYED). Exit 1: something is (the readable diff of every changed stack is printed, then
+// the offending resources). Exit 2: bad usage or an unreadable assembly.
 // GUARD_ALLOW="<stack>/<logicalId>,..." accepts listed resources on purpose (they are still reported).
 import fs from 'node:fs';
 import path from 'node:path';
@@ -39,6 +40,18 @@ export const STATEFUL_TYPES = new Set([
 // overwrites the value an operator put, and the backend's redeploy-on-secret-change rule rolls it out at once.
 export const VALUE_PROPERTIES = new Map([
   ['AWS::SecretsManager::Secret', ['GenerateSecretString', 'SecretString']],
+]);
+
+// Properties whose change re-encrypts an existing resource's contents under another key, in place: no new value,
+// but whoever reads it needs the new key first. A secret's KmsKeyId: Secrets Manager "re-encrypts AWSCURRENT,
+// AWSPENDING, and AWSPREVIOUS versions with the new key" (Secrets Manager user guide, "Change the encryption key for
+// an AWS Secrets Manager secret"), and CloudFormation documents a new version only for a change of
+// GenerateSecretString ("When you make a change to this property, a new secret version is created": CloudFormation
+// template reference, AWS::SecretsManager::Secret). Its handler's source is not public, so that a KmsKeyId-only
+// update keeps the value is the documents' word, not observed: the guard passes it and says so (docs/runbook.md,
+// "Moving the secrets to the stage key", checks it on dev first).
+export const KEY_PROPERTIES = new Map([
+  ['AWS::SecretsManager::Secret', ['KmsKeyId']],
 ]);
 
 // What the diff library says will happen to the existing physical resource, and how the guard words it.
@@ -111,6 +124,7 @@ export function compare(baseDir, headDir, out = process.stdout, allow = new Set(
   const names = [...new Set([...base.keys(), ...head.keys()])].sort();
   const violations = [];
   const allowed = [];
+  const rekeyed = [];
   let changed = 0;
   for (const name of names) {
     const before = base.get(name);
@@ -127,10 +141,12 @@ export function compare(baseDir, headDir, out = process.stdout, allow = new Set(
       if (!type || !STATEFUL_TYPES.has(type)) return;
       let what = DANGEROUS.get(change.changeImpact);
       if (change.resourceTypeChanged) what = `would change type to ${change.newResourceType} (replaced)`;
-      const overwritten = change.isUpdate && !what ? valueChanges(type, change) : [];
+      const overwritten = change.isUpdate && !what ? valueChanges(type, change, VALUE_PROPERTIES) : [];
       if (overwritten.length) what = `would get a new value (${overwritten.join(', ')} changed: the stored value is overwritten)`;
-      if (!what) return;
       const constructPath = (before?.paths ?? {})[logicalId];
+      const keys = change.isUpdate && !what ? valueChanges(type, change, KEY_PROPERTIES) : [];
+      if (keys.length) rekeyed.push({ stack: name, logicalId, path: constructPath, type, properties: keys });
+      if (!what) return;
       const entry = { stack: name, logicalId, path: constructPath, type, what, impact: change.changeImpact };
       if (change.isUpdate && !overwritten.length) {
         entry.properties = Object.entries(change.propertyUpdates)
@@ -140,12 +156,13 @@ export function compare(baseDir, headDir, out = process.stdout, allow = new Set(
       (allow.has(`${name}/${logicalId}`) ? allowed : violations).push(entry);
     });
   }
-  return { violations, allowed, changed, compared: names.length };
+  return { violations, allowed, rekeyed, changed, compared: names.length };
 }
 
-// valueChanges: the VALUE_PROPERTIES of the resource's type that the update changes, added or removes.
-function valueChanges(type, change) {
-  return (VALUE_PROPERTIES.get(type) ?? []).filter((name) => change.propertyUpdates[name]?.isDifferent);
+// valueChanges: the properties (of VALUE_PROPERTIES or KEY_PROPERTIES) of the resource's type that the update
+// changes, adds or removes.
+function valueChanges(type, change, properties) {
+  return (properties.get(type) ?? []).filter((name) => change.propertyUpdates[name]?.isDifferent);
 }
 
 function describe(v) {
@@ -167,8 +184,15 @@ function main(argv) {
     process.stderr.write(`guard: ${err.message}\n`);
     return 2;
   }
-  const { violations, allowed, changed, compared } = result;
+  const { violations, allowed, rekeyed, changed, compared } = result;
   process.stdout.write('\n');
+  for (const r of rekeyed) {
+    const where = r.path ? ` (${r.path})` : '';
+    process.stdout.write(
+      `guard: RE-KEYED: ${r.stack}: ${r.logicalId}${where} ${r.type} is re-encrypted in place (${r.properties.join(', ')} changed): ` +
+        'its value stays (as documented, unverified), but every reader needs kms:Decrypt on the new key before this deploys\n',
+    );
+  }
   for (const v of allowed) process.stdout.write(`guard: allowed by GUARD_ALLOW: ${describe(v)}\n`);
   if (violations.length) {
     for (const v of violations) process.stdout.write(`guard: STATEFUL: ${describe(v)}\n`);

@@ -188,3 +188,36 @@ test('a new secret and a changed description leave every stored value alone and 
     for (const d of [base, head]) fs.rmSync(d, { recursive: true, force: true });
   }
 });
+
+test('a secret moved to another KMS key passes, reported as re-keyed; with a new generator too it fails', () => {
+  const keyed = (key, length = 32) => (res) => {
+    generated(length)(res);
+    if (key) res.AppSecretFAB5164C.Properties.KmsKeyId = key;
+  };
+  const base = variant(keyed(undefined));
+  const stageKey = { 'Fn::ImportValue': 'h2o-prod-network:ExportsOutputFnGetAttStageKey93D93A71ArnA6E4E124' };
+  const rekeyed = variant(keyed(stageKey));
+  const both = variant(keyed(stageKey, 40));
+  try {
+    const r = guardDirs(base, rekeyed);
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /guard: RE-KEYED: h2o-prod-data: AppSecretFAB5164C .*AWS::SecretsManager::Secret is re-encrypted in place \(KmsKeyId changed\)/);
+    assert.match(r.out, /guard: OK: /);
+    // Back to the AWS managed key is a re-key as well.
+    const back = guardDirs(rekeyed, base);
+    assert.equal(back.code, 0, back.out);
+    assert.match(back.out, /RE-KEYED: h2o-prod-data: AppSecretFAB5164C/);
+    const r2 = guardDirs(base, both);
+    assert.equal(r2.code, 1, r2.out);
+    assert.match(r2.out, /AppSecretFAB5164C .*would get a new value \(GenerateSecretString changed/);
+    assert.doesNotMatch(r2.out, /RE-KEYED/);
+  } finally {
+    for (const d of [base, rekeyed, both]) fs.rmSync(d, { recursive: true, force: true });
+  }
+});
+
+test('an unchanged key reports no re-key', () => {
+  const r = guard('alarm-threshold');
+  assert.equal(r.code, 0, r.out + r.err);
+  assert.doesNotMatch(r.out, /RE-KEYED/);
+});

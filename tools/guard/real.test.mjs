@@ -102,3 +102,12 @@ test('an API key added (a secret of its own) passes: no stored value changes', {
   assert.equal(r.code, 0, r.out);
   assert.match(r.out, /AppSecretOTHERKEY0123ABCD/);
 });
+
+test('a real secret moved back to the AWS managed key passes, reported as re-keyed (the reverse of the stage key move)', { skip }, () => {
+  const r = guard(head('CacheAuthTokenAAA23466', (res) => {
+    assert.ok(res.CacheAuthTokenAAA23466.Properties.KmsKeyId, 'the cache AUTH token is not on the stage key');
+    delete res.CacheAuthTokenAAA23466.Properties.KmsKeyId;
+  }));
+  assert.equal(r.code, 0, r.out);
+  assert.match(r.out, /guard: RE-KEYED: h2o-prod-data: CacheAuthTokenAAA23466 .*KmsKeyId changed/);
+});

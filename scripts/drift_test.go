@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"h2o-infra/config"
 )
 
 // The drift check's fakes come from the app: each stack's resources are the synthesized template's (physical IDs
@@ -194,6 +196,38 @@ func TestDriftInSync(t *testing.T) {
 			t.Errorf("published although nothing drifted\n%s", r)
 		}
 		expectLines(t, r, fmt.Sprintf("drift.sh %s: %d stack(s), 0 drifted resource(s), 0 expected difference(s), 0 check failure(s)", target, len(driftTargets(target))))
+	}
+}
+
+// DescribeStackResourceDrifts returns at most 100 results a call (MaxResults, API reference); drift.sh filters
+// them client-side (--query), so a stack's checked resources must fit one page whether or not the CLI
+// paginates. The same bound keeps DetectStackDrift's LogicalResourceIds list short.
+func TestDriftChecksFitOnePage(t *testing.T) {
+	t.Parallel()
+	rules := readDriftRules(t)
+	for _, target := range []string{"dev", "prod", "ci"} {
+		for _, st := range driftTargets(target) {
+			if n := len(detectCall(t, rules, st)) - 11; n > 100 || n < 1 {
+				t.Errorf("%s: %d resources to check, want 1..100", st.name, n)
+			}
+		}
+	}
+}
+
+// The nightly workflow checks both stages and h2o-ci, and the versions of both stages.
+func TestNightlyWorkflowChecksEveryTarget(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile("../.github/workflows/nightly.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(raw)
+	for _, want := range []string{"target: [" + strings.Join(append(config.Stages(), "ci"), ", ") + "]",
+		`run: scripts/drift.sh --notify "$TARGET"`, `run: scripts/versions.sh --notify "$TARGET"`,
+		"if: ${{ !cancelled() && matrix.target != 'ci' }}", "schedule:", "id-token: write"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("nightly.yml lacks %q", want)
+		}
 	}
 }
 

@@ -36,7 +36,7 @@ type driftStage map[string]map[string]interface{}
 
 var expectedDrifts = []expectedDrift{
 	{name: "desired-count", typ: "AWS::ECS::Service",
-		reason: "Application Auto Scaling sets the service's desired count (target tracking; the off-hours schedule scales it to 0); " +
+		reason: "Application Auto Scaling sets the service's desired count (target tracking; an off-hours schedule scales it to 0); " +
 			"a deploy leaves it where it is (aws-cdk-lib removeDefaultDesiredCount: the count is reset on every deployment otherwise)",
 		entries: func(st driftStage, stack, id string, res map[string]interface{}) ([]expectedEntry, error) {
 			if _, ok := propsOf(res)["DesiredCount"]; !ok || !scaledBy(st[stack], id) {

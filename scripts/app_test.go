@@ -36,6 +36,9 @@ var app = map[string]map[string]*appStack{}
 // appLayers are the layers of a stage, in deploy order, as the app builds them.
 var appLayers []string
 
+// ciApp is the synthesized account-level stack, h2o-ci (scripts/drift.sh checks it too).
+var ciApp *appStack
+
 // synthApp builds every stage with its committed settings (no validation: the stacks' own tests run it), reads
 // the templates and resolves their outputs.
 func synthApp() error {
@@ -63,6 +66,11 @@ func synthApp() error {
 		}
 		built[stage] = stacks.NewH2oStage(cdkApp, cfg)
 	}
+	ciCfg, err := config.LoadCI(config.Sources{Settings: settings, Context: map[string]any{}})
+	if err != nil {
+		return err
+	}
+	ciStack := stacks.NewCiStack(cdkApp, ciCfg)
 	assembly := cdkApp.Synth(nil)
 	templates := map[string]map[string]interface{}{}
 	for _, artifact := range *assembly.StacksRecursively() {
@@ -90,6 +98,7 @@ func synthApp() error {
 		}
 		appLayers = layers
 	}
+	ciApp = &appStack{name: *ciStack.StackName(), template: templates[*ciStack.StackName()]}
 	for stage, layers := range app {
 		r := resolver{stage: stage, templates: templates}
 		for _, st := range layers {

@@ -138,7 +138,9 @@ placeholder_outputs() {
         MinTasks '<MinTasks>' MaxTasks '<MaxTasks>' TargetGroupArn '<TargetGroupArn>'
       ;;
     data)
-      printf '%s\t%s\n' DatabaseInstanceId "h2o-$stage-postgres" DatabaseSecretArn '<DatabaseSecretArn>'
+      printf '%s\t%s\n' DatabaseInstanceId "h2o-$stage-postgres" DatabaseSecretArn '<DatabaseSecretArn>' \
+        DatabaseEngineVersion '<DatabaseEngineVersion>' CacheReplicationGroupId "h2o-$stage-cache" \
+        CacheEngineVersion '<CacheEngineVersion>'
       [[ $stage != prod ]] || printf '%s\t%s\n' BackupVaultName '<BackupVaultName>'
       ;;
     edge)

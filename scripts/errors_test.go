@@ -71,6 +71,51 @@ var readScenarios = map[string]readScenario{
 	// The history: revision 8 of the running family.
 	"rollback.sh aws ecs describe-task-definition": {args: []string{"prod"}, match: []string{"describe-task-definition", "h2o-backend-prod:8"}, op: "DescribeTaskDefinition"},
 
+	"drift.sh aws cloudformation describe-stacks": {args: notifyProd, match: []string{"describe-stacks", "h2o-prod-data"}, op: "DescribeStacks",
+		setup: driftAnswers},
+	"drift.sh aws cloudformation describe-stack-resources": {args: notifyProd, match: []string{"describe-stack-resources", "h2o-prod-compute"},
+		op: "DescribeStackResources", setup: driftAnswers},
+	"drift.sh aws cloudformation detect-stack-drift": {args: notifyProd, match: []string{"detect-stack-drift", "h2o-prod-edge"},
+		op: "DetectStackDrift", setup: driftAnswers},
+	"drift.sh aws cloudformation describe-stack-drift-detection-status": {args: notifyProd,
+		match: []string{"describe-stack-drift-detection-status"}, op: "DescribeStackDriftDetectionStatus", setup: driftAnswers},
+	"drift.sh aws cloudformation describe-stack-resource-drifts": {args: notifyProd, match: []string{"describe-stack-resource-drifts", "h2o-prod-network"},
+		op: "DescribeStackResourceDrifts", setup: driftAnswers},
+
+	"versions.sh aws cloudformation describe-stacks": {args: notifyProd, match: []string{"describe-stacks", "h2o-prod-data"}, op: "DescribeStacks",
+		setup: prodVersions},
+	"versions.sh aws rds describe-db-major-engine-versions": {args: notifyProd, match: []string{"describe-db-major-engine-versions"},
+		op: "DescribeDBMajorEngineVersions", setup: prodVersions},
+	"versions.sh aws rds describe-db-engine-versions": {args: notifyProd, match: []string{"describe-db-engine-versions"},
+		op: "DescribeDBEngineVersions", setup: prodVersions},
+	"versions.sh aws rds describe-db-instances": {args: notifyProd, match: []string{"describe-db-instances"}, op: "DescribeDBInstances",
+		setup: prodVersions},
+	"versions.sh aws rds describe-pending-maintenance-actions": {args: notifyProd, match: []string{"describe-pending-maintenance-actions"},
+		op: "DescribePendingMaintenanceActions", setup: prodVersions},
+	"versions.sh aws elasticache describe-cache-engine-versions": {args: notifyProd, match: []string{"describe-cache-engine-versions"},
+		op: "DescribeCacheEngineVersions", setup: prodVersions},
+	"versions.sh aws elasticache describe-replication-groups": {args: notifyProd, match: []string{"describe-replication-groups"},
+		op: "DescribeReplicationGroups", setup: prodVersions},
+	"versions.sh aws elasticache describe-cache-clusters": {args: notifyProd, match: []string{"describe-cache-clusters"},
+		op: "DescribeCacheClusters", setup: prodVersions},
+	"versions.sh aws elasticache describe-update-actions": {args: notifyProd, match: []string{"describe-update-actions"},
+		op: "DescribeUpdateActions", setup: prodVersions},
+
+	"verify.sh aws rds describe-db-major-engine-versions": {args: []string{"prod"}, match: []string{"describe-db-major-engine-versions"},
+		op: "DescribeDBMajorEngineVersions", setup: prodVersions},
+	"verify.sh aws rds describe-db-engine-versions": {args: []string{"prod"}, match: []string{"describe-db-engine-versions"},
+		op: "DescribeDBEngineVersions", setup: prodVersions},
+	"verify.sh aws rds describe-pending-maintenance-actions": {args: []string{"prod"}, match: []string{"describe-pending-maintenance-actions"},
+		op: "DescribePendingMaintenanceActions", setup: prodVersions},
+	"verify.sh aws elasticache describe-cache-engine-versions": {args: []string{"prod"}, match: []string{"describe-cache-engine-versions"},
+		op: "DescribeCacheEngineVersions", setup: prodVersions},
+	"verify.sh aws elasticache describe-replication-groups": {args: []string{"prod"}, match: []string{"describe-replication-groups"},
+		op: "DescribeReplicationGroups", setup: prodVersions},
+	"verify.sh aws elasticache describe-cache-clusters": {args: []string{"prod"}, match: []string{"describe-cache-clusters"},
+		op: "DescribeCacheClusters", setup: prodVersions},
+	"verify.sh aws elasticache describe-update-actions": {args: []string{"prod"}, match: []string{"describe-update-actions"},
+		op: "DescribeUpdateActions", setup: prodVersions},
+
 	"verify.sh aws backup list-recovery-points-by-backup-vault": {args: []string{"prod"}, match: []string{"list-recovery-points-by-backup-vault"}, op: "ListRecoveryPointsByBackupVault"},
 	"verify.sh aws cloudformation describe-stack-resources": {args: []string{"prod"}, match: []string{"describe-stack-resources"},
 		op: "DescribeStackResources", goesOn: true, setup: func(h *harness) { stackIs(h, 0, "prod", "edge", "UPDATE_ROLLBACK_FAILED") }},
@@ -84,10 +129,22 @@ var readScenarios = map[string]readScenario{
 	"verify.sh aws wafv2 get-logging-configuration":  {args: []string{"prod"}, match: []string{"get-logging-configuration"}, op: "GetLoggingConfiguration"},
 }
 
+// notifyProd: the nightly scripts as the workflow runs them (a failed read must also keep them from publishing).
+var notifyProd = []string{"--notify", "prod"}
+
+// driftAnswers: prod's stacks as their templates say, for the drift check.
+func driftAnswers(h *harness) {
+	_ = noDrift(h, "prod") // an unresolvable resource fails TestDriftInSync, which says which
+}
+
+// prodVersions: AWS supports what prod is configured with.
+func prodVersions(h *harness) { currentVersions(h, "prod") }
+
 // isRead: a golden line of a call that only reads (the others change something and are never retried).
 func isRead(line string) bool {
 	f := strings.Fields(line)
-	return f[3] == "wait" || slices.ContainsFunc([]string{"describe-", "get-", "list-", "batch-get-"}, func(p string) bool {
+	// detect-: drift detection reads resources and changes none (DetectStackDrift, API reference).
+	return f[3] == "wait" || slices.ContainsFunc([]string{"describe-", "get-", "list-", "batch-get-", "detect-"}, func(p string) bool {
 		return strings.HasPrefix(f[3], p)
 	})
 }

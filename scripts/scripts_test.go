@@ -199,7 +199,7 @@ func (h *harness) run(script string, args ...string) result {
 	}
 	// Go's test cache tracks the files a test opens, not what bash reads: open what runs, so that a changed
 	// script reruns the tests instead of reporting a cached "ok".
-	for _, f := range []string{script, "common.sh", "aws.sh"} {
+	for _, f := range []string{script, "common.sh", "aws.sh", "notify.sh", "versions.sh", "drift-rules.txt"} {
 		if _, err := os.ReadFile(f); err != nil {
 			h.t.Fatal(err)
 		}
@@ -486,7 +486,7 @@ func deployed(h *harness, stage string, rev int, runningTag string) *harness {
 	return images(h, "oldsha", "newsha", "prebuilt", "sha5", "sha7", "sha8", "sha9", "shaA", "shaB", "shaZ")
 }
 
-var scriptNames = []string{"deploy.sh", "rollback.sh", "migrate.sh", "verify.sh", "restore.sh"}
+var scriptNames = []string{"deploy.sh", "rollback.sh", "migrate.sh", "verify.sh", "restore.sh", "drift.sh", "versions.sh"}
 
 // usageArgs: the arguments that make a valid command line for script with stage replaced.
 func usageArgs(script string, args ...string) []string {

@@ -17,7 +17,7 @@ func writes(r result) [][]string {
 		switch {
 		case c[0] == "aws" && len(c) > 2 && (c[2] == "wait" || c[2] == "get-login-password" ||
 			strings.HasPrefix(c[2], "describe-") || strings.HasPrefix(c[2], "get-") ||
-			strings.HasPrefix(c[2], "list-") || strings.HasPrefix(c[2], "batch-get-")):
+			strings.HasPrefix(c[2], "list-") || strings.HasPrefix(c[2], "batch-get-") || strings.HasPrefix(c[2], "detect-")):
 		case c[0] == "aws" || c[0] == "npx" || c[0] == "docker":
 			w = append(w, c)
 		}

@@ -314,6 +314,10 @@ if [[ -n $db ]]; then
   fi
 fi
 
+# --- versions: PostgreSQL and Valkey still supported (scripts/versions.sh, check_versions)
+# shellcheck source=scripts/versions.sh
+source "$SCRIPTS_DIR/versions.sh" && check_versions
+
 [[ $DRY_RUN == 0 ]] || exit 0
 printf 'verify.sh %s: %d PASS, %d FAIL, %d WARN\n' "$stage" "$passed" "$failed" "$warned"
 ((failed == 0))

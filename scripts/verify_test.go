@@ -30,6 +30,7 @@ func verifyHarness(t *testing.T, stage string, overrides func(h *harness)) *harn
 	if overrides != nil {
 		overrides(h)
 	}
+	currentVersions(h, stage)
 	h.on("aws", []string{"describe-services", "--cluster", clusterOf(stage)}, "2\t2\t1\tCOMPLETED\n", 0).
 		on("aws", []string{"describe-target-health"}, "healthy\thealthy\n", 0).
 		on("aws", []string{"get-distribution"}, out(stage, "edge", "WebAclArn")+"\n", 0).
@@ -77,7 +78,7 @@ func verifyCalls(stage string) [][]string {
 			"--backup-vault-name", out(stage, "data", "BackupVaultName"), "--by-resource-arn", dbArn(stage),
 			"--query", "length(RecoveryPoints[?Status=='COMPLETED' || Status=='AVAILABLE'])", "--output", "text"})
 	}
-	return c
+	return append(c, versionCalls(stage)...)
 }
 
 var isoTime = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$`)
@@ -114,8 +115,9 @@ func TestVerifyPassingProd(t *testing.T) {
 		"PASS  rotation  "+afterLast(out("prod", "data", "DatabaseSecretArn"), ":secret:")+": rotation enabled",
 		"PASS  backups   h2o-prod-postgres: retention 7 days, latest restorable time 2026-12-01T10:00:00+00:00",
 		"PASS  backups   vault h2o-prod-backups: 3 recovery point(s) of h2o-prod-postgres",
-		"verify.sh prod: 14 PASS, 0 FAIL, 0 WARN",
+		"verify.sh prod: 19 PASS, 0 FAIL, 0 WARN",
 	)
+	expectLines(t, r, currentVersionLines("prod")...)
 }
 
 func TestVerifyPassingDevHasNoWAFAndNoBackupPlan(t *testing.T) {
@@ -126,7 +128,7 @@ func TestVerifyPassingDevHasNoWAFAndNoBackupPlan(t *testing.T) {
 	expectLines(t, r,
 		"SKIP  waf       no WAF in this stage",
 		"SKIP  backups   no AWS Backup plan in this stage (automated RDS backups only)",
-		"verify.sh dev: 11 PASS, 0 FAIL, 0 WARN",
+		"verify.sh dev: 16 PASS, 0 FAIL, 0 WARN",
 	)
 }
 
@@ -149,7 +151,7 @@ func TestVerifyScaledToZeroSaysSo(t *testing.T) {
 }
 
 // verifyChecks are verify.sh's checks, in the order it reports them.
-var verifyChecks = []string{"stacks", "service", "targets", "health", "waf", "alarms", "rotation", "backups"}
+var verifyChecks = []string{"stacks", "service", "targets", "health", "waf", "alarms", "rotation", "backups", "versions"}
 
 // Each check failing on its own: exit 1, a FAIL line naming what was looked at, the other checks still run.
 func TestVerifyFailures(t *testing.T) {
@@ -253,7 +255,7 @@ func TestVerifyNoRecoveryPointYetIsAWarning(t *testing.T) {
 	expectCode(t, r, 0)
 	expectLines(t, r, "WARN  backups   vault h2o-prod-backups: no recovery point of h2o-prod-postgres yet",
 		"aws backup list-backup-jobs --region us-east-1 --by-backup-vault-name h2o-prod-backups",
-		"verify.sh prod: 13 PASS, 0 FAIL, 1 WARN")
+		"verify.sh prod: 18 PASS, 0 FAIL, 1 WARN")
 }
 
 func TestVerifyARolledBackUpdateIsAWarning(t *testing.T) {
@@ -266,5 +268,5 @@ func TestVerifyARolledBackUpdateIsAWarning(t *testing.T) {
 	r := runVerify(h, "prod")
 	expectCode(t, r, 0)
 	expectLines(t, r, "WARN  stacks    h2o-prod-data UPDATE_ROLLBACK_COMPLETE (its last update was rolled back; see its events)",
-		"verify.sh prod: 13 PASS, 0 FAIL, 1 WARN")
+		"verify.sh prod: 18 PASS, 0 FAIL, 1 WARN")
 }

@@ -30,6 +30,8 @@ type CiStack struct {
 	// OperatorRoles are the roles people assume for the runbook's manual steps, by stage (operator.go).
 	OperatorRoles map[string]awsiam.Role
 	DiffRole      awsiam.Role
+	// DriftRole runs the nightly drift and engine version checks (drift.go).
+	DriftRole awsiam.Role
 }
 
 // NewCiStack builds h2o-ci.
@@ -79,8 +81,8 @@ func NewCiStack(scope constructs.Construct, cfg *config.CI) *CiStack {
 		suppressWildcards(role, "cdk-hnb659fds-<kind>-role-* names the CDK bootstrap roles of this account; the stage's "+
 			"resources are named h2o-<stage>-* (stacks, tasks of its cluster, task definition revisions); the RDS-managed secret "+
 			"is rds!db-<id>; CloudFront distribution ids are generated; ecr:GetAuthorizationToken, ecs:Describe/RegisterTaskDefinition, "+
-			"elasticloadbalancing:DescribeTargetHealth, cloudwatch:GetMetricStatistics and application-autoscaling's calls "+
-			"have no resource-level permissions.",
+			"elasticloadbalancing:DescribeTargetHealth, cloudwatch:GetMetricStatistics, application-autoscaling's calls and "+
+			"the engine version catalogs (and their pending maintenance and update actions) have no resource-level permissions.",
 			"Resource::*", `/^Resource::arn:aws:iam::<AWS::AccountId>:role\/cdk-hnb659fds-.*$/`, `/^Resource::arn:.*[:\/]h2o-[a-z]+-.*\*$/`,
 			`/^Resource::arn:.*:(task|task-definition)\/h2o-[a-z-]+[:\/]\*$/`, `/^Resource::arn:.*:secret:rds!db-\*$/`,
 			`/^Resource::arn:.*:distribution\/\*$/`)
@@ -112,6 +114,9 @@ func NewCiStack(scope constructs.Construct, cfg *config.CI) *CiStack {
 		`/^Resource::arn:aws:iam::<AWS::AccountId>:role\/cdk-hnb659fds-.*$/`)
 	awscdk.NewCfnOutput(stack, jsii.String("DiffRoleArn"), &awscdk.CfnOutputProps{Value: c.DiffRole.RoleArn(),
 		Description: jsii.String("GitHub variable AWS_DIFF_ROLE_ARN")})
+	c.DriftRole = newDriftRole(stack, cfg, provider)
+	awscdk.NewCfnOutput(stack, jsii.String("DriftRoleArn"), &awscdk.CfnOutputProps{Value: c.DriftRole.RoleArn(),
+		Description: jsii.String("GitHub variable AWS_DRIFT_ROLE_ARN (.github/workflows/nightly.yml)")})
 	applyNistExceptions(stack, nil, nil) // last, as in NewH2oStage
 	return c
 }
@@ -182,6 +187,12 @@ func scriptPermissions(stack awscdk.Stack, n Names, repo awsecr.Repository) []aw
 		allow([]string{"cloudwatch:SetAlarmState"}, arn("cloudwatch", "alarm:"+n.Alarm("notification-canary"))),
 		allow([]string{"secretsmanager:DescribeSecret"}, arn("secretsmanager", "secret:rds!db-*")),
 		allow([]string{"backup:ListRecoveryPointsByBackupVault"}, arn("backup", "backup-vault:"+n.BackupVault())),
+		// verify.sh's engine version check (scripts/versions.sh): what RDS and ElastiCache offer and support, and
+		// what the stage's database and cache run.
+		allow([]string{"rds:DescribeDBMajorEngineVersions", "rds:DescribeDBEngineVersions", "rds:DescribePendingMaintenanceActions",
+			"elasticache:DescribeCacheEngineVersions", "elasticache:DescribeUpdateActions"}, "*"),
+		allow([]string{"elasticache:DescribeReplicationGroups"}, arn("elasticache", "replicationgroup:"+n.Cache())),
+		allow([]string{"elasticache:DescribeCacheClusters"}, arn("elasticache", "cluster:"+n.Cache()+"-*")),
 	}
 }
 

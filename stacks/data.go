@@ -113,6 +113,13 @@ func NewDataStack(scope constructs.Construct, cfg *config.Config, network *Netwo
 	// guide, "Change the encryption key for a secret"); docs/runbook.md says how to roll it out.
 	secretKey := importedStageKey(stack)
 	d.Cache = newCache(stack, cfg, network, secretKey)
+	// What scripts/versions.sh compares with what AWS still supports: the engine versions as the templates set them
+	// (read from the resources, so they follow wherever the settings put them) and the group to read the running one.
+	outputs(stack, "for scripts/versions.sh", map[string]*string{
+		"DatabaseEngineVersion":   d.Database.Node().DefaultChild().(awsrds.CfnDBInstance).EngineVersion(),
+		"CacheReplicationGroupId": d.Cache.ReplicationGroup.ReplicationGroupId(),
+		"CacheEngineVersion":      d.Cache.ReplicationGroup.EngineVersion(),
+	})
 	d.PdfBucket = newPdfBucket(stack, cfg, d.DataKey)
 	d.AppSecrets = newAppSecrets(stack, cfg, secretKey)
 	return d

@@ -24,7 +24,6 @@ var operatorCLIActions = map[string][]string{
 	"ecs deregister-task-definition":             {"ecs:DeregisterTaskDefinition"},
 	"ecs execute-command":                        {"ecs:ExecuteCommand"}, // the session itself is the plugin's (ECS developer guide, "ECS Exec")
 	"ecs list-tasks":                             {"ecs:ListTasks"},
-	"elasticache describe-replication-groups":    {"elasticache:DescribeReplicationGroups"},
 	"elasticache modify-replication-group":       {"elasticache:ModifyReplicationGroup"},
 	"logs filter-log-events":                     {"logs:FilterLogEvents"},
 	"logs get-log-events":                        {"logs:GetLogEvents"},

@@ -72,9 +72,10 @@ diff: deps
 # Deploys go through scripts/deploy.sh, the same path as the deploy workflow: it wakes a sleeping dev, migrates
 # before the service switches images, verifies and rolls back. IMAGE_TAG deploys that image (in ECR, or built
 # from BACKEND_DIR); without it the stage keeps the image it runs (--keep-image: infrastructure changes only).
+# HOTFIX=1 deploys while a deployment alarm is in ALARM, the script watching the release (docs/runbook.md).
 deploy: deps
 	@go run ./cmd/config -stage $(STAGE) -deploy-check
-	$(if $(IMAGE_TAG),IMAGE_TAG=$(IMAGE_TAG) scripts/deploy.sh $(STAGE),scripts/deploy.sh --keep-image $(STAGE))
+	$(if $(IMAGE_TAG),IMAGE_TAG=$(IMAGE_TAG) scripts/deploy.sh,scripts/deploy.sh --keep-image)$(if $(HOTFIX), --hotfix) $(STAGE)
 
 clean:
 	rm -rf cdk.out .build node_modules

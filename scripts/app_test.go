@@ -39,6 +39,12 @@ var appLayers []string
 // ciApp is the synthesized account-level stack, h2o-ci (scripts/drift.sh checks it too).
 var ciApp *appStack
 
+// appConfig is each stage's configuration, as the app was built with it.
+var appConfig = map[string]*config.Config{}
+
+// appTemplates are the synthesized templates by stack name.
+var appTemplates map[string]map[string]interface{}
+
 // synthApp builds every stage with its committed settings (no validation: the stacks' own tests run it), reads
 // the templates and resolves their outputs.
 func synthApp() error {
@@ -65,6 +71,7 @@ func synthApp() error {
 			return err
 		}
 		built[stage] = stacks.NewH2oStage(cdkApp, cfg)
+		appConfig[stage] = cfg
 	}
 	ciCfg, err := config.LoadCI(config.Sources{Settings: settings, Context: map[string]any{}})
 	if err != nil {
@@ -84,6 +91,7 @@ func synthApp() error {
 		}
 		templates[*artifact.StackName()] = t
 	}
+	appTemplates = templates
 	for stage, s := range built {
 		app[stage] = map[string]*appStack{}
 		var layers []string
@@ -148,6 +156,37 @@ func without(answer string, keys ...string) string {
 		}
 	}
 	return strings.Join(kept, "")
+}
+
+// resolved is a template value of the stage's stack with every intrinsic function in it resolved (resolver).
+func resolved(stage, stack string, v interface{}) (interface{}, error) {
+	r := resolver{stage: stage, templates: appTemplates}
+	switch v := v.(type) {
+	case map[string]interface{}:
+		for fn := range v {
+			if len(v) == 1 && (fn == "Ref" || strings.HasPrefix(fn, "Fn::")) {
+				return r.value(stack, v)
+			}
+		}
+		out := map[string]interface{}{}
+		for k, x := range v {
+			var err error
+			if out[k], err = resolved(stage, stack, x); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	case []interface{}:
+		out := make([]interface{}, len(v))
+		for i, x := range v {
+			var err error
+			if out[i], err = resolved(stage, stack, x); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	}
+	return v, nil
 }
 
 // resolver resolves the intrinsic functions of one stage's templates to fake values.
@@ -253,9 +292,21 @@ var returnValues = map[string]func(res fakeResource) string{
 	"AWS::EC2::Subnet.Ref":                     func(r fakeResource) string { return "subnet-" + r.hex(17) },
 	"AWS::EC2::SecurityGroup.GroupId":          func(r fakeResource) string { return "sg-" + r.hex(17) },
 	"AWS::ElasticLoadBalancingV2::TargetGroup.Ref": func(r fakeResource) string {
-		return r.arn("elasticloadbalancing", "targetgroup/"+r.name("Name")+"/"+r.hex(16))
+		return r.arn("elasticloadbalancing", targetGroupFullName(r))
+	},
+	// "targetgroup/my-target-group/cbf133c568e0d028": the ARN's resource part (CloudFormation resource reference,
+	// AWS::ElasticLoadBalancingV2::TargetGroup, return values).
+	"AWS::ElasticLoadBalancingV2::TargetGroup.TargetGroupFullName": targetGroupFullName,
+	"AWS::ElasticLoadBalancingV2::LoadBalancer.LoadBalancerFullName": func(r fakeResource) string {
+		return "app/" + r.name("Name") + "/" + r.hex(16)
 	},
 	"AWS::RDS::DBInstance.MasterUserSecret.SecretArn": func(r fakeResource) string { return r.arn("secretsmanager", "secret:rds!db-"+r.hex(36)+"-"+r.hex(6)) },
+}
+
+// targetGroupFullName is the same for a target group's Ref (inside its ARN) and its TargetGroupFullName.
+func targetGroupFullName(r fakeResource) string {
+	r.attribute = "Ref"
+	return "targetgroup/" + r.name("Name") + "/" + r.hex(16)
 }
 
 // fakeResource is one resource of a template, as returnValues sees it.

@@ -135,13 +135,17 @@ placeholder_outputs() {
         TaskDefinitionFamily '<TaskDefinitionFamily>' TaskSubnetIds '<TaskSubnetIds>' \
         TaskSecurityGroupId '<TaskSecurityGroupId>' AssignPublicIp '<AssignPublicIp>' \
         LogGroupName '<LogGroupName>' MigrationTaskDefinitionArn '<MigrationTaskDefinitionArn>' \
-        MinTasks '<MinTasks>' MaxTasks '<MaxTasks>' TargetGroupArn '<TargetGroupArn>'
+        MinTasks '<MinTasks>' MaxTasks '<MaxTasks>' TargetGroupArn '<TargetGroupArn>' \
+        AlternateTargetGroupArn '<AlternateTargetGroupArn>' DeploymentAlarmNames '<DeploymentAlarmNames>' \
+        CanaryBakeMinutes '<CanaryBakeMinutes>' DeployBakeMinutes '<DeployBakeMinutes>' \
+        CloudFrontPrefixListId '<CloudFrontPrefixListId>'
       ;;
     data)
       printf '%s\t%s\n' DatabaseInstanceId "h2o-$stage-postgres" DatabaseSecretArn '<DatabaseSecretArn>' \
         DatabaseEngineVersion '<DatabaseEngineVersion>' CacheReplicationGroupId "h2o-$stage-cache" \
         CacheEngineVersion '<CacheEngineVersion>'
-      [[ $stage != prod ]] || printf '%s\t%s\n' BackupVaultName '<BackupVaultName>'
+      [[ $stage != prod ]] || printf '%s\t%s\n' BackupVaultName '<BackupVaultName>' \
+        BackupVaultLockMode '<BackupVaultLockMode>' BackupVaultMinRetentionDays '<BackupVaultMinRetentionDays>'
       ;;
     edge)
       printf '%s\t%s\n' ApiUrl '<ApiUrl>' DistributionId '<DistributionId>'
@@ -239,6 +243,27 @@ smoke_test() {
     log "smoke test attempt $i/$attempts failed: $url"
     ((i < attempts)) && sleep "$delay"
   done
+  return 1
+}
+
+# target_states TARGET_GROUP_ARN: the states of the group's registered targets, space-separated; nothing when it
+# has none. Fails (the CLI's error on stderr) when they cannot be read.
+target_states() {
+  local states
+  states=$(aws_read '<State>' '' aws elbv2 describe-target-health --region "$REGION" --target-group-arn "$1" \
+    --query 'TargetHealthDescriptions[].TargetHealth.State' --output text) || return 1
+  states=${states%$'\n'}
+  states=${states//$'\t'/ }
+  [[ $states != None ]] || states=""
+  printf '%s' "$states"
+}
+
+# holds_tasks STATES: whether a target group whose targets are in STATES (target_states) holds tasks: a target
+# that is not draining. After a canary deploy the old tasks drain out of the group they served (ALB user guide,
+# "Deregistration delay"); the service's tasks are in the other group (stacks/rollout.go).
+holds_tasks() {
+  local s
+  for s in $1; do [[ $s == draining ]] || return 0; done
   return 1
 }
 

@@ -6,16 +6,21 @@ set -euo pipefail
 
 usage() {
   cat <<'EOF'
-Usage: scripts/deploy.sh [--help] [--keep-image] <stage>
+Usage: scripts/deploy.sh [--help] [--keep-image] [--hotfix] <stage>
 
 Deploys the backend to <stage> (dev or prod) in us-east-1:
-  0. reads the status of each stack h2o-<stage>-<layer> before anything changes: an operation in progress is
+  0. refuses a stage whose availability zones (its settings: `go run ./cmd/config -stage <stage> -placement`)
+     are, in this account (`aws ec2 describe-availability-zones`: zone names map to different zone IDs per
+     account), zone IDs where CloudFront VPC origins are reported unavailable (config.VPCOriginUnsupportedAZIDs);
+     then reads the status of each stack h2o-<stage>-<layer> before anything changes: an operation in progress is
      waited for (STACK_WAIT_CHECKS x STACK_POLL_DELAY s), then refused naming it; UPDATE_ROLLBACK_FAILED and
      DELETE_FAILED stop the deploy with the repair command (continue-update-rollback / delete-stack, with the
      failed resources); a failed or never-executed create (ROLLBACK_COMPLETE, ROLLBACK_FAILED, REVIEW_IN_PROGRESS)
      is deployed as a first deploy (the CDK CLI deletes and recreates it) once it is checked to hold nothing that
      would block that (resources kept DELETE_SKIPPED or DELETE_FAILED: listed, the deploy stops);
-  1. records the image tag the ECS service runs now (the automatic rollback's target);
+  1. records the image tag the ECS service runs now (the automatic rollback's target), and refuses to go on while
+     a deployment alarm of the stage (output DeploymentAlarmNames) is in ALARM: ECS does not watch the deployment
+     alarms of a deployment that starts while one is in ALARM (unless --hotfix; checked again before step 6);
   2. builds the image for the service's CPU architecture with `docker buildx build --platform linux/$ARCH
      --provenance=false` (a plain image manifest, as the workflows push) and pushes it to ECR as
      <account>.dkr.ecr.us-east-1.amazonaws.com/h2o-backend:<tag> (skipped when that tag is already in ECR,
@@ -35,7 +40,17 @@ Deploys the backend to <stage> (dev or prod) in us-east-1:
   7. `aws ecs wait services-stable`, then GET <ApiUrl>/health (output of h2o-<stage>-edge) must answer 2xx;
   8. moves the ECR tags previous-<stage> (what ran before) and live-<stage> (what runs now).
 If step 6 or 7 fails, it runs `scripts/rollback.sh <stage> <tag recorded in step 1>` and exits 1 (exits 1
-without a rollback on a first deploy, when nothing ran before). Migrations must follow the expand/contract rule
+without a rollback on a first deploy, when nothing ran before).
+
+--hotfix ships a fix while a deployment alarm is in ALARM (an incident): steps 4 and 6 run their cdk deploy in the
+background while the script watches the ECS deployment it starts, judging the new release itself on fresh data:
+each deployment alarm's own metric queries, narrowed to the target group the new tasks start in, read with
+`aws cloudwatch get-metric-data` from the deploy's start, against the alarm's threshold, DatapointsToAlarm of
+EvaluationPeriods and TreatMissingData; until ECS's bakes end (outputs CanaryBakeMinutes and DeployBakeMinutes,
+the bake at least the alarms' evaluation window, plus two alarm periods) counted from when the traffic reaches the
+new tasks. A breach stops the deployment with `aws ecs stop-service-deployment --stop-type ROLLBACK` (the traffic
+goes back to the old tasks) and runs rollback.sh as any failed step 6 does. A read that fails stops the script with
+the CLI's message and what state the deploy is in: it is never taken for a healthy release. Needs jq. Migrations must follow the expand/contract rule
 (docs/runbook.md): the old code keeps running on the new schema during the rolling deploy and after a rollback.
 
 Environment:
@@ -55,6 +70,7 @@ Environment:
   AWS_READ_ATTEMPTS, AWS_RETRY_DELAY   tries of a throttled AWS read (default 4), seconds before the second
                   (default 5, doubling). Any other failed read (access denied, expired credentials, no network)
                   stops the deploy with the CLI's message: it is never taken for "absent" or "not found"
+  HOTFIX_POLL     seconds between two looks of the --hotfix watch (default 30)
   DRY_RUN=1       print every docker/cdk/aws/git/curl command instead of running it (needs no credentials)
 
 --keep-image deploys the commit's infrastructure with the image the stage runs now (no build; the migration is
@@ -66,11 +82,17 @@ EOF
 
 # shellcheck source=scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+# shellcheck source=scripts/guards.sh
+source "$SCRIPTS_DIR/guards.sh"
 
-keep_image=0
+keep_image=0 hotfix=0
 args=()
 for arg in "$@"; do
-  if [[ $arg == --keep-image ]]; then keep_image=1; else args+=("$arg"); fi
+  case $arg in
+    --keep-image) keep_image=1 ;;
+    --hotfix) hotfix=1 ;;
+    *) args+=("$arg") ;;
+  esac
 done
 parse_stage_argument "${args[@]+"${args[@]}"}"
 if ((keep_image)); then
@@ -109,7 +131,11 @@ if [[ -n $tag ]]; then
   tag=$resolved_tag
 fi
 
-# 0. The state of every stack of the stage, before anything changes: an operation in progress is waited for, a
+# 0. Where the stage may live, and the state of every stack of the stage, before anything changes. First the zones:
+# a stage in a zone where CloudFront VPC origins are unsupported is refused.
+placement_preflight "$stage"
+
+# The state of every stack of the stage: an operation in progress is waited for, a
 # stack that needs a person stops the deploy with its recovery command, and a failed or never-executed create is
 # recreated by the CDK CLI (after checking it left nothing behind that would block that).
 compute_ready=0 data_ready=0
@@ -137,6 +163,10 @@ if ((compute_ready)); then
   info=$(task_definition_info "$taskdef" "$container") || die "cannot read $taskdef (the AWS CLI's error is above)"
   previous_tag=$(image_tag "${info#*$'\t'}")
   [[ -n $previous_tag && $previous_tag != None ]] || die "cannot tell which image $taskdef runs (container $container)"
+  # A deployment that starts while a deployment alarm is in ALARM goes unwatched by ECS (guards.sh).
+  check_deployment_alarms "Nothing was changed."
+elif ((hotfix)); then
+  log "--hotfix: nothing runs on $stage yet (first deploy): no release to protect, nothing to watch"
 fi
 if ((keep_image)); then
   [[ -n $previous_tag ]] || die "nothing runs on $stage yet: a first deploy needs an image (IMAGE_TAG=<tag> scripts/deploy.sh $stage)"
@@ -266,7 +296,21 @@ elif [[ -z $(output_optional compute MigrationTaskDefinitionArn) ]]; then
   service_tag=${previous_tag:-$tag}
   log "h2o-$stage-compute predates the ImageTag parameter: passing ImageTag=$service_tag"
 fi
-if ! cdk_deploy_stage "$stage" "$tag" "$service_tag"; then
+# With --hotfix, a service deployment this starts (a changed task definition) is watched like the service deploy.
+watch_breach=""
+deploy_infrastructure() {
+  if ((compute_ready)); then
+    watched_deploy "infrastructure deploy" cdk_deploy_stage "$stage" "$tag" "$service_tag"
+  else
+    cdk_deploy_stage "$stage" "$tag" "$service_tag"
+  fi
+}
+if ! deploy_infrastructure; then
+  if [[ -n $watch_breach ]] && ((watch_stopped)); then
+    die "the infrastructure deploy changed the service, and that release breached deployment alarm $watch_breach: ECS rolled its deployment back and CloudFormation the stack; the service runs $previous_tag as before. Fix the change and deploy again"
+  elif [[ -n $watch_breach ]]; then
+    die "the infrastructure deploy changed the service, and that release breached deployment alarm $watch_breach after ECS had finished its deployment ($watch_arn, $watch_status): it runs now. Revert the change and deploy again (--hotfix while the alarms are in ALARM)"
+  fi
   if [[ -n $previous_tag ]]; then
     die "cdk deploy of '$stage/*' failed; CloudFormation rolled the failed stack back and the service still runs $previous_tag: nothing to roll back. Fix the cause (see the CloudFormation events) and deploy again"
   fi
@@ -289,8 +333,12 @@ fi
 
 # 6, 7. The service's rolling deploy, then checks. A failed AWS read in between stops the script (it is no answer
 # about the service's health): only a failed deploy, an unstable service or a failing health check roll back.
+# Before it, the deployment alarms once more: the infrastructure deploy and the migration took minutes.
+if ((compute_ready)); then
+  check_deployment_alarms "The infrastructure and the migrations are deployed; the service still runs ${previous_tag:-its image}: nothing to roll back."
+fi
 deploy_and_verify() {
-  cdk_deploy_service "$stage" "$tag" || return 1
+  watched_deploy "service deploy" cdk_deploy_service "$stage" "$tag" || return 1
   wait_stable "$cluster" "$service" || return 1
   stage_health
 }

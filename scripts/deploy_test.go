@@ -1,8 +1,12 @@
 package scripts
 
 import (
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
+
+	"h2o-infra/config"
 )
 
 func dbStatus(stage string) []string {
@@ -33,6 +37,40 @@ func registerScalableTarget(stage string) []string {
 		"--max-capacity", out(stage, "compute", "MaxTasks")}
 }
 
+// zoneIDs is how the fake account maps the stage's availability zones (its settings) to zone IDs: IDs of the region
+// that CloudFront VPC origins support (config.VPCOriginUnsupportedAZIDs), unless a test names others.
+func zoneIDs(stage string, ids ...string) string {
+	cfg := appConfig[stage]
+	var b strings.Builder
+	n := 0
+	for i, zone := range cfg.AvailabilityZones {
+		id := ""
+		if i < len(ids) {
+			id = ids[i]
+		}
+		for id == "" {
+			n++
+			if candidate := fmt.Sprintf("use1-az%d", n); !slices.Contains(config.VPCOriginUnsupportedAZIDs[cfg.Region], candidate) {
+				id = candidate
+			}
+		}
+		fmt.Fprintf(&b, "%s\t%s\n", zone, id)
+	}
+	return b.String()
+}
+
+// placed: the fake account answers describe-availability-zones for the stage's zones with zoneIDs.
+func placed(h *harness, stage string, ids ...string) *harness {
+	return h.on("aws", []string{"describe-availability-zones"}, zoneIDs(stage, ids...), 0)
+}
+
+// preflight: deploy.sh's look at the stage's zones, in its settings, then in the account.
+func preflight(stage string) [][]string {
+	return calls([]string{"go", "run", "./cmd/config", "-stage", stage, "-placement"},
+		append(append([]string{"aws", "ec2", "describe-availability-zones", "--region", "us-east-1", "--zone-names"},
+			appConfig[stage].AvailabilityZones...), "--query", "AvailabilityZones[].[ZoneName,ZoneId]", "--output", "text"))
+}
+
 // join concatenates call lists.
 func join(parts ...[][]string) [][]string {
 	var out [][]string
@@ -53,10 +91,10 @@ func statuses(stage string) [][]string {
 	return c
 }
 
-// running: deploy.sh's step 1 on a stage whose service runs revision rev.
+// running: deploy.sh's steps 0 and 1 on a stage whose service runs revision rev.
 func running(stage string, rev int) [][]string {
-	return join(statuses(stage), calls(outputsCall("h2o-"+stage+"-compute"), describeServices(stage),
-		describeTaskDef(stage, taskDefArn(stage, rev))))
+	return join(preflight(stage), statuses(stage), calls(outputsCall("h2o-"+stage+"-compute"), describeServices(stage),
+		describeTaskDef(stage, taskDefArn(stage, rev)), alarmStates(stage)))
 }
 
 // awake: step 3 on an awake stage.
@@ -74,7 +112,7 @@ func before(stage string, rev int, tag string) [][]string {
 // tags moved from before to tag.
 func shipped(stage, before, tag string) [][]string {
 	return join(openCalls(stage, "compute", "edge"), migrateCalls(stage, 1),
-		calls(cdkDeployService(stage, tag), waitStable(stage), curlHealth(stage)), moveTags(stage, before, tag))
+		calls(alarmStates(stage), cdkDeployService(stage, tag), waitStable(stage), curlHealth(stage)), moveTags(stage, before, tag))
 }
 
 func TestDryRunExactDeployPlan(t *testing.T) {
@@ -84,7 +122,9 @@ func TestDryRunExactDeployPlan(t *testing.T) {
 	h.env["IMAGE_TAG"] = "abc123"
 	r := h.run("deploy.sh", "dev")
 	expectCode(t, r, 0)
-	want := `+ aws cloudformation describe-stacks --region us-east-1 --stack-name h2o-dev-network --query 'Stacks[0].StackStatus' --output text
+	want := `+ go run ./cmd/config -stage dev -placement
++ aws ec2 describe-availability-zones --region us-east-1 --zone-names '<availabilityZones>' --query 'AvailabilityZones[].[ZoneName,ZoneId]' --output text
++ aws cloudformation describe-stacks --region us-east-1 --stack-name h2o-dev-network --query 'Stacks[0].StackStatus' --output text
 + aws cloudformation describe-stacks --region us-east-1 --stack-name h2o-dev-data --query 'Stacks[0].StackStatus' --output text
 + aws cloudformation describe-stacks --region us-east-1 --stack-name h2o-dev-compute --query 'Stacks[0].StackStatus' --output text
 + aws cloudformation describe-stacks --region us-east-1 --stack-name h2o-dev-edge --query 'Stacks[0].StackStatus' --output text
@@ -92,6 +132,7 @@ func TestDryRunExactDeployPlan(t *testing.T) {
 + aws cloudformation describe-stacks --region us-east-1 --stack-name h2o-dev-compute --query 'Stacks[0].Outputs[].[OutputKey,OutputValue]' --output text
 + aws ecs describe-services --region us-east-1 --cluster h2o-dev --services h2o-backend-service --query 'services[0].taskDefinition' --output text
 + aws ecs describe-task-definition --region us-east-1 --task-definition 'arn:aws:ecs:us-east-1:<account>:task-definition/<TaskDefinitionFamily>:<revision>' --query "taskDefinition.[status, containerDefinitions[?name=='backend'] | [0].image]" --output text
++ aws cloudwatch describe-alarms --region us-east-1 --alarm-names '<DeploymentAlarmNames>' --query 'MetricAlarms[].[AlarmName,StateValue,StateUpdatedTimestamp]' --output text
 + aws ecr describe-images --region us-east-1 --repository-name h2o-backend --image-ids imageTag=abc123 --query 'imageDetails[0].imageDigest' --output text
 # when the tag is already in ECR, the build and push are skipped
 + aws ecr get-login-password --region us-east-1 | docker login --username AWS --password-stdin REGISTRY
@@ -112,6 +153,7 @@ func TestDryRunExactDeployPlan(t *testing.T) {
 + aws ecs run-task --region us-east-1 --cluster h2o-dev --launch-type FARGATE --task-definition '<MigrationTaskDefinitionArn>' --network-configuration '{"awsvpcConfiguration":{"subnets":["<TaskSubnetIds>"],"securityGroups":["<TaskSecurityGroupId>"],"assignPublicIp":"<AssignPublicIp>"}}' --started-by h2o-migrate --query 'tasks[0].taskArn' --output text
 + aws ecs wait tasks-stopped --region us-east-1 --cluster h2o-dev --tasks 'arn:aws:ecs:us-east-1:<account>:task/h2o-dev/<task-id>'
 + aws ecs describe-tasks --region us-east-1 --cluster h2o-dev --tasks 'arn:aws:ecs:us-east-1:<account>:task/h2o-dev/<task-id>' --query "tasks[0].[stoppedReason, containers[?name=='backend'] | [0].exitCode]" --output text
++ aws cloudwatch describe-alarms --region us-east-1 --alarm-names '<DeploymentAlarmNames>' --query 'MetricAlarms[].[AlarmName,StateValue,StateUpdatedTimestamp]' --output text
 + npx cdk deploy dev/compute --exclusively -c stage=dev --require-approval never --parameters h2o-dev-compute:ImageTag=abc123
 + aws ecs wait services-stable --region us-east-1 --cluster h2o-dev --services h2o-backend-service
 + curl -fsS --max-time 10 -o /dev/null '<ApiUrl>/health'
@@ -324,10 +366,13 @@ func TestDeployFirstDeploy(t *testing.T) {
 	deployed(h, "dev", 1, "newsha")
 	r := h.run("deploy.sh", "dev")
 	expectCode(t, r, 0)
+	// (no deployment alarm to read before the service deploy: there was no service to deploy over)
+	tail := shipped("dev", "", "newsha")
+	tail = slices.DeleteFunc(tail, func(c []string) bool { return slices.Equal(c, alarmStates("dev")) })
 	expectCalls(t, r, join(
-		statuses("dev"),
+		preflight("dev"), statuses("dev"),
 		calls(ecrDescribe("newsha"), cdkDeployStage("dev", "newsha", "newsha")),
-		shipped("dev", "", "newsha"),
+		tail,
 	)...)
 }
 
@@ -402,7 +447,7 @@ func TestDeploySmokeFailureRollsBack(t *testing.T) {
 		calls(cdkDeployStage("dev", "newsha", "")),
 		openCalls("dev", "compute", "edge"),
 		migrateCalls("dev", 1),
-		calls(cdkDeployService("dev", "newsha"), waitStable("dev"), curlHealth("dev"), curlHealth("dev"), curlHealth("dev")),
+		calls(alarmStates("dev"), cdkDeployService("dev", "newsha"), waitStable("dev"), curlHealth("dev"), curlHealth("dev"), curlHealth("dev")),
 		// rollback.sh dev oldsha
 		start("dev", 8),
 		calls(ecrDescribe("oldsha"), cdkDeployService("dev", "oldsha"), waitStable("dev"), curlHealth("dev")),
@@ -585,4 +630,38 @@ func TestDeployResolvesAMarkerTag(t *testing.T) {
 		shipped("prod", "oldsha", "newsha"),
 	)...)
 	expectStderr(t, r, "live-dev names the image tagged newsha")
+}
+
+// A stage whose zones are, in this account, zone IDs where CloudFront VPC origins are unsupported is refused
+// before anything is read or created: the names map to IDs per account, so the account is asked.
+func TestDeployRefusesZonesWithoutVPCOrigins(t *testing.T) {
+	t.Parallel()
+	unsupported := config.VPCOriginUnsupportedAZIDs["us-east-1"][0]
+	zones := appConfig["prod"].AvailabilityZones
+	// GIVEN an account where prod's second zone name is an unsupported zone ID
+	h := newHarness(t)
+	h.env["IMAGE_TAG"] = "newsha"
+	placed(h, "prod", "", unsupported)
+	deployed(h, "prod", 7, "oldsha")
+	// WHEN prod is deployed
+	r := h.run("deploy.sh", "prod")
+	// THEN it stops after the look-up, naming the zone, its ID, where the list lives and how to see the mapping
+	expectCode(t, r, 1)
+	expectCalls(t, r, preflight("prod")...)
+	expectStderr(t, r, "prod is configured for "+zones[1]+" ("+unsupported+"), where CloudFront VPC origins are not supported",
+		"config.VPCOriginUnsupportedAZIDs", "config/settings/prod.json",
+		"aws ec2 describe-availability-zones --region us-east-1 --query 'AvailabilityZones[].[ZoneName,ZoneId]' --output text")
+}
+
+// A zone AWS does not map (a name the account does not have) is no answer about it: the deploy stops.
+func TestDeployStopsWhenAZoneIsNotMapped(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.env["IMAGE_TAG"] = "newsha"
+	h.on("aws", []string{"describe-availability-zones"}, strings.SplitAfter(zoneIDs("dev"), "\n")[0], 0)
+	deployed(h, "dev", 7, "oldsha")
+	r := h.run("deploy.sh", "dev")
+	expectCode(t, r, 1)
+	expectCalls(t, r, preflight("dev")...)
+	expectStderr(t, r, "AWS mapped 1 of the 2 availability zones of dev")
 }

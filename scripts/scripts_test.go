@@ -20,10 +20,11 @@ import (
 	"h2o-infra/scripts/internal/fake"
 )
 
-var fakeNames = []string{"aws", "docker", "npx", "curl", "git"}
+var fakeNames = []string{"aws", "docker", "npx", "curl", "git", "go"}
 
-// fakeBin is the fake program, built by TestMain.
-var fakeBin string
+// fakeBin is the fake program, built by TestMain; configBin is cmd/config, which the fake go runs for
+// `go run ./cmd/config` (the app's own settings answer).
+var fakeBin, configBin string
 
 // TestMain builds the fake program and synthesizes the app, then runs the tests and compares the AWS calls they
 // saw with the golden file (when the whole package ran).
@@ -35,8 +36,12 @@ func TestMain(m *testing.M) {
 			return 1
 		}
 		defer os.RemoveAll(dir)
-		if fakeBin, err = buildFake(dir); err != nil {
+		if fakeBin, err = build(dir, "fake", "h2o-infra/scripts/internal/fake/cmd/fake", filepath.Join("internal", "fake", "cmd", "fake", "main.go")); err != nil {
 			fmt.Fprintln(os.Stderr, "building the fake commands:", err)
+			return 1
+		}
+		if configBin, err = build(dir, "config", "h2o-infra/cmd/config", filepath.Join("..", "cmd", "config", "main.go")); err != nil {
+			fmt.Fprintln(os.Stderr, "building cmd/config:", err)
 			return 1
 		}
 		if err := synthApp(); err != nil {
@@ -47,19 +52,19 @@ func TestMain(m *testing.M) {
 	}())
 }
 
-// buildFake builds internal/fake/cmd/fake with the go command that runs the tests.
-func buildFake(dir string) (string, error) {
+// build builds the program of package pkg with the go command that runs the tests, as dir/name.
+func build(dir, name, pkg, mainFile string) (string, error) {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
 	}
-	bin := filepath.Join(dir, "fake")
-	cmd := exec.Command(goBin, "build", "-o", bin, "h2o-infra/scripts/internal/fake/cmd/fake")
+	bin := filepath.Join(dir, name)
+	cmd := exec.Command(goBin, "build", "-o", bin, pkg)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("%v: %s", err, out)
 	}
-	// Go's test cache tracks the files a test opens: the fake's main program is built, not imported.
-	if _, err := os.ReadFile(filepath.Join("internal", "fake", "cmd", "fake", "main.go")); err != nil {
+	// Go's test cache tracks the files a test opens: the programs are built, not imported.
+	if _, err := os.ReadFile(mainFile); err != nil {
 		return "", err
 	}
 	return bin, nil
@@ -98,6 +103,14 @@ func newHarness(t *testing.T) *harness {
 		"AWS_RETRY_DELAY":  "0",
 		"STACK_POLL_DELAY": "0",
 	}}
+}
+
+// fakeSleep makes sleep a fake too (logged, instant): for the scripts that wait a fixed time between looks.
+func (h *harness) fakeSleep() *harness {
+	if err := os.Symlink(fakeBin, filepath.Join(h.dir, "bin", "sleep")); err != nil {
+		h.t.Fatal(err)
+	}
+	return h
 }
 
 // on adds a rule answering every matching call.
@@ -186,7 +199,7 @@ func (h *harness) run(script string, args ...string) result {
 	h.t.Helper()
 	logPath := filepath.Join(h.dir, "calls.log")
 	cfgPath := filepath.Join(h.dir, "fake.json")
-	data, err := json.Marshal(fake.Config{Log: logPath, Rules: h.rules, Golden: goldenLog})
+	data, err := json.Marshal(fake.Config{Log: logPath, Rules: h.rules, Golden: goldenLog, GoRun: map[string]string{"./cmd/config": configBin}})
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -199,7 +212,7 @@ func (h *harness) run(script string, args ...string) result {
 	}
 	// Go's test cache tracks the files a test opens, not what bash reads: open what runs, so that a changed
 	// script reruns the tests instead of reporting a cached "ok".
-	for _, f := range []string{script, "common.sh", "aws.sh", "notify.sh", "versions.sh", "drift-rules.txt"} {
+	for _, f := range []string{script, "common.sh", "aws.sh", "guards.sh", "notify.sh", "versions.sh", "drift-rules.txt"} {
 		if _, err := os.ReadFile(f); err != nil {
 			h.t.Fatal(err)
 		}
@@ -472,6 +485,8 @@ func stackIs(h *harness, n int, stage, layer, status string) *harness {
 // awake; ECR knows the images the tests use.
 func deployed(h *harness, stage string, rev int, runningTag string) *harness {
 	h.on("aws", []string{"describe-stacks", "Stacks[0].StackStatus"}, "UPDATE_COMPLETE\n", 0)
+	placed(h, stage)
+	alarmsIn(h, stage)
 	for _, layer := range appLayers {
 		h.on("aws", []string{"describe-stacks", "h2o-" + stage + "-" + layer, "Stacks[0].Outputs[].[OutputKey,OutputValue]"},
 			describeStacksAnswer(stage, layer), 0)
@@ -546,6 +561,12 @@ func TestDryRunRunsNothing(t *testing.T) {
 			"+ aws sts get-caller-identity --region us-east-1 --query Account --output text",
 			"+ docker buildx build --platform linux/amd64 --provenance=false --tag '<account>.dkr.ecr.us-east-1.amazonaws.com/h2o-backend:<git-sha>' --push BACKEND",
 			"+ npx cdk deploy 'prod/*' -c stage=prod --require-approval never --parameters 'h2o-prod-compute:MigrationImageTag=<git-sha>'",
+		}},
+		{"deploy.sh", []string{"--hotfix", "prod"}, map[string]string{"IMAGE_TAG": "abc123"}, []string{
+			"+ aws cloudwatch describe-alarms --region us-east-1 --alarm-names '<DeploymentAlarmNames>' --output json",
+			"+ npx cdk deploy prod/compute --exclusively -c stage=prod --require-approval never --parameters h2o-prod-compute:ImageTag=abc123",
+			"+ aws ecs describe-service-deployments --region us-east-1 --service-deployment-arns '<serviceDeploymentArn>' --query 'serviceDeployments[0].[status,lifecycleStage]' --output text",
+			"# on a breach: aws ecs stop-service-deployment --region us-east-1 --service-deployment-arn '<serviceDeploymentArn>' --stop-type ROLLBACK --query serviceDeploymentArn --output text, then scripts/rollback.sh",
 		}},
 		{"rollback.sh", []string{"dev"}, nil, []string{
 			"+ npx cdk deploy dev/compute --exclusively -c stage=dev --require-approval never --parameters 'h2o-dev-compute:ImageTag=<previous-tag>'",

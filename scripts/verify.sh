@@ -14,12 +14,16 @@ Checks <stage> (dev or prod) after a deploy and prints one PASS/FAIL line per ch
              ROLLBACK one: the last update did not fail); for a stack that needs repair, the command to repair
              it (continue-update-rollback, delete-stack) is printed;
   service    the ECS service runs its desired count, with one deployment (PRIMARY, COMPLETED);
-  targets    every target of the load balancer's target group (output TargetGroupArn) is healthy;
+  targets    the service's tasks are in one of its two target groups (outputs TargetGroupArn and
+             AlternateTargetGroupArn: each canary deploy moves them to the other): every target of that group is
+             healthy, and the other holds none (draining ones excepted: the release the last deploy replaced);
   health     GET <ApiUrl>/health answers 2xx, through CloudFront;
              (targets and health are SKIPped when the service is scaled to 0 off hours: dev at night)
   waf        the distribution (output DistributionId) uses the stage's web ACL (output WebAclArn), and the web
              ACL logs to the stage's log group (output WafLogDestination); "no WAF in this stage" where there is
              none (dev);
+  origin     the load balancer's one source (output CloudFrontPrefixListId) is the AWS-managed prefix list
+             com.amazonaws.global.cloudfront.origin-facing of the region;
   alarms     flips the canary alarm (output CanaryAlarmName of h2o-<stage>-observability, which exists only for
              this) to ALARM, then reads the SNS metrics NumberOfNotificationsDelivered/-Failed of the alarm topic
              until a delivery shows up: FAIL when a notification failed or none was delivered in VERIFY_WAIT s;
@@ -27,7 +31,9 @@ Checks <stage> (dev or prod) after a deploy and prints one PASS/FAIL line per ch
   rotation   the RDS-managed master secret (output DatabaseSecretArn) has rotation enabled;
   backups    automated backups (BackupRetentionPeriod > 0, a LatestRestorableTime) and, in stages with an AWS
              Backup plan (output BackupVaultName: prod), recovery points of the database in its vault (none yet
-             on a fresh stage before its first backup window: WARN).
+             on a fresh stage before its first backup window: WARN);
+  vault      the backup vault is locked with the mode and minimum retention the template set (outputs
+             BackupVaultLockMode, BackupVaultMinRetentionDays); a compliance lock before its lock date: WARN.
 Run it after the first deploy of a stage and after any deploy (the deploy workflow does). A failed AWS read
 (throttled beyond AWS_READ_ATTEMPTS, access denied, expired credentials, no network) stops it with the CLI's
 message and exit 1: an error is never reported as what the check looked for being absent.
@@ -145,27 +151,57 @@ fi
 asleep=0
 [[ $desired != 0 ]] || asleep=1
 
-# --- targets
+# --- targets: the service's tasks are in one of its two target groups, which changes with every canary deploy
+# (stacks/rollout.go): the group that holds them must have every target healthy, the other none but draining ones.
+# count_states STATES: sets healthy, other (neither healthy nor draining) and draining.
+count_states() {
+  local s
+  healthy=0 other=0 draining=0
+  for s in $1; do
+    case $s in
+      healthy) healthy=$((healthy + 1)) ;;
+      draining) draining=$((draining + 1)) ;;
+      *) other=$((other + 1)) ;;
+    esac
+  done
+}
 if ((asleep)); then
   report SKIP targets "desired count 0 (scaled to 0 off hours): no targets to check"
 else
-  need target_group targets compute TargetGroupArn
-  if [[ -n $target_group ]]; then
-    states=$(read_for targets '<State>' aws elbv2 describe-target-health --region "$REGION" \
-      --target-group-arn "$target_group" --query 'TargetHealthDescriptions[].TargetHealth.State' --output text) || exit 1
-    healthy=0 other=0 draining=0
-    for s in $states; do
-      case $s in
-        healthy) healthy=$((healthy + 1)) ;;
-        draining) draining=$((draining + 1)) ;;
-        *) other=$((other + 1)) ;;
-      esac
-    done
-    what="${target_group##*:}: $healthy healthy, $other not healthy, $draining draining"
-    if ((other == 0 && healthy > 0)); then
-      report PASS targets "$what"
+  need primary_group targets compute TargetGroupArn
+  need alternate_group targets compute AlternateTargetGroupArn
+  if [[ -n $primary_group && -n $alternate_group ]]; then
+    primary_states=$(target_states "$primary_group") || die "targets: cannot read AWS (the CLI's error is above): stopped"
+    alternate_states=$(target_states "$alternate_group") || die "targets: cannot read AWS (the CLI's error is above): stopped"
+    live="" idle=""
+    if holds_tasks "$primary_states" && ! holds_tasks "$alternate_states"; then
+      live=$primary_group live_states=$primary_states idle=$alternate_group idle_states=$alternate_states
+    elif holds_tasks "$alternate_states" && ! holds_tasks "$primary_states"; then
+      live=$alternate_group live_states=$alternate_states idle=$primary_group idle_states=$primary_states
+    fi
+    hint="aws elbv2 describe-target-health --region $REGION --target-group-arn"
+    if [[ -n $live ]]; then
+      count_states "$live_states"
+      what="${live##*:}: $healthy healthy, $other not healthy, $draining draining (holds the service's tasks)"
+      if ((other == 0 && healthy > 0)); then
+        report PASS targets "$what"
+      else
+        report FAIL targets "$what (see: $hint $live)"
+      fi
+      count_states "$idle_states"
+      left=""
+      ((draining == 0)) || left=" ($draining draining: the release it replaced leaving)"
+      report PASS targets "${idle##*:}: no tasks, as expected of the group the last deploy moved away from$left"
     else
-      report FAIL targets "$what (see: aws elbv2 describe-target-health --region $REGION --target-group-arn $target_group)"
+      count_states "$primary_states"
+      what="${primary_group##*:}: $healthy healthy, $other not healthy, $draining draining; "
+      count_states "$alternate_states"
+      what+="${alternate_group##*:}: $healthy healthy, $other not healthy, $draining draining"
+      if holds_tasks "$primary_states"; then
+        report FAIL targets "both target groups hold tasks ($what): a deployment still moving traffic, or one that stopped half-way (see the service's events)"
+      else
+        report FAIL targets "neither target group holds a task ($what): see $hint <group>"
+      fi
     fi
   fi
 fi
@@ -220,6 +256,29 @@ else
     report PASS waf "web ACL logging to ${logging##*:log-group:}"
   else
     report FAIL waf "web ACL ${web_acl##*/webacl/} logs to '${logging:-nothing}', not to $want_log (wafLogging is on)"
+  fi
+fi
+
+# --- origin: the one source the load balancer admits (output CloudFrontPrefixListId, a literal in the settings so
+# synth stays offline) must be CloudFront's origin-facing managed prefix list, which AWS names, not numbers, in its
+# docs ("AWS-managed prefix lists", VPC user guide: com.amazonaws.global.cloudfront.origin-facing). A wrong id cuts
+# CloudFront off, or admits someone else.
+need prefix_list origin compute CloudFrontPrefixListId
+if [[ -n $prefix_list ]]; then
+  cloudfront_list=com.amazonaws.global.cloudfront.origin-facing
+  found=$(read_for origin "$(printf '%s\tAWS' "$prefix_list")" aws ec2 describe-managed-prefix-lists --region "$REGION" \
+    --filters "Name=prefix-list-name,Values=$cloudfront_list" --query 'PrefixLists[].[PrefixListId,OwnerId]' \
+    --output text) || exit 1
+  found=${found%$'\n'}
+  IFS=$'\t' read -r found_id found_owner <<<"$found"
+  if [[ -z $found || $found == None ]]; then
+    report FAIL origin "AWS has no managed prefix list $cloudfront_list in $REGION: the load balancer admits $prefix_list, which is not CloudFront's"
+  elif [[ $found == *$'\n'* || $found_owner != AWS ]]; then
+    report FAIL origin "more than one prefix list, or one not AWS's, is named $cloudfront_list: ${found//$'\n'/; }; the settings name $prefix_list"
+  elif [[ $found_id == "$prefix_list" ]]; then
+    report PASS origin "$prefix_list is $cloudfront_list (AWS-managed): the only source the load balancer admits"
+  else
+    report FAIL origin "cloudFrontPrefixListId is $prefix_list, but $cloudfront_list is $found_id in $REGION: CloudFront cannot reach the load balancer; set cloudFrontPrefixListId=$found_id and deploy"
   fi
 fi
 
@@ -311,6 +370,45 @@ if [[ -n $db ]]; then
     else
       report WARN backups "vault $vault: no recovery point of $db yet (a fresh stage gets its first in the plan's backup window; if it is older, see $(words aws backup list-backup-jobs --region "$REGION" --by-backup-vault-name "$vault"))"
     fi
+  fi
+fi
+
+# --- vault: the backup vault's lock as AWS reports it (DescribeBackupVault: Locked, MinRetentionDays, LockDate,
+# "the date and time when Backup Vault Lock configuration cannot be changed or deleted"), against what the template
+# set (outputs BackupVaultLockMode, BackupVaultMinRetentionDays): drift detection cannot compare it, ChangeableForDays
+# being write-only. A compliance lock has a lock date, after which it is immutable; before it, it can still be
+# removed (the 3-day cooling-off of ChangeableForDays: AWS::Backup::BackupVault LockConfigurationType).
+vault=$(output_optional data BackupVaultName)
+if [[ -z $vault ]]; then
+  if [[ $ready_layers == *" data "* ]]; then
+    report SKIP vault "no AWS Backup vault in this stage"
+  else
+    report FAIL vault "stack h2o-$stage-data is not ready (above): no vault to check"
+  fi
+else
+  want_mode=$(output_optional data BackupVaultLockMode)
+  want_days=$(output_optional data BackupVaultMinRetentionDays)
+  lock=$(read_for vault "$(printf 'True\t<MinRetentionDays>\t<LockDate>')" aws backup describe-backup-vault --region "$REGION" \
+    --backup-vault-name "$vault" --query '[Locked, MinRetentionDays, LockDate]' --output text) || exit 1
+  IFS=$'\t' read -r locked min_days lock_date <<<"${lock%$'\n'}"
+  [[ $lock_date != None ]] || lock_date=""
+  now=$(date -u +%Y-%m-%dT%H:%M:%S)
+  if [[ -z $want_mode || -z $want_days ]]; then
+    report WARN vault "h2o-$stage-data has no BackupVaultLockMode/BackupVaultMinRetentionDays outputs (deployed by an older version): vault $vault Locked=$locked, MinRetentionDays $min_days, lock date ${lock_date:-none}"
+  elif [[ $locked != True ]]; then
+    report FAIL vault "vault $vault is not locked (Locked=$locked): its recovery points can be deleted before $want_days days"
+  elif [[ $min_days != "$want_days" ]]; then
+    report FAIL vault "vault $vault keeps recovery points at least $min_days days, the template says $want_days"
+  elif [[ $want_mode == compliance && -z $lock_date ]]; then
+    report FAIL vault "vault $vault has no lock date: its lock is in governance mode (removable by anyone allowed to), the settings say compliance"
+  elif [[ $want_mode == compliance && ${lock_date:0:19} > $now ]]; then
+    report WARN vault "vault $vault: compliance lock, min $min_days days, still removable until its lock date $lock_date (the cooling-off after it was set); immutable from then"
+  elif [[ $want_mode == compliance ]]; then
+    report PASS vault "vault $vault: compliance lock, min $min_days days, immutable since $lock_date"
+  elif [[ -n $lock_date ]]; then
+    report WARN vault "vault $vault: the settings say governance, but its lock has a lock date ($lock_date): compliance mode, immutable from then"
+  else
+    report PASS vault "vault $vault: governance lock, min $min_days days"
   fi
 fi
 

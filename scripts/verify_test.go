@@ -32,15 +32,24 @@ func verifyHarness(t *testing.T, stage string, overrides func(h *harness)) *harn
 	}
 	currentVersions(h, stage)
 	h.on("aws", []string{"describe-services", "--cluster", clusterOf(stage)}, "2\t2\t1\tCOMPLETED\n", 0).
-		on("aws", []string{"describe-target-health"}, "healthy\thealthy\n", 0).
+		on("aws", []string{"describe-target-health", out(stage, "compute", "TargetGroupArn")}, "healthy\thealthy\n", 0).
+		on("aws", []string{"describe-target-health", out(stage, "compute", "AlternateTargetGroupArn")}, "\n", 0).
 		on("aws", []string{"get-distribution"}, out(stage, "edge", "WebAclArn")+"\n", 0).
 		on("aws", []string{"get-logging-configuration"}, out(stage, "edge", "WafLogDestination")+"\n", 0).
 		on("aws", []string{"NumberOfNotificationsDelivered"}, "1.0\n", 0).
 		on("aws", []string{"NumberOfNotificationsFailed"}, "0\n", 0).
 		on("aws", []string{"describe-secret"}, "True\n", 0).
 		on("aws", []string{"describe-db-instances"}, "7\t2026-12-01T10:00:00+00:00\t"+dbArn(stage)+"\n", 0).
-		on("aws", []string{"list-recovery-points-by-backup-vault"}, "3\n", 0)
+		on("aws", []string{"list-recovery-points-by-backup-vault"}, "3\n", 0).
+		on("aws", []string{"describe-managed-prefix-lists"}, out(stage, "compute", "CloudFrontPrefixListId")+"\tAWS\n", 0).
+		on("aws", []string{"describe-backup-vault"}, "True\t"+out(stage, "data", "BackupVaultMinRetentionDays")+"\t2026-01-04T10:00:00.000000+00:00\n", 0)
 	return deployed(h, stage, 5, "sha5")
+}
+
+// targetHealth: the read of the states of the targets of the target group the compute stack outputs as key.
+func targetHealth(stage, key string) []string {
+	return []string{"aws", "elbv2", "describe-target-health", "--region", "us-east-1", "--target-group-arn", out(stage, "compute", key),
+		"--query", "TargetHealthDescriptions[].TargetHealth.State", "--output", "text"}
 }
 
 // verifyCalls: every call of a passing run (the metrics read once).
@@ -54,8 +63,7 @@ func verifyCalls(stage string) [][]string {
 			"--services", serviceOf(stage), "--query",
 			"services[0].[desiredCount, runningCount, length(deployments), deployments[?status=='PRIMARY'] | [0].rolloutState]",
 			"--output", "text"},
-		[]string{"aws", "elbv2", "describe-target-health", "--region", "us-east-1", "--target-group-arn", out(stage, "compute", "TargetGroupArn"),
-			"--query", "TargetHealthDescriptions[].TargetHealth.State", "--output", "text"},
+		targetHealth(stage, "TargetGroupArn"), targetHealth(stage, "AlternateTargetGroupArn"),
 		curlHealth(stage))
 	if stage == "prod" {
 		c = append(c,
@@ -65,6 +73,8 @@ func verifyCalls(stage string) [][]string {
 				"--query", "LoggingConfiguration.LogDestinationConfigs[0]", "--output", "text"})
 	}
 	c = append(c,
+		[]string{"aws", "ec2", "describe-managed-prefix-lists", "--region", "us-east-1", "--filters",
+			"Name=prefix-list-name,Values=com.amazonaws.global.cloudfront.origin-facing", "--query", "PrefixLists[].[PrefixListId,OwnerId]", "--output", "text"},
 		setAlarmState(stage, "OK", "verify.sh: reset before the alarm delivery check"),
 		setAlarmState(stage, "ALARM", "verify.sh test: alarm delivery check, not an incident"),
 		metricCall(stage, "NumberOfNotificationsDelivered"),
@@ -76,7 +86,9 @@ func verifyCalls(stage string) [][]string {
 	if stage == "prod" {
 		c = append(c, []string{"aws", "backup", "list-recovery-points-by-backup-vault", "--region", "us-east-1",
 			"--backup-vault-name", out(stage, "data", "BackupVaultName"), "--by-resource-arn", dbArn(stage),
-			"--query", "length(RecoveryPoints[?Status=='COMPLETED' || Status=='AVAILABLE'])", "--output", "text"})
+			"--query", "length(RecoveryPoints[?Status=='COMPLETED' || Status=='AVAILABLE'])", "--output", "text"},
+			[]string{"aws", "backup", "describe-backup-vault", "--region", "us-east-1", "--backup-vault-name", out(stage, "data", "BackupVaultName"),
+				"--query", "[Locked, MinRetentionDays, LockDate]", "--output", "text"})
 	}
 	return append(c, versionCalls(stage)...)
 }
@@ -107,7 +119,8 @@ func TestVerifyPassingProd(t *testing.T) {
 	expectLines(t, r,
 		"PASS  stacks    h2o-prod-network UPDATE_COMPLETE",
 		"PASS  service   h2o-prod/h2o-backend-service: 2 of 2 tasks running, 1 deployment(s), primary COMPLETED",
-		"PASS  targets   "+afterLast(out("prod", "compute", "TargetGroupArn"), ":")+": 2 healthy, 0 not healthy, 0 draining",
+		"PASS  targets   "+afterLast(out("prod", "compute", "TargetGroupArn"), ":")+": 2 healthy, 0 not healthy, 0 draining (holds the service's tasks)",
+		"PASS  targets   "+afterLast(out("prod", "compute", "AlternateTargetGroupArn"), ":")+": no tasks, as expected of the group the last deploy moved away from",
 		"PASS  health    GET "+apiURLOf("prod")+"/health: 2xx",
 		"PASS  waf       distribution "+out("prod", "edge", "DistributionId")+" uses web ACL "+afterLast(out("prod", "edge", "WebAclArn"), "/webacl/"),
 		"PASS  waf       web ACL logging to aws-waf-logs-h2o-prod",
@@ -115,7 +128,9 @@ func TestVerifyPassingProd(t *testing.T) {
 		"PASS  rotation  "+afterLast(out("prod", "data", "DatabaseSecretArn"), ":secret:")+": rotation enabled",
 		"PASS  backups   h2o-prod-postgres: retention 7 days, latest restorable time 2026-12-01T10:00:00+00:00",
 		"PASS  backups   vault h2o-prod-backups: 3 recovery point(s) of h2o-prod-postgres",
-		"verify.sh prod: 19 PASS, 0 FAIL, 0 WARN",
+		"PASS  origin    "+out("prod", "compute", "CloudFrontPrefixListId")+" is com.amazonaws.global.cloudfront.origin-facing (AWS-managed): the only source the load balancer admits",
+		"PASS  vault     vault h2o-prod-backups: compliance lock, min 35 days, immutable since 2026-01-04T10:00:00.000000+00:00",
+		"verify.sh prod: 22 PASS, 0 FAIL, 0 WARN",
 	)
 	expectLines(t, r, currentVersionLines("prod")...)
 }
@@ -128,7 +143,8 @@ func TestVerifyPassingDevHasNoWAFAndNoBackupPlan(t *testing.T) {
 	expectLines(t, r,
 		"SKIP  waf       no WAF in this stage",
 		"SKIP  backups   no AWS Backup plan in this stage (automated RDS backups only)",
-		"verify.sh dev: 16 PASS, 0 FAIL, 0 WARN",
+		"SKIP  vault     no AWS Backup vault in this stage",
+		"verify.sh dev: 18 PASS, 0 FAIL, 0 WARN",
 	)
 }
 
@@ -151,7 +167,7 @@ func TestVerifyScaledToZeroSaysSo(t *testing.T) {
 }
 
 // verifyChecks are verify.sh's checks, in the order it reports them.
-var verifyChecks = []string{"stacks", "service", "targets", "health", "waf", "alarms", "rotation", "backups", "versions"}
+var verifyChecks = []string{"stacks", "service", "targets", "health", "waf", "origin", "alarms", "rotation", "backups", "vault", "versions"}
 
 // Each check failing on its own: exit 1, a FAIL line naming what was looked at, the other checks still run.
 func TestVerifyFailures(t *testing.T) {
@@ -178,8 +194,18 @@ func TestVerifyFailures(t *testing.T) {
 			h.on("aws", []string{"describe-services", "--cluster", clusterOf("prod")}, "None\tNone\t0\tNone\n", 0)
 		}, "FAIL  service   ECS does not know h2o-prod/h2o-backend-service"},
 		{"unhealthy target", "prod", func(h *harness) {
-			h.on("aws", []string{"describe-target-health"}, "healthy\tunhealthy\n", 0)
-		}, "FAIL  targets   " + afterLast(out("prod", "compute", "TargetGroupArn"), ":") + ": 1 healthy, 1 not healthy, 0 draining"},
+			h.on("aws", []string{"describe-target-health", out("prod", "compute", "TargetGroupArn")}, "healthy\tunhealthy\n", 0)
+		}, "FAIL  targets   " + afterLast(out("prod", "compute", "TargetGroupArn"), ":") + ": 1 healthy, 1 not healthy, 0 draining (holds the service's tasks)"},
+		{"unhealthy target in the alternate group", "dev", func(h *harness) {
+			h.on("aws", []string{"describe-target-health", out("dev", "compute", "TargetGroupArn")}, "draining\n", 0).
+				on("aws", []string{"describe-target-health", out("dev", "compute", "AlternateTargetGroupArn")}, "initial\thealthy\n", 0)
+		}, "FAIL  targets   " + afterLast(out("dev", "compute", "AlternateTargetGroupArn"), ":") + ": 1 healthy, 1 not healthy, 0 draining (holds the service's tasks)"},
+		{"tasks in both groups", "prod", func(h *harness) {
+			h.on("aws", []string{"describe-target-health"}, "healthy\n", 0)
+		}, "FAIL  targets   both target groups hold tasks"},
+		{"tasks in neither group", "prod", func(h *harness) {
+			h.on("aws", []string{"describe-target-health"}, "draining\n", 0)
+		}, "FAIL  targets   neither target group holds a task"},
 		{"health check", "dev", func(h *harness) {
 			h.env["SMOKE_ATTEMPTS"] = "2"
 			h.on("curl", nil, "", 22)
@@ -209,6 +235,21 @@ func TestVerifyFailures(t *testing.T) {
 		{"no backups", "prod", func(h *harness) {
 			h.on("aws", []string{"describe-db-instances"}, "0\tNone\t"+dbArn("prod")+"\n", 0)
 		}, "FAIL  backups   h2o-prod-postgres: retention 0 days, latest restorable time None (no point-in-time recovery)"},
+		{"prefix list of another service", "prod", func(h *harness) {
+			h.on("aws", []string{"describe-managed-prefix-lists"}, "pl-0123abcd\tAWS\n", 0)
+		}, "FAIL  origin    cloudFrontPrefixListId is " + out("prod", "compute", "CloudFrontPrefixListId") + ", but com.amazonaws.global.cloudfront.origin-facing is pl-0123abcd in us-east-1"},
+		{"no CloudFront prefix list", "dev", func(h *harness) {
+			h.on("aws", []string{"describe-managed-prefix-lists"}, "\n", 0)
+		}, "FAIL  origin    AWS has no managed prefix list com.amazonaws.global.cloudfront.origin-facing in us-east-1"},
+		{"vault unlocked", "prod", func(h *harness) {
+			h.on("aws", []string{"describe-backup-vault"}, "False\tNone\tNone\n", 0)
+		}, "FAIL  vault     vault h2o-prod-backups is not locked (Locked=False)"},
+		{"vault keeps recovery points less long", "prod", func(h *harness) {
+			h.on("aws", []string{"describe-backup-vault"}, "True\t7\t2026-01-04T10:00:00+00:00\n", 0)
+		}, "FAIL  vault     vault h2o-prod-backups keeps recovery points at least 7 days, the template says 35"},
+		{"vault in governance mode", "prod", func(h *harness) {
+			h.on("aws", []string{"describe-backup-vault"}, "True\t35\tNone\n", 0)
+		}, "FAIL  vault     vault h2o-prod-backups has no lock date: its lock is in governance mode"},
 		{"no outputs", "dev", func(h *harness) {
 			h.on("aws", []string{"describe-stacks", "h2o-dev-observability", "Stacks[0].Outputs[].[OutputKey,OutputValue]"},
 				without(describeStacksAnswer("dev", "observability"), "CanaryAlarmName"), 0)
@@ -245,6 +286,36 @@ func TestVerifyPollsForTheDelivery(t *testing.T) {
 	expectLines(t, r, "PASS  alarms    h2o-dev-notification-canary -> topic h2o-dev-alarms: 1 delivered, 0 failed")
 }
 
+// After every other canary deploy the service's tasks are in the alternate target group: that one is checked,
+// and the primary must hold nothing but the replaced release draining out.
+func TestVerifyChecksTheGroupThatHoldsTheTasks(t *testing.T) {
+	t.Parallel()
+	// GIVEN prod after a canary deploy moved the tasks to the alternate group, the old ones still draining
+	h := verifyHarness(t, "prod", func(h *harness) {
+		h.on("aws", []string{"describe-target-health", out("prod", "compute", "TargetGroupArn")}, "draining\tdraining\n", 0).
+			on("aws", []string{"describe-target-health", out("prod", "compute", "AlternateTargetGroupArn")}, "healthy\thealthy\n", 0)
+	})
+	// WHEN verify runs THEN the alternate group passes as the live one, the primary as expected-empty
+	r := runVerify(h, "prod")
+	expectCode(t, r, 0)
+	expectLines(t, r,
+		"PASS  targets   "+afterLast(out("prod", "compute", "AlternateTargetGroupArn"), ":")+": 2 healthy, 0 not healthy, 0 draining (holds the service's tasks)",
+		"PASS  targets   "+afterLast(out("prod", "compute", "TargetGroupArn"), ":")+": no tasks, as expected of the group the last deploy moved away from (2 draining: the release it replaced leaving)")
+}
+
+// A compliance lock in its cooling-off days is still removable: worth a look, not a failure.
+func TestVerifyACoolingOffVaultLockIsAWarning(t *testing.T) {
+	t.Parallel()
+	// GIVEN prod's vault locked in compliance mode with a lock date still ahead
+	h := verifyHarness(t, "prod", func(h *harness) {
+		h.on("aws", []string{"describe-backup-vault"}, "True\t35\t2999-01-01T00:00:00+00:00\n", 0)
+	})
+	// WHEN verify runs THEN it warns until when the lock can be removed
+	r := runVerify(h, "prod")
+	expectCode(t, r, 0)
+	expectLines(t, r, "WARN  vault     vault h2o-prod-backups: compliance lock, min 35 days, still removable until its lock date 2999-01-01T00:00:00+00:00")
+}
+
 // A fresh prod stage before its first backup window: no recovery point yet is a warning, not a failure.
 func TestVerifyNoRecoveryPointYetIsAWarning(t *testing.T) {
 	t.Parallel()
@@ -255,7 +326,7 @@ func TestVerifyNoRecoveryPointYetIsAWarning(t *testing.T) {
 	expectCode(t, r, 0)
 	expectLines(t, r, "WARN  backups   vault h2o-prod-backups: no recovery point of h2o-prod-postgres yet",
 		"aws backup list-backup-jobs --region us-east-1 --by-backup-vault-name h2o-prod-backups",
-		"verify.sh prod: 18 PASS, 0 FAIL, 1 WARN")
+		"verify.sh prod: 21 PASS, 0 FAIL, 1 WARN")
 }
 
 func TestVerifyARolledBackUpdateIsAWarning(t *testing.T) {
@@ -268,5 +339,5 @@ func TestVerifyARolledBackUpdateIsAWarning(t *testing.T) {
 	r := runVerify(h, "prod")
 	expectCode(t, r, 0)
 	expectLines(t, r, "WARN  stacks    h2o-prod-data UPDATE_ROLLBACK_COMPLETE (its last update was rolled back; see its events)",
-		"verify.sh prod: 18 PASS, 0 FAIL, 1 WARN")
+		"verify.sh prod: 21 PASS, 0 FAIL, 1 WARN")
 }

@@ -196,7 +196,7 @@ func TestVerifyChecksVersions(t *testing.T) {
 	}), "prod")
 	expectCode(t, r, 0)
 	expectLines(t, r, "WARN  versions  PostgreSQL "+pgMajorOf("prod")+" leaves RDS standard support on 2027-01-31 (in 56 days)",
-		"verify.sh prod: 18 PASS, 0 FAIL, 1 WARN")
+		"verify.sh prod: 21 PASS, 0 FAIL, 1 WARN")
 
 	r = runVerify(verifyHarness(t, "dev", func(h *harness) {
 		h.on("aws", []string{"describe-cache-engine-versions"}, "9.0\n", 0)

@@ -81,8 +81,9 @@ func NewCiStack(scope constructs.Construct, cfg *config.CI) *CiStack {
 		suppressWildcards(role, "cdk-hnb659fds-<kind>-role-* names the CDK bootstrap roles of this account; the stage's "+
 			"resources are named h2o-<stage>-* (stacks, tasks of its cluster, task definition revisions); the RDS-managed secret "+
 			"is rds!db-<id>; CloudFront distribution ids are generated; ecr:GetAuthorizationToken, ecs:Describe/RegisterTaskDefinition, "+
-			"elasticloadbalancing:DescribeTargetHealth, cloudwatch:GetMetricStatistics, application-autoscaling's calls and "+
-			"the engine version catalogs (and their pending maintenance and update actions) have no resource-level permissions.",
+			"elasticloadbalancing:DescribeTargetHealth, cloudwatch:GetMetricStatistics/GetMetricData, ec2:Describe*, "+
+			"application-autoscaling's calls and the engine version catalogs (and their pending maintenance and update "+
+			"actions) have no resource-level permissions.",
 			"Resource::*", `/^Resource::arn:aws:iam::<AWS::AccountId>:role\/cdk-hnb659fds-.*$/`, `/^Resource::arn:.*[:\/]h2o-[a-z]+-.*\*$/`,
 			`/^Resource::arn:.*:(task|task-definition)\/h2o-[a-z-]+[:\/]\*$/`, `/^Resource::arn:.*:secret:rds!db-\*$/`,
 			`/^Resource::arn:.*:distribution\/\*$/`)
@@ -172,7 +173,14 @@ func scriptPermissions(stack awscdk.Stack, n Names, repo awsecr.Repository) []aw
 		allow([]string{"cloudformation:DescribeStacks", "cloudformation:DescribeStackResources"}, arn("cloudformation", "stack/"+n.Stack("*")+"/*")),
 		allow([]string{"ecr:DescribeImages"}, *repo.RepositoryArn()),
 		// Service state, the one-off migration task, and an --emergency rollback outside CloudFormation.
-		allow([]string{"ecs:DescribeServices", "ecs:UpdateService"}, service),
+		allow([]string{"ecs:DescribeServices", "ecs:UpdateService", "ecs:ListServiceDeployments"}, service),
+		// deploy.sh --hotfix follows the service's deployments and stops one that breaches with a rollback (ECS
+		// developer guide, "Permissions required for viewing Amazon ECS service deployments": the service and its
+		// service-deployment/<cluster>/<service>/* resources; StopServiceDeployment on the same, unverified).
+		allow([]string{"ecs:DescribeServiceDeployments", "ecs:StopServiceDeployment"}, arn("ecs", "service-deployment/"+n.Cluster()+"/"+n.Service()+"/*")),
+		// The deployment alarms' states and definitions (resource-level: Application Recovery Controller developer
+		// guide, "CloudWatch alarms for application health permissions"), their metrics (GetMetricData: none).
+		allow([]string{"cloudwatch:DescribeAlarms"}, arn("cloudwatch", "alarm:"+n.Alarm("*"))),
 		allow([]string{"ecs:DescribeTasks"}, arn("ecs", "task/"+n.Cluster()+"/*")),
 		runTask, passRoles,
 		allow([]string{"ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition"}, "*"),
@@ -181,12 +189,15 @@ func scriptPermissions(stack awscdk.Stack, n Names, repo awsecr.Repository) []aw
 		allow([]string{"rds:DescribeDBInstances", "rds:StartDBInstance"}, database),
 		allow([]string{"application-autoscaling:DescribeScalableTargets", "application-autoscaling:RegisterScalableTarget"}, "*"),
 		// verify.sh: targets, WAF logging, alarm delivery (the canary only), rotation, backups.
-		allow([]string{"elasticloadbalancing:DescribeTargetHealth", "cloudwatch:GetMetricStatistics"}, "*"),
+		allow([]string{"elasticloadbalancing:DescribeTargetHealth", "cloudwatch:GetMetricStatistics", "cloudwatch:GetMetricData"}, "*"),
 		allow([]string{"cloudfront:GetDistribution"}, fmt.Sprintf("arn:%s:cloudfront::%s:distribution/*", *stack.Partition(), *stack.Account())),
 		allow([]string{"wafv2:GetLoggingConfiguration"}, arn("wafv2", "global/webacl/"+n.WebACL()+"/*")),
 		allow([]string{"cloudwatch:SetAlarmState"}, arn("cloudwatch", "alarm:"+n.Alarm("notification-canary"))),
 		allow([]string{"secretsmanager:DescribeSecret"}, arn("secretsmanager", "secret:rds!db-*")),
-		allow([]string{"backup:ListRecoveryPointsByBackupVault"}, arn("backup", "backup-vault:"+n.BackupVault())),
+		allow([]string{"backup:ListRecoveryPointsByBackupVault", "backup:DescribeBackupVault"}, arn("backup", "backup-vault:"+n.BackupVault())),
+		// deploy.sh's zone preflight, verify.sh's prefix list: EC2's Describe actions have no resource-level
+		// permissions (EC2 user guide, "IAM policies for Amazon EC2").
+		allow([]string{"ec2:DescribeAvailabilityZones", "ec2:DescribeManagedPrefixLists"}, "*"),
 		// verify.sh's engine version check (scripts/versions.sh): what RDS and ElastiCache offer and support, and
 		// what the stage's database and cache run.
 		allow([]string{"rds:DescribeDBMajorEngineVersions", "rds:DescribeDBEngineVersions", "rds:DescribePendingMaintenanceActions",

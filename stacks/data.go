@@ -102,6 +102,10 @@ func NewDataStack(scope constructs.Construct, cfg *config.Config, network *Netwo
 	if cfg.BackupPlan {
 		d.BackupVault = newBackupPlan(stack, cfg, d.Database, d.DataKey)
 		scriptOutputs["BackupVaultName"] = d.BackupVault.BackupVaultName()
+		// The lock scripts/verify.sh expects on the live vault (drift detection cannot see it: ChangeableForDays is
+		// write-only in the resource's schema). Outputs only: the vault resource itself never changes (backup.go).
+		scriptOutputs["BackupVaultLockMode"] = jsii.String(cfg.BackupVaultLock)
+		scriptOutputs["BackupVaultMinRetentionDays"] = jsii.String(fmt.Sprint(dailyBackupDays))
 	}
 	outputs(stack, "for scripts/deploy.sh, verify.sh and restore.sh", scriptOutputs)
 	d.SlowQueryCount, d.SlowQueryDuration = slowQueryMetrics(stack, cfg, pgLog)

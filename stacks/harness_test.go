@@ -475,13 +475,16 @@ func ingressRules(t *testing.T, stack awscdk.Stack) map[string][]map[string]inte
 }
 
 // roleStatements are the statements of every AWS::IAM::Policy of the stack attached to the role with that logical ID.
+// The managed policies count too: past 10,000 characters of inline policy the CDK moves statements into
+// "OverflowPolicy<n>" managed policies attached to the role (aws-cdk-lib 2.276 aws-iam/lib/role.js,
+// splitLargePolicy, MAX_INLINE_SIZE).
 func roleStatements(t *testing.T, stack awscdk.Stack, roleID string) []map[string]interface{} {
 	t.Helper()
 	var out []map[string]interface{}
-	// A role's DefaultPolicy, and the managed policies the CDK moves statements into once it outgrows IAM's
-	// 10,240 characters of inline policy per role (OverflowPolicy<n>).
 	for _, typ := range []string{"AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"} {
-		for _, pol := range resources(t, stack, typ) {
+		found := resources(t, stack, typ)
+		for _, id := range sortedKeys(found) {
+			pol := found[id]
 			for _, r := range list(props(pol)["Roles"]) {
 				if jsonEqual(r, map[string]interface{}{"Ref": roleID}) {
 					out = append(out, optMaps(t, pol, "Properties.PolicyDocument.Statement")...)

@@ -48,7 +48,7 @@ func newOperatorRole(stack awscdk.Stack, cfg *config.CI, n Names, repo awsecr.Re
 		role.AddToPolicy(statement)
 	}
 	suppressWildcards(role, "The operator acts on resources named per stage with a suffix AWS or restore.sh chooses: "+
-		"the stage's stacks (h2o-<stage>-*, by name and stack id), restored instances and their snapshots (h2o-<stage>-postgres-restore-*), task definition revisions, tasks of the "+
+		"the stage's stacks (h2o-<stage>-*, by name and stack id), its service's deployments and its alarms (h2o-<stage>-*), restored instances and their snapshots (h2o-<stage>-postgres-restore-*), task definition revisions, tasks of the "+
 		"stage's cluster, log streams, the API keys' secrets (h2o/<stage>/app/*), the PDF bucket (CloudFormation names it "+
 		"h2o-<stage>-data-pdfbucket*) and its objects. RDS-managed secrets are rds!db-<random> (reads and rotation are "+
 		"conditioned on the instance they belong to); KMS keys are addressed through the stage's alias and the calling "+
@@ -58,7 +58,8 @@ func newOperatorRole(stack awscdk.Stack, cfg *config.CI, n Names, repo awsecr.Re
 		"Resource::*", `/^Resource::arn:.*:stack\/h2o-[a-z]+-\*\/\*$/`, `/^Resource::arn:.*:(db|snapshot):h2o-[a-z]+-postgres-restore-\*$/`, `/^Resource::arn:.*:(snapshot|subgrp|pg|og|auto-backup):\*$/`,
 		`/^Resource::arn:.*:task-definition\/h2o-backend-migrate-[a-z]+\*:\*$/`, `/^Resource::arn:.*:task\/h2o-[a-z]+\/\*$/`,
 		`/^Resource::arn:.*:log-group:.*\*$/`, `/^Resource::arn:.*:secret:(h2o\/[a-z]+\/.*|rds!db-)\*$/`,
-		`/^Resource::arn:.*:s3:::h2o-[a-z]+-data-pdfbucket\*(\/\*)?$/`, `/^Resource::arn:.*:key\/\*$/`)
+		`/^Resource::arn:.*:s3:::h2o-[a-z]+-data-pdfbucket\*(\/\*)?$/`, `/^Resource::arn:.*:key\/\*$/`,
+		`/^Resource::arn:.*:service-deployment\/h2o-[a-z]+\/h2o-backend-service\/\*$/`, `/^Resource::arn:.*:alarm:h2o-[a-z]+-\*$/`)
 	return role
 }
 
@@ -158,7 +159,12 @@ func operatorPermissions(stack awscdk.Stack, n Names, repo awsecr.Repository) []
 		allow([]string{"ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition", "ecs:DeregisterTaskDefinition"}, nil, "*"),
 		allow([]string{"ecs:ListTasks"}, onCluster, "*"),
 		allow([]string{"ecs:DescribeTasks"}, nil, arn("ecs", "task/"+n.Cluster()+"/*")),
-		allow([]string{"ecs:DescribeServices", "ecs:UpdateService"}, nil, arn("ecs", "service/"+n.Cluster()+"/"+n.Service())),
+		// An unwatched hotfix (docs/runbook.md, "Hotfix during an incident"): its ECS deployment found, followed and,
+		// if bad, stopped with a rollback; the deployment alarms' states.
+		allow([]string{"ecs:DescribeServices", "ecs:UpdateService", "ecs:ListServiceDeployments"}, nil, arn("ecs", "service/"+n.Cluster()+"/"+n.Service())),
+		allow([]string{"ecs:DescribeServiceDeployments", "ecs:StopServiceDeployment"}, nil,
+			arn("ecs", "service-deployment/"+n.Cluster()+"/"+n.Service()+"/*")),
+		allow([]string{"cloudwatch:DescribeAlarms"}, nil, arn("cloudwatch", "alarm:"+n.Alarm("*"))),
 		allow([]string{"ecs:ExecuteCommand"}, map[string]interface{}{"StringEquals": map[string]interface{}{"ecs:container-name": containerName}},
 			cluster, arn("ecs", "task/"+n.Cluster()+"/*")),
 		allow([]string{"application-autoscaling:RegisterScalableTarget"}, nil, "*"),
@@ -170,6 +176,6 @@ func operatorPermissions(stack awscdk.Stack, n Names, repo awsecr.Repository) []
 		allow([]string{"backup:ListRecoveryPointsByBackupVault"}, nil, arn("backup", "backup-vault:"+n.BackupVault())),
 		allow([]string{"ecr:DescribeImages"}, nil, *repo.RepositoryArn()),
 		allow([]string{"secretsmanager:GetRandomPassword", "elasticloadbalancing:DescribeTargetHealth", "cloudwatch:GetMetricStatistics",
-			"ec2:DescribeSecurityGroups", "ec2:DescribeNatGateways", "ce:GetCostAndUsage"}, nil, "*"),
+			"ec2:DescribeSecurityGroups", "ec2:DescribeNatGateways", "ec2:DescribeAvailabilityZones", "ce:GetCostAndUsage"}, nil, "*"),
 	}
 }

@@ -127,9 +127,10 @@ func canaryDeployments(stack awscdk.Stack, cfg *config.Config, network *NetworkS
 }
 
 // deploymentAlarms are the alarms ECS rolls a deployment back on: the error rate of the whole load balancer (both
-// target groups: the canary's requests count wherever they land) and unhealthy targets in either group.
+// target groups: the canary's requests count wherever they land) and unhealthy targets in either group. It returns
+// their names as the service lists them (scripts/deploy.sh reads them through an output).
 func deploymentAlarms(stack awscdk.Stack, cfg *config.Config, svc awsecspatterns.ApplicationLoadBalancedFargateService,
-	alternate awselasticloadbalancingv2.ApplicationTargetGroup) (awscloudwatch.Alarm, awscloudwatch.Alarm, alarmSpecs) {
+	alternate awselasticloadbalancingv2.ApplicationTargetGroup) (awscloudwatch.Alarm, awscloudwatch.Alarm, alarmSpecs, *[]*string) {
 	// Built in the stack that owns the ALB, from its full names.
 	m := albMetrics{svc.LoadBalancer().LoadBalancerFullName(), svc.TargetGroup().TargetGroupFullName()}
 	other := albMetrics{m.loadBalancer, alternate.TargetGroupFullName()}
@@ -156,8 +157,8 @@ func deploymentAlarms(stack awscdk.Stack, cfg *config.Config, svc awsecspatterns
 	}
 	errorAlarm, unhealthyAlarm := specs[0].create(stack, Names{cfg.Stage}), specs[1].create(stack, Names{cfg.Stage})
 	// Plain names plus explicit dependencies: passing the alarm objects makes CDK warn about a possible cycle.
-	svc.Service().EnableDeploymentAlarms(&[]*string{errorAlarm.AlarmName(), unhealthyAlarm.AlarmName()},
-		&awsecs.DeploymentAlarmOptions{Behavior: awsecs.AlarmBehavior_ROLLBACK_ON_ALARM})
+	names := &[]*string{errorAlarm.AlarmName(), unhealthyAlarm.AlarmName()}
+	svc.Service().EnableDeploymentAlarms(names, &awsecs.DeploymentAlarmOptions{Behavior: awsecs.AlarmBehavior_ROLLBACK_ON_ALARM})
 	svc.Service().Node().AddDependency(errorAlarm, unhealthyAlarm)
-	return errorAlarm, unhealthyAlarm, specs
+	return errorAlarm, unhealthyAlarm, specs, names
 }

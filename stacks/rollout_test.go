@@ -1,6 +1,7 @@
 package stacks
 
 import (
+	"fmt"
 	"os"
 	"testing"
 
@@ -109,4 +110,40 @@ func TestProductionRuleSurvivesInfrastructureChanges(t *testing.T) {
 	if changed < 40 {
 		t.Errorf("only %d settings changed: the variant does not stand for an infrastructure change", changed)
 	}
+}
+
+func TestComputeOutputsWhatECSWatchesADeployWith(t *testing.T) {
+	// GIVEN dev, prod and the variant WHEN the compute stack's outputs are read THEN DeploymentAlarmNames lists
+	// exactly the alarms the service's deployments are watched by (scripts/deploy.sh refuses while one is in ALARM
+	// and judges them itself with --hotfix), CanaryBakeMinutes and DeployBakeMinutes are the service's bakes (when
+	// ECS stops watching), and CloudFrontPrefixListId is the one source the load balancer admits (verify.sh)
+	forEachBuild(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
+		_, svc := only(t, s.Compute.Stack, "AWS::ECS::Service")
+		deploy := atMap(t, svc, "Properties.DeploymentConfiguration")
+		outs := outputsOf(t, s.Compute.Stack)
+		names := atList(t, deploy, "Alarms.AlarmNames")
+		if len(names) < 2 || !jsonEqual(outs["DeploymentAlarmNames"]["Value"], map[string]interface{}{"Fn::Join": []interface{}{",", names}}) {
+			t.Errorf("output DeploymentAlarmNames %v, the service watches %v", outs["DeploymentAlarmNames"]["Value"], names)
+		}
+		for output, path := range map[string]string{"CanaryBakeMinutes": "CanaryConfiguration.CanaryBakeTimeInMinutes",
+			"DeployBakeMinutes": "BakeTimeInMinutes"} {
+			if got, want := outs[output]["Value"], fmt.Sprint(number(at(t, deploy, path))); got != want {
+				t.Errorf("output %s %v, the service's %s %s", output, got, path, want)
+			}
+		}
+		sources := 0
+		for _, rule := range ingressRules(t, s.Compute.Stack) {
+			for _, r := range rule {
+				if pl, ok := r["SourcePrefixListId"]; ok {
+					sources++
+					if pl != outs["CloudFrontPrefixListId"]["Value"] {
+						t.Errorf("a rule admits %v, output CloudFrontPrefixListId is %v", pl, outs["CloudFrontPrefixListId"]["Value"])
+					}
+				}
+			}
+		}
+		if sources == 0 {
+			t.Error("no rule admits a prefix list: the test checks nothing")
+		}
+	})
 }

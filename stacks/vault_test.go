@@ -1,9 +1,12 @@
 package stacks
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/cxapi"
+
+	"h2o-infra/config"
 )
 
 // The backup vault, exactly as each build has it: the logical ID, the policies and every property, metadata aside
@@ -85,3 +88,37 @@ func stackTags(stack cxapi.CloudFormationStackArtifact) map[string]*string {
 }
 
 func keysOf[V any](m map[string]V) []string { return sortedKeys(m) }
+
+func TestVaultOutputsSayWhatLockTheVaultHas(t *testing.T) {
+	// GIVEN every build with a backup vault WHEN its data stack's outputs are read THEN BackupVaultLockMode and
+	// BackupVaultMinRetentionDays (what scripts/verify.sh expects of the live vault) say what the vault's
+	// LockConfiguration says: compliance exactly when ChangeableForDays is set
+	checked := 0
+	forEachBuild(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
+		vaults := resources(t, s.Data.Stack, "AWS::Backup::BackupVault")
+		outs := outputsOf(t, s.Data.Stack)
+		if len(vaults) == 0 {
+			if _, ok := outs["BackupVaultLockMode"]; ok {
+				t.Errorf("%s: a lock mode output without a vault", cfg.Stage)
+			}
+			return
+		}
+		for _, vault := range vaults {
+			checked++
+			lock := atMap(t, vault, "Properties.LockConfiguration")
+			mode := config.BackupLockGovernance
+			if _, compliance := lock["ChangeableForDays"]; compliance {
+				mode = config.BackupLockCompliance
+			}
+			if got := outs["BackupVaultLockMode"]["Value"]; got != mode {
+				t.Errorf("%s: output BackupVaultLockMode %v, the vault's lock is %s", cfg.Stage, got, mode)
+			}
+			if got := outs["BackupVaultMinRetentionDays"]["Value"]; got != fmt.Sprint(number(lock["MinRetentionDays"])) {
+				t.Errorf("%s: output BackupVaultMinRetentionDays %v, the vault's MinRetentionDays %v", cfg.Stage, got, lock["MinRetentionDays"])
+			}
+		}
+	})
+	if checked == 0 {
+		t.Fatal("no build has a vault: the test checks nothing")
+	}
+}

@@ -5,6 +5,8 @@
 //	go run ./cmd/config -stage ci                       h2o-ci's settings
 //	go run ./cmd/config -readme                         rewrite README.md's generated section
 //	go run ./cmd/config -stage prod -deploy-check       exit 1 if a deploy would be refused (placeholder settings)
+//	go run ./cmd/config -stage prod -placement          the stage's region, zone names and the zone IDs VPC origins
+//	                                                    are unsupported in (scripts/deploy.sh's preflight)
 package main
 
 import (
@@ -38,16 +40,17 @@ func main() {
 	stage := flag.String("stage", "dev", "stage to describe (dev, prod) or ci for h2o-ci")
 	readme := flag.Bool("readme", false, "rewrite README.md's generated configuration tables")
 	deployCheck := flag.Bool("deploy-check", false, "exit 1 when the stage's settings hold a placeholder a deploy refuses")
+	placement := flag.Bool("placement", false, "print the stage's region, availability zone names and the zone IDs where CloudFront VPC origins are unsupported")
 	overrides := contextFlags{}
 	flag.Var(overrides, "c", "context key=value, as `cdk synth -c` (repeatable)")
 	flag.Parse()
-	if err := run(*stage, *readme, *deployCheck, overrides); err != nil {
+	if err := run(*stage, *readme, *deployCheck, *placement, overrides); err != nil {
 		fmt.Fprintln(os.Stderr, "config:", err)
 		os.Exit(1)
 	}
 }
 
-func run(stage string, readme, deployCheck bool, overrides contextFlags) error {
+func run(stage string, readme, deployCheck, placement bool, overrides contextFlags) error {
 	settings, err := config.Committed()
 	if err != nil {
 		return err
@@ -87,6 +90,17 @@ func run(stage string, readme, deployCheck bool, overrides contextFlags) error {
 		context[k] = v
 	}
 	src := config.Sources{Settings: settings, Context: context}
+	if placement {
+		cfg, err := config.Load(stage, src)
+		if err != nil {
+			return err
+		}
+		// One "key value..." line each, for a shell's `read`: zone names map to zone IDs only in an account, so the
+		// check itself is the deploy's (config.VPCOriginUnsupportedAZIDs).
+		fmt.Printf("region %s\nzones %s\nunsupported %s\n", cfg.Region, strings.Join(cfg.AvailabilityZones, " "),
+			strings.Join(config.VPCOriginUnsupportedAZIDs[cfg.Region], " "))
+		return nil
+	}
 	if deployCheck {
 		cfg, err := config.Load(stage, src)
 		if err != nil {

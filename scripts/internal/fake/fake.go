@@ -1,5 +1,6 @@
-// Package fake is the fake aws, docker, npx, curl and git of the scripts' tests: one small program, linked under
-// those names, that logs its argv and answers from canned rules. It is a program of its own, not the test binary:
+// Package fake is the fake aws, docker, npx, curl, git, go (and, when a test asks, sleep) of the scripts' tests:
+// one small program, linked under those names, that logs its argv and answers from canned rules. `go run <package>`
+// runs the program built from that package (GoRun): what the scripts ask the app, the app answers. It is a program of its own, not the test binary:
 // the test binary links the CDK app (to take its answers from the synthesized templates), whose package
 // initialization would cost every fake call a tenth of a second.
 package fake
@@ -11,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -18,15 +20,18 @@ import (
 // ConfigEnv names the environment variable that points the fake at its Config (a JSON file).
 const ConfigEnv = "H2O_FAKE_CONFIG"
 
-// Rule is one canned answer: the first rule whose Cmd matches and whose Args all occur in argv answers, Times
+// Rule is one canned answer: the first rule whose Cmd matches, whose Args all occur in argv, each of whose
+// Contains occurs within an argument, and whose After call (every word of it) was logged before answers, Times
 // times (0: every time).
 type Rule struct {
-	Cmd    string   `json:"cmd"`
-	Args   []string `json:"args"`
-	Stdout string   `json:"stdout"`
-	Stderr string   `json:"stderr"`
-	Exit   int      `json:"exit"`
-	Times  int      `json:"times"`
+	Cmd      string   `json:"cmd"`
+	Args     []string `json:"args"`
+	Contains []string `json:"contains"`
+	After    []string `json:"after"`
+	Stdout   string   `json:"stdout"`
+	Stderr   string   `json:"stderr"`
+	Exit     int      `json:"exit"`
+	Times    int      `json:"times"`
 }
 
 // Config is what one script run's fakes answer, and where they log.
@@ -35,6 +40,8 @@ type Config struct {
 	Rules []Rule `json:"rules"`
 	// Golden collects "<script> aws <service> <command>" lines, the script being the one that made the call.
 	Golden string `json:"golden"`
+	// GoRun maps a package path of `go run <path> args...` to the program built from it, run with the args.
+	GoRun map[string]string `json:"goRun"`
 }
 
 // Main logs one line per call (name and arguments, tab-separated, a newline in an argument as \n; the token read
@@ -63,6 +70,7 @@ func Main() int {
 		in, _ := io.ReadAll(os.Stdin) // waits for the writer to finish, so the log order is deterministic
 		logged = append(logged, "<stdin:"+strings.TrimSpace(string(in))+">")
 	}
+	earlier, _ := os.ReadFile(cfg.Log) // the calls before this one, for the rules' After
 	f, err := os.OpenFile(cfg.Log, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "fake:", err)
@@ -75,7 +83,7 @@ func Main() int {
 	}
 
 	for i, r := range cfg.Rules {
-		if r.Cmd != name || !ContainsAll(args, r.Args) {
+		if r.Cmd != name || !ContainsAll(args, r.Args) || !containsWithin(args, r.Contains) || !loggedBefore(string(earlier), r.After) {
 			continue
 		}
 		if r.Times > 0 {
@@ -91,7 +99,51 @@ func Main() int {
 		fmt.Fprint(os.Stderr, r.Stderr)
 		return r.Exit
 	}
+	if name == "go" {
+		return goRun(cfg.GoRun, args)
+	}
 	return 0
+}
+
+// goRun runs `go run <package> args...` as the program built from the package, in the caller's directory.
+func goRun(programs map[string]string, args []string) int {
+	if len(args) < 2 || args[0] != "run" || programs[args[1]] == "" {
+		fmt.Fprintf(os.Stderr, "fake go: no program for %q\n", args)
+		return 99
+	}
+	cmd := exec.Command(programs[args[1]], args[2:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		if exit, ok := err.(*exec.ExitError); ok {
+			return exit.ExitCode()
+		}
+		fmt.Fprintln(os.Stderr, "fake go:", err)
+		return 99
+	}
+	return 0
+}
+
+// containsWithin reports whether each of parts occurs within one of args.
+func containsWithin(args, parts []string) bool {
+	for _, p := range parts {
+		if !slices.ContainsFunc(args, func(a string) bool { return strings.Contains(a, p) }) {
+			return false
+		}
+	}
+	return true
+}
+
+// loggedBefore reports whether a call with every one of words is among the logged calls (none wanted: true).
+func loggedBefore(log string, words []string) bool {
+	if len(words) == 0 {
+		return true
+	}
+	for _, line := range strings.Split(log, "\n") {
+		if ContainsAll(strings.Split(line, "\t"), words) {
+			return true
+		}
+	}
+	return false
 }
 
 // Contains reports whether s is one of list.

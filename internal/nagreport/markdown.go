@@ -13,6 +13,8 @@ const maxListed = 40
 // WriteSummary writes, as markdown, one assembly's counts per pack and stage and its suppressed and failing rules
 // (`make nist`).
 func WriteSummary(w io.Writer, a *Assembly) {
+	writeStale(w, a)
+	fmt.Fprint(w, "A check is one rule on one resource: a rule suppressed on three resources is three suppressed checks.\n\n")
 	for _, p := range Packs {
 		rows := a.Of(p.ID, "*")
 		if len(rows) == 0 {
@@ -20,7 +22,7 @@ func WriteSummary(w io.Writer, a *Assembly) {
 			continue
 		}
 		stages := Stages(rows)
-		fmt.Fprintf(w, "### %s\n\n| Stage | Rules checked | Compliant | Suppressed | Findings (synth fails) |\n|---|---:|---:|---:|---:|\n", p.Title)
+		fmt.Fprintf(w, "### %s\n\n| Stage | Rules checked | Compliant checks | Suppressed checks | Failing checks (synth fails) |\n|---|---:|---:|---:|---:|\n", p.Title)
 		for _, s := range stages {
 			c := Count(a.Of(p.ID, s))
 			fmt.Fprintf(w, "| %s | %d | %d | %d | %d |\n", StageName(s), c.Rules, c.Compliant, c.Suppressed, c.Failing())
@@ -44,6 +46,8 @@ func WriteSummary(w io.Writer, a *Assembly) {
 // removed (with their reasons) and every finding synth fails on in the head.
 func WriteDiff(w io.Writer, base, head *Assembly, baseLabel, headLabel string) {
 	fmt.Fprintf(w, "## Compliance (cdk-nag)\n\n%s → %s. Synth fails on any unsuppressed finding; a suppression names its reason.\n\n", baseLabel, headLabel)
+	writeStale(w, base)
+	writeStale(w, head)
 	for _, p := range Packs {
 		writePackDiff(w, p.ID, p.Title, base, head)
 	}
@@ -62,7 +66,7 @@ func writePackDiff(w io.Writer, pack, title string, base, head *Assembly) {
 		fmt.Fprintf(w, "**This change stops running the %s pack.**\n\n", pack)
 	}
 	stages := Stages(b, h)
-	fmt.Fprint(w, "| Stage | Rules checked | Suppressed | Findings (synth fails) |\n|---|---|---|---|\n")
+	fmt.Fprint(w, "| Stage | Rules checked | Suppressed checks | Failing checks (synth fails) |\n|---|---|---|---|\n")
 	for _, s := range stages {
 		cb, ch := Count(base.Of(pack, s)), Count(head.Of(pack, s))
 		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", StageName(s), change(cb.Rules, ch.Rules), change(cb.Suppressed, ch.Suppressed),
@@ -253,4 +257,13 @@ func sortedSet(set map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// writeStale names the reports an assembly holds for stacks its manifests no longer list (Load skips them).
+func writeStale(w io.Writer, a *Assembly) {
+	if len(a.Stale) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "Not read: %d report(s) in %s of stacks its manifest no longer names (left by an earlier synth): %s\n\n",
+		len(a.Stale), a.Dir, strings.Join(a.Stale, ", "))
 }

@@ -4,6 +4,7 @@ package nagreport
 
 import (
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -45,6 +46,9 @@ func (r Row) Failing() bool { return r.Compliance == NonCompliant || r.Complianc
 type Assembly struct {
 	Dir  string
 	Rows []Row
+	// Stale are the reports of stacks the assembly's manifests no longer name: a synth into an existing cdk.out
+	// leaves the reports of a renamed or removed stack behind. They are not read.
+	Stale []string
 }
 
 // Load reads every cdk-nag report of the cloud assembly in dir. A directory without any is an error: cdk-nag
@@ -60,10 +64,22 @@ func Load(dir string) (*Assembly, error) {
 	if len(files) == 0 {
 		return nil, fmt.Errorf("no cdk-nag reports (*-NagReport.csv) in %s: did it synthesize?", dir)
 	}
+	current, err := stacksOf(dir)
+	if err != nil {
+		return nil, err
+	}
 	sort.Strings(files)
 	a := &Assembly{Dir: dir}
 	for _, f := range files {
-		rows, err := loadFile(f)
+		pack, stage, stack, ok := parseName(filepath.Base(f))
+		if !ok {
+			return nil, fmt.Errorf("%s: not a <pack>-<stage>-<stack>-NagReport.csv name", f)
+		}
+		if !current[stage+"/"+stack] {
+			a.Stale = append(a.Stale, filepath.Base(f))
+			continue
+		}
+		rows, err := loadFile(f, pack, stage, stack)
 		if err != nil {
 			return nil, err
 		}
@@ -72,11 +88,54 @@ func Load(dir string) (*Assembly, error) {
 	return a, nil
 }
 
-func loadFile(path string) ([]Row, error) {
-	pack, stage, stack, ok := parseName(filepath.Base(path))
-	if !ok {
-		return nil, fmt.Errorf("%s: not a <pack>-<stage>-<stack>-NagReport.csv name", path)
+// manifest is the part of a cloud assembly's manifest.json that says which stacks and stage assemblies it holds
+// (aws-cdk cloud-assembly-schema: an artifact of type aws:cloudformation:stack has its stack name in
+// properties.stackName, or its artifact id when absent; a cdk:cloud-assembly is a Stage's, in directoryName).
+type manifest struct {
+	Artifacts map[string]struct {
+		Type       string `json:"type"`
+		Properties struct {
+			StackName     string `json:"stackName"`
+			DirectoryName string `json:"directoryName"`
+			DisplayName   string `json:"displayName"`
+		} `json:"properties"`
+	} `json:"artifacts"`
+}
+
+// stacksOf lists the stacks the assembly in dir names, as "<stage>/<stack name>" ("" as stage for the app's own).
+func stacksOf(dir string) (map[string]bool, error) {
+	out := map[string]bool{}
+	var read func(sub, stage string) error
+	read = func(sub, stage string) error {
+		path := filepath.Join(dir, sub, "manifest.json")
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("%s: a synthesized cloud assembly has a manifest.json: %w", dir, err)
+		}
+		var m manifest
+		if err := json.Unmarshal(data, &m); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		for id, art := range m.Artifacts {
+			switch art.Type {
+			case "aws:cloudformation:stack":
+				name := art.Properties.StackName
+				if name == "" {
+					name = id
+				}
+				out[stage+"/"+name] = true
+			case "cdk:cloud-assembly":
+				if err := read(art.Properties.DirectoryName, art.Properties.DisplayName); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
 	}
+	return out, read("", "")
+}
+
+func loadFile(path, pack, stage, stack string) ([]Row, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err

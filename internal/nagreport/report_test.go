@@ -41,7 +41,7 @@ func TestLoadReadsEveryReportWithItsPackStageAndStack(t *testing.T) {
 
 func TestLoadRefusesWhatIsNotASynthesizedAssembly(t *testing.T) {
 	for dir, want := range map[string]string{"testdata/missing": "not a directory", "testdata": "no cdk-nag reports",
-		"testdata/notreport": "not a cdk-nag CSV report"} {
+		"testdata/notreport": "not a cdk-nag CSV report", "testdata/nomanifest": "has a manifest.json"} {
 		if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Load(%s) = %v, want an error saying %q", dir, err, want)
 		}
@@ -50,6 +50,28 @@ func TestLoadRefusesWhatIsNotASynthesizedAssembly(t *testing.T) {
 		if _, _, _, ok := parseName(name); ok {
 			t.Errorf("%s parsed as a report name", name)
 		}
+	}
+}
+
+func TestLoadReadsOnlyTheStacksTheManifestNames(t *testing.T) {
+	// GIVEN an assembly that still holds the report of a stack an earlier synth had (h2o-dev-cache)
+	// WHEN loaded THEN that report is listed as stale, not read, and the summary says so
+	a := load(t, "stale")
+	if strings.Join(a.Stale, ",") != "AwsSolutions-dev-h2o-dev-cache-NagReport.csv" {
+		t.Errorf("stale reports %q, want the h2o-dev-cache one only", a.Stale)
+	}
+	if want := len(load(t, "head").Rows); len(a.Rows) != want {
+		t.Errorf("%d rows read, want the %d of the stacks the manifest names", len(a.Rows), want)
+	}
+	for _, r := range a.Rows {
+		if r.Stack == "h2o-dev-cache" {
+			t.Errorf("read a row of the stale stack: %+v", r)
+		}
+	}
+	var buf bytes.Buffer
+	WriteSummary(&buf, a)
+	if !strings.Contains(buf.String(), "Not read: 1 report(s)") {
+		t.Errorf("the summary does not name the stale report:\n%s", buf.String())
 	}
 }
 

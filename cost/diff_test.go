@@ -402,3 +402,13 @@ func TestCostDiffPairsALineWhoseNameChanged(t *testing.T) {
 		t.Errorf("sources count: %+v", ls)
 	}
 }
+
+func TestAChangeUnderACentNeverReadsAsNoChange(t *testing.T) {
+	// GIVEN line deltas around zero WHEN printed THEN only a zero delta prints +$0.00
+	for x, want := range map[float64]string{0: "+$0.00", 0.004: "+<$0.01", -0.004: "-<$0.01", 0.005: "+$0.01",
+		-0.006: "-$0.01", 12.345: "+$12.35", -3: "-$3.00"} {
+		if got := signedUSD(x); got != want {
+			t.Errorf("signedUSD(%v) = %q, want %q", x, got, want)
+		}
+	}
+}

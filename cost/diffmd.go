@@ -165,9 +165,15 @@ func changeCell(s StageDiff) string {
 
 func usd(x float64) string { return fmt.Sprintf("$%.2f", x) }
 
-// signedUSD prints +$1.23 / -$1.23; a change that rounds to zero cents is +$0.00.
+// signedUSD prints +$1.23 / -$1.23; a change under half a cent is +<$0.01 / -<$0.01 (never a +$0.00 that reads
+// as "no change"), and only no change at all is +$0.00.
 func signedUSD(x float64) string {
-	if math.Round(x*100) < 0 {
+	switch {
+	case x != 0 && math.Round(x*100) == 0 && x > 0:
+		return "+<$0.01"
+	case x != 0 && math.Round(x*100) == 0:
+		return "-<$0.01"
+	case math.Round(x*100) < 0:
 		return "-" + usd(-x)
 	}
 	return "+" + usd(math.Abs(x))

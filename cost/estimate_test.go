@@ -280,7 +280,12 @@ func TestSecretsAndKMS(t *testing.T) {
 	r := estimate(t, u, `{"S1": {"Type": "AWS::SecretsManager::Secret", "Properties": {}}, "S2": {"Type": "AWS::SecretsManager::Secret", "Properties": {}},
 		"K": {"Type": "AWS::KMS::Key", "Properties": {"EnableKeyRotation": true}}, "A": {"Type": "AWS::KMS::Alias", "Properties": {}}}`)
 	approx(t, "secrets", item(t, r, "Secrets Manager ×2").USDMonth, 2*0.4+2*0.05) // 0.9
-	approx(t, "kms", item(t, r, "KMS keys ×1").USDMonth, 1+2*0.03)                // 1.06
+	kms := item(t, r, "KMS keys ×1")
+	approx(t, "kms", kms.USDMonth, 1+2*0.03) // 1.06
+	// THEN the line names its key, so a cost diff shows which key came or went
+	if !strings.HasSuffix(kms.Detail, "/K]") {
+		t.Errorf("the KMS line does not name its key's path: %s", kms.Detail)
+	}
 }
 
 func TestLogGroupsOnACustomerKeyAddKMSRequests(t *testing.T) {

@@ -67,6 +67,13 @@ func (e *estimator) kms() {
 		detail += fmt.Sprintf("; %d with yearly rotation: +$%s/key-month after each of the first two rotations (not in this first-year figure)",
 			rot, fmtNum(vals[0]))
 	}
+	if len(keys) > 0 {
+		paths := make([]string, len(keys))
+		for i, k := range keys {
+			paths[i] = k.Path()
+		}
+		detail += " [" + strings.Join(paths, ", ") + "]"
+	}
 	if len(keys) == 0 && billable == 0 {
 		return
 	}

@@ -3,6 +3,7 @@ package stacks
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -188,6 +189,37 @@ func TestEveryCostLineItemIsPricedWhereTheTemplatesNeedIt(t *testing.T) {
 	for _, li := range costLineItems {
 		if seen[li.name] == 0 {
 			t.Errorf("line item %q is in no stage of any build: its entry checks nothing", li.name)
+		}
+	}
+}
+
+// TestREADMEStatesTheCurrentEstimate: README's monthly figures are `make cost`'s for the default config (the app of
+// TestMain is the one `cdk synth` builds), so a change that moves a stage's total fails here until README says so.
+func TestREADMEStatesTheCurrentEstimate(t *testing.T) {
+	prices, err := cost.LoadPrices(filepath.Join("..", cost.DefaultPriceFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	assembly, err := cost.LoadAssembly(outdir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	report := cost.Estimate(assembly, prices, cost.UsageFor)
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	figures := regexp.MustCompile(`\*\*dev \$([0-9.]+)\*\*, \*\*prod \$([0-9.]+)\*\*`).FindSubmatch(readme)
+	if figures == nil {
+		t.Fatal("README.md has no `**dev $…**, **prod $…**` sentence (section Cost)")
+	}
+	for i, stage := range []string{"dev", "prod"} {
+		s, ok := report.Stages[stage]
+		if !ok {
+			t.Fatalf("the estimate of %s has no stage %s", outdir, stage)
+		}
+		if want := fmt.Sprintf("%.2f", s.TotalUSDMonth); string(figures[i+1]) != want {
+			t.Errorf("README.md says %s costs $%s a month, `make cost` says $%s: update README", stage, figures[i+1], want)
 		}
 	}
 }

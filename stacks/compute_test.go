@@ -96,8 +96,8 @@ func TestBackendServiceDeploysWithoutDowntimeAndRollsBack(t *testing.T) {
 }
 
 func TestDeploymentAlarmsWatchErrorRateAndUnhealthyHosts(t *testing.T) {
-	// GIVEN each stage WHEN compute is synthesized THEN the deployment alarms watch the 5xx rate (ALB and targets,
-	// above a minimum of traffic) and unhealthy hosts every minute
+	// GIVEN each stage WHEN compute is synthesized THEN the deployment alarms watch the 5xx rate (each target group's,
+	// and the ALB's own, above a minimum of traffic) and unhealthy hosts every minute
 	forEachStage(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
 		errorRate := props(resourceOf(t, s.Compute.Stack, s.Compute.ErrorRateAlarm))
 		if errorRate["AlarmName"] != "h2o-"+cfg.Stage+"-error-rate" || errorRate["Threshold"] != float64(1) ||

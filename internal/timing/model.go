@@ -44,10 +44,8 @@ type Report struct {
 	// same start: the error rate counts from the first request to the new tasks (Window), unhealthy targets from the
 	// new tasks' start, when the ALB begins to check them (InService + Window).
 	Detection, Watched map[string]float64
-	// CanaryRequests is what reaches the new tasks a minute during the canary; FloorPerGroup says the 5xx alarm's
-	// traffic floor applies to them alone (a per-target-group alarm), not to the whole load balancer.
+	// CanaryRequests is what reaches the new tasks a minute during the canary (a rolling deploy's first wave).
 	CanaryRequests float64
-	FloorPerGroup  bool
 	// FailShare is the least share of the canary's requests that must fail for the 5xx alarm to breach during the
 	// canary (+Inf when it does not judge the canary at all: no 5xx alarm, or under its traffic floor).
 	FailShare float64
@@ -95,6 +93,7 @@ func Model(r Rollout, requestsPerMinute float64) Report {
 		rep.Share = r.CanaryPercent / 100
 		rep.Restore = TrafficShiftSeconds
 	}
+	rep.CanaryRequests = requestsPerMinute * rep.Share
 	detect5xx := math.Inf(1)
 	rep.FailShare = math.Inf(1)
 	for _, a := range r.Alarms {
@@ -151,8 +150,6 @@ func (rep *Report) detect5xx(a Alarm, d float64) (at, failShare float64) {
 		}
 		return seen >= a.MinRequestsPerMinute
 	}
-	rep.FloorPerGroup = rep.FloorPerGroup || a.PerTargetGroup
-	rep.CanaryRequests = rep.RequestsPerMinute * rep.Share
 	at, failShare = math.Inf(1), math.Inf(1)
 	if judged(rep.Share) {
 		failShare = breaching(rep.Share)

@@ -183,7 +183,7 @@ func canaryTemplate(alternateDrain string) map[string]any {
 				"Alarms":                   map[string]any{"Enable": true, "Rollback": true, "AlarmNames": []any{map[string]any{"Ref": "ErrorRate"}}}}}},
 		"Primary": group("65"), "Alternate": group(alternateDrain),
 		"ErrorRate": map[string]any{"Type": "AWS::CloudWatch::Alarm", "Properties": map[string]any{"AlarmName": "error-rate",
-			"EvaluationPeriods": 1.0, "DatapointsToAlarm": 1.0, "Threshold": 1.0, "Metrics": []any{
+			"EvaluationPeriods": 1.0, "DatapointsToAlarm": 1.0, "Threshold": 1.0, "ComparisonOperator": "GreaterThanThreshold", "Metrics": []any{
 				map[string]any{"Id": "expr_1", "Expression": "MAX([IF(r0 >= 5, 100 * t0 / r0, 0), IF(r1 >= 5, 100 * t1 / r1, 0), IF(r >= 5, 100 * e / r, 0)])"},
 				input("r0", "RequestCount", "Primary"), input("t0", "HTTPCode_Target_5XX_Count", "Primary"),
 				input("r1", "RequestCount", "Alternate"), input("t1", "HTTPCode_Target_5XX_Count", "Alternate"),
@@ -259,6 +259,9 @@ func TestReadRequiresWhatItModels(t *testing.T) {
 		},
 		"Resources.ErrorRate.Properties.Metrics.2.MetricStat.Period is <nil>: want a literal number": func(res map[string]any) {
 			delete(res["ErrorRate"].(map[string]any)["Properties"].(map[string]any)["Metrics"].([]any)[2].(map[string]any)["MetricStat"].(map[string]any), "Period")
+		},
+		"Resources.ErrorRate.Properties.ComparisonOperator is \"LessThanThreshold\": the model knows only GreaterThan... alarms": func(res map[string]any) {
+			res["ErrorRate"].(map[string]any)["Properties"].(map[string]any)["ComparisonOperator"] = "LessThanThreshold"
 		},
 		"Resources.Service.Properties.DesiredCount is <nil>: want a literal number": func(res map[string]any) {
 			delete(res["Service"].(map[string]any)["Properties"].(map[string]any), "DesiredCount")

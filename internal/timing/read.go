@@ -173,6 +173,10 @@ func readAlarm(id string, alarm map[string]any, groups []string) (Alarm, error) 
 	if lit.err != nil {
 		return a, lit.err
 	}
+	// The model reads a breach as a value over the threshold.
+	if op, _ := cfnpath.Get(alarm, "Properties.ComparisonOperator").(string); !strings.HasPrefix(op, "GreaterThan") {
+		return a, fmt.Errorf("Resources.%s.Properties.ComparisonOperator is %q: the model knows only GreaterThan... alarms", id, op)
+	}
 	// The expression judges a group by itself when it uses that group's own request and target-5xx counts.
 	judges := map[string]map[string]bool{}
 	for mathID, in := range inputs {

@@ -117,6 +117,17 @@ func TestDeploymentAlarmsWatchErrorRateAndUnhealthyHosts(t *testing.T) {
 				t.Errorf("error-rate metrics lack %s: %s", want, expr)
 			}
 		}
+		// An alarm's expression may reference at most 10 metrics (CloudWatch user guide, "Limits that apply to alarms
+		// based on metric math expressions").
+		inputs := 0
+		for _, m := range optMaps(t, errorRate, "Metrics") {
+			if _, ok := m["MetricStat"]; ok {
+				inputs++
+			}
+		}
+		if inputs != 8 {
+			t.Errorf("error-rate alarm has %d metrics, want 8 (2 groups × 3, and the load balancer's 2; at most 10)", inputs)
+		}
 		// Unhealthy targets in either target group: a canary deploy starts the new tasks in the one without traffic.
 		unhealthy := props(resourceOf(t, s.Compute.Stack, s.Compute.UnhealthyHostsAlarm))
 		if unhealthy["Threshold"] != float64(1) || unhealthy["ComparisonOperator"] != "GreaterThanOrEqualToThreshold" ||

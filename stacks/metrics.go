@@ -66,7 +66,8 @@ func (a albMetrics) errorRate(period awscdk.Duration, minRequests int) awscloudw
 // counted in its group through TargetConnectionErrorCount, in the numerator and, in case RequestCount leaves those
 // requests out, in the denominator too (at worst a failure then reads as half its share: the model takes that
 // bound). What only the ALB sees (503 with no healthy target, 504 on a target timeout) stays a whole-load-balancer
-// rate, diluted during a canary: the third term.
+// rate, diluted during a canary: the third term. Eight metrics in all: an alarm's expression may reference at most
+// 10, a hard limit (CloudWatch user guide, "Limits that apply to alarms based on metric math expressions").
 func canaryErrorRate(loadBalancer *string, groups []*string, period awscdk.Duration, minRequests int) awscloudwatch.MathExpression {
 	minimum := float64(minRequests) * *period.ToSeconds(nil) / 60
 	using := map[string]awscloudwatch.IMetric{}

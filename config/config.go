@@ -34,8 +34,9 @@ type Config struct {
 	// HealthCheckGraceSeconds is how long a normal start may take until /health answers: ECS ignores the load
 	// balancer's verdict that long, and the ALB's health check is tuned so a task this slow is never marked unhealthy.
 	HealthCheckGraceSeconds int `json:"healthCheckGraceSeconds" doc:"longest normal start until /health answers; the ALB health check and the deploy alarms are tuned around it (10-80)"`
-	// ErrorRateMinRequests is the traffic (requests a minute) below which the deploy error-rate alarm does not judge.
-	ErrorRateMinRequests int `json:"errorRateMinRequests" doc:"requests a minute below which the deployment error-rate alarm stays quiet (a few 5xx of a handful of requests is noise)"`
+	// ErrorRateMinRequests is the traffic (requests a minute) a target group needs before the deploy error-rate alarm
+	// judges it: during a canary, the canary's own share of the stage's traffic must reach it (make timing).
+	ErrorRateMinRequests int `json:"errorRateMinRequests" doc:"requests a minute a target group (the canary's, the old tasks') needs before the deployment error-rate alarm judges it; the canary's share of the traffic must reach it (make timing)"`
 	// How a release replaces the running one (stacks/rollout.go, docs/performance.md): ECS's canary strategy sends
 	// CanaryPercent of the requests to the new tasks for CanaryBakeMinutes, then all of them, and keeps the old
 	// tasks DeployBakeMinutes more; DeployFailureThreshold failed tasks stop (and roll back) a release that crashes.
@@ -137,19 +138,26 @@ type Config struct {
 // defaults returns the values every stage starts from; stageDefaults then sets what differs per stage.
 func defaults(stage string) Config {
 	return Config{
-		Stage:                    stage,
-		Region:                   "us-east-1",
-		AvailabilityZones:        []string{"us-east-1a", "us-east-1b"},
-		RepositoryName:           BackendRepository,
-		CPUArchitecture:          ArchARM64,
-		TaskCPU:                  2048,
-		TaskMemoryMiB:            4096,
-		Workers:                  6,
-		ContainerPort:            8000,
-		ContainerUser:            "1000",
-		MaxTasks:                 3,
-		HealthCheckGraceSeconds:  60, // a Python app server with 6 workers boots well within it
-		ErrorRateMinRequests:     10,
+		Stage:             stage,
+		Region:            "us-east-1",
+		AvailabilityZones: []string{"us-east-1a", "us-east-1b"},
+		RepositoryName:    BackendRepository,
+		CPUArchitecture:   ArchARM64,
+		TaskCPU:           2048,
+		TaskMemoryMiB:     4096,
+		Workers:           6,
+		ContainerPort:     8000,
+		ContainerUser:     "1000",
+		MaxTasks:          3,
+		// A Python app server with 6 workers boots within it. Not more: a healthy canary deploy is done within 5
+		// minutes of its tasks starting only if app start + 2 healthy checks (20 s) + canary and bake (3 min, which
+		// the error-rate alarm's 2-minute detection needs) + the old tasks' full drain (65 s) fit: 30 + 20 + 180 + 65
+		// = 4 min 55 s (make timing). Unverified: the real start (ECS task events of a deploy); a slower app needs a longer grace and so a longer deploy.
+		HealthCheckGraceSeconds: 30,
+		// Judged per target group: the canary's own requests must reach it. prod's canary gets ~6.8 a minute (10 % of
+		// ~68 at cost/usage.go's 3 M requests a month), so 5; one 5xx of 5 requests (20 %) is over the 1 % threshold
+		// anyway, so a higher floor guards against noise only where traffic is far higher.
+		ErrorRateMinRequests:     5,
 		CanaryPercent:            10,     // a tenth of the requests: enough for the error rate to judge, little for users to feel
 		CanaryBakeMinutes:        2,      // the deployment alarms detect within 2 minutes (1-minute datapoint + 1 minute of lag)
 		DeployBakeMinutes:        1,      // requests that started before all traffic moved finish on the old tasks
@@ -179,7 +187,12 @@ var stageDefaults = map[string]func(*Config){
 		c.NatGateways = 0 // $33/month saved: tasks sit in public subnets with a public IP, admitting only the ALB.
 		c.MinTasks = 1
 		c.DeployFailureThreshold = 1 // the one task ECS starts: a crash loop is rolled back after its first failure
-		c.FargateSpot = true         // dev tolerates an interrupted task: ~65 % off every task
+		// dev's ~4.6 requests a minute (cost/usage.go's 200 k a month over every hour) give a 10 % canary under one
+		// request a minute: with a quarter of them and a floor of 1 its errors are judged (make timing); a stray 5xx
+		// then rolls a dev deploy back, which dev tolerates.
+		c.CanaryPercent = 25
+		c.ErrorRateMinRequests = 1
+		c.FargateSpot = true // dev tolerates an interrupted task: ~65 % off every task
 		// Nobody uses dev at night or at weekends: tasks scale to 0 and the database stops.
 		c.ScaleDownCron = "cron(0 20 ? * MON-FRI *)"
 		c.ScaleUpCron = "cron(0 8 ? * MON-FRI *)"

@@ -25,7 +25,7 @@ var settingCases = map[string]struct{ valid, invalid string }{
 	"canaryBakeMinutes":        {"3", "0"},
 	"deployBakeMinutes":        {"2", "61"},
 	"deployFailureThreshold":   {"3", "0"},
-	"healthCheckGraceSeconds":  {"30", "81"},
+	"healthCheckGraceSeconds":  {"40", "81"},
 	"errorRateMinRequests":     {"50", "0"},
 	"maxTasks":                 {"4", "51"},
 	"fargateSpot":              {"false", "maybe"},

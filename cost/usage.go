@@ -200,3 +200,10 @@ var stageUsage = map[string]func(*Usage){
 	// claim no free tier: dev and prod have split it.
 	"account": func(u *Usage) {},
 }
+
+// RequestsPerMinute is the stage's average API traffic: CloudFrontRequests (every API request passes CloudFront)
+// spread over HoursPerMonth. Spread over every hour, not only the hours a schedule keeps the service up: the lower
+// rate, so what depends on enough traffic (the deployment error-rate alarm's floor) is judged pessimistically.
+func (u Usage) RequestsPerMinute() float64 {
+	return u.CloudFrontRequests / (u.HoursPerMonth * 60)
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"h2o-infra/config"
+	"h2o-infra/cost"
 	"h2o-infra/internal/timing"
 )
 
@@ -88,30 +89,44 @@ func TestBackendServiceDeploysWithoutDowntimeAndRollsBack(t *testing.T) {
 		if !jsonEqual(p["CapacityProviderStrategy"], want) {
 			t.Errorf("capacity strategy %v, want %v", p["CapacityProviderStrategy"], want)
 		}
-		if p["HealthCheckGracePeriodSeconds"] != float64(60) {
+		if p["HealthCheckGracePeriodSeconds"] != float64(cfg.HealthCheckGraceSeconds) {
 			t.Errorf("grace period %v", p["HealthCheckGracePeriodSeconds"])
 		}
 	})
 }
 
 func TestDeploymentAlarmsWatchErrorRateAndUnhealthyHosts(t *testing.T) {
-	// GIVEN each stage WHEN compute is synthesized THEN the deployment alarms watch the 5xx rate (ALB and targets,
-	// above a minimum of traffic) and unhealthy hosts every minute
+	// GIVEN each stage WHEN compute is synthesized THEN the deployment alarms watch the 5xx rate (each target group's,
+	// and the ALB's own, above a minimum of traffic) and unhealthy hosts every minute
 	forEachStage(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
 		errorRate := props(resourceOf(t, s.Compute.Stack, s.Compute.ErrorRateAlarm))
 		if errorRate["AlarmName"] != "h2o-"+cfg.Stage+"-error-rate" || errorRate["Threshold"] != float64(1) ||
 			errorRate["ComparisonOperator"] != "GreaterThanThreshold" || errorRate["TreatMissingData"] != "notBreaching" {
 			t.Errorf("error-rate alarm %v", errorRate)
 		}
-		// The denominator counts the ALB's own 5xx too (RequestCount leaves out requests no target answered: ALB
-		// user guide, "CloudWatch metrics for your Application Load Balancer"),
-		// and below the minimum traffic the rate is 0.
+		// Each target group's target 5xx and connection errors over its own requests (and connection errors: RequestCount
+		// may leave those out), and the load balancer's own 5xx over its requests; below the floor a rate is 0.
 		expr := mustJSON(errorRate["Metrics"])
-		for _, want := range []string{`IF((FILL(requests, 0) + FILL(elb5xx, 0)) \u003e= 10, 100 * (FILL(target5xx, 0) + FILL(elb5xx, 0)) / (FILL(requests, 0) + FILL(elb5xx, 0)), 0)`,
-			`"MetricName":"RequestCount"`, `"MetricName":"HTTPCode_Target_5XX_Count"`, `"MetricName":"HTTPCode_ELB_5XX_Count"`, `"Period":60`} {
+		floor := cfg.ErrorRateMinRequests
+		for _, want := range []string{
+			fmt.Sprintf(`IF((FILL(requests0, 0) + FILL(connerr0, 0)) \u003e= %d, 100 * (FILL(target5xx0, 0) + FILL(connerr0, 0)) / (FILL(requests0, 0) + FILL(connerr0, 0)), 0)`, floor),
+			fmt.Sprintf(`IF((FILL(requests1, 0) + FILL(connerr1, 0)) \u003e= %d, 100 * (FILL(target5xx1, 0) + FILL(connerr1, 0)) / (FILL(requests1, 0) + FILL(connerr1, 0)), 0)`, floor),
+			fmt.Sprintf(`IF((FILL(requests, 0) + FILL(elb5xx, 0)) \u003e= %d, 100 * FILL(elb5xx, 0) / (FILL(requests, 0) + FILL(elb5xx, 0)), 0)`, floor),
+			`"MetricName":"TargetConnectionErrorCount"`, `"MetricName":"HTTPCode_Target_5XX_Count"`, `"MetricName":"HTTPCode_ELB_5XX_Count"`, `"Period":60`} {
 			if !strings.Contains(expr, want) {
 				t.Errorf("error-rate metrics lack %s: %s", want, expr)
 			}
+		}
+		// An alarm's expression may reference at most 10 metrics (CloudWatch user guide, "Limits that apply to alarms
+		// based on metric math expressions").
+		inputs := 0
+		for _, m := range optMaps(t, errorRate, "Metrics") {
+			if _, ok := m["MetricStat"]; ok {
+				inputs++
+			}
+		}
+		if inputs != 8 {
+			t.Errorf("error-rate alarm has %d metrics, want 8 (2 groups × 3, and the load balancer's 2; at most 10)", inputs)
 		}
 		// Unhealthy targets in either target group: a canary deploy starts the new tasks in the one without traffic.
 		unhealthy := props(resourceOf(t, s.Compute.Stack, s.Compute.UnhealthyHostsAlarm))
@@ -150,17 +165,52 @@ func TestDeploymentAlarmsWatchErrorRateAndUnhealthyHosts(t *testing.T) {
 // the circuit breaker within 3 minutes. A later edit of any of these values cannot break it silently.
 func TestRolloutMeetsTheTimingTargets(t *testing.T) {
 	// GIVEN each compute template WHEN the timing model runs on it THEN it reports no problem
-	forEachBuild(t, func(t *testing.T, s *H2oStage, _ *config.Config) {
+	forEachBuild(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
 		rollout, err := timing.Read(templateJSON(s.Compute.Stack))
 		if err != nil {
 			t.Fatal(err)
 		}
-		report := timing.Model(rollout)
+		report := timing.Model(rollout, cost.UsageFor(cfg.Stage).RequestsPerMinute())
 		for _, problem := range report.Problems() {
 			t.Error(problem)
 		}
 		if len(rollout.Alarms) != 2 {
 			t.Errorf("%d deployment alarms, want error rate and unhealthy hosts", len(rollout.Alarms))
+		}
+	})
+}
+
+// TestCanaryErrorRateJudgesEachTargetGroup: during a canary only CanaryPercent of the requests reach the new tasks;
+// an error rate over the whole load balancer would dilute their errors with the old tasks' good answers (a 10 %
+// canary would have to fail 10 times the threshold). The timing model reads the alarm as the template states it.
+func TestCanaryErrorRateJudgesEachTargetGroup(t *testing.T) {
+	// GIVEN each build WHEN its deployment alarms are read as the timing model reads them THEN while the canary gets
+	// less than every request, the alarm watching 5xx judges each of the service's target groups by itself, and the
+	// canary's share of the stage's assumed traffic clears its floor
+	forEachBuild(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
+		rollout, err := timing.Read(templateJSON(s.Compute.Stack))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rollout.CanaryPercent >= 100 {
+			t.Fatalf("canary %g %%: the test needs a canary share", rollout.CanaryPercent)
+		}
+		judged := 0
+		for _, a := range rollout.Alarms {
+			if !a.Watches5xx {
+				continue
+			}
+			judged++
+			if !a.PerTargetGroup {
+				t.Errorf("%s judges the whole load balancer while the canary gets %g %% of the requests: %s", a.Name, rollout.CanaryPercent, a.Expression)
+			}
+			canary := cost.UsageFor(cfg.Stage).RequestsPerMinute() * rollout.CanaryPercent / 100
+			if a.MinRequestsPerMinute != float64(cfg.ErrorRateMinRequests) || canary < a.MinRequestsPerMinute {
+				t.Errorf("%s: floor %g a minute (setting %d), the canary gets %.1f", a.Name, a.MinRequestsPerMinute, cfg.ErrorRateMinRequests, canary)
+			}
+		}
+		if judged != 1 {
+			t.Errorf("%d deployment alarms watch 5xx, want the error rate", judged)
 		}
 	})
 }

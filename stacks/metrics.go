@@ -51,6 +51,44 @@ func (a albMetrics) errorRate(period awscdk.Duration, minRequests int) awscloudw
 	})
 }
 
+// canaryErrorRate is the error rate (%) ECS judges a deployment by: the worst of each target group's own rate
+// and the load balancer's own 5xx rate, per period, each 0 below minRequests a minute (too little traffic to judge).
+// Per target group, so a canary's errors are not diluted by the requests the old tasks answer well: during a canary
+// only its share of the requests reaches the new group, and a whole-ALB rate would need the canary to fail
+// 100 ÷ share times the threshold (make timing, "5xx release detected if").
+//
+// Which metrics exist per target group (dimension TargetGroup): HTTPCode_Target_5XX_Count, RequestCount and
+// TargetConnectionErrorCount do; HTTPCode_ELB_5XX_Count (the ALB's own 502/503/504) has only the LoadBalancer and
+// AvailabilityZone dimensions (ALB user guide, "CloudWatch metrics for your Application Load Balancer",
+// https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-cloudwatch-metrics.html; the
+// same dimension sets are in aws-cdk-lib 2.276's generated ApplicationELBMetrics, elasticloadbalancingv2-canned-
+// metrics.generated.d.ts). So a target that refuses or drops the connection (a crashing task: the ALB answers 502) is
+// counted in its group through TargetConnectionErrorCount, in the numerator and, in case RequestCount leaves those
+// requests out, in the denominator too (at worst a failure then reads as half its share: the model takes that
+// bound). What only the ALB sees (503 with no healthy target, 504 on a target timeout) stays a whole-load-balancer
+// rate, diluted during a canary: the third term. Eight metrics in all: an alarm's expression may reference at most
+// 10, a hard limit (CloudWatch user guide, "Limits that apply to alarms based on metric math expressions").
+func canaryErrorRate(loadBalancer *string, groups []*string, period awscdk.Duration, minRequests int) awscloudwatch.MathExpression {
+	minimum := float64(minRequests) * *period.ToSeconds(nil) / 60
+	using := map[string]awscloudwatch.IMetric{}
+	var rates []string
+	for i, group := range groups {
+		g := albMetrics{loadBalancer, group}
+		req, t5xx, conn := fmt.Sprintf("requests%d", i), fmt.Sprintf("target5xx%d", i), fmt.Sprintf("connerr%d", i)
+		using[req], using[t5xx], using[conn] = g.target("RequestCount", "Sum"), g.target("HTTPCode_Target_5XX_Count", "Sum"),
+			g.target("TargetConnectionErrorCount", "Sum")
+		judged := fmt.Sprintf("(FILL(%s, 0) + FILL(%s, 0))", req, conn)
+		rates = append(rates, fmt.Sprintf("IF(%s >= %g, 100 * (FILL(%s, 0) + FILL(%s, 0)) / %s, 0)", judged, minimum, t5xx, conn, judged))
+	}
+	lb := albMetrics{loadBalancer, nil}
+	using["requests"], using["elb5xx"] = lb.alb("RequestCount", "Sum"), lb.alb("HTTPCode_ELB_5XX_Count", "Sum")
+	rates = append(rates, fmt.Sprintf("IF((FILL(requests, 0) + FILL(elb5xx, 0)) >= %g, 100 * FILL(elb5xx, 0) / (FILL(requests, 0) + FILL(elb5xx, 0)), 0)", minimum))
+	return awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+		Label: jsii.String("5xx error rate (%), worst target group"), Period: period,
+		Expression: jsii.String("MAX([" + strings.Join(rates, ", ") + "])"), UsingMetrics: &using,
+	})
+}
+
 // stageMetrics names every metric observability watches, from what the producing stacks export: the service's
 // and database's names, the cache's nodes, the load balancer's and distribution's generated ids.
 type stageMetrics struct {

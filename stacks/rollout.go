@@ -68,6 +68,16 @@ func configureTargetGroup(tg awselasticloadbalancingv2.ApplicationTargetGroup, c
 // DeploymentCircuitBreakerProperty): set through an override of the service's DeploymentConfiguration. An
 // override is written as given, so its keys are CloudFormation's ("Type", "Value"): the L1 property struct would
 // render jsii's camelCase ("type", "value"), which CloudFormation rejects.
+//
+// Whether the breaker acts under the CANARY strategy is documented both ways (unverified; docs/performance.md,
+// "Unverified"): the ECS API reference says "The deployment circuit breaker can only be used for services using the
+// rolling update (ECS) deployment type" (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DeploymentCircuitBreaker.html,
+// also CloudFormation's AWS::ECS::Service DeploymentCircuitBreaker), while the developer guide's "Amazon ECS deployment
+// failure detection" says both the circuit breaker and CloudWatch alarms "only support rolling update deployment and
+// blue/green deployment types" (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-failure-detection.html),
+// and AWS's canary announcement names only alarms and lifecycle hooks ("Gradual deployments in Amazon ECS with linear
+// and canary strategies", AWS Containers blog). make timing assumes the breaker applies (the API's "(ECS)" read as the
+// deployment controller, which CANARY uses) and shows beside it what the unhealthy-hosts deployment alarm alone gives.
 func configureCircuitBreaker(svc awsecspatterns.ApplicationLoadBalancedFargateService, cfg *config.Config) {
 	service := svc.Service().Node().DefaultChild().(awsecs.CfnService)
 	service.AddPropertyOverride(jsii.String("DeploymentConfiguration.DeploymentCircuitBreaker.ThresholdConfiguration"),
@@ -126,9 +136,10 @@ func canaryDeployments(stack awscdk.Stack, cfg *config.Config, network *NetworkS
 	return alternate
 }
 
-// deploymentAlarms are the alarms ECS rolls a deployment back on: the error rate of the whole load balancer (both
-// target groups: the canary's requests count wherever they land) and unhealthy targets in either group. It returns
-// their names as the service lists them (scripts/deploy.sh reads them through an output).
+// deploymentAlarms are the alarms ECS rolls a deployment back on: the error rate of each target group by itself
+// (canaryErrorRate: the canary's requests are judged apart from the old tasks', wherever each lands) and unhealthy
+// targets in either group. It returns their names as the service lists them (scripts/deploy.sh reads them through
+// an output).
 func deploymentAlarms(stack awscdk.Stack, cfg *config.Config, svc awsecspatterns.ApplicationLoadBalancedFargateService,
 	alternate awselasticloadbalancingv2.ApplicationTargetGroup) (awscloudwatch.Alarm, awscloudwatch.Alarm, alarmSpecs, *[]*string) {
 	// Built in the stack that owns the ALB, from its full names.
@@ -146,10 +157,11 @@ func deploymentAlarms(stack awscdk.Stack, cfg *config.Config, svc awsecspatterns
 			"primary": m.target("UnHealthyHostCount", "Minimum"), "alternate": other.target("UnHealthyHostCount", "Minimum")},
 	})
 	// No traffic is not an outage; an idle ALB publishes no datapoint.
+	errorRate := canaryErrorRate(m.loadBalancer, []*string{m.targetGroup, other.targetGroup}, minute, cfg.ErrorRateMinRequests)
 	specs := alarmSpecs{
-		{"ErrorRateAlarm", "error-rate", fmt.Sprintf("More than 1 %% of API requests failed with 5xx in %d of %d minutes "+
-			"(design threshold; ignored under %d requests a minute); rolls back ECS deployments.", deployAlarmDatapoints,
-			deployAlarmEvaluationPeriods, cfg.ErrorRateMinRequests), m.errorRate(minute, cfg.ErrorRateMinRequests),
+		{"ErrorRateAlarm", "error-rate", fmt.Sprintf("More than 1 %% of the API requests of either target group (the canary's "+
+			"or the old tasks') failed with 5xx in %d of %d minutes (design threshold; a group is ignored under %d requests a "+
+			"minute); rolls back ECS deployments.", deployAlarmDatapoints, deployAlarmEvaluationPeriods, cfg.ErrorRateMinRequests), errorRate,
 			1, above, deployAlarmEvaluationPeriods, deployAlarmDatapoints, notBreached},
 		{"UnhealthyHostsAlarm", "unhealthy-hosts", fmt.Sprintf("A backend task was out of service "+
 			"(failed the ALB health check) in %d of %d minutes; rolls back ECS deployments.", deployAlarmDatapoints, deployAlarmEvaluationPeriods),

@@ -27,7 +27,7 @@ var settingEffects = map[string]settingEffect{
 	"workers":                  {"prod", "4", "compute", `{"Name":"WORKERS","Value":"4"}`, false},
 	"containerPort":            {"prod", "8080", "compute", `"ContainerPort":8080`, false},
 	"containerUser":            {"prod", "app", "compute", `"User":"app"`, false},
-	"healthCheckGraceSeconds":  {"prod", "30", "compute", `"HealthCheckGracePeriodSeconds":30`, false},
+	"healthCheckGraceSeconds":  {"prod", "40", "compute", `"HealthCheckGracePeriodSeconds":40`, false},
 	"errorRateMinRequests":     {"prod", "50", "compute", `\u003e= 50,`, false},
 	"minTasks":                 {"prod", "3", "compute", `"MinCapacity":3`, false},
 	"canaryPercent":            {"prod", "20", "compute", `"CanaryPercent":20`, false},

@@ -1,8 +1,11 @@
-// Command timing models a rolling deploy of each stage's backend service from a synthesized cloud assembly
-// (`make timing`): how long a healthy deploy takes, how fast a bad one is detected, and whether that stays inside
-// ECS's bake window. With -base it models an earlier assembly too; with -doc it rewrites that file's section.
+// Command timing models a deploy of each stage's backend service from a synthesized cloud assembly (`make timing`):
+// whatever strategy the compute template states (rolling, canary), how long a healthy deploy takes, how fast each
+// deployment alarm detects a bad release and whether that stays inside ECS's watch, what a release answering 5xx
+// must fail to be caught and how much traffic it gets first (at the stage's assumed traffic, cost.Usage), and how
+// fast a crash loop is rolled back. With -base it models an earlier assembly too; with -doc it rewrites that file's
+// section.
 //
-//	go run ./cmd/timing -out cdk.out [-base .build/timing/base.out -base-label 4a28746] [-doc docs/performance.md]
+//	go run ./cmd/timing -out cdk.out [-base .build/timing/base.out -base-label ccec4ab] [-doc docs/performance.md]
 package main
 
 import (
@@ -50,7 +53,7 @@ func report(out, base, baseLabel string) (string, error) {
 		runs = append([]struct{ label, dir string }{{baseLabel, base}}, runs...)
 	}
 	var detail strings.Builder
-	b.WriteString("\n| stage | revision | healthy deploy done | slowest detection | before ECS stops watching | 5xx blast radius | crash loop rolled back |\n|---|---|---:|---:|---:|---:|---:|\n")
+	b.WriteString("\n| stage | revision | healthy deploy done | slowest detection | least margin before ECS stops watching | 5xx release caught if | 5xx blast radius | crash loop rolled back |\n|---|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, run := range runs {
 		reports, err := model(run.dir)
 		if err != nil {
@@ -58,16 +61,20 @@ func report(out, base, baseLabel string) (string, error) {
 		}
 		for _, stage := range slices.Sorted(maps.Keys(reports)) {
 			rep := reports[stage]
-			slowest := 0.0
-			for _, d := range rep.Detection {
-				slowest = max(slowest, d)
+			slowest, margin := 0.0, math.Inf(1)
+			for name, d := range rep.Detection {
+				slowest, margin = max(slowest, d), min(margin, rep.Watched[name]-d)
+			}
+			caught := "never"
+			if !math.IsInf(rep.FailShare, 1) {
+				caught = fmt.Sprintf("> %.1f %% fail", 100*rep.FailShare)
 			}
 			blast := "not rolled back"
 			if !math.IsInf(rep.BlastRadius, 1) {
 				blast = fmt.Sprintf("%.2f", rep.BlastRadius)
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", stage, run.label, timing.Duration(rep.Done), timing.Duration(slowest),
-				timing.Duration(rep.Window-slowest), blast, timing.Duration(rep.CrashRollback))
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", stage, run.label, timing.Duration(rep.Done), timing.Duration(slowest),
+				signed(margin), caught, blast, timing.Duration(rep.CrashRollback))
 		}
 		for _, stage := range slices.Sorted(maps.Keys(reports)) {
 			rep := reports[stage]
@@ -79,7 +86,7 @@ func report(out, base, baseLabel string) (string, error) {
 			}
 		}
 	}
-	b.WriteString("\nTargets: done ≤ 5 min, detection ≤ 3 min and ≥ 30 s before ECS stops watching, blast radius ≤ 1.0, crash loop ≤ 3 min.\n")
+	b.WriteString("\nTargets: done ≤ 5 min, detection ≤ 3 min and ≥ 30 s before ECS stops watching, the canary judged by itself, blast radius ≤ 1.0, crash loop ≤ 3 min. \"Caught if\": the least share of the new tasks' requests that must fail for the 5xx alarm to breach while they get the canary's share.\n")
 	return b.String() + detail.String(), nil
 }
 
@@ -110,13 +117,21 @@ func model(dir string) (map[string]timing.Report, error) {
 			if _, twice := out[stage]; twice {
 				return nil, fmt.Errorf("stage %s: more than one stack has a service with deployment alarms", stage)
 			}
-			out[stage] = timing.Model(rollout)
+			out[stage] = timing.Model(rollout, cost.UsageFor(stage).RequestsPerMinute())
 		}
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("%s: no stack with a service that has deployment alarms", dir)
 	}
 	return out, nil
+}
+
+// signed is a margin that may be negative.
+func signed(seconds float64) string {
+	if seconds < 0 {
+		return "−" + timing.Duration(-seconds)
+	}
+	return timing.Duration(seconds)
 }
 
 func rewrite(file, text string) error {

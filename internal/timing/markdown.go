@@ -2,9 +2,7 @@ package timing
 
 import (
 	"fmt"
-	"maps"
 	"math"
-	"slices"
 	"strings"
 )
 
@@ -24,33 +22,78 @@ func (rep Report) Markdown() string {
 		rep.GraceSeconds, rep.HealthyThreshold, rep.IntervalSeconds))
 	if canary {
 		row("canary", fmt.Sprintf("%g %% for %s", rep.CanaryPercent, Duration(rep.CanaryBakeSeconds)), "CanaryPercent of the requests for CanaryBakeTimeInMinutes C (ECS: canary deployments)")
-		row("old tasks kept after all traffic moved", Duration(rep.Bake-rep.CanaryBakeSeconds), fmt.Sprintf("B = max(BakeTimeInMinutes %s, alarms' Period × EvaluationPeriods) (ECS: deployment bake time)", Duration(rep.BakeSeconds)))
-		row("old tasks drained", Duration(rep.Drain), fmt.Sprintf("max(0, D − B) = max(0, %g − %g): their last request started before B (ALB: deregistration delay D)", rep.DrainSeconds, rep.Bake-rep.CanaryBakeSeconds))
-		row("**healthy deploy done**", "**"+Duration(rep.Done)+"**", "in service + C + B + drain (target ≤ 5 min)")
+		row("old tasks kept after all traffic moved", Duration(rep.Bake), fmt.Sprintf("max(BakeTimeInMinutes B %s, alarms' Period × EvaluationPeriods): the longer of what ECS may take (ECS: deployment bake time)", Duration(rep.BakeSeconds)))
+		row("old tasks drained", Duration(rep.Drain), "deregistration delay D in full: the ALB's idle keep-alive connections to them stay open up to its idle timeout (ALB: deregistration delay)")
+		row("**healthy deploy done**", "**"+Duration(rep.Done)+"**", "in service + C + bake + D (target ≤ 5 min)")
 	} else {
 		row("old tasks drained", Duration(rep.Drain), "deregistration delay D (ALB: deregistration delay)")
 		row("bake time", Duration(rep.Bake), "max over deployment alarms of Period × EvaluationPeriods (ECS: deployment alarms; modelled)")
 		row("**healthy deploy done**", "**"+Duration(rep.Done)+"**", "in service + D + bake (target ≤ 5 min)")
 	}
-	for _, name := range slices.Sorted(maps.Keys(rep.Detection)) {
-		for _, a := range rep.Alarms {
-			if a.Name == name {
-				row("detection: "+name, Duration(rep.Detection[name]), fmt.Sprintf("DatapointsToAlarm × Period + metric lag = %g × %g + %g (target ≤ 3 min)",
-					a.Datapoints, a.PeriodSeconds, MetricLagSeconds))
-			}
-		}
-	}
 	window := "D + bake"
 	if canary {
-		window = "C + B"
+		window = "C + B: the configured bakes, the least ECS watches"
 	}
-	row("ECS watching after traffic reaches the new tasks", Duration(rep.Window), fmt.Sprintf("%s (every detection ends ≥ %s before it)", window, Duration(DetectionMarginSeconds)))
+	row("ECS watching after traffic reaches the new tasks", Duration(rep.Window), window)
+	row("unhealthy verdict", Duration(rep.Verdict), fmt.Sprintf("UnhealthyThresholdCount × interval = %g × %g: checks from the moment a target stops answering (ALB: target health checks)",
+		rep.UnhealthyThreshold, rep.IntervalSeconds))
+	for _, a := range rep.Alarms {
+		formula := fmt.Sprintf("DatapointsToAlarm × Period + metric lag = %g × %g + %g, from the first request to the new tasks", a.Datapoints, a.PeriodSeconds, MetricLagSeconds)
+		if a.WatchesUnhealthy {
+			formula = fmt.Sprintf("verdict + DatapointsToAlarm × Period + metric lag = %g + %g × %g + %g, from a target's first failed check (a new task's: its start)",
+				rep.Verdict, a.Datapoints, a.PeriodSeconds, MetricLagSeconds)
+		}
+		row("detection: "+a.Name, Duration(rep.Detection[a.Name]), formula+fmt.Sprintf("; ECS watches %s from there (target ≤ 3 min, ends ≥ %s before)",
+			Duration(rep.Watched[a.Name]), Duration(DetectionMarginSeconds)))
+	}
+	rep.detectionRows(row)
 	rep.blastRows(row)
 	row("failing target marked unhealthy", Duration(rep.MarkedUnhealthy), fmt.Sprintf("(unhealthy threshold − 1) × interval = (%g − 1) × %g: the first check at registration, a refused connection fails at once (must exceed G)",
 		rep.UnhealthyThreshold, rep.IntervalSeconds))
 	row("circuit breaker budget", fmt.Sprintf("%g tasks", rep.FailureBudget), budgetFormula(rep.Rollout)+fmt.Sprintf("; reset on a healthy task: %t", rep.ResetOnHealthyTask))
-	row("**crash loop rolled back**", "**"+Duration(rep.CrashRollback)+"**", fmt.Sprintf("⌈budget ÷ desired %g⌉ waves × (launch %g + max(G, unhealthy)) (target ≤ 3 min)", rep.DesiredCount, TaskLaunchSeconds))
+	row("**crash loop rolled back**", "**"+Duration(rep.CrashRollback)+"**", fmt.Sprintf("⌈budget ÷ desired %g⌉ waves × (launch %g + max(G, verdict)) (target ≤ 3 min)", rep.DesiredCount, TaskLaunchSeconds)+breakerNote(rep.Strategy))
+	if canary {
+		row("crash loop, unhealthy-hosts alarm alone", Duration(rep.CrashByAlarm), fmt.Sprintf("launch %g + its detection: what catches a crash loop if the breaker does not act under %s (unverified); a task whose container exits is stopped and deregistered, and may never show as an unhealthy host", TaskLaunchSeconds, rep.Strategy))
+	}
 	return b.String()
+}
+
+// detectionRows are the terms of catching a release that answers 5xx: the traffic the 5xx alarm judges, and the
+// share of the new tasks' requests that must fail.
+func (rep Report) detectionRows(row func(what, value, formula string)) {
+	for _, a := range rep.Alarms {
+		if !a.Watches5xx {
+			continue
+		}
+		scope, share := "the whole load balancer: the canary's errors diluted by the old tasks' requests", fmt.Sprintf("%g %% ÷ (100 − %g %%) ÷ share %g", a.Threshold, a.Threshold, rep.Share)
+		if a.PerTargetGroup {
+			scope, share = "each target group by itself (HTTPCode_Target_5XX_Count + TargetConnectionErrorCount over its RequestCount)",
+				fmt.Sprintf("Threshold %g %% ÷ (100 − %g %%): a refused connection may count twice in the denominator", a.Threshold, a.Threshold)
+		}
+		row(a.Name+" judges", scope, fmt.Sprintf("the alarm's expression in the template; Threshold %g %%", a.Threshold))
+		floor := "the whole load balancer's"
+		if a.PerTargetGroup {
+			floor = "the new tasks' group's"
+		}
+		row("new tasks' requests a minute", fmt.Sprintf("%.1f", rep.CanaryRequests), fmt.Sprintf("share × %.1f a minute (stage traffic, cost/usage.go); %s must reach the floor of %g a minute (the expression's IF(... >=)",
+			rep.RequestsPerMinute, floor, a.MinRequestsPerMinute))
+		row("**5xx release detected if**", "**"+failText(rep.FailShare)+"**", "of the new tasks' requests fail: "+share)
+	}
+}
+
+func failText(v float64) string {
+	if math.IsInf(v, 1) {
+		return "not judged"
+	}
+	return fmt.Sprintf("> %.1f %%", 100*v)
+}
+
+// breakerNote says what the crash-loop figure assumes under a traffic-shifting strategy.
+func breakerNote(strategy string) string {
+	if strategy == "ROLLING" {
+		return ""
+	}
+	return fmt.Sprintf("; assumes the circuit breaker acts under %s (unverified: the ECS API reference limits it to rolling updates)", strategy)
 }
 
 // blastRows are the terms of the blast radius of a release that starts but answers 5xx.

@@ -25,58 +25,88 @@ const (
 // start (RUNNING); from then on, after the new tasks take their first request.
 type Report struct {
 	Rollout
-	InService float64 // new tasks healthy in the target group: app start + healthy threshold × interval
-	Bake      float64 // a rolling deploy's bake time: the longest Period × EvaluationPeriods of the deployment alarms
-	Drain     float64 // how long the old tasks' drain holds the deploy: D (rolling), what is left of it after the bake (canary)
-	Done      float64 // deployment COMPLETED after the new tasks start
-	Window    float64 // how long ECS keeps watching the alarms after traffic reaches the new tasks
-	Detection map[string]float64
+	// RequestsPerMinute is the stage's assumed traffic (cost.Usage: a month's requests over its hours).
+	RequestsPerMinute float64
+	InService         float64 // new tasks healthy in the target group: app start + healthy threshold × interval
+	// Bake is how long ECS keeps the old tasks after all traffic moved, at the upper end of what ECS may take (the
+	// longer of BakeTimeInMinutes and the alarms' Period × EvaluationPeriods); a rolling deploy's is the latter.
+	Bake  float64
+	Drain float64 // the old tasks' deregistration delay D, in full: idle keep-alive connections hold it open
+	Done  float64 // deployment COMPLETED after the new tasks start: the upper end of each term
+	// Window is how long ECS surely watches the alarms after traffic reaches the new tasks: the lower end (the
+	// configured bakes, not what ECS may add from the alarms).
+	Window float64
+	// Verdict is how long a target that stops answering takes to be marked unhealthy: UnhealthyThresholdCount checks
+	// interval apart, the first up to one interval after it stops (ALB user guide, "Health checks for Application
+	// Load Balancer target groups").
+	Verdict float64
+	// Detection is each alarm's time to ALARM after its failure starts; Watched is how long ECS watches after that
+	// same start: the error rate counts from the first request to the new tasks (Window), unhealthy targets from the
+	// new tasks' start, when the ALB begins to check them (InService + Window).
+	Detection, Watched map[string]float64
+	// CanaryRequests is what reaches the new tasks a minute during the canary (a rolling deploy's first wave).
+	CanaryRequests float64
+	// FailShare is the least share of the canary's requests that must fail for the 5xx alarm to breach during the
+	// canary (+Inf when it does not judge the canary at all: no 5xx alarm, or under its traffic floor).
+	FailShare float64
 	// Share is the fraction of requests a release answering 5xx serves once it takes traffic (until CanaryBake
 	// for a canary); Restore is how long putting the old release back takes once an alarm fired; BackOnOld is
 	// detection + Restore; BlastRadius is the share of requests × minutes the bad release served (1.0 = a full
 	// one-minute outage), +Inf when no alarm catches it while ECS watches.
 	Share, Restore, BackOnOld, BlastRadius float64
-	MarkedUnhealthy                        float64 // earliest a failing target is out of service: the threshold-th failed check, the first at registration
+	MarkedUnhealthy                        float64 // earliest a booting target is out of service: the threshold-th failed check, the first at registration
 	FailureBudget                          float64 // circuit breaker threshold: failed tasks before ECS fails the deployment (failureBudget)
-	CrashRollback                          float64 // a deploy whose tasks never get healthy is rolled back by the circuit breaker
+	// CrashRollback: a deploy whose tasks never get healthy, rolled back by the circuit breaker (assumed to act under
+	// every strategy: unverified for CANARY, stacks/rollout.go configureCircuitBreaker); CrashByAlarm: the same caught
+	// by the unhealthy-hosts deployment alarm alone (+Inf without one).
+	CrashRollback, CrashByAlarm float64
 }
 
-// Model computes the timeline.
-func Model(r Rollout) Report {
-	rep := Report{Rollout: r, Detection: map[string]float64{}}
+// Model computes the timeline at the stage's traffic (requests a minute).
+func Model(r Rollout, requestsPerMinute float64) Report {
+	rep := Report{Rollout: r, RequestsPerMinute: requestsPerMinute, Detection: map[string]float64{}, Watched: map[string]float64{}}
 	rep.InService = r.GraceSeconds + r.HealthyThreshold*r.IntervalSeconds
-	detect5xx := math.Inf(1)
+	rep.Verdict = r.UnhealthyThreshold * r.IntervalSeconds
+	evaluated := 0.0 // the alarms' own evaluation time, from which ECS may derive a longer bake
 	for _, a := range r.Alarms {
-		d := a.Datapoints*a.PeriodSeconds + MetricLagSeconds
-		rep.Detection[a.Name] = d
-		rep.Bake = math.Max(rep.Bake, a.PeriodSeconds*a.EvaluationPeriods)
-		if a.Watches5xx {
-			detect5xx = math.Min(detect5xx, d)
-		}
+		evaluated = math.Max(evaluated, a.PeriodSeconds*a.EvaluationPeriods)
 	}
+	rep.Drain = r.DrainSeconds
 	if r.Strategy == "ROLLING" {
 		// ECS stops the old tasks, after their drain, once the new ones are healthy, then bakes watching the alarms
 		// (ECS developer guide, "How CloudWatch alarms detect Amazon ECS deployment failures"). A rollback starts the
 		// old release's tasks again; the bad ones leave once those are in service.
-		rep.Drain = r.DrainSeconds
+		rep.Bake = evaluated
 		rep.Window = r.DrainSeconds + rep.Bake
+		rep.Done = rep.InService + rep.Drain + rep.Bake
 		rep.Share = rollingShare(r)
 		rep.Restore = TaskLaunchSeconds + rep.InService
 	} else {
 		// The new tasks start beside the old ones; traffic moves to them in two steps and back at once on an alarm
-		// while the old tasks still run (ECS developer guide, "Amazon ECS canary deployments"). The old tasks leave
-		// after the bake: the last request they got started BakeSeconds earlier, and a target with no request in
-		// flight completes its deregistration at once (ALB user guide, "Deregistration delay").
-		// ECS's alarm page also says it derives a bake from the alarms ("How CloudWatch alarms detect Amazon ECS
-		// deployment failures"): the longer of the two is taken.
-		bake := math.Max(r.BakeSeconds, rep.Bake)
-		rep.Bake = r.CanaryBakeSeconds + bake
-		rep.Drain = math.Max(0, r.DrainSeconds-bake)
-		rep.Window = rep.Bake
+		// while the old tasks still run (ECS developer guide, "Amazon ECS canary deployments"). After the bake ECS
+		// deregisters the old tasks: a target with no request in flight and no active connection leaves at once
+		// (ALB user guide, "Deregistration delay"), but the ALB keeps idle keep-alive connections to them open up
+		// to its idle timeout, so the whole delay D is counted.
+		rep.Bake = math.Max(r.BakeSeconds, evaluated)
+		rep.Window = r.CanaryBakeSeconds + r.BakeSeconds
+		rep.Done = rep.InService + r.CanaryBakeSeconds + rep.Bake + rep.Drain
 		rep.Share = r.CanaryPercent / 100
 		rep.Restore = TrafficShiftSeconds
 	}
-	rep.Done = rep.InService + rep.Bake + rep.Drain
+	rep.CanaryRequests = requestsPerMinute * rep.Share
+	detect5xx := math.Inf(1)
+	rep.FailShare = math.Inf(1)
+	for _, a := range r.Alarms {
+		d := a.Datapoints*a.PeriodSeconds + MetricLagSeconds
+		rep.Detection[a.Name], rep.Watched[a.Name] = d, rep.Window
+		if a.WatchesUnhealthy {
+			rep.Detection[a.Name], rep.Watched[a.Name] = rep.Verdict+d, rep.InService+rep.Window
+		}
+		if a.Watches5xx {
+			at, failShare := rep.detect5xx(a, d)
+			detect5xx, rep.FailShare = math.Min(detect5xx, at), math.Min(rep.FailShare, failShare)
+		}
+	}
 	rep.BackOnOld = detect5xx + rep.Restore
 	rep.BlastRadius = math.Inf(1)
 	if detect5xx < rep.Window {
@@ -89,8 +119,48 @@ func Model(r Rollout) Report {
 	// Each wave launches the desired count (a canary deploy starts them all beside the old tasks); a task that
 	// never answers is stopped once both ECS's grace period and the ALB's unhealthy verdict have passed.
 	waves := math.Ceil(rep.FailureBudget / math.Max(1, r.DesiredCount))
-	rep.CrashRollback = waves * (TaskLaunchSeconds + math.Max(r.GraceSeconds, rep.MarkedUnhealthy))
+	rep.CrashRollback = waves * (TaskLaunchSeconds + math.Max(r.GraceSeconds, rep.Verdict))
+	rep.CrashByAlarm = math.Inf(1)
+	for _, a := range r.Alarms {
+		if a.WatchesUnhealthy {
+			rep.CrashByAlarm = math.Min(rep.CrashByAlarm, TaskLaunchSeconds+rep.Detection[a.Name])
+		}
+	}
 	return rep
+}
+
+// detect5xx is when a 5xx-watching alarm catches a release that fails every request, after its first request, and
+// the least share of the canary's requests that must fail for it to breach during the canary. The alarm breaches
+// when its rate is above Threshold %: judged per target group, the canary's failures count against the canary's
+// requests alone, and a failure the ALB answers (a refused connection) may count twice in the denominator
+// (canaryErrorRate), so a share f reads as f ÷ (1 + f) at worst; judged over the whole load balancer it is further
+// diluted by the share of requests the canary gets. Under the expression's traffic floor nothing is judged.
+func (rep *Report) detect5xx(a Alarm, d float64) (at, failShare float64) {
+	breaching := func(share float64) float64 { // least failing share of the new tasks' requests that breaches
+		f := a.Threshold / (100 - a.Threshold)
+		if !a.PerTargetGroup {
+			f /= share
+		}
+		return f
+	}
+	judged := func(share float64) bool { // the new tasks' traffic clears the floor that applies
+		seen := rep.RequestsPerMinute
+		if a.PerTargetGroup {
+			seen *= share
+		}
+		return seen >= a.MinRequestsPerMinute
+	}
+	at, failShare = math.Inf(1), math.Inf(1)
+	if judged(rep.Share) {
+		failShare = breaching(rep.Share)
+	}
+	switch {
+	case failShare <= 1: // a release failing every request breaches from its first minute
+		at = d
+	case rep.Strategy != "ROLLING" && judged(1) && breaching(1) <= 1: // only once all traffic moved
+		at = rep.CanaryBakeSeconds + d
+	}
+	return at, failShare
 }
 
 // rollingShare is the share of requests the first wave of a rolling deploy serves: ECS starts new tasks up to
@@ -132,7 +202,8 @@ func failureBudget(r Rollout) float64 {
 
 // Problems lists the targets missed (issues 13 and 23): a healthy deploy done within 5 minutes of its tasks
 // starting; every deployment alarm detecting within 3 minutes and at least DetectionMarginSeconds before ECS stops
-// watching; a release answering 5xx caught with a blast radius of at most 1.0; a normal start never marked
+// watching; the canary judged by itself (its requests clear the 5xx alarm's floor, its errors not diluted by the old
+// tasks' requests); a release answering 5xx caught with a blast radius of at most 1.0; a normal start never marked
 // unhealthy; a crash loop rolled back by the circuit breaker within 3 minutes.
 func (rep Report) Problems() []string {
 	var out []string
@@ -140,13 +211,25 @@ func (rep Report) Problems() []string {
 		out = append(out, fmt.Sprintf("a healthy deploy takes %s, over 5 min", Duration(rep.Done)))
 	}
 	for _, name := range slices.Sorted(maps.Keys(rep.Detection)) {
-		d := rep.Detection[name]
+		d, watched := rep.Detection[name], rep.Watched[name]
 		if d > 180 {
 			out = append(out, fmt.Sprintf("%s detects a bad deploy after %s, over 3 min", name, Duration(d)))
 		}
-		if d+DetectionMarginSeconds > rep.Window {
+		if d+DetectionMarginSeconds > watched {
 			out = append(out, fmt.Sprintf("%s detects after %s, not %s before ECS stops watching at %s", name, Duration(d),
-				Duration(DetectionMarginSeconds), Duration(rep.Window)))
+				Duration(DetectionMarginSeconds), Duration(watched)))
+		}
+	}
+	if rep.Strategy != "ROLLING" && rep.Share < 1 {
+		for _, a := range rep.Alarms {
+			if a.Watches5xx && !a.PerTargetGroup {
+				out = append(out, fmt.Sprintf("%s judges the whole load balancer: during the canary (%g %%) a release must fail more than %.1f %% of its requests to be caught",
+					a.Name, rep.CanaryPercent, 100*a.Threshold/(100-a.Threshold)/rep.Share))
+			}
+			if a.Watches5xx && a.PerTargetGroup && rep.CanaryRequests < a.MinRequestsPerMinute {
+				out = append(out, fmt.Sprintf("the canary gets %.1f requests a minute (%g %% of %.1f), under %s's floor of %g: its errors are not judged before all traffic moves",
+					rep.CanaryRequests, rep.CanaryPercent, rep.RequestsPerMinute, a.Name, a.MinRequestsPerMinute))
+			}
 		}
 	}
 	switch {

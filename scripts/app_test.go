@@ -28,6 +28,9 @@ type appStack struct {
 	name     string
 	template map[string]interface{}
 	outputs  map[string]string
+	// terminationProtection is the stack's setting, which the CDK CLI applies before it executes a stack's first
+	// change set: a failed first create keeps it.
+	terminationProtection bool
 }
 
 // app holds the synthesized stacks by stage and layer (layers as scripts/common.sh's LAYERS names them).
@@ -99,7 +102,8 @@ func synthApp() error {
 			name := *st.StackName()
 			layer := strings.TrimPrefix(name, "h2o-"+stage+"-")
 			layers = append(layers, layer)
-			app[stage][layer] = &appStack{name: name, template: templates[name]}
+			protected := st.TerminationProtection() != nil && *st.TerminationProtection()
+			app[stage][layer] = &appStack{name: name, template: templates[name], terminationProtection: protected}
 		}
 		if appLayers != nil && !slices.Equal(appLayers, layers) {
 			return fmt.Errorf("the stages have different layers: %v, %v", appLayers, layers)

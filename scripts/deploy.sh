@@ -15,9 +15,13 @@ Deploys the backend to <stage> (dev or prod) in us-east-1:
      then reads the status of each stack h2o-<stage>-<layer> before anything changes: an operation in progress is
      waited for (STACK_WAIT_CHECKS x STACK_POLL_DELAY s), then refused naming it; UPDATE_ROLLBACK_FAILED and
      DELETE_FAILED stop the deploy with the repair command (continue-update-rollback / delete-stack, with the
-     failed resources); a failed or never-executed create (ROLLBACK_COMPLETE, ROLLBACK_FAILED, REVIEW_IN_PROGRESS)
-     is deployed as a first deploy (the CDK CLI deletes and recreates it) once it is checked to hold nothing that
-     would block that (resources kept DELETE_SKIPPED or DELETE_FAILED: listed, the deploy stops);
+     failed resources); a failed or never-executed create (ROLLBACK_COMPLETE, REVIEW_IN_PROGRESS) is deployed as a
+     first deploy (the CDK CLI deletes and recreates it) once it is checked to hold nothing that would block that
+     (resources kept with a name the template fixes: listed, the deploy stops; kept with a generated name: a
+     warning names them) and to have no termination protection (which stops the CDK CLI's delete: the deploy
+     stops with the command that turns it off); ROLLBACK_FAILED (its rollback could not delete something, e.g. a resource with deletion
+     protection) stops with the recovery steps: what blocks, the command that turns its deletion protection off,
+     then delete-stack;
   1. records the image tag the ECS service runs now (the automatic rollback's target), and refuses to go on while
      a deployment alarm of the stage (output DeploymentAlarmNames) is in ALARM: ECS does not watch the deployment
      alarms of a deployment that starts while one is in ALARM (unless --hotfix; checked again before step 6);
@@ -144,7 +148,11 @@ for layer in $LAYERS; do
     [[ $layer != compute ]] || compute_ready=1
     [[ $layer != data ]] || data_ready=1
   elif [[ $stack_status != ABSENT ]]; then
-    [[ $stack_status == REVIEW_IN_PROGRESS ]] || check_leftovers "h2o-$stage-$layer"
+    [[ $stack_status != ROLLBACK_FAILED ]] || rollback_failed_recovery "h2o-$stage-$layer"
+    if [[ $stack_status == ROLLBACK_COMPLETE ]]; then
+      check_leftovers "h2o-$stage-$layer"
+      check_deletable "h2o-$stage-$layer"
+    fi
     log "stack h2o-$stage-$layer $(no_stack_reason): cdk deploy creates it anew"
   fi
 done

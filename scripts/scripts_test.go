@@ -382,6 +382,13 @@ func leftovers(stack string) []string {
 		"--output", "text"}
 }
 
+// deleteFailedResources: the look-up of what blocks the rollback of a failed create (ROLLBACK_FAILED).
+func deleteFailedResources(stack string) []string {
+	return []string{"aws", "cloudformation", "describe-stack-resources", "--region", "us-east-1", "--stack-name", stack,
+		"--query", "StackResources[?ResourceStatus=='DELETE_FAILED'].[LogicalResourceId,ResourceType,PhysicalResourceId,ResourceStatusReason]",
+		"--output", "text"}
+}
+
 func describeServices(stage string) []string {
 	return []string{"aws", "ecs", "describe-services", "--region", "us-east-1", "--cluster", clusterOf(stage),
 		"--services", serviceOf(stage), "--query", "services[0].taskDefinition", "--output", "text"}

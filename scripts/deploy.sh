@@ -35,8 +35,10 @@ Deploys the backend to <stage> (dev or prod) in us-east-1:
      the stage back to sleep at its next scale-down;
   4. `npx cdk deploy '<stage>/*' -c stage=<stage> --require-approval never
         --parameters h2o-<stage>-compute:MigrationImageTag=<tag>`:
-     the commit's infrastructure changes and the migration task definition on the new image; the service
-     keeps its image (on a first deploy it starts on <tag>: `--parameters h2o-<stage>-compute:ImageTag=<tag>`);
+     the commit's infrastructure changes and the migration task definition on the new image, and
+     `--parameters h2o-<stage>-compute:ImageTag=<the tag recorded in step 1>`: the service keeps the image it
+     runs, also after `rollback.sh --emergency` left the stack's parameter on the image rolled away from (on a
+     first deploy it starts on <tag>);
   5. `scripts/migrate.sh <stage>`: `alembic upgrade head` as a one-off task of the new image. A failed migration
      stops here, with the old version still serving (nothing to roll back);
   6. `npx cdk deploy '<stage>/compute' --exclusively -c stage=<stage> --require-approval never
@@ -171,6 +173,9 @@ if ((compute_ready)); then
   info=$(task_definition_info "$taskdef" "$container") || die "cannot read $taskdef (the AWS CLI's error is above)"
   previous_tag=$(image_tag "${info#*$'\t'}")
   [[ -n $previous_tag && $previous_tag != None ]] || die "cannot tell which image $taskdef runs (container $container)"
+  # A marker tag (deployed by an older version of these scripts) moves: the image's own tag is what runs.
+  resolve_tag "$previous_tag"
+  previous_tag=$resolved_tag
   # A deployment that starts while a deployment alarm is in ALARM goes unwatched by ECS (guards.sh).
   check_deployment_alarms "Nothing was changed."
 elif ((hotfix)); then
@@ -178,8 +183,7 @@ elif ((hotfix)); then
 fi
 if ((keep_image)); then
   [[ -n $previous_tag ]] || die "nothing runs on $stage yet: a first deploy needs an image (IMAGE_TAG=<tag> scripts/deploy.sh $stage)"
-  resolve_tag "$previous_tag"
-  tag=$resolved_tag
+  tag=$previous_tag
 fi
 log "deploying $ECR_REPOSITORY:$tag to $stage"
 if [[ -n $previous_tag ]]; then
@@ -294,15 +298,15 @@ else
   log "no running service yet (first deploy): nothing to wake"
 fi
 
-# 4. Infrastructure and the migration task definition; the service keeps its image. A first deploy has no
-# previous ImageTag to keep, and neither has a compute stack deployed before the image became a parameter
-# (no MigrationTaskDefinitionArn output): those pass ImageTag too, the tag the service runs when there is one.
-service_tag=""
-if ((!compute_ready)); then
-  service_tag=$tag
-elif [[ -z $(output_optional compute MigrationTaskDefinitionArn) ]]; then
-  service_tag=${previous_tag:-$tag}
-  log "h2o-$stage-compute predates the ImageTag parameter: passing ImageTag=$service_tag"
+# 4. Infrastructure and the migration task definition; the service keeps the image it runs (ImageTag is always
+# passed: on a first deploy, the new tag).
+service_tag=$tag
+if ((compute_ready)); then
+  # The image the service runs now, never the stack's ImageTag parameter (which the CDK CLI would keep): after
+  # rollback.sh --emergency, which goes around CloudFormation, that parameter still names the image rolled away
+  # from, and a task definition this deploy changes would start it again. A compute stack deployed before the
+  # image became a parameter has no value to keep either.
+  service_tag=$previous_tag
 fi
 # With --hotfix, a service deployment this starts (a changed task definition) is watched like the service deploy.
 watch_breach=""

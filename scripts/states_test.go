@@ -377,7 +377,7 @@ func TestDeployActsOnEveryStackState(t *testing.T) {
 		{name: "UPDATE_IN_PROGRESS: waited for", layer: "compute", acts: true, setup: busyThenDone("compute", "UPDATE_IN_PROGRESS"),
 			stderr: []string{"stack h2o-prod-compute is UPDATE_IN_PROGRESS: an update is running (a deploy workflow, or someone's cdk deploy)"},
 			check: func(t *testing.T, r result) {
-				expectCalls(t, result{calls: filter(r.calls, "npx")}, cdkDeployStage("prod", "newsha", ""), cdkDeployService("prod", "newsha"))
+				expectCalls(t, result{calls: filter(r.calls, "npx")}, cdkDeployStage("prod", "newsha", "sha9"), cdkDeployService("prod", "newsha"))
 			}},
 		{name: "UPDATE_IN_PROGRESS beyond the wait", layer: "compute", code: 1, setup: always("compute", "UPDATE_IN_PROGRESS"),
 			stderr: []string{"is still UPDATE_IN_PROGRESS after 2 checks: an update has not finished",
@@ -394,7 +394,7 @@ func TestDeployActsOnEveryStackState(t *testing.T) {
 			stderr: []string{"aws cloudformation rollback-stack --region us-east-1 --stack-name h2o-prod-network"}},
 		{name: "UPDATE_ROLLBACK_COMPLETE: a stable state", layer: "compute", acts: true, setup: always("compute", "UPDATE_ROLLBACK_COMPLETE"),
 			check: func(t *testing.T, r result) {
-				expectCalls(t, result{calls: filter(r.calls, "npx")}, cdkDeployStage("prod", "newsha", ""), cdkDeployService("prod", "newsha"))
+				expectCalls(t, result{calls: filter(r.calls, "npx")}, cdkDeployStage("prod", "newsha", "sha9"), cdkDeployService("prod", "newsha"))
 			}},
 	}, nil)
 }

@@ -190,3 +190,61 @@ func TestDeployWorkflowDeploysAsMakeDeployDoes(t *testing.T) {
 		t.Errorf("the workflow runs scripts/deploy.sh directly, not as make deploy does")
 	}
 }
+
+// jobsOf splits a workflow's jobs section into its jobs' text by job ID (the two-space-indented keys after jobs:).
+func jobsOf(t *testing.T, path string) map[string]string {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(raw), "\njobs:\n")
+	if !ok {
+		t.Fatalf("%s: no jobs section", path)
+	}
+	jobs := map[string]string{}
+	ids := regexp.MustCompile(`(?m)^  ([a-z][a-z0-9-]*):\n`).FindAllStringSubmatchIndex(section, -1)
+	for i, m := range ids {
+		end := len(section)
+		if i+1 < len(ids) {
+			end = ids[i+1][0]
+		}
+		jobs[section[m[2]:m[3]]] = section[m[0]:end]
+	}
+	if len(jobs) == 0 {
+		t.Fatalf("%s: no jobs found", path)
+	}
+	return jobs
+}
+
+// The deploy and rollback jobs share the concurrency group deploy-<stage>; the approval of a run is an upstream
+// job's, in <stage>-approval, outside the group: a run waiting for its reviewers holds no group.
+func TestApprovalWaitsOutsideTheConcurrencyGroup(t *testing.T) {
+	t.Parallel()
+	for path, grouped := range map[string]string{deployWorkflow: "deploy", "../.github/workflows/rollback.yml": "rollback"} {
+		jobs := jobsOf(t, path)
+		job, approve := jobs[grouped], jobs["approve"]
+		if !strings.Contains(job, "concurrency:\n      group: deploy-${{") {
+			t.Errorf("%s: job %s is not in the group deploy-<stage>", path, grouped)
+		}
+		if !regexp.MustCompile(`(?m)^    needs: (approve|\[[^\]]*\bapprove\b[^\]]*\])$`).MatchString(job) {
+			t.Errorf("%s: job %s does not need the approve job", path, grouped)
+		}
+		if approve == "" {
+			t.Fatalf("%s: no approve job", path)
+		}
+		if !regexp.MustCompile(`environment:\n      name: \$\{\{ [a-z.]+stage \}\}-approval\n`).MatchString(approve) {
+			t.Errorf("%s: the approve job is not in the <stage>-approval environment:\n%s", path, approve)
+		}
+		if strings.Contains(approve, "concurrency:") {
+			t.Errorf("%s: the approve job waits inside a concurrency group", path)
+		}
+		if !strings.Contains(approve, "environments/prod-approval") || !strings.Contains(approve, "required_reviewers") {
+			t.Errorf("%s: the approve job does not check that prod-approval requires reviewers", path)
+		}
+		// The grouped job's own environment is the stage's (the deploy role's variables and OIDC subject).
+		if !regexp.MustCompile(`environment:\n      name: \$\{\{ [a-z.]+stage \}\}\n`).MatchString(job) {
+			t.Errorf("%s: job %s is not in the <stage> environment", path, grouped)
+		}
+	}
+}

@@ -17,7 +17,7 @@ AWS_RETRY_DELAY=${AWS_RETRY_DELAY:-5}
 [[ $AWS_RETRY_DELAY =~ ^[0-9]+$ ]] || die_usage "AWS_RETRY_DELAY must be a number of seconds, not '$AWS_RETRY_DELAY'"
 
 # An operation in progress on a stack is waited for: STACK_WAIT_CHECKS status reads (default 60), STACK_POLL_DELAY
-# s apart (default 30): 30 minutes, about what a rolling deploy of the service takes at most.
+# s apart (default 30): 30 minutes, well beyond what a canary deploy of the service takes (its bakes included).
 STACK_WAIT_CHECKS=${STACK_WAIT_CHECKS:-60}
 STACK_POLL_DELAY=${STACK_POLL_DELAY:-30}
 [[ $STACK_WAIT_CHECKS =~ ^[0-9]+$ ]] || die_usage "STACK_WAIT_CHECKS must be a whole number, not '$STACK_WAIT_CHECKS'"

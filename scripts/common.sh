@@ -337,7 +337,7 @@ cdk_deploy_stage() {
 }
 
 # cdk_deploy_service STAGE TAG: only h2o-<stage>-compute (--exclusively: not the stacks it depends on), with the
-# service on image TAG, through CloudFormation: the rolling deploy, circuit breaker and alarms apply.
+# service on image TAG, through CloudFormation: ECS's canary deploy, circuit breaker and deployment alarms apply.
 cdk_deploy_service() {
   (cd "$REPO_ROOT" && run npx cdk deploy "$1/compute" --exclusively -c "stage=$1" --require-approval never \
     --parameters "h2o-$1-compute:ImageTag=$2")

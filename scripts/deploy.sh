@@ -42,7 +42,9 @@ Deploys the backend to <stage> (dev or prod) in us-east-1:
   5. `scripts/migrate.sh <stage>`: `alembic upgrade head` as a one-off task of the new image. A failed migration
      stops here, with the old version still serving (nothing to roll back);
   6. `npx cdk deploy '<stage>/compute' --exclusively -c stage=<stage> --require-approval never
-        --parameters h2o-<stage>-compute:ImageTag=<tag>`: the service's rolling deploy;
+        --parameters h2o-<stage>-compute:ImageTag=<tag>`: the service's canary deploy (ECS moves a share of
+     the requests to the new tasks first, the deployment alarms judging them, then all; outputs CanaryBakeMinutes
+     and DeployBakeMinutes);
   7. `aws ecs wait services-stable`, then GET <ApiUrl>/health (output of h2o-<stage>-edge) must answer 2xx;
   8. moves the ECR tags previous-<stage> (what ran before) and live-<stage> (what runs now).
 If step 6 or 7 fails, it runs `scripts/rollback.sh <stage> <tag recorded in step 1>` and exits 1 (exits 1
@@ -57,7 +59,7 @@ the bake at least the alarms' evaluation window, plus two alarm periods) counted
 new tasks. A breach stops the deployment with `aws ecs stop-service-deployment --stop-type ROLLBACK` (the traffic
 goes back to the old tasks) and runs rollback.sh as any failed step 6 does. A read that fails stops the script with
 the CLI's message and what state the deploy is in: it is never taken for a healthy release. Needs jq. Migrations must follow the expand/contract rule
-(docs/runbook.md): the old code keeps running on the new schema during the rolling deploy and after a rollback.
+(docs/runbook.md): the old code keeps running on the new schema during the canary deploy and after a rollback.
 
 Environment:
   IMAGE_TAG       image tag (default: `git rev-parse HEAD` of the backend directory's repository; set but empty:
@@ -343,7 +345,7 @@ if ! "$SCRIPTS_DIR/migrate.sh" "$stage"; then
   die "the migration failed on a first deploy: read the migration's logs (above), fix it, and deploy again"
 fi
 
-# 6, 7. The service's rolling deploy, then checks. A failed AWS read in between stops the script (it is no answer
+# 6, 7. The service's canary deploy, then checks. A failed AWS read in between stops the script (it is no answer
 # about the service's health): only a failed deploy, an unstable service or a failing health check roll back.
 # Before it, the deployment alarms once more: the infrastructure deploy and the migration took minutes.
 if ((compute_ready)); then

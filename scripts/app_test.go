@@ -139,6 +139,20 @@ func out(stage, layer, key string) string {
 	return fmt.Sprintf("<no output %s of h2o-%s-%s in the synthesized app>", key, stage, layer)
 }
 
+// dbClassOf is the instance class the synthesized data stack gives the stage's database; a missing one comes back
+// as a marker naming what was looked for (as out does).
+func dbClassOf(stage string) string {
+	resources, _ := app[stage]["data"].template["Resources"].(map[string]interface{})
+	for _, id := range slices.Sorted(maps.Keys(resources)) {
+		resource, _ := resources[id].(map[string]interface{})
+		props, _ := resource["Properties"].(map[string]interface{})
+		if class, ok := props["DBInstanceClass"].(string); ok && resource["Type"] == "AWS::RDS::DBInstance" {
+			return class
+		}
+	}
+	return fmt.Sprintf("<no DBInstanceClass of h2o-%s-data in the synthesized app>", stage)
+}
+
 // describeStacksAnswer is what `describe-stacks --query 'Stacks[0].Outputs[].[OutputKey,OutputValue]' --output
 // text` prints for the stack: one "Key<TAB>Value" line per output.
 func describeStacksAnswer(stage, layer string) string {

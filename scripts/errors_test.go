@@ -241,7 +241,7 @@ func TestAFailedReadIsNeverAnAnswer(t *testing.T) {
 				on("aws", []string{"describe-db-instances", "h2o-prod-postgres", "DBInstances[0].DBInstanceStatus"}, "available\n", 0).
 				on("aws", []string{"describe-db-instances", "h2o-prod-postgres", "DBInstances[0].[BackupRetentionPeriod, LatestRestorableTime, DBInstanceArn]"},
 					"7\t2026-12-01T10:00:00+00:00\t"+dbArn("prod")+"\n", 0).
-				on("aws", []string{"describe-db-instances", "h2o-prod-postgres"}, "subnets\tsg-1\tpg\tdb.t4g.micro\t2026-12-01T12:00:00Z\n", 0).
+				on("aws", []string{"describe-db-instances", "h2o-prod-postgres"}, "subnets\tsg-1\tpg\t"+dbClassOf("prod")+"\t2026-12-01T12:00:00Z\n", 0).
 				on("aws", []string{"describe-db-instance-automated-backups"}, "2026-11-24T12:05:00+00:00\n", 0).
 				on("aws", []string{"describe-services", "--cluster", clusterOf("prod"), "services[0].[desiredCount, runningCount, length(deployments), deployments[?status=='PRIMARY'] | [0].rolloutState]"}, "2\t2\t1\tCOMPLETED\n", 0).
 				on("aws", []string{"describe-target-health"}, "healthy\n", 0).

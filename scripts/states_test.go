@@ -230,7 +230,7 @@ func runStates(t *testing.T, script string, args []string, cases []stateCase, en
 			c.setup(t, h, "prod")
 			h.on("aws", []string{"describe-images"}, "sha256:x\n", 0).
 				on("aws", []string{"describe-db-instances", "h2o-prod-postgres", "DBInstances[0].DBInstanceStatus"}, "available\n", 0).
-				on("aws", []string{"describe-db-instances", "h2o-prod-postgres"}, "h2o-prod-data-subnets\tsg-db1\th2o-prod-pg17\tdb.t4g.micro\t2026-12-01T12:00:00Z\n", 0).
+				on("aws", []string{"describe-db-instances", "h2o-prod-postgres"}, "h2o-prod-data-subnets\tsg-db1\th2o-prod-pg17\t"+dbClassOf("prod")+"\t2026-12-01T12:00:00Z\n", 0).
 				on("aws", []string{"describe-db-instances", restored}, restoredHost+"\t5432\t"+restoredSecret+"\n", 0)
 			revision(h, "prod", 8, "ACTIVE", "sha8")
 			r := deployed(h, "prod", 9, "sha9").run(script, args...)

@@ -1,7 +1,9 @@
 package scripts
 
 import (
+	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -154,8 +156,8 @@ func TestDeployWorkflowTriggersOnTheInfrastructure(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("deploy.yml runs on pushes to %v, deploy-plan.sh plans for %v", got, want)
 	}
-	// Every file `cdk synth` reads at the top of the repository is in the list (a new one would deploy nothing).
-	for _, f := range []string{"app.go", "cdk.json", "go.mod", "package-lock.json"} {
+	// Every file `cdk synth` reads is in the list (a new one would deploy nothing).
+	for _, f := range synthInputs(t) {
 		if !slices.Contains(got, f) {
 			t.Errorf("a change to %s would not deploy", f)
 		}
@@ -186,8 +188,11 @@ func TestDeployWorkflowDeploysAsMakeDeployDoes(t *testing.T) {
 	if n := strings.Count(wf, "aws ecr describe-images"); n != 2 || strings.Count(wf, "grep -q '(ImageNotFoundException)'") != n {
 		t.Errorf("%d ECR look-ups, and not each telling ImageNotFoundException from other errors", n)
 	}
-	if strings.Contains(wf, "scripts/deploy.sh") && !strings.Contains(wf, "make deploy") {
-		t.Errorf("the workflow runs scripts/deploy.sh directly, not as make deploy does")
+	// Only comments may name scripts/deploy.sh: a command running it would skip what make deploy adds.
+	for i, line := range strings.Split(wf, "\n") {
+		if code, _, _ := strings.Cut(line, "#"); strings.Contains(code, "scripts/deploy.sh") {
+			t.Errorf("%s:%d runs scripts/deploy.sh directly, not as make deploy does: %s", deployWorkflow, i+1, line)
+		}
 	}
 }
 
@@ -247,4 +252,65 @@ func TestApprovalWaitsOutsideTheConcurrencyGroup(t *testing.T) {
 			t.Errorf("%s: job %s is not in the <stage> environment", path, grouped)
 		}
 	}
+}
+
+// synthInputs is what `cdk synth` reads in this repository, as push paths: cdk.json (the app command), the files
+// the Makefile's `npm ci` installs the pinned CLI from (package.json, package-lock.json), the module files and
+// every package the app command builds: `go list -deps` of its package, files of the root package by name,
+// others by their top-level directory.
+func synthInputs(t *testing.T) []string {
+	t.Helper()
+	raw, err := os.ReadFile("../cdk.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cdk struct {
+		App string `json:"app"`
+	}
+	if err := json.Unmarshal(raw, &cdk); err != nil {
+		t.Fatal(err)
+	}
+	// The app command builds one package: "go build -o <binary> <package> && <binary>".
+	build := regexp.MustCompile(`^go build -o \S+ (\S+) && `).FindStringSubmatch(cdk.App)
+	if build == nil {
+		t.Fatalf("cdk.json: app %q is not the go build this test reads", cdk.App)
+	}
+	makefile, err := os.ReadFile("../Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(makefile), "\tnpm ci ") {
+		t.Fatal("Makefile: the CLI is not installed with npm ci (from package.json and package-lock.json)")
+	}
+	inputs := []string{"cdk.json", "package.json", "package-lock.json", "go.mod", "go.sum"}
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(goBin, "list", "-deps", "-f", `{{if .Module}}{{if .Module.Main}}{{.Dir}}{{"\t"}}{{join .GoFiles ","}}{{end}}{{end}}`, build[1])
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list -deps %s: %v", build[1], err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		dir, files, _ := strings.Cut(line, "\t")
+		rel, err := filepath.Rel(root, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rel == "." {
+			inputs = append(inputs, strings.Split(files, ",")...)
+		} else if top, _, _ := strings.Cut(filepath.ToSlash(rel), "/"); !slices.Contains(inputs, top+"/**") {
+			inputs = append(inputs, top+"/**")
+		}
+	}
+	if !slices.Contains(inputs, "stacks/**") {
+		t.Fatalf("go list -deps %s does not reach stacks/: %q", build[1], out)
+	}
+	return inputs
 }

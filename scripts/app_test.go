@@ -28,6 +28,9 @@ type appStack struct {
 	name     string
 	template map[string]interface{}
 	outputs  map[string]string
+	// terminationProtection is the stack's setting, which the CDK CLI applies before it executes a stack's first
+	// change set: a failed first create keeps it.
+	terminationProtection bool
 }
 
 // app holds the synthesized stacks by stage and layer (layers as scripts/common.sh's LAYERS names them).
@@ -99,7 +102,8 @@ func synthApp() error {
 			name := *st.StackName()
 			layer := strings.TrimPrefix(name, "h2o-"+stage+"-")
 			layers = append(layers, layer)
-			app[stage][layer] = &appStack{name: name, template: templates[name]}
+			protected := st.TerminationProtection() != nil && *st.TerminationProtection()
+			app[stage][layer] = &appStack{name: name, template: templates[name], terminationProtection: protected}
 		}
 		if appLayers != nil && !slices.Equal(appLayers, layers) {
 			return fmt.Errorf("the stages have different layers: %v, %v", appLayers, layers)
@@ -133,6 +137,20 @@ func out(stage, layer, key string) string {
 		}
 	}
 	return fmt.Sprintf("<no output %s of h2o-%s-%s in the synthesized app>", key, stage, layer)
+}
+
+// dbClassOf is the instance class the synthesized data stack gives the stage's database; a missing one comes back
+// as a marker naming what was looked for (as out does).
+func dbClassOf(stage string) string {
+	resources, _ := app[stage]["data"].template["Resources"].(map[string]interface{})
+	for _, id := range slices.Sorted(maps.Keys(resources)) {
+		resource, _ := resources[id].(map[string]interface{})
+		props, _ := resource["Properties"].(map[string]interface{})
+		if class, ok := props["DBInstanceClass"].(string); ok && resource["Type"] == "AWS::RDS::DBInstance" {
+			return class
+		}
+	}
+	return fmt.Sprintf("<no DBInstanceClass of h2o-%s-data in the synthesized app>", stage)
 }
 
 // describeStacksAnswer is what `describe-stacks --query 'Stacks[0].Outputs[].[OutputKey,OutputValue]' --output

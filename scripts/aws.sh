@@ -17,7 +17,7 @@ AWS_RETRY_DELAY=${AWS_RETRY_DELAY:-5}
 [[ $AWS_RETRY_DELAY =~ ^[0-9]+$ ]] || die_usage "AWS_RETRY_DELAY must be a number of seconds, not '$AWS_RETRY_DELAY'"
 
 # An operation in progress on a stack is waited for: STACK_WAIT_CHECKS status reads (default 60), STACK_POLL_DELAY
-# s apart (default 30): 30 minutes, about what a rolling deploy of the service takes at most.
+# s apart (default 30): 30 minutes, well beyond what a canary deploy of the service takes (its bakes included).
 STACK_WAIT_CHECKS=${STACK_WAIT_CHECKS:-60}
 STACK_POLL_DELAY=${STACK_POLL_DELAY:-30}
 [[ $STACK_WAIT_CHECKS =~ ^[0-9]+$ ]] || die_usage "STACK_WAIT_CHECKS must be a whole number, not '$STACK_WAIT_CHECKS'"
@@ -264,23 +264,177 @@ no_stack_reason() {
   esac
 }
 
+# name_property TYPE: the property that gives a resource of TYPE its physical name (a template that sets it makes
+# every create of the stack claim that name); empty for a type whose resources have no name of their own (a KMS
+# key: its aliases do). Returns 1 for a type not listed: whether it has a fixed name cannot be told. The property
+# names are those of the CloudFormation resource reference of each type.
+name_property() {
+  case $1 in
+    AWS::S3::Bucket) printf BucketName ;;
+    AWS::ECR::Repository) printf RepositoryName ;;
+    AWS::SecretsManager::Secret | AWS::ElasticLoadBalancingV2::LoadBalancer | AWS::ElasticLoadBalancingV2::TargetGroup) printf Name ;;
+    AWS::Backup::BackupVault) printf BackupVaultName ;;
+    AWS::RDS::DBInstance) printf DBInstanceIdentifier ;;
+    AWS::RDS::DBSubnetGroup) printf DBSubnetGroupName ;;
+    AWS::RDS::DBParameterGroup) printf DBParameterGroupName ;;
+    AWS::ElastiCache::ReplicationGroup) printf ReplicationGroupId ;;
+    AWS::ElastiCache::SubnetGroup) printf CacheSubnetGroupName ;;
+    AWS::ECS::Cluster) printf ClusterName ;;
+    AWS::Logs::LogGroup) printf LogGroupName ;;
+    AWS::KMS::Alias) printf AliasName ;;
+    AWS::SNS::Topic) printf TopicName ;;
+    AWS::IAM::Role) printf RoleName ;;
+    AWS::CloudWatch::Alarm) printf AlarmName ;;
+    AWS::KMS::Key) ;;
+    *) return 1 ;;
+  esac
+}
+
+# template_value STACK LOGICAL_ID PROPERTY: the property of that resource in the template the stack was created
+# from (None when the template does not set it). GetTemplate answers a failed create's template too; the CLI
+# decodes a JSON TemplateBody into an object, so --query reaches into it (boto/botocore issue 1058: "We have a
+# customization that decodes it"; the CDK writes JSON templates).
+template_value() {
+  local value
+  value=$(aws_read '<template value>' '' aws cloudformation get-template --region "$REGION" --stack-name "$1" \
+    --query "TemplateBody.Resources.$2.Properties.$3" --output text) || return 1
+  printf '%s' "${value%$'\n'}"
+}
+
 # check_leftovers STACK: a failed create (ROLLBACK_COMPLETE, ROLLBACK_FAILED) deletes what it created, except
-# resources kept by a Retain policy (DELETE_SKIPPED) or that failed to delete (DELETE_FAILED). Named ones make the
-# next create fail with "already exists", so a deploy stops here and lists them. RetainExceptOnCreate deletes them
-# on a failed create ("RetainExceptOnCreate behaves like Retain ... except for the stack operation that initially
-# created the resource", DeletionPolicy attribute, CloudFormation user guide).
+# resources kept by a Retain policy (DELETE_SKIPPED) or that failed to delete (DELETE_FAILED). RetainExceptOnCreate
+# deletes them on a failed create ("RetainExceptOnCreate behaves like Retain ... except for the stack operation
+# that initially created the resource", DeletionPolicy attribute, CloudFormation user guide). A leftover whose
+# template sets its name makes the retry fail with "already exists": the deploy stops and names them. One with a
+# generated name (an unnamed bucket) cannot collide, since the new stack generates new names: a warning names it,
+# as it stays in the account outside any stack. A type this script cannot tell counts as named.
 check_leftovers() {
-  local name=$1 rows
+  local name=$1 rows line id type physical status prop value named="" unnamed=""
   rows=$(aws_read '' '' aws cloudformation describe-stack-resources --region "$REGION" --stack-name "$name" \
     --query "StackResources[?ResourceStatus!='DELETE_COMPLETE'].[LogicalResourceId,ResourceType,PhysicalResourceId,ResourceStatus]" \
     --output text) || die "cannot list what the failed create of $name left behind (the AWS CLI's error is above)"
   rows=${rows%$'\n'}
   [[ -n $rows && $rows != None ]] || return 0
-  log "the failed create of $name left these resources in the account (logical ID, type, physical ID, status):"
-  local line
-  while IFS= read -r line; do log "  ${line//$'\t'/  }"; done <<<"$rows"
+  while IFS=$'\t' read -r id type physical status; do
+    line="$id  $type  $physical  $status"
+    if ! prop=$(name_property "$type"); then
+      named+="  $line (whether a $type has a fixed name is not known here: treated as named)"$'\n'
+      continue
+    fi
+    value=None
+    if [[ -n $prop ]]; then
+      value=$(template_value "$name" "$id" "$prop") ||
+        die "cannot read the template of $name (the AWS CLI's error is above): cannot tell whether $id has a fixed name"
+    fi
+    if [[ $value != None ]]; then
+      named+="  $line ($prop $value)"$'\n'
+    else
+      unnamed+="  $line"$'\n'
+    fi
+  done <<<"$rows"
+  if [[ -n $unnamed ]]; then
+    warn "the failed create of $name left these resources with generated names in the account (logical ID, type,"
+    warn "physical ID, status); a retry makes new ones and does not collide with them, but they stay, outside any stack:"
+    while IFS= read -r line; do [[ -z $line ]] || warn "$line"; done <<<"$unnamed"
+    warn "after the CDK CLI deleted $name, find them under the deleted stack: $(words aws cloudformation list-stacks \
+      --region "$REGION" --stack-status-filter DELETE_COMPLETE --query "StackSummaries[?StackName=='$name'].[StackId,DeletionTime]" \
+      --output text), then $(words aws cloudformation describe-stack-resources --region "$REGION" --stack-name '<StackId>')"
+    warn "(or the CloudFormation console: Stacks, filter Deleted, the stack's Resources tab); keep or delete them."
+  fi
+  [[ -n $named ]] || return 0
+  log "the failed create of $name left these resources with fixed names in the account (logical ID, type, physical"
+  log "ID, status):"
+  while IFS= read -r line; do [[ -z $line ]] || log "$line"; done <<<"$named"
   log "A retry would fail on them with \"already exists\". They were made by the failed create, so nothing uses"
   log "them yet: delete them (or, for data you want to keep, import them into the stack), then deploy again; the"
   log "CDK CLI deletes $name and creates it anew."
-  die "stack $name is $stack_status and holds resources that would block its re-creation (listed above)"
+  die "stack $name is $stack_status and holds resources with fixed names that would block its re-creation (listed above)"
+}
+
+# rollback_failed_recovery STACK: a failed create whose rollback failed too (ROLLBACK_FAILED): CloudFormation could
+# not delete some of what it created, typically a resource with deletion protection on (prod's database and load
+# balancer). The CDK CLI's delete of the stack would fail on them again, so the deploy stops with the steps: the
+# blocking resources (DELETE_FAILED, with CloudFormation's reason), the command that turns their deletion
+# protection off, then delete-stack; the next deploy creates the stack anew. "The database can't be deleted when
+# deletion protection is enabled" (RDS ModifyDBInstance, DeletionProtection); a load balancer's protection is its
+# attribute deletion_protection.enabled, and "to delete the load balancer or its CloudFormation stack, first
+# disable deletion protection" (AWSSupportRemediator-EnableElbDeletionProtection runbook,
+# https://docs.aws.amazon.com/systems-manager-automation-runbooks/latest/userguide/automation-awssupportremediator-enableelbdeletionprotection.html).
+# The physical ID of a DB instance is its identifier, of a load balancer its ARN (what Ref answers).
+rollback_failed_recovery() {
+  local name=$1 rows id type physical reason
+  rows=$(aws_read '' '' aws cloudformation describe-stack-resources --region "$REGION" --stack-name "$name" \
+    --query "StackResources[?ResourceStatus=='DELETE_FAILED'].[LogicalResourceId,ResourceType,PhysicalResourceId,ResourceStatusReason]" \
+    --output text) || die "cannot list what blocks the rollback of $name (the AWS CLI's error is above)"
+  rows=${rows%$'\n'}
+  [[ $rows != None ]] || rows=""
+  log "stack $name is ROLLBACK_FAILED: its first create failed, and its rollback could not delete everything it"
+  log "created. Only a delete can act on it now; to recover:"
+  if [[ -z $rows ]]; then
+    log "  (no resource is DELETE_FAILED now) read why: $(events_command "$name")"
+  fi
+  local step=1
+  while IFS=$'\t' read -r id type physical reason; do
+    [[ -n $id ]] || continue
+    log "  $step. $id ($type $physical) could not be deleted: $reason"
+    case $type in
+      AWS::RDS::DBInstance)
+        log "     turn its deletion protection off: $(words aws rds modify-db-instance --region "$REGION" \
+          --db-instance-identifier "$physical" --no-deletion-protection --apply-immediately)"
+        ;;
+      AWS::ElasticLoadBalancingV2::LoadBalancer)
+        log "     turn its deletion protection off: $(words aws elbv2 modify-load-balancer-attributes --region "$REGION" \
+          --load-balancer-arn "$physical" --attributes Key=deletion_protection.enabled,Value=false)"
+        ;;
+      *)
+        log "     remove what the reason names (the console, or the service's CLI), so that it can be deleted"
+        ;;
+    esac
+    step=$((step + 1))
+  done <<<"$rows"
+  read_termination_protection "$name"
+  if ((termination_protected)); then
+    log "  $step. allow the delete (the deploy turns termination protection on again): $(termination_protection_off "$name")"
+    step=$((step + 1))
+  fi
+  log "  $step. delete the stack (what it created goes; retained resources stay): $(words aws cloudformation delete-stack \
+    --region "$REGION" --stack-name "$name")"
+  log "     and wait for it: $(words aws cloudformation wait stack-delete-complete --region "$REGION" --stack-name "$name")"
+  log "  $((step + 1)). deploy again: the stack is created anew."
+  die "stack $name is ROLLBACK_FAILED: stopped before changing anything (the recovery steps are above)"
+}
+
+# read_termination_protection STACK: sets termination_protected to 1 when the stack has termination protection
+# (prod's stacks: the app sets it), else 0. DeleteStack then fails with "Stack [<name>] cannot be deleted while
+# TerminationProtection is enabled", the CDK CLI's delete of a failed create included
+# (aws-samples/aws-secure-environment-accelerator pull request 253). The CLI's text output prints the boolean as
+# True or False; anything else is no answer.
+read_termination_protection() {
+  local value
+  value=$(aws_read False '' aws cloudformation describe-stacks --region "$REGION" --stack-name "$1" \
+    --query 'Stacks[0].EnableTerminationProtection' --output text) ||
+    die "cannot read whether $1 has termination protection (the AWS CLI's error is above)"
+  case ${value%$'\n'} in
+    True | true) termination_protected=1 ;;
+    False | false) termination_protected=0 ;;
+    *) die "cannot tell whether $1 has termination protection: describe-stacks answered '${value%$'\n'}'" ;;
+  esac
+}
+
+# termination_protection_off STACK: the command that turns the stack's termination protection off.
+termination_protection_off() {
+  words aws cloudformation update-termination-protection --region "$REGION" --stack-name "$1" \
+    --no-enable-termination-protection
+}
+
+# check_deletable STACK: a failed create with termination protection cannot be deleted by the CDK CLI: stop with
+# the command that allows it (the app turns the protection on again when it creates the stack anew).
+check_deletable() {
+  read_termination_protection "$1"
+  ((termination_protected)) || return 0
+  log "stack $1 has termination protection: the CDK CLI cannot delete it to create it anew. Once its events are"
+  log "understood, allow the delete (the deploy creates the stack with termination protection again):"
+  log "  $(termination_protection_off "$1")"
+  log "then deploy again."
+  die "stack $1 is $stack_status and has termination protection: stopped before changing anything (see above)"
 }

@@ -326,8 +326,9 @@ wait_stable() {
 # on by default). https://docs.aws.amazon.com/cdk/v2/guide/ref-cli-cmd-deploy.html
 
 # cdk_deploy_stage STAGE MIGRATION_TAG [SERVICE_TAG]: every stack of the stage (infrastructure changes of this
-# commit and the migration task definition on MIGRATION_TAG); the service keeps its image unless SERVICE_TAG is
-# given (a first deploy, when there is no previous value to keep).
+# commit and the migration task definition on MIGRATION_TAG); the service on SERVICE_TAG when given (deploy.sh
+# always gives it: the image the service runs, or on a first deploy the new one); without it the CDK CLI keeps the
+# stack's previous ImageTag.
 cdk_deploy_stage() {
   local args=(npx cdk deploy "$1/*" -c "stage=$1" --require-approval never
     --parameters "h2o-$1-compute:MigrationImageTag=$2")
@@ -336,7 +337,7 @@ cdk_deploy_stage() {
 }
 
 # cdk_deploy_service STAGE TAG: only h2o-<stage>-compute (--exclusively: not the stacks it depends on), with the
-# service on image TAG, through CloudFormation: the rolling deploy, circuit breaker and alarms apply.
+# service on image TAG, through CloudFormation: ECS's canary deploy, circuit breaker and deployment alarms apply.
 cdk_deploy_service() {
   (cd "$REPO_ROOT" && run npx cdk deploy "$1/compute" --exclusively -c "stage=$1" --require-approval never \
     --parameters "h2o-$1-compute:ImageTag=$2")

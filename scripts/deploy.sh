@@ -15,9 +15,13 @@ Deploys the backend to <stage> (dev or prod) in us-east-1:
      then reads the status of each stack h2o-<stage>-<layer> before anything changes: an operation in progress is
      waited for (STACK_WAIT_CHECKS x STACK_POLL_DELAY s), then refused naming it; UPDATE_ROLLBACK_FAILED and
      DELETE_FAILED stop the deploy with the repair command (continue-update-rollback / delete-stack, with the
-     failed resources); a failed or never-executed create (ROLLBACK_COMPLETE, ROLLBACK_FAILED, REVIEW_IN_PROGRESS)
-     is deployed as a first deploy (the CDK CLI deletes and recreates it) once it is checked to hold nothing that
-     would block that (resources kept DELETE_SKIPPED or DELETE_FAILED: listed, the deploy stops);
+     failed resources); a failed or never-executed create (ROLLBACK_COMPLETE, REVIEW_IN_PROGRESS) is deployed as a
+     first deploy (the CDK CLI deletes and recreates it) once it is checked to hold nothing that would block that
+     (resources kept with a name the template fixes: listed, the deploy stops; kept with a generated name: a
+     warning names them) and to have no termination protection (which stops the CDK CLI's delete: the deploy
+     stops with the command that turns it off); ROLLBACK_FAILED (its rollback could not delete something, e.g. a resource with deletion
+     protection) stops with the recovery steps: what blocks, the command that turns its deletion protection off,
+     then delete-stack;
   1. records the image tag the ECS service runs now (the automatic rollback's target), and refuses to go on while
      a deployment alarm of the stage (output DeploymentAlarmNames) is in ALARM: ECS does not watch the deployment
      alarms of a deployment that starts while one is in ALARM (unless --hotfix; checked again before step 6);
@@ -31,12 +35,16 @@ Deploys the backend to <stage> (dev or prod) in us-east-1:
      the stage back to sleep at its next scale-down;
   4. `npx cdk deploy '<stage>/*' -c stage=<stage> --require-approval never
         --parameters h2o-<stage>-compute:MigrationImageTag=<tag>`:
-     the commit's infrastructure changes and the migration task definition on the new image; the service
-     keeps its image (on a first deploy it starts on <tag>: `--parameters h2o-<stage>-compute:ImageTag=<tag>`);
+     the commit's infrastructure changes and the migration task definition on the new image, and
+     `--parameters h2o-<stage>-compute:ImageTag=<the tag recorded in step 1>`: the service keeps the image it
+     runs, also after `rollback.sh --emergency` left the stack's parameter on the image rolled away from (on a
+     first deploy it starts on <tag>);
   5. `scripts/migrate.sh <stage>`: `alembic upgrade head` as a one-off task of the new image. A failed migration
      stops here, with the old version still serving (nothing to roll back);
   6. `npx cdk deploy '<stage>/compute' --exclusively -c stage=<stage> --require-approval never
-        --parameters h2o-<stage>-compute:ImageTag=<tag>`: the service's rolling deploy;
+        --parameters h2o-<stage>-compute:ImageTag=<tag>`: the service's canary deploy (ECS moves a share of
+     the requests to the new tasks first, the deployment alarms judging them, then all; outputs CanaryBakeMinutes
+     and DeployBakeMinutes);
   7. `aws ecs wait services-stable`, then GET <ApiUrl>/health (output of h2o-<stage>-edge) must answer 2xx;
   8. moves the ECR tags previous-<stage> (what ran before) and live-<stage> (what runs now).
 If step 6 or 7 fails, it runs `scripts/rollback.sh <stage> <tag recorded in step 1>` and exits 1 (exits 1
@@ -51,7 +59,7 @@ the bake at least the alarms' evaluation window, plus two alarm periods) counted
 new tasks. A breach stops the deployment with `aws ecs stop-service-deployment --stop-type ROLLBACK` (the traffic
 goes back to the old tasks) and runs rollback.sh as any failed step 6 does. A read that fails stops the script with
 the CLI's message and what state the deploy is in: it is never taken for a healthy release. Needs jq. Migrations must follow the expand/contract rule
-(docs/runbook.md): the old code keeps running on the new schema during the rolling deploy and after a rollback.
+(docs/runbook.md): the old code keeps running on the new schema during the canary deploy and after a rollback.
 
 Environment:
   IMAGE_TAG       image tag (default: `git rev-parse HEAD` of the backend directory's repository; set but empty:
@@ -144,7 +152,11 @@ for layer in $LAYERS; do
     [[ $layer != compute ]] || compute_ready=1
     [[ $layer != data ]] || data_ready=1
   elif [[ $stack_status != ABSENT ]]; then
-    [[ $stack_status == REVIEW_IN_PROGRESS ]] || check_leftovers "h2o-$stage-$layer"
+    [[ $stack_status != ROLLBACK_FAILED ]] || rollback_failed_recovery "h2o-$stage-$layer"
+    if [[ $stack_status == ROLLBACK_COMPLETE ]]; then
+      check_leftovers "h2o-$stage-$layer"
+      check_deletable "h2o-$stage-$layer"
+    fi
     log "stack h2o-$stage-$layer $(no_stack_reason): cdk deploy creates it anew"
   fi
 done
@@ -163,6 +175,9 @@ if ((compute_ready)); then
   info=$(task_definition_info "$taskdef" "$container") || die "cannot read $taskdef (the AWS CLI's error is above)"
   previous_tag=$(image_tag "${info#*$'\t'}")
   [[ -n $previous_tag && $previous_tag != None ]] || die "cannot tell which image $taskdef runs (container $container)"
+  # A marker tag (deployed by an older version of these scripts) moves: the image's own tag is what runs.
+  resolve_tag "$previous_tag"
+  previous_tag=$resolved_tag
   # A deployment that starts while a deployment alarm is in ALARM goes unwatched by ECS (guards.sh).
   check_deployment_alarms "Nothing was changed."
 elif ((hotfix)); then
@@ -170,8 +185,7 @@ elif ((hotfix)); then
 fi
 if ((keep_image)); then
   [[ -n $previous_tag ]] || die "nothing runs on $stage yet: a first deploy needs an image (IMAGE_TAG=<tag> scripts/deploy.sh $stage)"
-  resolve_tag "$previous_tag"
-  tag=$resolved_tag
+  tag=$previous_tag
 fi
 log "deploying $ECR_REPOSITORY:$tag to $stage"
 if [[ -n $previous_tag ]]; then
@@ -286,15 +300,15 @@ else
   log "no running service yet (first deploy): nothing to wake"
 fi
 
-# 4. Infrastructure and the migration task definition; the service keeps its image. A first deploy has no
-# previous ImageTag to keep, and neither has a compute stack deployed before the image became a parameter
-# (no MigrationTaskDefinitionArn output): those pass ImageTag too, the tag the service runs when there is one.
-service_tag=""
-if ((!compute_ready)); then
-  service_tag=$tag
-elif [[ -z $(output_optional compute MigrationTaskDefinitionArn) ]]; then
-  service_tag=${previous_tag:-$tag}
-  log "h2o-$stage-compute predates the ImageTag parameter: passing ImageTag=$service_tag"
+# 4. Infrastructure and the migration task definition; the service keeps the image it runs (ImageTag is always
+# passed: on a first deploy, the new tag).
+service_tag=$tag
+if ((compute_ready)); then
+  # The image the service runs now, never the stack's ImageTag parameter (which the CDK CLI would keep): after
+  # rollback.sh --emergency, which goes around CloudFormation, that parameter still names the image rolled away
+  # from, and a task definition this deploy changes would start it again. A compute stack deployed before the
+  # image became a parameter has no value to keep either.
+  service_tag=$previous_tag
 fi
 # With --hotfix, a service deployment this starts (a changed task definition) is watched like the service deploy.
 watch_breach=""
@@ -331,7 +345,7 @@ if ! "$SCRIPTS_DIR/migrate.sh" "$stage"; then
   die "the migration failed on a first deploy: read the migration's logs (above), fix it, and deploy again"
 fi
 
-# 6, 7. The service's rolling deploy, then checks. A failed AWS read in between stops the script (it is no answer
+# 6, 7. The service's canary deploy, then checks. A failed AWS read in between stops the script (it is no answer
 # about the service's health): only a failed deploy, an unstable service or a failing health check roll back.
 # Before it, the deployment alarms once more: the infrastructure deploy and the migration took minutes.
 if ((compute_ready)); then

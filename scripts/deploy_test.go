@@ -142,7 +142,7 @@ func TestDryRunExactDeployPlan(t *testing.T) {
 # when the status is stopped: aws rds start-db-instance --region us-east-1 --db-instance-identifier h2o-dev-postgres --query DBInstance.DBInstanceStatus --output text, then aws rds wait db-instance-available --region us-east-1 --db-instance-identifier h2o-dev-postgres (looped); when stopping: wait until stopped first
 + aws application-autoscaling describe-scalable-targets --region us-east-1 --service-namespace ecs --resource-ids service/h2o-dev/h2o-backend-service --scalable-dimension ecs:service:DesiredCount --query 'ScalableTargets[0].MaxCapacity' --output text
 # when MaxCapacity is 0: aws application-autoscaling register-scalable-target --region us-east-1 --service-namespace ecs --resource-id service/h2o-dev/h2o-backend-service --scalable-dimension ecs:service:DesiredCount --min-capacity '<MinTasks>' --max-capacity '<MaxTasks>'
-+ npx cdk deploy 'dev/*' -c stage=dev --require-approval never --parameters h2o-dev-compute:MigrationImageTag=abc123
++ npx cdk deploy 'dev/*' -c stage=dev --require-approval never --parameters h2o-dev-compute:MigrationImageTag=abc123 --parameters 'h2o-dev-compute:ImageTag=<previous-tag>'
 + aws cloudformation describe-stacks --region us-east-1 --stack-name h2o-dev-compute --query 'Stacks[0].StackStatus' --output text
 + aws cloudformation describe-stacks --region us-east-1 --stack-name h2o-dev-compute --query 'Stacks[0].Outputs[].[OutputKey,OutputValue]' --output text
 + aws cloudformation describe-stacks --region us-east-1 --stack-name h2o-dev-edge --query 'Stacks[0].StackStatus' --output text
@@ -187,7 +187,7 @@ func TestDeploySuccess(t *testing.T) {
 		running("dev", 7),
 		calls(ecrDescribe("newsha"), loginPassword, dockerLogin, dockerBuild(h, "newsha")),
 		awake("dev"),
-		calls(cdkDeployStage("dev", "newsha", "")),
+		calls(cdkDeployStage("dev", "newsha", "oldsha")),
 		shipped("dev", "oldsha", "newsha"),
 	)...)
 	expectStderr(t, r, "migrate.sh: migrations applied")
@@ -203,7 +203,7 @@ func TestDeploySkipsBuildWhenImageInECR(t *testing.T) {
 	expectCode(t, r, 0)
 	expectCalls(t, r, join(
 		before("prod", 3, "prebuilt"),
-		calls(cdkDeployStage("prod", "prebuilt", "")),
+		calls(cdkDeployStage("prod", "prebuilt", "oldsha")),
 		shipped("prod", "oldsha", "prebuilt"),
 	)...)
 }
@@ -280,7 +280,7 @@ func TestDeployWakesASleepingStage(t *testing.T) {
 			waitDB("dev"), waitDB("dev"), // the first 30-minute waiter gave up
 			scalableTarget("dev"),
 			registerScalableTarget("dev"),
-			cdkDeployStage("dev", "newsha", "")),
+			cdkDeployStage("dev", "newsha", "oldsha")),
 		shipped("dev", "oldsha", "newsha"),
 	)...)
 	expectStderr(t, r, "its schedule puts it back to sleep at the next scale-down")
@@ -401,7 +401,7 @@ func TestDeployInfrastructureFailureStopsWithoutRollback(t *testing.T) {
 	deployed(h, "prod", 7, "oldsha")
 	r := h.run("deploy.sh", "prod")
 	expectCode(t, r, 1)
-	expectCalls(t, r, join(before("prod", 7, "newsha"), calls(cdkDeployStage("prod", "newsha", "")))...)
+	expectCalls(t, r, join(before("prod", 7, "newsha"), calls(cdkDeployStage("prod", "newsha", "oldsha")))...)
 	expectStderr(t, r, "the service still runs oldsha: nothing to roll back")
 }
 
@@ -417,7 +417,7 @@ func TestDeployMigrationFailureStopsBeforeTheService(t *testing.T) {
 	expectCode(t, r, 1)
 	expectCalls(t, r, join(
 		before("dev", 7, "newsha"),
-		calls(cdkDeployStage("dev", "newsha", "")),
+		calls(cdkDeployStage("dev", "newsha", "oldsha")),
 		openCalls("dev", "compute", "edge"),
 		migrateCalls("dev", 1),
 	)...)
@@ -444,7 +444,7 @@ func TestDeploySmokeFailureRollsBack(t *testing.T) {
 		running("dev", 7),
 		calls(ecrDescribe("newsha"), loginPassword, dockerLogin, dockerBuild(h, "newsha")),
 		awake("dev"),
-		calls(cdkDeployStage("dev", "newsha", "")),
+		calls(cdkDeployStage("dev", "newsha", "oldsha")),
 		openCalls("dev", "compute", "edge"),
 		migrateCalls("dev", 1),
 		calls(alarmStates("dev"), cdkDeployService("dev", "newsha"), waitStable("dev"), curlHealth("dev"), curlHealth("dev"), curlHealth("dev")),
@@ -467,7 +467,7 @@ func TestDeployServiceFailureRollsBack(t *testing.T) {
 	r := h.run("deploy.sh", "dev")
 	expectCode(t, r, 1)
 	expectCalls(t, result{calls: filter(r.calls, "npx")},
-		cdkDeployStage("dev", "newsha", ""), cdkDeployService("dev", "newsha"), cdkDeployService("dev", "oldsha"))
+		cdkDeployStage("dev", "newsha", "oldsha"), cdkDeployService("dev", "newsha"), cdkDeployService("dev", "oldsha"))
 }
 
 // An unstable service after the deploy (the waiter's failure state: the service is draining) rolls back; an
@@ -490,7 +490,7 @@ func TestDeployTellsAnUnstableServiceFromAFailedRead(t *testing.T) {
 			deployed(h, "dev", 7, "oldsha")
 			r := h.run("deploy.sh", "dev")
 			expectCode(t, r, 1)
-			if rolledBack := len(filter(r.calls, "npx", "h2o-dev-compute:ImageTag=oldsha")) == 1; rolledBack != c.rollback {
+			if rolledBack := len(filter(r.calls, "npx", "dev/compute", "h2o-dev-compute:ImageTag=oldsha")) == 1; rolledBack != c.rollback {
 				t.Errorf("rolled back: %v, want %v\n%s", rolledBack, c.rollback, r)
 			}
 			expectStderr(t, r, strings.TrimSpace(c.err.stderr))
@@ -568,7 +568,9 @@ func TestDeployRetagKeepsTheManifestExact(t *testing.T) {
 }
 
 // `make deploy STAGE=<stage>` without an image: the commit's infrastructure with the image the stage runs, through
-// the same wake-up, migration (a no-op on an unchanged image) and verification path, and no build.
+// the same wake-up, migration (a no-op on an unchanged image) and verification path, and no build. The runbook's
+// follow-up to rollback.sh --emergency: the infrastructure deploy passes ImageTag=<what runs> (oldsha), so the
+// stack's own ImageTag (the image rolled away from) is not started again by a changed task definition.
 func TestDeployKeepImageRedeploysTheRunningImage(t *testing.T) {
 	t.Parallel()
 	// GIVEN prod running oldsha, and no backend directory (nothing to build)
@@ -581,7 +583,7 @@ func TestDeployKeepImageRedeploysTheRunningImage(t *testing.T) {
 	expectCode(t, r, 0)
 	expectCalls(t, r, join(
 		before("prod", 3, "oldsha"),
-		calls(cdkDeployStage("prod", "oldsha", "")),
+		calls(cdkDeployStage("prod", "oldsha", "oldsha")),
 		shipped("prod", "", "oldsha"), // previous-prod still names what ran before oldsha
 	)...)
 }
@@ -626,7 +628,7 @@ func TestDeployResolvesAMarkerTag(t *testing.T) {
 	expectCalls(t, r, join(
 		calls(ecrTagsOf("live-dev")),
 		before("prod", 7, "newsha"),
-		calls(cdkDeployStage("prod", "newsha", "")),
+		calls(cdkDeployStage("prod", "newsha", "oldsha")),
 		shipped("prod", "oldsha", "newsha"),
 	)...)
 	expectStderr(t, r, "live-dev names the image tagged newsha")

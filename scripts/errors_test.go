@@ -38,7 +38,7 @@ func hotfixing(h *harness) {
 	hotfixed(h.t, h, []float64{0}, []float64{0})
 }
 
-var besideDeploys = [][]string{cdkDeployStage("prod", "newsha", ""), cdkDeployService("prod", "newsha")}
+var besideDeploys = [][]string{cdkDeployStage("prod", "newsha", "oldsha"), cdkDeployService("prod", "newsha")}
 
 var prodData = []string{"prod", "--to", "latest"}
 
@@ -47,6 +47,13 @@ var readScenarios = map[string]readScenario{
 	"deploy.sh aws application-autoscaling describe-scalable-targets": {match: []string{"describe-scalable-targets"}, op: "DescribeScalableTargets"},
 	"deploy.sh aws cloudformation describe-stack-resources": {match: []string{"describe-stack-resources"}, op: "DescribeStackResources",
 		setup: func(h *harness) { stackIs(h, 1, "prod", "compute", "ROLLBACK_COMPLETE") }},
+	"deploy.sh aws cloudformation get-template": {match: []string{"get-template"}, op: "GetTemplate",
+		setup: func(h *harness) {
+			stackIs(h, 1, "prod", "data", "ROLLBACK_COMPLETE")
+			id := retainedIn(h.t, "prod", "data")[0]
+			h.on("aws", leftovers("h2o-prod-data")[1:],
+				id+"\t"+typeOf(h.t, "prod", "data", id)+"\t"+generatedName("prod", "data", id)+"\tDELETE_SKIPPED\n", 0)
+		}},
 	"deploy.sh aws cloudformation describe-stacks":  {match: []string{"describe-stacks", "h2o-prod-compute"}, op: "DescribeStacks"},
 	"deploy.sh aws ec2 describe-availability-zones": {match: []string{"describe-availability-zones"}, op: "DescribeAvailabilityZones"},
 	"deploy.sh aws cloudwatch describe-alarms":      {match: []string{"describe-alarms"}, op: "DescribeAlarms"},
@@ -234,7 +241,7 @@ func TestAFailedReadIsNeverAnAnswer(t *testing.T) {
 				on("aws", []string{"describe-db-instances", "h2o-prod-postgres", "DBInstances[0].DBInstanceStatus"}, "available\n", 0).
 				on("aws", []string{"describe-db-instances", "h2o-prod-postgres", "DBInstances[0].[BackupRetentionPeriod, LatestRestorableTime, DBInstanceArn]"},
 					"7\t2026-12-01T10:00:00+00:00\t"+dbArn("prod")+"\n", 0).
-				on("aws", []string{"describe-db-instances", "h2o-prod-postgres"}, "subnets\tsg-1\tpg\tdb.t4g.micro\t2026-12-01T12:00:00Z\n", 0).
+				on("aws", []string{"describe-db-instances", "h2o-prod-postgres"}, "subnets\tsg-1\tpg\t"+dbClassOf("prod")+"\t2026-12-01T12:00:00Z\n", 0).
 				on("aws", []string{"describe-db-instance-automated-backups"}, "2026-11-24T12:05:00+00:00\n", 0).
 				on("aws", []string{"describe-services", "--cluster", clusterOf("prod"), "services[0].[desiredCount, runningCount, length(deployments), deployments[?status=='PRIMARY'] | [0].rolloutState]"}, "2\t2\t1\tCOMPLETED\n", 0).
 				on("aws", []string{"describe-target-health"}, "healthy\n", 0).
@@ -298,7 +305,7 @@ func TestAThrottledReadIsTriedAgain(t *testing.T) {
 		on("aws", []string{"describe-images"}, "sha256:x\n", 0)
 	r := deployed(h, "prod", 7, "oldsha").run("deploy.sh", "prod")
 	expectCode(t, r, 0)
-	expectCalls(t, result{calls: filter(r.calls, "npx")}, cdkDeployStage("prod", "newsha", ""), cdkDeployService("prod", "newsha"))
+	expectCalls(t, result{calls: filter(r.calls, "npx")}, cdkDeployStage("prod", "newsha", "oldsha"), cdkDeployService("prod", "newsha"))
 	expectStderr(t, r, "throttled by AWS (An error occurred (Throttling) when calling the DescribeStacks operation (reached max retries: 2): Rate exceeded): trying again in 0 s (attempt 1 of 4)",
 		"the service runs oldsha now: the rollback target")
 }

@@ -249,7 +249,7 @@ func TestHotfixIsWatchedUntilTheBakesEnd(t *testing.T) {
 	// THEN it is deployed, judged on the new tasks' target group from the traffic's arrival until the bakes end,
 	// never stopped nor rolled back
 	expectCode(t, r, 0)
-	expectCalls(t, result{calls: filter(r.calls, "npx")}, cdkDeployStage("prod", "newsha", ""), cdkDeployService("prod", "newsha"))
+	expectCalls(t, result{calls: filter(r.calls, "npx")}, cdkDeployStage("prod", "newsha", "oldsha"), cdkDeployService("prod", "newsha"))
 	if stops := filter(r.calls, "stop-service-deployment"); len(stops) != 0 {
 		t.Errorf("a healthy release was stopped: %q", stops)
 	}

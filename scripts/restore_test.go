@@ -28,7 +28,7 @@ func automatedBackups(stage string) []string {
 // restoreSettings: the live instance's placement, as restore.sh passes it on.
 func restoreSettings(stage string) []string {
 	return []string{"--db-subnet-group-name", "h2o-" + stage + "-data-subnets", "--vpc-security-group-ids", "sg-db1", "sg-db2",
-		"--db-parameter-group-name", "h2o-" + stage + "-pg17", "--db-instance-class", "db.t4g.micro",
+		"--db-parameter-group-name", "h2o-" + stage + "-pg17", "--db-instance-class", dbClassOf(stage),
 		"--no-publicly-accessible", "--no-multi-az", "--no-deletion-protection", "--copy-tags-to-snapshot",
 		"--tags", "Key=Purpose,Value=restore", "Key=Project,Value=h2o", "Key=Stage,Value=" + stage, "Key=ManagedBy,Value=restore.sh",
 		"--query", "DBInstance.DBInstanceStatus", "--output", "text"}
@@ -76,7 +76,7 @@ func restoreHarness(t *testing.T, stage string, overrides func(h *harness)) *har
 		overrides(h)
 	}
 	live := out(stage, "data", "DatabaseInstanceId")
-	h.on("aws", []string{"describe-db-instances", live}, "h2o-"+stage+"-data-subnets\tsg-db1,sg-db2\th2o-"+stage+"-pg17\tdb.t4g.micro\t2026-12-01T12:00:00.123000+00:00\n", 0).
+	h.on("aws", []string{"describe-db-instances", live}, "h2o-"+stage+"-data-subnets\tsg-db1,sg-db2\th2o-"+stage+"-pg17\t"+dbClassOf(stage)+"\t2026-12-01T12:00:00.123000+00:00\n", 0).
 		on("aws", []string{"describe-db-instance-automated-backups", live}, "2026-11-24T12:05:00+00:00\n", 0).
 		on("aws", []string{"describe-db-instances"}, restoredHost+"\t5432\t"+restoredSecret+"\n", 0).
 		on("aws", []string{"describe-stack-resources"}, "DatabaseB269D8BB\n", 0)

@@ -36,9 +36,10 @@ Default path (CloudFormation, no drift):
   `aws ecs update-service --task-definition <family>:<revision>` directly, with the newest revision of that
   image (older than the running one) that is not being deleted (DELETE_IN_PROGRESS); a revision that is not
   ACTIVE is registered again as a new revision first, with its tags (ECS refuses INACTIVE ones), then the same
-  wait and health check. WARNING: the service then drifts from stack h2o-<stage>-compute until the next
-  `cdk deploy` of the stage, which puts the stack's image back: follow up with `scripts/rollback.sh <stage> <tag>`
-  (or revert the commit and deploy) to make the rollback stick.
+  wait and health check. WARNING: the service then drifts from stack h2o-<stage>-compute, whose ImageTag
+  parameter still names the image rolled away from: scripts/deploy.sh keeps the running image (it passes it as
+  ImageTag), but a plain `cdk deploy` of the stage would put the stack's image back: follow up with
+  `scripts/rollback.sh <stage> <tag>` (or revert the commit and deploy) to make the rollback stick.
 Both paths move the ECR tags previous-<stage> (the image rolled away from) and live-<stage> (the one running now).
 
 Environment:
@@ -219,8 +220,8 @@ fi
 
 taskdef="$family:$target_rev"
 warn "--emergency: updating service $service directly to $taskdef (image tag $target_tag)."
-warn "The service now drifts from stack h2o-$stage-compute: the next cdk deploy of $stage puts the stack's"
-warn "image back. Make it stick with: scripts/rollback.sh $stage $target_tag"
+warn "The service now drifts from stack h2o-$stage-compute: a plain cdk deploy of $stage would put the stack's"
+warn "image back (scripts/deploy.sh keeps the running one). Make it stick with: scripts/rollback.sh $stage $target_tag"
 if [[ $target_status != ACTIVE ]]; then
   command -v jq >/dev/null || die "$taskdef is $target_status and jq is needed to register it again"
   log "$taskdef is $target_status: registering its definition again as a new revision"

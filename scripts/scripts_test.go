@@ -382,6 +382,13 @@ func leftovers(stack string) []string {
 		"--output", "text"}
 }
 
+// deleteFailedResources: the look-up of what blocks the rollback of a failed create (ROLLBACK_FAILED).
+func deleteFailedResources(stack string) []string {
+	return []string{"aws", "cloudformation", "describe-stack-resources", "--region", "us-east-1", "--stack-name", stack,
+		"--query", "StackResources[?ResourceStatus=='DELETE_FAILED'].[LogicalResourceId,ResourceType,PhysicalResourceId,ResourceStatusReason]",
+		"--output", "text"}
+}
+
 func describeServices(stage string) []string {
 	return []string{"aws", "ecs", "describe-services", "--region", "us-east-1", "--cluster", clusterOf(stage),
 		"--services", serviceOf(stage), "--query", "services[0].taskDefinition", "--output", "text"}
@@ -403,7 +410,8 @@ func ecrTagsOf(tag string) []string {
 		"--image-ids", "imageTag=" + tag, "--query", "imageDetails[0].imageTags", "--output", "text"}
 }
 
-// cdkDeployStage: every stack of the stage, the migration task definition on tag; serviceTag only on a first deploy.
+// cdkDeployStage: every stack of the stage, the migration task definition on tag, the service on serviceTag (what
+// it runs, or on a first deploy the new tag).
 func cdkDeployStage(stage, tag, serviceTag string) []string {
 	c := []string{"npx", "cdk", "deploy", stage + "/*", "-c", "stage=" + stage, "--require-approval", "never",
 		"--parameters", "h2o-" + stage + "-compute:MigrationImageTag=" + tag}
@@ -552,7 +560,7 @@ func TestDryRunRunsNothing(t *testing.T) {
 	}{
 		{"deploy.sh", []string{"dev"}, map[string]string{"IMAGE_TAG": "abc123"}, []string{
 			"+ aws ecr get-login-password --region us-east-1 | docker login --username AWS --password-stdin " + registry,
-			"+ npx cdk deploy 'dev/*' -c stage=dev --require-approval never --parameters h2o-dev-compute:MigrationImageTag=abc123",
+			"+ npx cdk deploy 'dev/*' -c stage=dev --require-approval never --parameters h2o-dev-compute:MigrationImageTag=abc123 --parameters 'h2o-dev-compute:ImageTag=<previous-tag>'",
 			"+ npx cdk deploy dev/compute --exclusively -c stage=dev --require-approval never --parameters h2o-dev-compute:ImageTag=abc123",
 			"+ aws ecs wait services-stable --region us-east-1 --cluster h2o-dev --services h2o-backend-service",
 		}},
@@ -560,7 +568,7 @@ func TestDryRunRunsNothing(t *testing.T) {
 			"+ git -C BACKEND rev-parse HEAD",
 			"+ aws sts get-caller-identity --region us-east-1 --query Account --output text",
 			"+ docker buildx build --platform linux/amd64 --provenance=false --tag '<account>.dkr.ecr.us-east-1.amazonaws.com/h2o-backend:<git-sha>' --push BACKEND",
-			"+ npx cdk deploy 'prod/*' -c stage=prod --require-approval never --parameters 'h2o-prod-compute:MigrationImageTag=<git-sha>'",
+			"+ npx cdk deploy 'prod/*' -c stage=prod --require-approval never --parameters 'h2o-prod-compute:MigrationImageTag=<git-sha>' --parameters 'h2o-prod-compute:ImageTag=<previous-tag>'",
 		}},
 		{"deploy.sh", []string{"--hotfix", "prod"}, map[string]string{"IMAGE_TAG": "abc123"}, []string{
 			"+ aws cloudwatch describe-alarms --region us-east-1 --alarm-names '<DeploymentAlarmNames>' --output json",

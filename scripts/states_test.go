@@ -1,6 +1,7 @@
 package scripts
 
 import (
+	"encoding/json"
 	"maps"
 	"slices"
 	"strings"
@@ -40,6 +41,109 @@ func logicalIDOf(t *testing.T, stage, layer, typ string) string {
 		t.Fatalf("h2o-%s-%s has no %s", stage, layer, typ)
 	}
 	return ids[0]
+}
+
+// protection: describe-stacks answers the stack's termination protection as the app sets it.
+func protection(h *harness, stage, layer string) *harness {
+	answer := "False\n"
+	if app[stage][layer].terminationProtection {
+		answer = "True\n"
+	}
+	return h.on("aws", []string{"describe-stacks", "h2o-" + stage + "-" + layer, "Stacks[0].EnableTerminationProtection"}, answer, 0)
+}
+
+// resourcesOf is the Resources section of a synthesized stack.
+func resourcesOf(t *testing.T, stage, layer string) map[string]interface{} {
+	t.Helper()
+	resources, ok := app[stage][layer].template["Resources"].(map[string]interface{})
+	if !ok {
+		t.Fatalf("h2o-%s-%s: no Resources in the synthesized template", stage, layer)
+	}
+	return resources
+}
+
+// propertiesOf is the Properties of one resource of a synthesized stack.
+func propertiesOf(t *testing.T, stage, layer, id string) map[string]interface{} {
+	t.Helper()
+	resource, ok := resourcesOf(t, stage, layer)[id].(map[string]interface{})
+	if !ok {
+		t.Fatalf("h2o-%s-%s: no resource %s in the synthesized template", stage, layer, id)
+	}
+	props, _ := resource["Properties"].(map[string]interface{})
+	return props
+}
+
+// typeOf is the Type of one resource of a synthesized stack.
+func typeOf(t *testing.T, stage, layer, id string) string {
+	t.Helper()
+	resource, _ := resourcesOf(t, stage, layer)[id].(map[string]interface{})
+	typ, ok := resource["Type"].(string)
+	if !ok {
+		t.Fatalf("h2o-%s-%s: resource %s has no Type", stage, layer, id)
+	}
+	return typ
+}
+
+// fixedName: the first resource of type typ in a synthesized stack and the name its template sets in prop.
+func fixedName(t *testing.T, stage, layer, typ, prop string) (id, name string) {
+	t.Helper()
+	id = logicalIDOf(t, stage, layer, typ)
+	name, ok := propertiesOf(t, stage, layer, id)[prop].(string)
+	if !ok {
+		t.Fatalf("h2o-%s-%s: %s (%s) sets no %s", stage, layer, id, typ, prop)
+	}
+	return id, name
+}
+
+// retainedIn: the logical IDs (sorted) of a synthesized stack's resources with DeletionPolicy Retain, which a
+// failed create leaves DELETE_SKIPPED.
+func retainedIn(t *testing.T, stage, layer string) []string {
+	t.Helper()
+	var ids []string
+	for id, r := range resourcesOf(t, stage, layer) {
+		if resource, ok := r.(map[string]interface{}); ok && resource["DeletionPolicy"] == "Retain" {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		t.Fatalf("h2o-%s-%s retains no resource (DeletionPolicy Retain)", stage, layer)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// generatedName: a fake name CloudFormation would generate for a resource the template leaves unnamed.
+func generatedName(stage, layer, id string) string {
+	return strings.ToLower("h2o-" + stage + "-" + layer + "-" + id + "-1a2b3c4d5e6f")
+}
+
+// loadBalancerArn: a fake ARN of a load balancer, the physical ID CloudFormation gives it.
+func loadBalancerArn(stage, id string) string {
+	return "arn:aws:elasticloadbalancing:us-east-1:" + account + ":loadbalancer/app/h2o-" + stage + "-" + id[:8] + "/50dc6c495c0c9188"
+}
+
+// deletionProtectionReason stands for CloudFormation's reason a resource with deletion protection was not deleted.
+const deletionProtectionReason = "Resource handler returned message: deletion protection is enabled"
+
+// templateOf: get-template answers a property query of a resource from the stack's synthesized template: its
+// value (a string as is, anything else as JSON), None for a property it does not set.
+func templateOf(t *testing.T, h *harness, stage, layer string) *harness {
+	t.Helper()
+	stack := "h2o-" + stage + "-" + layer
+	for id := range resourcesOf(t, stage, layer) {
+		for prop, v := range propertiesOf(t, stage, layer, id) {
+			text, ok := v.(string)
+			if !ok {
+				raw, err := json.Marshal(v)
+				if err != nil {
+					t.Fatal(err)
+				}
+				text = string(raw)
+			}
+			h.on("aws", []string{"get-template", stack, "TemplateBody.Resources." + id + ".Properties." + prop}, text+"\n", 0)
+		}
+	}
+	return h.on("aws", []string{"get-template", stack}, "None\n", 0)
 }
 
 // failedResources: describe-stack-resources answers the logical IDs of the stack's resources in status.
@@ -126,7 +230,7 @@ func runStates(t *testing.T, script string, args []string, cases []stateCase, en
 			c.setup(t, h, "prod")
 			h.on("aws", []string{"describe-images"}, "sha256:x\n", 0).
 				on("aws", []string{"describe-db-instances", "h2o-prod-postgres", "DBInstances[0].DBInstanceStatus"}, "available\n", 0).
-				on("aws", []string{"describe-db-instances", "h2o-prod-postgres"}, "h2o-prod-data-subnets\tsg-db1\th2o-prod-pg17\tdb.t4g.micro\t2026-12-01T12:00:00Z\n", 0).
+				on("aws", []string{"describe-db-instances", "h2o-prod-postgres"}, "h2o-prod-data-subnets\tsg-db1\th2o-prod-pg17\t"+dbClassOf("prod")+"\t2026-12-01T12:00:00Z\n", 0).
 				on("aws", []string{"describe-db-instances", restored}, restoredHost+"\t5432\t"+restoredSecret+"\n", 0)
 			revision(h, "prod", 8, "ACTIVE", "sha8")
 			r := deployed(h, "prod", 9, "sha9").run(script, args...)
@@ -178,33 +282,89 @@ func TestDeployActsOnEveryStackState(t *testing.T) {
 	runStates(t, "deploy.sh", []string{"prod"}, []stateCase{
 		{name: "absent: a first deploy", layer: "compute", acts: true, check: firstDeploy,
 			setup: func(_ *testing.T, h *harness, stage string) { stackIs(h, 1, stage, "compute", "ABSENT") }},
-		{name: "ROLLBACK_COMPLETE: recreated as a first deploy", layer: "compute", acts: true,
-			setup: func(_ *testing.T, h *harness, stage string) {
-				stackIs(h, 1, stage, "compute", "ROLLBACK_COMPLETE")
+		{name: "ROLLBACK_COMPLETE with termination protection", layer: "compute", code: 1,
+			setup: func(t *testing.T, h *harness, stage string) {
+				if !app[stage]["compute"].terminationProtection {
+					t.Fatalf("h2o-%s-compute has no termination protection in the app: this case needs a stack with it", stage)
+				}
+				stackIs(h, 0, stage, "compute", "ROLLBACK_COMPLETE")
 				h.on("aws", leftovers("h2o-" + stage + "-compute")[1:], "", 0)
+				protection(h, stage, "compute")
 			},
-			stderr: []string{"h2o-prod-compute is ROLLBACK_COMPLETE (its create failed and was rolled back: it has no outputs): cdk deploy creates it anew"},
-			check: func(t *testing.T, r result) {
-				firstDeploy(t, r)
-				expectCalls(t, result{calls: filter(r.calls, "describe-stack-resources")}, leftovers("h2o-prod-compute"))
-			}},
-		{name: "ROLLBACK_COMPLETE holding a retained resource", layer: "data", code: 1,
+			stderr: []string{"stack h2o-prod-compute has termination protection: the CDK CLI cannot delete it",
+				"aws cloudformation update-termination-protection --region us-east-1 --stack-name h2o-prod-compute --no-enable-termination-protection",
+				"stack h2o-prod-compute is ROLLBACK_COMPLETE and has termination protection: stopped"}},
+		{name: "ROLLBACK_COMPLETE holding a resource with a fixed name", layer: "data", code: 1,
 			setup: func(t *testing.T, h *harness, stage string) {
 				stackIs(h, 0, stage, "data", "ROLLBACK_COMPLETE")
+				id, _ := fixedName(t, stage, "data", "AWS::SecretsManager::Secret", "Name")
 				h.on("aws", leftovers("h2o-" + stage + "-data")[1:],
-					logicalIDOf(t, stage, "data", "AWS::SecretsManager::Secret")+"\tAWS::SecretsManager::Secret\tarn:aws:secretsmanager:us-east-1:"+account+":secret:h2o/prod/app-AbCdEf\tDELETE_SKIPPED\n", 0)
+					id+"\tAWS::SecretsManager::Secret\tarn:aws:secretsmanager:us-east-1:"+account+":secret:h2o/prod/app-AbCdEf\tDELETE_SKIPPED\n", 0)
+				templateOf(t, h, stage, "data")
+				protection(h, stage, "data")
 			},
-			stderr: []string{"the failed create of h2o-prod-data left these resources in the account",
-				"AWS::SecretsManager::Secret  arn:aws:secretsmanager:us-east-1:" + account + ":secret:h2o/prod/app-AbCdEf  DELETE_SKIPPED",
-				"A retry would fail on them with \"already exists\"",
-				"stack h2o-prod-data is ROLLBACK_COMPLETE and holds resources that would block its re-creation"}},
-		{name: "ROLLBACK_FAILED leaving what it could not delete", layer: "compute", code: 1,
+			check: func(t *testing.T, r result) {
+				id, name := fixedName(t, "prod", "data", "AWS::SecretsManager::Secret", "Name")
+				expectStderr(t, r, "the failed create of h2o-prod-data left these resources with fixed names",
+					id+"  AWS::SecretsManager::Secret  arn:aws:secretsmanager:us-east-1:"+account+":secret:h2o/prod/app-AbCdEf  DELETE_SKIPPED (Name "+name+")",
+					"A retry would fail on them with \"already exists\"",
+					"stack h2o-prod-data is ROLLBACK_COMPLETE and holds resources with fixed names that would block its re-creation")
+			}},
+		{name: "ROLLBACK_COMPLETE holding only retained resources with generated names", layer: "data", code: 1,
+			setup: func(t *testing.T, h *harness, stage string) {
+				stackIs(h, 0, stage, "data", "ROLLBACK_COMPLETE")
+				var rows string
+				for _, id := range retainedIn(t, stage, "data") {
+					rows += id + "\t" + typeOf(t, stage, "data", id) + "\t" + generatedName(stage, "data", id) + "\tDELETE_SKIPPED\n"
+				}
+				h.on("aws", leftovers("h2o-" + stage + "-data")[1:], rows, 0)
+				templateOf(t, h, stage, "data")
+				protection(h, stage, "data")
+			},
+			check: func(t *testing.T, r result) {
+				expectStderr(t, r, "WARNING: the failed create of h2o-prod-data left these resources with generated names",
+					"aws cloudformation list-stacks --region us-east-1 --stack-status-filter DELETE_COMPLETE")
+				for _, id := range retainedIn(t, "prod", "data") {
+					expectStderr(t, r, id+"  "+typeOf(t, "prod", "data", id)+"  "+generatedName("prod", "data", id)+"  DELETE_SKIPPED")
+				}
+				if strings.Contains(r.stderr, "would block its re-creation") {
+					t.Errorf("refused leftovers with generated names\n%s", r)
+				}
+				// What stops prod is its termination protection, after the leftovers were let through.
+				expectStderr(t, r, "stack h2o-prod-data is ROLLBACK_COMPLETE and has termination protection")
+			}},
+		{name: "ROLLBACK_FAILED on a database with deletion protection", layer: "data", code: 1,
+			setup: func(t *testing.T, h *harness, stage string) {
+				stackIs(h, 0, stage, "data", "ROLLBACK_FAILED")
+				id, identifier := fixedName(t, stage, "data", "AWS::RDS::DBInstance", "DBInstanceIdentifier")
+				h.on("aws", deleteFailedResources("h2o-" + stage + "-data")[1:],
+					id+"\tAWS::RDS::DBInstance\t"+identifier+"\t"+deletionProtectionReason+"\n", 0)
+				protection(h, stage, "data")
+			},
+			check: func(t *testing.T, r result) {
+				id, identifier := fixedName(t, "prod", "data", "AWS::RDS::DBInstance", "DBInstanceIdentifier")
+				expectStderr(t, r, "1. "+id+" (AWS::RDS::DBInstance "+identifier+") could not be deleted: "+deletionProtectionReason,
+					"aws rds modify-db-instance --region us-east-1 --db-instance-identifier "+identifier+" --no-deletion-protection --apply-immediately",
+					"2. allow the delete (the deploy turns termination protection on again): aws cloudformation update-termination-protection --region us-east-1 --stack-name h2o-prod-data --no-enable-termination-protection",
+					"3. delete the stack (what it created goes; retained resources stay): "+deleteStack("prod", "data"),
+					"aws cloudformation wait stack-delete-complete --region us-east-1 --stack-name h2o-prod-data",
+					"4. deploy again",
+					"stack h2o-prod-data is ROLLBACK_FAILED: stopped before changing anything")
+				expectCalls(t, result{calls: filter(r.calls, "describe-stack-resources")}, deleteFailedResources("h2o-prod-data"))
+			}},
+		{name: "ROLLBACK_FAILED on a load balancer with deletion protection", layer: "compute", code: 1,
 			setup: func(t *testing.T, h *harness, stage string) {
 				stackIs(h, 0, stage, "compute", "ROLLBACK_FAILED")
-				h.on("aws", leftovers("h2o-" + stage + "-compute")[1:],
-					logicalIDOf(t, stage, "compute", "AWS::ECS::Cluster")+"\tAWS::ECS::Cluster\th2o-prod\tDELETE_FAILED\n", 0)
+				id := logicalIDOf(t, stage, "compute", "AWS::ElasticLoadBalancingV2::LoadBalancer")
+				h.on("aws", deleteFailedResources("h2o-" + stage + "-compute")[1:],
+					id+"\tAWS::ElasticLoadBalancingV2::LoadBalancer\t"+loadBalancerArn(stage, id)+"\t"+deletionProtectionReason+"\n", 0)
+				protection(h, stage, "compute")
 			},
-			stderr: []string{"the failed create of h2o-prod-compute left these resources", "h2o-prod  DELETE_FAILED"}},
+			check: func(t *testing.T, r result) {
+				id := logicalIDOf(t, "prod", "compute", "AWS::ElasticLoadBalancingV2::LoadBalancer")
+				expectStderr(t, r, "aws elbv2 modify-load-balancer-attributes --region us-east-1 --load-balancer-arn "+
+					loadBalancerArn("prod", id)+" --attributes Key=deletion_protection.enabled,Value=false", deleteStack("prod", "compute"))
+			}},
 		{name: "REVIEW_IN_PROGRESS: created by the deploy", layer: "compute", acts: true,
 			setup:  func(_ *testing.T, h *harness, stage string) { stackIs(h, 1, stage, "compute", "REVIEW_IN_PROGRESS") },
 			stderr: []string{"h2o-prod-compute is REVIEW_IN_PROGRESS (created by a change set that was never executed: it has no resources): cdk deploy creates it anew"},
@@ -217,7 +377,7 @@ func TestDeployActsOnEveryStackState(t *testing.T) {
 		{name: "UPDATE_IN_PROGRESS: waited for", layer: "compute", acts: true, setup: busyThenDone("compute", "UPDATE_IN_PROGRESS"),
 			stderr: []string{"stack h2o-prod-compute is UPDATE_IN_PROGRESS: an update is running (a deploy workflow, or someone's cdk deploy)"},
 			check: func(t *testing.T, r result) {
-				expectCalls(t, result{calls: filter(r.calls, "npx")}, cdkDeployStage("prod", "newsha", ""), cdkDeployService("prod", "newsha"))
+				expectCalls(t, result{calls: filter(r.calls, "npx")}, cdkDeployStage("prod", "newsha", "sha9"), cdkDeployService("prod", "newsha"))
 			}},
 		{name: "UPDATE_IN_PROGRESS beyond the wait", layer: "compute", code: 1, setup: always("compute", "UPDATE_IN_PROGRESS"),
 			stderr: []string{"is still UPDATE_IN_PROGRESS after 2 checks: an update has not finished",
@@ -234,7 +394,7 @@ func TestDeployActsOnEveryStackState(t *testing.T) {
 			stderr: []string{"aws cloudformation rollback-stack --region us-east-1 --stack-name h2o-prod-network"}},
 		{name: "UPDATE_ROLLBACK_COMPLETE: a stable state", layer: "compute", acts: true, setup: always("compute", "UPDATE_ROLLBACK_COMPLETE"),
 			check: func(t *testing.T, r result) {
-				expectCalls(t, result{calls: filter(r.calls, "npx")}, cdkDeployStage("prod", "newsha", ""), cdkDeployService("prod", "newsha"))
+				expectCalls(t, result{calls: filter(r.calls, "npx")}, cdkDeployStage("prod", "newsha", "sha9"), cdkDeployService("prod", "newsha"))
 			}},
 	}, nil)
 }
@@ -351,4 +511,23 @@ func TestVerifyReportsEveryStackState(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A stack without termination protection (dev's) whose create failed is deleted and created anew by the CDK CLI.
+func TestDeployRecreatesAFailedCreateWithoutTerminationProtection(t *testing.T) {
+	t.Parallel()
+	if app["dev"]["compute"].terminationProtection {
+		t.Fatal("h2o-dev-compute has termination protection in the app: this test needs a stack without it")
+	}
+	h := newHarness(t)
+	h.env["IMAGE_TAG"] = "newsha"
+	stackIs(h, 1, "dev", "compute", "ROLLBACK_COMPLETE")
+	h.on("aws", leftovers("h2o-dev-compute")[1:], "", 0)
+	protection(h, "dev", "compute")
+	h.on("aws", []string{"describe-images"}, "sha256:x\n", 0)
+	r := deployed(h, "dev", 1, "newsha").run("deploy.sh", "dev")
+	expectCode(t, r, 0)
+	expectStderr(t, r, "h2o-dev-compute is ROLLBACK_COMPLETE (its create failed and was rolled back: it has no outputs): cdk deploy creates it anew")
+	expectCalls(t, result{calls: filter(r.calls, "npx")}, cdkDeployStage("dev", "newsha", "newsha"), cdkDeployService("dev", "newsha"))
+	expectCalls(t, result{calls: filter(r.calls, "describe-stack-resources")}, leftovers("h2o-dev-compute"))
 }

@@ -1,7 +1,9 @@
 package scripts
 
 import (
+	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -154,8 +156,8 @@ func TestDeployWorkflowTriggersOnTheInfrastructure(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("deploy.yml runs on pushes to %v, deploy-plan.sh plans for %v", got, want)
 	}
-	// Every file `cdk synth` reads at the top of the repository is in the list (a new one would deploy nothing).
-	for _, f := range []string{"app.go", "cdk.json", "go.mod", "package-lock.json"} {
+	// Every file `cdk synth` reads is in the list (a new one would deploy nothing).
+	for _, f := range synthInputs(t) {
 		if !slices.Contains(got, f) {
 			t.Errorf("a change to %s would not deploy", f)
 		}
@@ -186,7 +188,129 @@ func TestDeployWorkflowDeploysAsMakeDeployDoes(t *testing.T) {
 	if n := strings.Count(wf, "aws ecr describe-images"); n != 2 || strings.Count(wf, "grep -q '(ImageNotFoundException)'") != n {
 		t.Errorf("%d ECR look-ups, and not each telling ImageNotFoundException from other errors", n)
 	}
-	if strings.Contains(wf, "scripts/deploy.sh") && !strings.Contains(wf, "make deploy") {
-		t.Errorf("the workflow runs scripts/deploy.sh directly, not as make deploy does")
+	// Only comments may name scripts/deploy.sh: a command running it would skip what make deploy adds.
+	for i, line := range strings.Split(wf, "\n") {
+		if code, _, _ := strings.Cut(line, "#"); strings.Contains(code, "scripts/deploy.sh") {
+			t.Errorf("%s:%d runs scripts/deploy.sh directly, not as make deploy does: %s", deployWorkflow, i+1, line)
+		}
 	}
+}
+
+// jobsOf splits a workflow's jobs section into its jobs' text by job ID (the two-space-indented keys after jobs:).
+func jobsOf(t *testing.T, path string) map[string]string {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(raw), "\njobs:\n")
+	if !ok {
+		t.Fatalf("%s: no jobs section", path)
+	}
+	jobs := map[string]string{}
+	ids := regexp.MustCompile(`(?m)^  ([a-z][a-z0-9-]*):\n`).FindAllStringSubmatchIndex(section, -1)
+	for i, m := range ids {
+		end := len(section)
+		if i+1 < len(ids) {
+			end = ids[i+1][0]
+		}
+		jobs[section[m[2]:m[3]]] = section[m[0]:end]
+	}
+	if len(jobs) == 0 {
+		t.Fatalf("%s: no jobs found", path)
+	}
+	return jobs
+}
+
+// The deploy and rollback jobs share the concurrency group deploy-<stage>; the approval of a run is an upstream
+// job's, in <stage>-approval, outside the group: a run waiting for its reviewers holds no group.
+func TestApprovalWaitsOutsideTheConcurrencyGroup(t *testing.T) {
+	t.Parallel()
+	for path, grouped := range map[string]string{deployWorkflow: "deploy", "../.github/workflows/rollback.yml": "rollback"} {
+		jobs := jobsOf(t, path)
+		job, approve := jobs[grouped], jobs["approve"]
+		if !strings.Contains(job, "concurrency:\n      group: deploy-${{") {
+			t.Errorf("%s: job %s is not in the group deploy-<stage>", path, grouped)
+		}
+		if !regexp.MustCompile(`(?m)^    needs: (approve|\[[^\]]*\bapprove\b[^\]]*\])$`).MatchString(job) {
+			t.Errorf("%s: job %s does not need the approve job", path, grouped)
+		}
+		if approve == "" {
+			t.Fatalf("%s: no approve job", path)
+		}
+		if !regexp.MustCompile(`environment:\n      name: \$\{\{ [a-z.]+stage \}\}-approval\n`).MatchString(approve) {
+			t.Errorf("%s: the approve job is not in the <stage>-approval environment:\n%s", path, approve)
+		}
+		if strings.Contains(approve, "concurrency:") {
+			t.Errorf("%s: the approve job waits inside a concurrency group", path)
+		}
+		if !strings.Contains(approve, "environments/prod-approval") || !strings.Contains(approve, "required_reviewers") {
+			t.Errorf("%s: the approve job does not check that prod-approval requires reviewers", path)
+		}
+		// The grouped job's own environment is the stage's (the deploy role's variables and OIDC subject).
+		if !regexp.MustCompile(`environment:\n      name: \$\{\{ [a-z.]+stage \}\}\n`).MatchString(job) {
+			t.Errorf("%s: job %s is not in the <stage> environment", path, grouped)
+		}
+	}
+}
+
+// synthInputs is what `cdk synth` reads in this repository, as push paths: cdk.json (the app command), the files
+// the Makefile's `npm ci` installs the pinned CLI from (package.json, package-lock.json), the module files and
+// every package the app command builds: `go list -deps` of its package, files of the root package by name,
+// others by their top-level directory.
+func synthInputs(t *testing.T) []string {
+	t.Helper()
+	raw, err := os.ReadFile("../cdk.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cdk struct {
+		App string `json:"app"`
+	}
+	if err := json.Unmarshal(raw, &cdk); err != nil {
+		t.Fatal(err)
+	}
+	// The app command builds one package: "go build -o <binary> <package> && <binary>".
+	build := regexp.MustCompile(`^go build -o \S+ (\S+) && `).FindStringSubmatch(cdk.App)
+	if build == nil {
+		t.Fatalf("cdk.json: app %q is not the go build this test reads", cdk.App)
+	}
+	makefile, err := os.ReadFile("../Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(makefile), "\tnpm ci ") {
+		t.Fatal("Makefile: the CLI is not installed with npm ci (from package.json and package-lock.json)")
+	}
+	inputs := []string{"cdk.json", "package.json", "package-lock.json", "go.mod", "go.sum"}
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(goBin, "list", "-deps", "-f", `{{if .Module}}{{if .Module.Main}}{{.Dir}}{{"\t"}}{{join .GoFiles ","}}{{end}}{{end}}`, build[1])
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list -deps %s: %v", build[1], err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		dir, files, _ := strings.Cut(line, "\t")
+		rel, err := filepath.Rel(root, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rel == "." {
+			inputs = append(inputs, strings.Split(files, ",")...)
+		} else if top, _, _ := strings.Cut(filepath.ToSlash(rel), "/"); !slices.Contains(inputs, top+"/**") {
+			inputs = append(inputs, top+"/**")
+		}
+	}
+	if !slices.Contains(inputs, "stacks/**") {
+		t.Fatalf("go list -deps %s does not reach stacks/: %q", build[1], out)
+	}
+	return inputs
 }

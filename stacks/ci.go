@@ -169,8 +169,10 @@ func scriptPermissions(stack awscdk.Stack, n Names, repo awsecr.Repository) []aw
 		fmt.Sprintf("arn:%s:iam::%s:role/%s", *stack.Partition(), *stack.Account(), n.BackendRole("execution")))
 	passRoles.AddCondition(jsii.String("StringEquals"), map[string]interface{}{"iam:PassedToService": "ecs-tasks.amazonaws.com"})
 	return []awsiam.PolicyStatement{
-		// The stacks' states and outputs; the resources of a failed create or a stuck stack, for its repair command.
-		allow([]string{"cloudformation:DescribeStacks", "cloudformation:DescribeStackResources"}, arn("cloudformation", "stack/"+n.Stack("*")+"/*")),
+		// The stacks' states and outputs; the resources of a failed create or a stuck stack, for its repair command,
+		// and the failed stack's template (which leftovers have a fixed name a retry would take again).
+		allow([]string{"cloudformation:DescribeStacks", "cloudformation:DescribeStackResources", "cloudformation:GetTemplate"},
+			arn("cloudformation", "stack/"+n.Stack("*")+"/*")),
 		allow([]string{"ecr:DescribeImages"}, *repo.RepositoryArn()),
 		// Service state, the one-off migration task, and an --emergency rollback outside CloudFormation.
 		allow([]string{"ecs:DescribeServices", "ecs:UpdateService", "ecs:ListServiceDeployments"}, service),

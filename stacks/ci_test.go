@@ -248,6 +248,7 @@ var cliActions = map[string][]string{
 	"backup describe-backup-vault":                      {"backup:DescribeBackupVault"},
 	"backup list-recovery-points-by-backup-vault":       {"backup:ListRecoveryPointsByBackupVault"},
 	"cloudformation describe-stack-resources":           {"cloudformation:DescribeStackResources"},
+	"cloudformation get-template":                       {"cloudformation:GetTemplate"},
 	"cloudformation describe-stacks":                    {"cloudformation:DescribeStacks"},
 	"cloudfront get-distribution":                       {"cloudfront:GetDistribution"},
 	"cloudwatch describe-alarms":                        {"cloudwatch:DescribeAlarms"},

@@ -1,6 +1,6 @@
 # mk/timing.mk: modelled deploy timings of the backend service (issue 13), from the synthesized templates.
 #   make timing                          model cdk.out and the app as of TIMING_BASE_REV ("before"), print the tables
-#                                        and rewrite docs/performance.md's timing section
+#                                        and rewrite docs/performance.md's timing section and README's summary of prod
 #   make timing TIMING_BASE_REV=         model cdk.out only
 # The model is internal/timing (its tests, and stacks' TestRolloutMeetsTheTimingTargets, run in `make test`).
 
@@ -23,6 +23,6 @@ timing: synth
 	  (cd $(TIMING_DIR)/base && $(CDK) synth --quiet -o $(CURDIR)/$(TIMING_DIR)/base.out >/dev/null); \
 	  git worktree remove --force $(TIMING_DIR)/base; \
 	fi
-	go run ./cmd/timing -out cdk.out $(if $(TIMING_BASE_REV),-base $(TIMING_DIR)/base.out -base-label $(TIMING_BASE_REV)) -doc docs/performance.md
+	go run ./cmd/timing -out cdk.out -readme README.md $(if $(TIMING_BASE_REV),-base $(TIMING_DIR)/base.out -base-label $(TIMING_BASE_REV)) -doc docs/performance.md
 
 .DEFAULT_GOAL := $(TIMING_SAVED_GOAL)

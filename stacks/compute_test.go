@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -104,15 +106,16 @@ func TestDeploymentAlarmsWatchErrorRateAndUnhealthyHosts(t *testing.T) {
 			errorRate["ComparisonOperator"] != "GreaterThanThreshold" || errorRate["TreatMissingData"] != "notBreaching" {
 			t.Errorf("error-rate alarm %v", errorRate)
 		}
-		// Each target group's target 5xx and connection errors over its own requests (and connection errors: RequestCount
-		// may leave those out), and the load balancer's own 5xx over its requests; below the floor a rate is 0.
+		// Each target group's target 5xx over its own requests, and the load balancer's own 5xx over the requests of
+		// both groups (its RequestCount is their sum); below the floor a rate is 0.
 		expr := mustJSON(errorRate["Metrics"])
 		floor := cfg.ErrorRateMinRequests
+		all := `(FILL(requests0, 0) + FILL(requests1, 0) + FILL(elb5xx, 0))`
 		for _, want := range []string{
-			fmt.Sprintf(`IF((FILL(requests0, 0) + FILL(connerr0, 0)) \u003e= %d, 100 * (FILL(target5xx0, 0) + FILL(connerr0, 0)) / (FILL(requests0, 0) + FILL(connerr0, 0)), 0)`, floor),
-			fmt.Sprintf(`IF((FILL(requests1, 0) + FILL(connerr1, 0)) \u003e= %d, 100 * (FILL(target5xx1, 0) + FILL(connerr1, 0)) / (FILL(requests1, 0) + FILL(connerr1, 0)), 0)`, floor),
-			fmt.Sprintf(`IF((FILL(requests, 0) + FILL(elb5xx, 0)) \u003e= %d, 100 * FILL(elb5xx, 0) / (FILL(requests, 0) + FILL(elb5xx, 0)), 0)`, floor),
-			`"MetricName":"TargetConnectionErrorCount"`, `"MetricName":"HTTPCode_Target_5XX_Count"`, `"MetricName":"HTTPCode_ELB_5XX_Count"`, `"Period":60`} {
+			fmt.Sprintf(`IF(FILL(requests0, 0) \u003e= %d, 100 * FILL(target5xx0, 0) / FILL(requests0, 0), 0)`, floor),
+			fmt.Sprintf(`IF(FILL(requests1, 0) \u003e= %d, 100 * FILL(target5xx1, 0) / FILL(requests1, 0), 0)`, floor),
+			fmt.Sprintf(`IF(%s \u003e= %d, 100 * FILL(elb5xx, 0) / %s, 0)`, all, floor, all),
+			`"MetricName":"HTTPCode_Target_5XX_Count"`, `"MetricName":"HTTPCode_ELB_5XX_Count"`, `"Period":60`} {
 			if !strings.Contains(expr, want) {
 				t.Errorf("error-rate metrics lack %s: %s", want, expr)
 			}
@@ -125,8 +128,8 @@ func TestDeploymentAlarmsWatchErrorRateAndUnhealthyHosts(t *testing.T) {
 				inputs++
 			}
 		}
-		if inputs != 8 {
-			t.Errorf("error-rate alarm has %d metrics, want 8 (2 groups × 3, and the load balancer's 2; at most 10)", inputs)
+		if inputs != 5 {
+			t.Errorf("error-rate alarm has %d metrics, want 5 (2 groups × 2, and the load balancer's 5xx; billed per metric, at most 10)", inputs)
 		}
 		// Unhealthy targets in either target group: a canary deploy starts the new tasks in the one without traffic.
 		unhealthy := props(resourceOf(t, s.Compute.Stack, s.Compute.UnhealthyHostsAlarm))
@@ -178,6 +181,35 @@ func TestRolloutMeetsTheTimingTargets(t *testing.T) {
 			t.Errorf("%d deployment alarms, want error rate and unhealthy hosts", len(rollout.Alarms))
 		}
 	})
+}
+
+// TestREADMEStatesTheModelledTimings: README's sentence of prod's figures is the model's for the default config
+// (make timing writes it), so a change that moves a figure fails here until README says so.
+func TestREADMEStatesTheModelledTimings(t *testing.T) {
+	// GIVEN prod's compute template and README's timing-summary section
+	prod, ok := built["prod"]
+	if !ok {
+		t.Fatal("no prod stage built")
+	}
+	rollout, err := timing.Read(templateJSON(prod.Compute.Stack))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := timing.Model(rollout, cost.UsageFor("prod").RequestsPerMinute()).Summary()
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, found := strings.Cut(string(readme), "<!-- timing-summary:begin")
+	section, _, closed := strings.Cut(section, "<!-- timing-summary:end -->")
+	if !found || !closed {
+		t.Fatal("README.md has no timing-summary:begin ... timing-summary:end section")
+	}
+	_, section, _ = strings.Cut(section, "-->")
+	// WHEN compared word for word THEN they agree
+	if got := strings.Join(strings.Fields(section), " "); got != want {
+		t.Errorf("README.md says:\n  %s\nthe model says:\n  %s\nrun make timing", got, want)
+	}
 }
 
 // TestCanaryErrorRateJudgesEachTargetGroup: during a canary only CanaryPercent of the requests reach the new tasks;

@@ -62,27 +62,28 @@ func (a albMetrics) errorRate(period awscdk.Duration, minRequests int) awscloudw
 // AvailabilityZone dimensions (ALB user guide, "CloudWatch metrics for your Application Load Balancer",
 // https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-cloudwatch-metrics.html; the
 // same dimension sets are in aws-cdk-lib 2.276's generated ApplicationELBMetrics, elasticloadbalancingv2-canned-
-// metrics.generated.d.ts). So a target that refuses or drops the connection (a crashing task: the ALB answers 502) is
-// counted in its group through TargetConnectionErrorCount, in the numerator and, in case RequestCount leaves those
-// requests out, in the denominator too (at worst a failure then reads as half its share: the model takes that
-// bound). What only the ALB sees (503 with no healthy target, 504 on a target timeout) stays a whole-load-balancer
-// rate, diluted during a canary: the third term. Eight metrics in all: an alarm's expression may reference at most
-// 10, a hard limit (CloudWatch user guide, "Limits that apply to alarms based on metric math expressions").
+// metrics.generated.d.ts). What only the ALB answers (502 when a target refuses or drops the connection, 503 with no
+// healthy target, 504 on a target timeout) is therefore a whole-load-balancer rate, diluted during a canary: the
+// third term, over the requests of both groups (RequestCount "is only incremented for requests where the load
+// balancer node was able to choose a target", same page: the load balancer's count is the two groups' sum, so it
+// is not read again). A task that crashes under traffic also fails its health checks: the unhealthy-hosts alarm.
+// Five metrics, each billed with the alarm (CloudWatch pricing: metric-math alarms per metric); an alarm's
+// expression may reference at most 10 (CloudWatch user guide, "Limits that apply to alarms based on metric math
+// expressions").
 func canaryErrorRate(loadBalancer *string, groups []*string, period awscdk.Duration, minRequests int) awscloudwatch.MathExpression {
 	minimum := float64(minRequests) * *period.ToSeconds(nil) / 60
 	using := map[string]awscloudwatch.IMetric{}
-	var rates []string
+	var rates, all []string
 	for i, group := range groups {
 		g := albMetrics{loadBalancer, group}
-		req, t5xx, conn := fmt.Sprintf("requests%d", i), fmt.Sprintf("target5xx%d", i), fmt.Sprintf("connerr%d", i)
-		using[req], using[t5xx], using[conn] = g.target("RequestCount", "Sum"), g.target("HTTPCode_Target_5XX_Count", "Sum"),
-			g.target("TargetConnectionErrorCount", "Sum")
-		judged := fmt.Sprintf("(FILL(%s, 0) + FILL(%s, 0))", req, conn)
-		rates = append(rates, fmt.Sprintf("IF(%s >= %g, 100 * (FILL(%s, 0) + FILL(%s, 0)) / %s, 0)", judged, minimum, t5xx, conn, judged))
+		req, t5xx := fmt.Sprintf("requests%d", i), fmt.Sprintf("target5xx%d", i)
+		using[req], using[t5xx] = g.target("RequestCount", "Sum"), g.target("HTTPCode_Target_5XX_Count", "Sum")
+		rates = append(rates, fmt.Sprintf("IF(FILL(%s, 0) >= %g, 100 * FILL(%s, 0) / FILL(%s, 0), 0)", req, minimum, t5xx, req))
+		all = append(all, fmt.Sprintf("FILL(%s, 0)", req))
 	}
-	lb := albMetrics{loadBalancer, nil}
-	using["requests"], using["elb5xx"] = lb.alb("RequestCount", "Sum"), lb.alb("HTTPCode_ELB_5XX_Count", "Sum")
-	rates = append(rates, fmt.Sprintf("IF((FILL(requests, 0) + FILL(elb5xx, 0)) >= %g, 100 * FILL(elb5xx, 0) / (FILL(requests, 0) + FILL(elb5xx, 0)), 0)", minimum))
+	using["elb5xx"] = albMetrics{loadBalancer, nil}.alb("HTTPCode_ELB_5XX_Count", "Sum")
+	judged := "(" + strings.Join(append(all, "FILL(elb5xx, 0)"), " + ") + ")"
+	rates = append(rates, fmt.Sprintf("IF(%s >= %g, 100 * FILL(elb5xx, 0) / %s, 0)", judged, minimum, judged))
 	return awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
 		Label: jsii.String("5xx error rate (%), worst target group"), Period: period,
 		Expression: jsii.String("MAX([" + strings.Join(rates, ", ") + "])"), UsingMetrics: &using,

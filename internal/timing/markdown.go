@@ -65,10 +65,10 @@ func (rep Report) detectionRows(row func(what, value, formula string)) {
 		if !a.Watches5xx {
 			continue
 		}
-		scope, share := "the whole load balancer: the canary's errors diluted by the old tasks' requests", fmt.Sprintf("%g %% ÷ (100 − %g %%) ÷ share %g", a.Threshold, a.Threshold, rep.Share)
+		scope, share := "the whole load balancer: the canary's errors diluted by the old tasks' requests", fmt.Sprintf("Threshold %g %% ÷ share %g", a.Threshold, rep.Share)
 		if a.PerTargetGroup {
-			scope, share = "each target group by itself (HTTPCode_Target_5XX_Count + TargetConnectionErrorCount over its RequestCount)",
-				fmt.Sprintf("Threshold %g %% ÷ (100 − %g %%): a refused connection may count twice in the denominator", a.Threshold, a.Threshold)
+			scope, share = "each target group by itself (HTTPCode_Target_5XX_Count over its RequestCount; the ALB's own 5xx over both groups' requests)",
+				fmt.Sprintf("Threshold %g %%", a.Threshold)
 		}
 		row(a.Name+" judges", scope, fmt.Sprintf("the alarm's expression in the template; Threshold %g %%", a.Threshold))
 		floor := "the whole load balancer's"
@@ -141,4 +141,20 @@ func Duration(seconds float64) string {
 		return fmt.Sprintf("%d min", s/60)
 	}
 	return fmt.Sprintf("%d min %d s", s/60, s%60)
+}
+
+// Summary is the model's figures in one sentence (README's, for prod): `make timing` writes it and a stacks test
+// holds README to it.
+func (r Report) Summary() string {
+	caught, margin := math.Inf(1), math.Inf(1)
+	for _, a := range r.Alarms {
+		if a.Watches5xx {
+			caught, margin = r.Detection[a.Name], r.Watched[a.Name]-r.Detection[a.Name]
+		}
+	}
+	return fmt.Sprintf("a healthy deploy is done %s after its tasks start; a release answering 5xx is caught after %s, "+
+		"%s before ECS stops watching, once more than %.1f %% of the canary's requests fail, having served %.2f "+
+		"minute-equivalents of a full outage; a crash loop is rolled back in %s by the circuit breaker (assumed to act "+
+		"under CANARY, unverified), %s by the unhealthy-hosts alarm alone.",
+		Duration(r.Done), Duration(caught), Duration(margin), 100*r.FailShare, r.BlastRadius, Duration(r.CrashRollback), Duration(r.CrashByAlarm))
 }

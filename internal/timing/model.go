@@ -131,13 +131,12 @@ func Model(r Rollout, requestsPerMinute float64) Report {
 
 // detect5xx is when a 5xx-watching alarm catches a release that fails every request, after its first request, and
 // the least share of the canary's requests that must fail for it to breach during the canary. The alarm breaches
-// when its rate is above Threshold %: judged per target group, the canary's failures count against the canary's
-// requests alone, and a failure the ALB answers (a refused connection) may count twice in the denominator
-// (canaryErrorRate), so a share f reads as f ÷ (1 + f) at worst; judged over the whole load balancer it is further
-// diluted by the share of requests the canary gets. Under the expression's traffic floor nothing is judged.
+// when its rate is above Threshold %: judged per target group, the canary's failures (target 5xx) count against
+// the canary's requests alone (canaryErrorRate); judged over the whole load balancer they are diluted by the share
+// of requests the canary gets. Under the expression's traffic floor nothing is judged.
 func (rep *Report) detect5xx(a Alarm, d float64) (at, failShare float64) {
 	breaching := func(share float64) float64 { // least failing share of the new tasks' requests that breaches
-		f := a.Threshold / (100 - a.Threshold)
+		f := a.Threshold / 100
 		if !a.PerTargetGroup {
 			f /= share
 		}
@@ -224,7 +223,7 @@ func (rep Report) Problems() []string {
 		for _, a := range rep.Alarms {
 			if a.Watches5xx && !a.PerTargetGroup {
 				out = append(out, fmt.Sprintf("%s judges the whole load balancer: during the canary (%g %%) a release must fail more than %.1f %% of its requests to be caught",
-					a.Name, rep.CanaryPercent, 100*a.Threshold/(100-a.Threshold)/rep.Share))
+					a.Name, rep.CanaryPercent, a.Threshold/rep.Share))
 			}
 			if a.Watches5xx && a.PerTargetGroup && rep.CanaryRequests < a.MinRequestsPerMinute {
 				out = append(out, fmt.Sprintf("the canary gets %.1f requests a minute (%g %% of %.1f), under %s's floor of %g: its errors are not judged before all traffic moves",

@@ -47,12 +47,12 @@ func TestModelOfTheCanaryDeploy(t *testing.T) {
 	// 30 + 2×10 = 50 in service; canary 120 + bake 60 + the old tasks' full drain 65: 295 done. The error rate detects
 	// in 60 + 60 = 120 s, 60 s before ECS stops watching at 180; unhealthy hosts after the verdict 5 × 10 too: 170 s
 	// from a new task's start, which ECS watches 50 + 180 s. The canary gets 6.8 of 68.5 requests a minute, over the
-	// floor of 5, and a release failing more than 1/99 of them breaches 1 %. A 5xx release: 10 % for 120 s, then all
+	// floor of 5, and a release failing more than 1 % of them breaches (its group's own rate). A 5xx release: 10 % for 120 s, then all
 	// of it for the 10 s traffic takes to move back: (0.1 × 120 + 10) / 60. Crash loop: one wave of 2, 60 + 50; by
 	// the unhealthy-hosts alarm alone, 60 + 170.
 	if rep.InService != 50 || rep.Bake != 60 || rep.Drain != 65 || rep.Done != 295 || rep.Window != 180 || rep.Verdict != 50 ||
 		rep.Detection["error-rate"] != 120 || rep.Watched["error-rate"] != 180 || rep.Detection["unhealthy-hosts"] != 170 ||
-		rep.Watched["unhealthy-hosts"] != 230 || !near(rep.CanaryRequests, prodTraffic/10) || !near(rep.FailShare, 1.0/99) ||
+		rep.Watched["unhealthy-hosts"] != 230 || !near(rep.CanaryRequests, prodTraffic/10) || !near(rep.FailShare, 0.01) ||
 		rep.Share != 0.1 || rep.BackOnOld != 130 || !near(rep.BlastRadius, 22.0/60) ||
 		rep.MarkedUnhealthy != 40 || rep.FailureBudget != 2 || rep.CrashRollback != 110 || rep.CrashByAlarm != 230 {
 		t.Errorf("report %+v", rep)
@@ -281,8 +281,8 @@ func TestCanaryDetectionNeedsItsOwnErrorRateAndTraffic(t *testing.T) {
 	diluted := now
 	diluted.Alarms = []Alarm{wholeLoadBalancer(errorRate), unhealthyHosts}
 	rep := Model(diluted, prodTraffic)
-	if !near(rep.FailShare, 1.0/99/0.1) || !strings.Contains(strings.Join(rep.Problems(), "\n"),
-		"error-rate judges the whole load balancer: during the canary (10 %) a release must fail more than 10.1 % of its requests to be caught") {
+	if !near(rep.FailShare, 0.01/0.1) || !strings.Contains(strings.Join(rep.Problems(), "\n"),
+		"error-rate judges the whole load balancer: during the canary (10 %) a release must fail more than 10.0 % of its requests to be caught") {
 		t.Errorf("a whole-load-balancer error rate: fail share %g, problems %v", rep.FailShare, rep.Problems())
 	}
 	rep = Model(now, 40) // 4 requests a minute reach the canary, under the floor of 5

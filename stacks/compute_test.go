@@ -2,11 +2,11 @@ package stacks
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 

@@ -52,16 +52,7 @@ source "$SCRIPTS_DIR/notify.sh"
 CI_STACK=h2o-ci
 RULES_FILE="$SCRIPTS_DIR/drift-rules.txt"
 
-notify_topic=0 target=""
-for arg in "$@"; do
-  case $arg in
-    -h | --help) usage; exit 0 ;;
-    --notify) notify_topic=1 ;;
-    -*) die_usage "unknown option '$arg'" ;;
-    *) [[ -z $target ]] || die_usage "unexpected argument '$arg'"; target=$arg ;;
-  esac
-done
-[[ -n $target ]] || die_usage "missing <stage>"
+parse_check_args "$@"
 if [[ $target == ci ]]; then
   stage=prod
   stacks=$CI_STACK

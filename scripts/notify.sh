@@ -37,3 +37,19 @@ notify() {
   warn "could not publish the findings to $topic (the AWS CLI's error is above)"
   return 1
 }
+
+# parse_check_args ARGS...: the nightly checks' command line, `<script> [--notify] <target>`: sets notify_topic (1
+# with --notify) and target; -h prints usage and exits; anything else is a usage error.
+parse_check_args() {
+  local arg
+  notify_topic=0 target=""
+  for arg in "$@"; do
+    case $arg in
+      -h | --help) usage; exit 0 ;;
+      --notify) notify_topic=1 ;;
+      -*) die_usage "unknown option '$arg'" ;;
+      *) [[ -z $target ]] || die_usage "unexpected argument '$arg'"; target=$arg ;;
+    esac
+  done
+  [[ -n $target ]] || die_usage "missing <stage>"
+}

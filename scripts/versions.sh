@@ -241,16 +241,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 # shellcheck source=scripts/notify.sh
 source "$SCRIPTS_DIR/notify.sh"
 
-notify_topic=0 stage=""
-for arg in "$@"; do
-  case $arg in
-    -h | --help) usage; exit 0 ;;
-    --notify) notify_topic=1 ;;
-    -*) die_usage "unknown option '$arg'" ;;
-    *) [[ -z $stage ]] || die_usage "unexpected argument '$arg'"; stage=$arg ;;
-  esac
-done
-[[ -n $stage ]] || die_usage "missing <stage>"
+parse_check_args "$@"
+stage=$target
 validate_stage "$stage"
 [[ $DRY_RUN == 0 ]] || die_usage "versions.sh only reads: DRY_RUN does not apply (verify.sh's dry run lists its calls)"
 [[ ${VERSIONS_WARN_DAYS:-90} =~ ^[0-9]+$ ]] || die_usage "VERSIONS_WARN_DAYS must be a number of days, not '$VERSIONS_WARN_DAYS'"

@@ -56,8 +56,9 @@ func newDriftRole(stack awscdk.Stack, cfg *config.CI, provider awsiam.IOidcProvi
 // driftScopes are the read actions whose resource IAM can name (Service Authorization Reference, the "Actions
 // defined by" table of CloudWatch, SNS, ECS, Step Functions, AWS Backup, ECR, IAM, Lambda, S3 and EventBridge: a
 // resource type beside each), with the app's resources they read: by the names the stacks give them (Names), or,
-// where CloudFormation names them, by the stack's name that its generated names begin with (CloudFormation user
-// guide, "Name type": "<stack name>-<logical ID>-<random>"; an S3 bucket's in lower case). Every other read is on
+// where CloudFormation names them, by the stack's name that its generated names begin with (CloudFormation template
+// reference, "CloudFormation resource custom naming": "MyStack-MyBucket-abcdefghijk1"; unverified for every type
+// here, a wrong guess shows as a failed detection, never as "in sync"). Every other read is on
 // "*": EC2's and ELB's Describe calls, Application Auto Scaling and Route 53's ListHostedZones have no resource
 // types; RDS, ElastiCache and CloudWatch Logs' Describe calls also serve versions.sh and the read handlers' listing
 // calls, which IAM authorizes on every resource; ACM, CloudFront, WAF, Backup plans and KMS keys are named by IDs

@@ -9,8 +9,9 @@ import (
 )
 
 // physicalName is the name a resource has in AWS: its name property when the template sets one, else the one
-// CloudFormation generates, "<stack name>-<logical ID>-<random>" cut to the type's limit (CloudFormation user
-// guide, "Name type"), in lower case for a bucket.
+// CloudFormation generates, the stack's name, the logical ID and a random suffix (CloudFormation template
+// reference, "CloudFormation resource custom naming": "MyStack-MyBucket-abcdefghijk1"), cut to the type's
+// limit, in lower case for a bucket.
 func physicalName(stack awscdk.Stack, id string, r map[string]interface{}, property string, limit int) string {
 	if name, ok := props(r)[property].(string); ok {
 		return name

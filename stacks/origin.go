@@ -39,7 +39,7 @@ func admitCloudFront(stack awscdk.Stack, cfg *config.Config, network *NetworkSta
 		// balancer has and will have (aws-cdk-lib aws-ec2 Connections.allowFrom, forEachAndForever), so it would
 		// put port 80 into HttpsOriginSecurityGroup too, a second reference there.
 		ownGroup := (*alb.Connections().SecurityGroups())[0]
-		ownGroup.AddIngressRule(cloudFront, awsec2.Port_Tcp(jsii.Number(80)), jsii.String("CloudFront origin-facing (HTTP VPC origin)"), nil)
+		ownGroup.AddIngressRule(cloudFront, awsec2.Port_Tcp(jsii.Number(80)), jsii.String("CloudFront origin-facing (VPC origin)"), nil)
 	}
 	if c.OriginHTTPS {
 		https := awsec2.NewSecurityGroup(stack, jsii.String("HttpsOriginSecurityGroup"), &awsec2.SecurityGroupProps{

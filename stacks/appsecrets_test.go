@@ -1,6 +1,7 @@
 package stacks
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -58,6 +59,38 @@ func TestAddingOrRemovingAnAppKeyChangesNoStoredSecret(t *testing.T) {
 		gone := len(before) - kept
 		if wantGone := map[string]int{"prod": 0, "dev": 1}[stage]; gone != wantGone || kept == 0 {
 			t.Errorf("%s: %d secrets kept, %d gone, want %d gone (only the removed key's)", stage, kept, gone, wantGone)
+		}
+		// and each key in both lists (prod's AI_API_KEY) keeps its secret: found by name, under the same logical ID,
+		// with the same generation settings (a new logical ID is a new secret with a new value; CloudFormation
+		// regenerates the value of a changed GenerateSecretString)
+		byName := func(secrets map[string]map[string]interface{}, name string) (string, map[string]interface{}) {
+			for id, sec := range secrets {
+				if n, _ := props(sec)["Name"].(string); n == name {
+					return id, sec
+				}
+			}
+			return "", nil
+		}
+		existing := 0
+		for _, key := range mustLoad(stage, nil).AppSecretKeys {
+			if !slices.Contains(strings.Split(lists[stage], ","), key) {
+				continue
+			}
+			existing++
+			name := Names{stage}.AppSecret(key)
+			oldID, old := byName(before, name)
+			newID, now := byName(after, name)
+			switch {
+			case old == nil || now == nil:
+				t.Errorf("%s: %s's secret %s is missing (before %v, after %v)", stage, key, name, old != nil, now != nil)
+			case oldID != newID:
+				t.Errorf("%s: adding a key moved %s's secret from %s to %s: CloudFormation would replace it with a new value", stage, key, oldID, newID)
+			case mustJSON(props(old)["GenerateSecretString"]) != mustJSON(props(now)["GenerateSecretString"]) || props(now)["GenerateSecretString"] == nil:
+				t.Errorf("%s: %s's generation settings changed: %s -> %s", stage, key, mustJSON(props(old)["GenerateSecretString"]), mustJSON(props(now)["GenerateSecretString"]))
+			}
+		}
+		if wantExisting := map[string]int{"prod": 1, "dev": 0}[stage]; existing != wantExisting {
+			t.Errorf("%s: %d committed keys are in the changed list, want %d: the test no longer adds a key beside an existing one", stage, existing, wantExisting)
 		}
 		task := taskDefinition(t, changed[stage].Compute.Stack, "h2o-backend-"+stage)
 		for _, sec := range optMaps(t, containerOf(t, task, "backend"), "Secrets") {

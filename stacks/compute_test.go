@@ -513,25 +513,42 @@ func TestLoadBalancerIsInternal(t *testing.T) {
 
 // TestLoadBalancerAdmitsOnlyCloudFront: a CloudFront VPC origin reaches the internal ALB through CloudFront's
 // origin-facing managed prefix list (aws-cdk-lib aws-cloudfront-origins README, "Restrict traffic coming to the
-// VPC origin"); nothing else may reach it, on any port but the listener's.
+// VPC origin"); nothing else may reach it, on any port but the origins' (80 while the HTTP origin exists, 443 with a
+// domain), and each port has a group of its own (admitCloudFront).
 func TestLoadBalancerAdmitsOnlyCloudFront(t *testing.T) {
-	// GIVEN dev, prod and the variant WHEN the ALB's security group is read THEN its one ingress rule is CloudFront's
-	// prefix list on the listener's port
-	forEachBuild(t, func(t *testing.T, s *H2oStage, _ *config.Config) {
-		port := 80.0
+	// GIVEN dev, prod and the variant WHEN the rules of every security group of the ALB are read
+	forEachBuild(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
+		var want []float64
+		if plainHTTPOrigin(cfg) {
+			want = append(want, 80)
+		}
 		if s.Compute.OriginHTTPS {
-			port = 443
+			want = append(want, 443)
 		}
-		want := map[string]interface{}{"IpProtocol": "tcp", "FromPort": port, "ToPort": port,
-			"SourcePrefixListId": mustLoad("prod", nil).CloudFrontPrefixListID}
-		rules := ingressRules(t, s.Compute.Stack)[securityGroupID(t, s.Compute.Stack, s.Compute.BackendService.LoadBalancer().Connections())]
-		if len(rules) != 1 {
-			t.Fatalf("the load balancer's security group has %d ingress rules, want 1: %v", len(rules), rules)
-		}
-		for k, v := range want {
-			if !jsonEqual(rules[0][k], v) {
-				t.Errorf("ingress %s = %v, want %v (rule %v)", k, rules[0][k], v, rules[0])
+		albID, alb := only(t, s.Compute.Stack, "AWS::ElasticLoadBalancingV2::LoadBalancer")
+		rules := ingressRules(t, s.Compute.Stack)
+		var got []float64
+		for _, ref := range atList(t, alb, "Properties.SecurityGroups") {
+			group, ok := lookup(ref, "Fn::GetAtt.0")
+			if !ok {
+				t.Fatalf("%s: security group %v is not one of the stack's", albID, ref)
 			}
+			// THEN each group holds at most one rule, CloudFront's prefix list on one port
+			groupRules := rules[fmt.Sprint(group)]
+			if len(groupRules) > 1 {
+				t.Errorf("group %v has %d ingress rules, want at most 1: %v", group, len(groupRules), groupRules)
+			}
+			for _, r := range groupRules {
+				if r["SourcePrefixListId"] != cfg.CloudFrontPrefixListID || r["IpProtocol"] != "tcp" || !jsonEqual(r["FromPort"], r["ToPort"]) {
+					t.Errorf("group %v admits %v, want CloudFront's prefix list %s on one TCP port", group, r, cfg.CloudFrontPrefixListID)
+				}
+				got = append(got, number(r["FromPort"]))
+			}
+		}
+		// and together they admit exactly the origins' ports
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("the load balancer's groups admit CloudFront on %v, want %v", got, want)
 		}
 	})
 }

@@ -51,7 +51,8 @@ func buildStages(t *testing.T, ctx map[string]string) map[string]*H2oStage {
 // "Adding a domain to a running stage"). A deploy updates compute, then edge, and CloudFront uses the old origin
 // until edge has switched, so every compute template must serve the edge template deployed before it and the one
 // deployed after it; the load balancer, the production rule ECS manages and the production listener keep their
-// logical IDs; and the VPC origin is replaced, never updated (newVpcOrigin).
+// logical IDs; the VPC origin is replaced, never updated (newVpcOrigin); and no security group references CloudFront's
+// prefix list twice while a deploy runs (checkPrefixListOncePerGroup).
 func TestAddingADomainKeepsCloudFrontServed(t *testing.T) {
 	// GIVEN each stage without a domain (as built), bridging (the first deploy: prod names the primary target group,
 	// dev the alternate one) and with the domain alone (the second deploy)
@@ -114,6 +115,8 @@ func TestAddingADomainKeepsCloudFrontServed(t *testing.T) {
 					t.Errorf("the production rule changed (ECS's weights would be reset: aws/aws-cdk#36649): %s", mustJSON(got))
 				}
 			}
+			// and no security group ever references CloudFront's list twice during a deploy (admitCloudFront)
+			checkPrefixListOncePerGroup(t, from, bridge, to, prefixList)
 			// and the bridge's port-80 listener forwards to the named target group, created after the production
 			// listener has left port 80
 			checkBridgeListener(t, bridge, stage)

@@ -1,10 +1,13 @@
 package stacks
 
 import (
+	"fmt"
 	"sort"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+
+	"h2o-infra/config"
 )
 
 // physicalNameProps are, per resource type the app keeps (DeletionPolicy other than Delete), the properties
@@ -106,6 +109,124 @@ func TestNamedKeptResourcesAreRetainedExceptOnCreate(t *testing.T) {
 			if i := sort.SearchStrings(got, typ); i == len(got) || got[i] != typ {
 				t.Errorf("%s: no %s with DeletionPolicy RetainExceptOnCreate (found %v)", *stack.StackName(), typ, got)
 			}
+		}
+	}
+}
+
+// protection is what a failed first create does with a resource that has deletion protection, and what the
+// operator must do about it (layer.go, statefulRemoval; docs/runbook.md, "A failed first create of a prod stack").
+type protection struct {
+	policy   string // the DeletionPolicy it must have ("" = Delete, CloudFormation's default for the type)
+	rollback string // what the rollback of a failed first create does with it
+	// operator is, per IAM action the recovery takes, the request the stage's operator role must allow for the
+	// resource (its logical ID and properties) in a stack.
+	operator map[string]func(stack awscdk.Stack, id string, r map[string]interface{}) request
+}
+
+// onStack is a request on the stack itself (DescribeStackEvents, DeleteStack).
+func onStack(action string) func(awscdk.Stack, string, map[string]interface{}) request {
+	return func(stack awscdk.Stack, _ string, _ map[string]interface{}) request {
+		return request{action: action, resource: "arn:aws:cloudformation:us-east-1:" + testAccount + ":stack/" + *stack.StackName() + "/0123abcd-0123-4567-89ab-0123456789ab"}
+	}
+}
+
+// deletionProtected: every resource type the app creates with deletion protection on (found by
+// deletionProtectionOn); a protected type missing here fails TestEveryDeletionProtectedResourceHasARecovery.
+var deletionProtected = map[string]protection{
+	"AWS::RDS::DBInstance": {policy: "Snapshot",
+		rollback: "RDS refuses DeleteDBInstance on a protected instance (the provider's DeleteHandler does not turn protection off): DELETE_FAILED, stack ROLLBACK_FAILED, instance kept",
+		operator: map[string]func(awscdk.Stack, string, map[string]interface{}) request{
+			"cloudformation:DescribeStackEvents": onStack("cloudformation:DescribeStackEvents"),
+			"rds:ModifyDBInstance": func(_ awscdk.Stack, _ string, r map[string]interface{}) request { // --no-deletion-protection
+				return request{action: "rds:ModifyDBInstance", resource: fmt.Sprintf("arn:aws:rds:us-east-1:%s:db:%v", testAccount, props(r)["DBInstanceIdentifier"])}
+			},
+			"cloudformation:DeleteStack": onStack("cloudformation:DeleteStack"),
+		}},
+	"AWS::ElasticLoadBalancingV2::LoadBalancer": {policy: "",
+		rollback: "ELB refuses to delete a load balancer with deletion_protection.enabled: DELETE_FAILED, stack ROLLBACK_FAILED, load balancer kept",
+		operator: map[string]func(awscdk.Stack, string, map[string]interface{}) request{
+			"cloudformation:DescribeStackEvents": onStack("cloudformation:DescribeStackEvents"),
+			"elasticloadbalancing:ModifyLoadBalancerAttributes": func(stack awscdk.Stack, _ string, _ map[string]interface{}) request {
+				// deletion_protection.enabled=false; CloudFormation generates the name, and tags it with the stack's
+				return request{action: "elasticloadbalancing:ModifyLoadBalancerAttributes",
+					resource: "arn:aws:elasticloadbalancing:us-east-1:" + testAccount + ":loadbalancer/app/h2o-p-LoadB-0123ABCD/0123456789abcdef",
+					context:  map[string]string{"aws:ResourceTag/aws:cloudformation:stack-name": *stack.StackName()}}
+			},
+			"cloudformation:DeleteStack": onStack("cloudformation:DeleteStack"),
+		}},
+}
+
+// recoveryActions are the IAM actions of every recovery above (the operator role needs them beside the
+// runbook's: TestOperatorRoleAllowsEveryManualCall).
+func recoveryActions() []string {
+	seen := map[string]bool{}
+	for _, p := range deletionProtected {
+		for a := range p.operator {
+			seen[a] = true
+		}
+	}
+	return sortedKeys(seen)
+}
+
+// deletionProtectionOn says whether a resource has deletion protection on, in any of the shapes CloudFormation
+// resources spell it: a DeletionProtection or DeletionProtectionEnabled property, or ELB's
+// deletion_protection.enabled attribute.
+func deletionProtectionOn(r map[string]interface{}) bool {
+	p := props(r)
+	if p["DeletionProtection"] == true || p["DeletionProtectionEnabled"] == true || p["DeletionProtection"] == "true" {
+		return true
+	}
+	return keyValue(p["LoadBalancerAttributes"], "deletion_protection.enabled") == "true"
+}
+
+// TestEveryDeletionProtectedResourceHasARecovery: deletion protection outranks DeletionPolicy, so a failed first
+// create of a stack holding a protected resource ends ROLLBACK_FAILED (layer.go). For every protected resource of
+// every stage: its type is one whose rollback is described here, it has the DeletionPolicy decided for it, and the
+// stage's operator role may take every step of the recovery on it and on its stack. Termination protection on
+// the stack (every prod stack) is not the operator's to turn off: an administrator does (docs/runbook.md, "A failed first create of a prod stack").
+func TestEveryDeletionProtectedResourceHasARecovery(t *testing.T) {
+	found := map[string]int{}
+	// GIVEN every stack of each build
+	forEachBuild(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
+		operator := roleStatements(t, ci.Stack, logicalIDOf(t, ci.Stack, ci.OperatorRoles[cfg.Stage].Node().DefaultChild()))
+		for _, stack := range s.Stacks() {
+			for id, r := range allResources(t, stack) {
+				// WHEN a resource has deletion protection on
+				if !deletionProtectionOn(r) {
+					continue
+				}
+				typ, _ := r["Type"].(string)
+				where := *stack.StackName() + " " + id + " (" + typ + ")"
+				p, known := deletionProtected[typ]
+				if !known {
+					t.Errorf("%s has deletion protection, which no rollback deletes: add its type to deletionProtected with the recovery", where)
+					continue
+				}
+				found[typ]++
+				// THEN it has its decided DeletionPolicy...
+				if policy, _ := r["DeletionPolicy"].(string); policy != p.policy {
+					t.Errorf("%s: DeletionPolicy %q, want %q (%s)", where, policy, p.policy, p.rollback)
+				}
+				// ...and the stage's operator may recover a failed first create of its stack
+				for _, action := range sortedKeys(p.operator) {
+					if req := p.operator[action](stack, id, r); !identityAllows(operator, req) {
+						t.Errorf("%s: %s; the %s operator role may not %s", where, p.rollback, cfg.Stage, req)
+					}
+				}
+				if !*stack.TerminationProtection() {
+					continue
+				}
+				for _, st := range operator {
+					if actionMatches(st["Action"], "cloudformation:UpdateTerminationProtection") {
+						t.Errorf("the %s operator role may turn off termination protection: %s", cfg.Stage, mustJSON(st))
+					}
+				}
+			}
+		}
+	})
+	for typ := range deletionProtected {
+		if found[typ] == 0 {
+			t.Errorf("no %s with deletion protection found: the entry is stale or the detection broken", typ)
 		}
 	}
 }

@@ -96,6 +96,24 @@ func refuseDeploy(stack awscdk.Stack, problems []string) {
 //     frees their identifiers; the snapshot is named by CloudFormation per operation (the RDS resource provider
 //     derives it from the stack, "Snapshot-<logical ID>" and the request token: aws-cloudformation-resource-
 //     providers-rds, DeleteHandler.java), so it never collides with a retry.
+//
+// Deletion protection (prod, cfg.DeletionProtection) is a property of the resource, not a DeletionPolicy, and no
+// DeletionPolicy overrides it: a failed first create of a prod stack does NOT roll back cleanly once one of these
+// exists (TestEveryDeletionProtectedResourceHasARecovery lists them with the operator's steps; docs/runbook.md, "A failed first create of a prod stack"):
+//   - the database (data stack; DeletionProtection, DeletionPolicy Snapshot): the rollback's delete calls
+//     DeleteDBInstance as it is (the provider's DeleteHandler does not turn protection off), which RDS refuses for a
+//     protected instance (AWS::RDS::DBInstance DeletionProtection: "The database can't be deleted when deletion
+//     protection is enabled"); the resource ends DELETE_FAILED and the stack ROLLBACK_FAILED, the instance kept;
+//   - the load balancer (compute stack; attribute deletion_protection.enabled, DeletionPolicy Delete): ELB refuses
+//     to delete it until the attribute is off (ELB user guide, "Deletion protection"), with the same result.
+//     compute's first create fails after the load balancer exists whenever the service does not stabilize.
+//
+// A ROLLBACK_FAILED stack can only be deleted (CloudFormation user guide, "Stack status codes"), and every prod
+// stack has termination protection, which makes DeleteStack fail in any status until it is turned off ("Protect
+// CloudFormation stacks from being deleted"); the CDK CLI's own delete-and-recreate of a failed stack fails the same
+// way ("cannot be deleted while TerminationProtection is enabled": aws-samples/aws-secure-environment-accelerator#253).
+// So after a failed first create of a prod stack someone turns off the protection of what was created, and the
+// stack's termination protection, and deletes the stack; operator.go grants the first and the delete.
 func statefulRemoval(cfg *config.Config, retainPolicy awscdk.RemovalPolicy) awscdk.RemovalPolicy {
 	if cfg.DeletionProtection {
 		return retainPolicy

@@ -142,12 +142,6 @@ func serviceListener(r nagResource) bool {
 	return r.Path == pathOf(r.Stage.Compute.BackendService.Listener())
 }
 
-// plainHTTPOrigin: CloudFront reaches the ALB over HTTP, always without a domain, and for the one deploy that adds
-// one (bridgeHTTPOrigin).
-func plainHTTPOrigin(cfg *config.Config) bool {
-	return cfg.DomainName == "" || cfg.HTTPOriginTargetGroup != ""
-}
-
 // httpListener: the service's listener (HTTP without a domain) or the port-80 listener bridging a domain's first
 // deploy (bridgeHTTPOrigin's HttpOriginListener).
 func httpListener(r nagResource) bool {

@@ -9,10 +9,10 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/interfaces/interfacesawsevents"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -78,9 +78,9 @@ func newAlarmTopic(stack awscdk.Stack, cfg *config.Config) awssns.Topic {
 		TopicName: jsii.String(Names{cfg.Stage}.Resource("alarms")), MasterKey: stageKey(stack), EnforceSSL: jsii.Bool(true),
 	})
 	// A topic policy replaces SNS's default policy, so every publisher must be named in it: CloudWatch for this
-	// stage's alarms and Budgets here (SNS developer guide, "Amazon SNS access policy examples" and "Enable
-	// compatibility between event sources from AWS services and encrypted topics"); EventBridge is added by the
-	// rule targets themselves (aws-events-targets SnsTopic grants events.amazonaws.com).
+	// stage's alarms, Budgets and EventBridge's rules (SNS developer guide, "Amazon SNS access policy examples" and
+	// "Enable compatibility between event sources from AWS services and encrypted topics"); EventBridge's statement
+	// is the one aws-events-targets SnsTopic would write (alarmTopicTarget).
 	sameAccount := map[string]interface{}{"aws:SourceAccount": stack.Account()}
 	topic.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid: jsii.String("AllowStageAlarmsPublish"), Principals: &[]awsiam.IPrincipal{alarms},
@@ -92,6 +92,10 @@ func newAlarmTopic(stack awscdk.Stack, cfg *config.Config) awssns.Topic {
 		Sid: jsii.String("AllowBudgetsPublish"), Principals: &[]awsiam.IPrincipal{budgets},
 		Actions: jsii.Strings("sns:Publish"), Resources: jsii.Strings(*topic.TopicArn()),
 		Conditions: &map[string]interface{}{"StringEquals": sameAccount},
+	}))
+	topic.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid: jsii.String("AllowEventRulesPublish"), Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil)},
+		Actions: jsii.Strings("sns:Publish"), Resources: jsii.Strings(*topic.TopicArn()),
 	}))
 	topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(cfg.AlarmEmail), nil))
 	if cfg.SlackChannelID != "" {
@@ -154,7 +158,7 @@ func alarmSpecsOf(m *stageMetrics, data *DataStack, compute *ComputeStack) alarm
 // failovers and storage events, and the state changes of compute's deployment alarms (compute owns them,
 // so their actions cannot point here without a cycle).
 func routeEvents(stack awscdk.Stack, topic awssns.Topic, data *DataStack, compute *ComputeStack) {
-	target := awseventstargets.NewSnsTopic(topic, nil)
+	target := &alarmTopicTarget{topic}
 	rules := map[string]*awsevents.EventPattern{
 		"EcsDeploymentEvents": {
 			Source: jsii.Strings("aws.ecs"), DetailType: jsii.Strings("ECS Deployment State Change"),
@@ -176,6 +180,16 @@ func routeEvents(stack awscdk.Stack, topic awssns.Topic, data *DataStack, comput
 		awsevents.NewRule(stack, jsii.String(id), &awsevents.RuleProps{EventPattern: rules[id],
 			Targets: &[]awsevents.IRuleTarget{target}})
 	}
+}
+
+// alarmTopicTarget sends a rule's events to the alarm topic. aws-events-targets' SnsTopic would do the same, and
+// also grant events.amazonaws.com the topic's key without a condition (Topic.grantPublish), in the stage key's
+// policy, which admits EventBridge for the alarm topic only (stagekey.go). The topic's policy admits EventBridge
+// itself (newAlarmTopic).
+type alarmTopicTarget struct{ topic awssns.ITopic }
+
+func (a *alarmTopicTarget) Bind(_ interfacesawsevents.IRuleRef, _ *string) *awsevents.RuleTargetConfig {
+	return &awsevents.RuleTargetConfig{Arn: a.topic.TopicArn(), TargetResource: a.topic}
 }
 
 // newBudget alerts on the stage's monthly cost, split by the Stage cost allocation tag (README: activate it).

@@ -283,11 +283,30 @@ func TestEveryPublisherMayPublishToItsTopic(t *testing.T) {
 				t.Errorf("%s: topic %s is not encrypted with a key of the app (%v)", where, ref, keyRef)
 				continue
 			}
+			// SNS names the topic in its KMS requests' encryption context (kms:EncryptionContext:aws:sns:topicArn:
+			// GameLift FlexMatch developer guide, "Set up an SNS topic with server-side encryption"); for EventBridge
+			// they carry no aws:SourceAccount or aws:SourceArn (SNS developer guide, sns-key-management, quoted in
+			// awslabs/landing-zone-accelerator-on-aws#407), so a key policy requiring them drops every event.
+			name, _ := props(topic)["TopicName"].(string)
+			topicArn := "arn:aws:sns:us-east-1:" + testAccount + ":" + name
+			kmsCtx := map[string]string{"kms:EncryptionContext:aws:sns:topicArn": topicArn}
+			if pub.service != "events.amazonaws.com" {
+				kmsCtx["aws:SourceAccount"], kmsCtx["aws:SourceArn"] = testAccount, pub.sourceArn
+			}
 			keyPolicy := props(key)["KeyPolicy"]
 			for _, action := range []string{"kms:GenerateDataKey", "kms:Decrypt"} {
-				if use := (request{pub.service, action, "*", ctx}); !allows(keyPolicy, use) {
+				if use := (request{pub.service, action, "*", kmsCtx}); !allows(keyPolicy, use) {
 					t.Errorf("%s: the key policy of %s does not allow %s", where, mustJSON(keyRef), use)
 				}
+			}
+			// ...and only for this topic: another topic's messages under the same key stay closed to the publisher
+			other := map[string]string{}
+			for k, v := range kmsCtx {
+				other[k] = v
+			}
+			other["kms:EncryptionContext:aws:sns:topicArn"] = topicArn + "-other"
+			if use := (request{pub.service, "kms:Decrypt", "*", other}); allows(keyPolicy, use) {
+				t.Errorf("%s: the key policy of %s allows %s, for a topic that is not the alarm topic", where, mustJSON(keyRef), use)
 			}
 		}
 	}

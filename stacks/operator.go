@@ -49,7 +49,7 @@ func newOperatorRole(stack awscdk.Stack, cfg *config.CI, n Names, repo awsecr.Re
 	}
 	suppressWildcards(role, "The operator acts on resources named per stage with a suffix AWS or restore.sh chooses: "+
 		"the stage's stacks (h2o-<stage>-*, by name and stack id), its service's deployments and its alarms (h2o-<stage>-*), restored instances and their snapshots (h2o-<stage>-postgres-restore-*), task definition revisions, tasks of the "+
-		"stage's cluster, log streams, the API keys' secrets (h2o/<stage>/app/*), the PDF bucket (CloudFormation names it "+
+		"stage's cluster, log streams, the stage's load balancer (by its CloudFormation stack-name tag), the API keys' secrets (h2o/<stage>/app/*), the PDF bucket (CloudFormation names it "+
 		"h2o-<stage>-data-pdfbucket*) and its objects. RDS-managed secrets are rds!db-<random> (reads and rotation are "+
 		"conditioned on the instance they belong to); KMS keys are addressed through the stage's alias and the calling "+
 		"service; a snapshot to restore from, subnet, parameter and option groups are only referenced by a restore. The "+
@@ -59,7 +59,8 @@ func newOperatorRole(stack awscdk.Stack, cfg *config.CI, n Names, repo awsecr.Re
 		`/^Resource::arn:.*:task-definition\/h2o-backend-migrate-[a-z]+\*:\*$/`, `/^Resource::arn:.*:task\/h2o-[a-z]+\/\*$/`,
 		`/^Resource::arn:.*:log-group:.*\*$/`, `/^Resource::arn:.*:secret:(h2o\/[a-z]+\/.*|rds!db-)\*$/`,
 		`/^Resource::arn:.*:s3:::h2o-[a-z]+-data-pdfbucket\*(\/\*)?$/`, `/^Resource::arn:.*:key\/\*$/`,
-		`/^Resource::arn:.*:service-deployment\/h2o-[a-z]+\/h2o-backend-service\/\*$/`, `/^Resource::arn:.*:alarm:h2o-[a-z]+-\*$/`)
+		`/^Resource::arn:.*:service-deployment\/h2o-[a-z]+\/h2o-backend-service\/\*$/`, `/^Resource::arn:.*:alarm:h2o-[a-z]+-\*$/`,
+		`/^Resource::arn:.*:loadbalancer\/app\/\*$/`)
 	return role
 }
 
@@ -106,9 +107,19 @@ func operatorPermissions(stack awscdk.Stack, n Names, repo awsecr.Repository) []
 		// continue-update-rollback for UPDATE_ROLLBACK_FAILED, delete-stack (--retain-resources) for DELETE_FAILED.
 		// DeleteStack cannot remove a stack with termination protection (every prod stack), and this role may not
 		// turn it off (CloudFormation user guide, "Protect a stack from being deleted").
-		allow([]string{"cloudformation:DescribeStacks", "cloudformation:DescribeStackResources", "cloudformation:ContinueUpdateRollback",
-			"cloudformation:DeleteStack"}, nil,
+		// After a failed first create (layer.go, statefulRemoval; TestEveryDeletionProtectedResourceHasARecovery): the
+		// events say which resource failed to delete; the database's and the load balancer's deletion protection is
+		// turned off, then the stack deleted (its termination protection is not this role's to turn off).
+		allow([]string{"cloudformation:DescribeStacks", "cloudformation:DescribeStackResources", "cloudformation:DescribeStackEvents",
+			"cloudformation:ContinueUpdateRollback", "cloudformation:DeleteStack"}, nil,
 			arn("cloudformation", "stack/"+n.Stack("*")+"/*")),
+		allow([]string{"rds:ModifyDBInstance"}, nil, live),
+		// The load balancer's name is CloudFormation's; CloudFormation tags what it creates with its stack's name
+		// (CloudFormation user guide, "Tag your CloudFormation resources": aws:cloudformation:stack-name), and ELB
+		// evaluates aws:ResourceTag on ModifyLoadBalancerAttributes (Service Authorization Reference, "AWS Elastic Load
+		// Balancing V2": loadbalancer/app).
+		allow([]string{"elasticloadbalancing:ModifyLoadBalancerAttributes"}, map[string]interface{}{"StringEquals": map[string]interface{}{
+			"aws:ResourceTag/aws:cloudformation:stack-name": n.Stack("compute")}}, arn("elasticloadbalancing", "loadbalancer/app/*")),
 		// restore.sh: the live instance read (and started by hand off hours), restored into a new instance beside it.
 		allow([]string{"rds:DescribeDBInstances"}, nil, live, restores),
 		allow([]string{"rds:StartDBInstance"}, nil, live),

@@ -108,6 +108,9 @@ func TestOperatorRoleAllowsEveryManualCall(t *testing.T) {
 			needed[a] = true
 		}
 	}
+	for _, a := range recoveryActions() { // a failed first create (TestEveryDeletionProtectedResourceHasARecovery)
+		needed[a] = true
+	}
 	for _, must := range []string{"rds restore-db-instance-to-point-in-time", "s3api copy-object", "secretsmanager put-secret-value", "ecs run-task"} {
 		if calls[must] == "" {
 			t.Fatalf("aws %s not found in docs/runbook.md or restore.sh's calls: the collection is broken (found %v)", must, sortedCalls(calls))
@@ -147,6 +150,10 @@ func checkOperatorResource(t *testing.T, n Names, st map[string]interface{}, act
 			if !noResourceLevel[a] && !operatorNoResourceLevel[a] {
 				t.Errorf("%s operator role grants %s on *", n.Stage, a)
 			}
+		}
+	case strings.Contains(res, `:loadbalancer/app/*"`): // CloudFormation names it: only the stage's, by its stack-name tag
+		if !strings.Contains(condition, `"aws:ResourceTag/aws:cloudformation:stack-name":"`+n.Stack("compute")+`"`) {
+			t.Errorf("%s operator role: %v on any load balancer: %s", n.Stage, actions, condition)
 		}
 	case strings.Contains(res, ":key/*"): // KMS keys: only through a service, and only the stage's data or stage key for grants and data
 		if !strings.Contains(condition, "kms:ViaService") {
@@ -199,6 +206,7 @@ func TestOperatorRoleIsScopedBothWays(t *testing.T) {
 			return "arn:aws:secretsmanager:us-east-1:" + testAccount + ":secret:" + name + "-AbCdEf"
 		}
 		restored := n.DatabaseRestore() + "202612011405"
+		alb := "arn:aws:elasticloadbalancing:us-east-1:" + testAccount + ":loadbalancer/app/h2o-p-LoadB-0123ABCD/0123456789abcdef"
 		tagged := func(instance string) map[string]string {
 			return map[string]string{"secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn": rds("db", instance)}
 		}
@@ -210,7 +218,14 @@ func TestOperatorRoleIsScopedBothWays(t *testing.T) {
 			{false, request{action: "rds:DeleteDBInstance", resource: rds("db", n.Database())}},
 			{false, request{action: "rds:DeleteDBInstance", resource: rds("db", o.DatabaseRestore()+"202612011405")}},
 			{true, request{action: "rds:ModifyDBInstance", resource: rds("db", restored)}},
-			{false, request{action: "rds:ModifyDBInstance", resource: rds("db", n.Database())}},
+			// the live instance: turning deletion protection off after a failed first create (layer.go)
+			{true, request{action: "rds:ModifyDBInstance", resource: rds("db", n.Database())}},
+			{false, request{action: "rds:ModifyDBInstance", resource: rds("db", o.Database())}},
+			{true, request{action: "elasticloadbalancing:ModifyLoadBalancerAttributes", resource: alb,
+				context: map[string]string{"aws:ResourceTag/aws:cloudformation:stack-name": n.Stack("compute")}}},
+			{false, request{action: "elasticloadbalancing:ModifyLoadBalancerAttributes", resource: alb,
+				context: map[string]string{"aws:ResourceTag/aws:cloudformation:stack-name": o.Stack("compute")}}},
+			{false, request{action: "elasticloadbalancing:ModifyLoadBalancerAttributes", resource: alb}},
 			{true, request{action: "rds:RestoreDBInstanceToPointInTime", resource: rds("db", restored)}},
 			{false, request{action: "rds:RestoreDBInstanceToPointInTime", resource: rds("db", o.DatabaseRestore()+"202612011405")}},
 			{true, request{action: "secretsmanager:GetSecretValue", resource: secret("rds!db-0123"), context: tagged(restored)}},

@@ -14,21 +14,50 @@ import (
 
 // admitCloudFront lets CloudFront's VPC origin traffic into the load balancer, through CloudFront's origin-facing
 // managed prefix list (aws-cdk-lib aws-cloudfront-origins README, "Restrict traffic coming to the VPC origin"), on
-// the one port the origin uses: 80 without a domain, 443 with one (the production listener's port). The list weighs
-// 55 of a security group's 60 rules (VPC user guide, "AWS-managed prefix list weights"), so a group admits it on one
-// port only; while a domain is being added (httpOriginTargetGroup) a second group admits 443 (bridgeHTTPOrigin).
+// the port of each origin the stage serves: 80 while the plain-HTTP origin exists (no domain, or the deploy that
+// adds one), 443 with a domain.
+//
+// A reference to the list counts as its weight, 55, against the group's rules (VPC user guide, "AWS-managed prefix
+// list weights": com.amazonaws.global.cloudfront.origin-facing weighs 55;
+// https://docs.aws.amazon.com/vpc/latest/userguide/working-with-aws-managed-prefix-lists.html), and a group holds 60
+// inbound rules (VPC user guide, "Amazon VPC quotas", security groups: inbound rules per security group, 60), so a
+// group can reference it once. No group ever changes the port on which it admits the list: CloudFormation may add a
+// group's new rule before it revokes the old one, and two references in one group exceed the quota
+// (RulesPerSecurityGroupLimitExceeded). So each port has a group of its own:
+//   - the load balancer's own group admits port 80, only while the HTTP origin exists; the deploy that ends the
+//     bridge removes that rule and adds none;
+//   - HttpsOriginSecurityGroup admits 443 whenever the origin is HTTPS, bridging or not, with the same logical ID,
+//     so the deploy that ends the bridge leaves it alone and a stage created with its domain has the same groups as
+//     one that was bridged (TestAddingADomainKeepsCloudFrontServed, checkPrefixListOncePerGroup).
+//
+// An ALB takes up to 5 security groups, updated in place.
 func admitCloudFront(stack awscdk.Stack, cfg *config.Config, network *NetworkStack, c *ComputeStack,
 	alb awselasticloadbalancingv2.ApplicationLoadBalancer) {
 	cloudFront := awsec2.Peer_PrefixList(jsii.String(cfg.CloudFrontPrefixListID))
-	bridging := cfg.HTTPOriginTargetGroup != ""
-	port := 80.0
-	if c.OriginHTTPS && !bridging {
-		port = 443
+	if plainHTTPOrigin(cfg) {
+		// On the group itself, not through alb.Connections(): a Connections rule is applied to every group the load
+		// balancer has and will have (aws-cdk-lib aws-ec2 Connections.allowFrom, forEachAndForever), so it would
+		// put port 80 into HttpsOriginSecurityGroup too, a second reference there.
+		ownGroup := (*alb.Connections().SecurityGroups())[0]
+		ownGroup.AddIngressRule(cloudFront, awsec2.Port_Tcp(jsii.Number(80)), jsii.String("CloudFront origin-facing (VPC origin)"), nil)
 	}
-	alb.Connections().AllowFrom(cloudFront, awsec2.Port_Tcp(jsii.Number(port)), jsii.String("CloudFront origin-facing (VPC origin)"))
-	if bridging {
-		bridgeHTTPOrigin(stack, cfg, network, c, alb, cloudFront)
+	if c.OriginHTTPS {
+		https := awsec2.NewSecurityGroup(stack, jsii.String("HttpsOriginSecurityGroup"), &awsec2.SecurityGroupProps{
+			Vpc: network.Vpc, AllowAllOutbound: jsii.Bool(false),
+			Description: jsii.String("h2o load balancer: the CloudFront HTTPS VPC origin"),
+		})
+		https.AddIngressRule(cloudFront, awsec2.Port_Tcp(jsii.Number(443)), jsii.String("CloudFront origin-facing (HTTPS VPC origin)"), nil)
+		alb.AddSecurityGroup(https)
 	}
+	if cfg.HTTPOriginTargetGroup != "" {
+		bridgeHTTPOrigin(cfg, c, alb)
+	}
+}
+
+// plainHTTPOrigin: CloudFront reaches the ALB over HTTP, always without a domain, and for the one deploy that adds
+// one (bridgeHTTPOrigin).
+func plainHTTPOrigin(cfg *config.Config) bool {
+	return cfg.DomainName == "" || cfg.HTTPOriginTargetGroup != ""
 }
 
 // bridgeHTTPOrigin keeps the plain-HTTP origin served while a running stage gets a domain. One deploy updates
@@ -41,20 +70,12 @@ func admitCloudFront(stack awscdk.Stack, cfg *config.Config, network *NetworkSta
 //     the two that is (each canary deploy moves the tasks to the other: rollout.go), so the operator names it. It
 //     is created after the production listener has left port 80 (a load balancer has one listener per port),
 //     which leaves port 80 unanswered for the seconds in between (unverified how long).
-//   - the existing security group keeps admitting CloudFront on 80, untouched, and a second group admits 443: a
-//     group holds CloudFront's list once (admitCloudFront), and changing the existing rule could drop port 80 before
-//     the new one is in. An ALB takes up to 5 security groups, updated in place.
+//   - the load balancer's own group keeps admitting CloudFront on 80, untouched, and HttpsOriginSecurityGroup is
+//     added for 443 (admitCloudFront).
 //
-// The next deploy, with httpOriginTargetGroup empty, narrows the first group to 443 while the second still admits
-// it, then detaches and deletes the second group and the port-80 listener; edge does not change.
-func bridgeHTTPOrigin(stack awscdk.Stack, cfg *config.Config, network *NetworkStack, c *ComputeStack,
-	alb awselasticloadbalancingv2.ApplicationLoadBalancer, cloudFront awsec2.IPeer) {
-	https := awsec2.NewSecurityGroup(stack, jsii.String("HttpsOriginSecurityGroup"), &awsec2.SecurityGroupProps{
-		Vpc: network.Vpc, AllowAllOutbound: jsii.Bool(false),
-		Description: jsii.String("h2o load balancer: the CloudFront HTTPS VPC origin while a domain is added"),
-	})
-	https.AddIngressRule(cloudFront, awsec2.Port_Tcp(jsii.Number(443)), jsii.String("CloudFront origin-facing (HTTPS VPC origin)"), nil)
-	alb.AddSecurityGroup(https)
+// The next deploy, with httpOriginTargetGroup empty, removes the port-80 rule from the load balancer's own group
+// and deletes the port-80 listener; HttpsOriginSecurityGroup and edge do not change.
+func bridgeHTTPOrigin(cfg *config.Config, c *ComputeStack, alb awselasticloadbalancingv2.ApplicationLoadBalancer) {
 	var live awselasticloadbalancingv2.IApplicationTargetGroup = c.BackendService.TargetGroup()
 	if cfg.HTTPOriginTargetGroup == config.TargetGroupAlternate {
 		live = c.AlternateTargetGroup

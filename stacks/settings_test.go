@@ -72,7 +72,7 @@ var settingEffects = map[string]settingEffect{
 	"aiDurationMetric":         {"prod", "AiTime", "observability", `AiTime`, false},
 	"domainName":               {"prod", "h2o.example.com", "edge", `api.h2o.example.com`, false},
 	"hostedZoneId":             {"prod", "Z0123456789ABCDEFGHIJ", "edge", `Z0123456789ABCDEFGHIJ`, false},
-	"httpOriginTargetGroup":    {"prod", "alternate", "compute", `"HttpsOriginSecurityGroup`, false},
+	"httpOriginTargetGroup":    {"prod", "alternate", "compute", `"LoadBalancerHttpOriginListener`, false},
 	"cloudFrontPrefixListId":   {"prod", "pl-0123456789abcdef0", "compute", `pl-0123456789abcdef0`, false},
 	"requestTimeoutSeconds":    {"prod", "90", "edge", `"OriginReadTimeout":90`, false},
 	"wafMode":                  {"prod", "count", "edge", `"OverrideAction":{"Count":{}}`, false},

@@ -56,13 +56,34 @@ func newStageKey(stack awscdk.Stack, cfg *config.Config) awskms.Key {
 	// CloudWatch alarms, EventBridge rules and Budgets publish to the alarm topic (observability.go), which this
 	// key encrypts: SNS asks the publisher's service to use the key, and the AWS-managed SNS key cannot admit them
 	// (SNS developer guide, "Enable compatibility between event sources from AWS services and encrypted topics").
-	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid: jsii.String("AllowAlarmPublishers"),
-		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil),
-			awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil),
-			awsiam.NewServicePrincipal(jsii.String("budgets.amazonaws.com"), nil)},
-		Actions: jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"), Resources: jsii.Strings("*"),
-	}), nil)
+	// Each may use it for the alarm topic only: SNS names the topic in the encryption context of its KMS requests
+	// (kms:EncryptionContext:aws:sns:topicArn, in AWS's key policy for a service publishing to an encrypted topic:
+	// GameLift FlexMatch developer guide, "Set up an SNS topic with server-side encryption"), and the topic's name
+	// is fixed (Names.Resource). CloudWatch and Budgets also only for this account (aws:SourceAccount), CloudWatch
+	// only for the stage's alarms (aws:SourceArn), as in the topic's own policy. EventBridge gets the topic
+	// condition alone: "Adding the aws:SourceAccount and aws:SourceArn to a AWS KMS policy is not supported for
+	// EventBridge-to-encrypted topics" (SNS developer guide, sns-key-management, quoted in
+	// awslabs/landing-zone-accelerator-on-aws#407, where such a condition dropped every event).
+	topicArn := fmt.Sprintf("arn:%s:sns:%s:%s:%s", partition, region, account, Names{cfg.Stage}.Resource("alarms"))
+	onTopic := map[string]interface{}{"kms:EncryptionContext:aws:sns:topicArn": topicArn}
+	sameAccount := map[string]interface{}{"aws:SourceAccount": account, "kms:EncryptionContext:aws:sns:topicArn": topicArn}
+	publishers := []struct {
+		sid, service string
+		conditions   map[string]interface{}
+	}{
+		{"AllowStageAlarmsPublish", "cloudwatch.amazonaws.com", map[string]interface{}{"StringEquals": sameAccount,
+			"ArnLike": map[string]interface{}{"aws:SourceArn": fmt.Sprintf("arn:%s:cloudwatch:%s:%s:alarm:%s", partition, region, account, Names{cfg.Stage}.Alarm("*"))}}},
+		{"AllowBudgetsPublish", "budgets.amazonaws.com", map[string]interface{}{"StringEquals": sameAccount}},
+		{"AllowEventRulesPublish", "events.amazonaws.com", map[string]interface{}{"StringEquals": onTopic}},
+	}
+	for _, p := range publishers {
+		key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:        jsii.String(p.sid),
+			Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String(p.service), nil)},
+			Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"), Resources: jsii.Strings("*"),
+			Conditions: &p.conditions,
+		}), nil)
+	}
 	return key
 }
 

@@ -2,6 +2,7 @@ package stacks
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -170,4 +171,98 @@ func decrypts(t *testing.T, s *H2oStage, stack awscdk.Stack, policy map[string]i
 		}
 	}
 	return false
+}
+
+// scopedToAccount says whether a key policy statement for a service principal holds only for requests made for
+// the test account: an aws:SourceAccount condition naming it, or an aws:SourceArn or kms:EncryptionContext:*
+// condition whose every value is an ARN in it (a wildcard in the account field does not count).
+func scopedToAccount(statement map[string]interface{}) bool {
+	blocks, _ := statement["Condition"].(map[string]interface{})
+	for operator, raw := range blocks {
+		if !slices.Contains([]string{"StringEquals", "StringLike", "ArnEquals", "ArnLike"}, operator) {
+			continue
+		}
+		keys, _ := raw.(map[string]interface{})
+		for key, want := range keys {
+			values := list(want)
+			all := len(values) > 0
+			for _, w := range values {
+				v, ok := resolve(w)
+				switch {
+				case !ok:
+					all = false
+				case key == "aws:SourceAccount":
+					all = all && v == testAccount
+				case key == "aws:SourceArn" || strings.HasPrefix(key, "kms:EncryptionContext:"):
+					parts := strings.SplitN(v, ":", 6)
+					all = all && len(parts) == 6 && parts[0] == "arn" && parts[4] == testAccount
+				default:
+					all = false
+				}
+			}
+			if all {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// TestScopedToAccountRejectsOpenStatements: the check below fails a statement with no condition, one for another
+// account, and one whose ARN leaves the account open.
+func TestScopedToAccountRejectsOpenStatements(t *testing.T) {
+	service := map[string]interface{}{"Effect": "Allow", "Principal": map[string]interface{}{"Service": "events.amazonaws.com"}}
+	with := func(condition map[string]interface{}) map[string]interface{} {
+		st := map[string]interface{}{"Condition": condition}
+		for k, v := range service {
+			st[k] = v
+		}
+		return st
+	}
+	open := map[string]map[string]interface{}{
+		"no condition":  service,
+		"other account": with(map[string]interface{}{"StringEquals": map[string]interface{}{"aws:SourceAccount": "999999999999"}}),
+		"any account": with(map[string]interface{}{"StringEquals": map[string]interface{}{
+			"kms:EncryptionContext:aws:sns:topicArn": "arn:aws:sns:us-east-1:*:h2o-prod-alarms"}}),
+		"unscoped key": with(map[string]interface{}{"StringEquals": map[string]interface{}{"kms:ViaService": "sns.us-east-1.amazonaws.com"}}),
+	}
+	for name, st := range open {
+		if scopedToAccount(st) {
+			t.Errorf("%s: counted as scoped to the account: %s", name, mustJSON(st))
+		}
+	}
+	scoped := with(map[string]interface{}{"StringEquals": map[string]interface{}{
+		"kms:EncryptionContext:aws:sns:topicArn": map[string]interface{}{"Fn::Join": []interface{}{"", []interface{}{
+			"arn:aws:sns:us-east-1:", map[string]interface{}{"Ref": "AWS::AccountId"}, ":h2o-prod-alarms"}}}}})
+	if !scopedToAccount(scoped) {
+		t.Errorf("the alarm topic's encryption context is not counted as scoped: %s", mustJSON(scoped))
+	}
+}
+
+// TestEveryServiceStatementOfAKeyIsScopedToTheAccount: a key policy statement for an AWS service principal with
+// no condition lets that service use the key on behalf of any account's resources (IAM user guide, "The confused
+// deputy problem"). Every such statement of every key of every stage names this account, by aws:SourceAccount
+// or by an ARN in it (the logs group's or the topic's, in the encryption context).
+func TestEveryServiceStatementOfAKeyIsScopedToTheAccount(t *testing.T) {
+	// GIVEN every KMS key of each build WHEN its policy's service-principal statements are read THEN each is scoped
+	forEachBuild(t, func(t *testing.T, s *H2oStage, cfg *config.Config) {
+		checked := 0
+		for _, stack := range s.Stacks() {
+			for id, key := range resources(t, stack, "AWS::KMS::Key") {
+				for _, st := range optMaps(t, key, "Properties.KeyPolicy.Statement") {
+					if _, ok := lookup(st, "Principal.Service"); !ok {
+						continue
+					}
+					checked++
+					if !scopedToAccount(st) {
+						t.Errorf("%s %s: statement %v for %v is not scoped to the account: %s", *stack.StackName(), id,
+							st["Sid"], mustJSON(at(t, st, "Principal.Service")), mustJSON(st["Condition"]))
+					}
+				}
+			}
+		}
+		if checked < 4 { // CloudWatch Logs and the three alarm publishers on the stage key
+			t.Errorf("only %d service statements found in the stage's key policies", checked)
+		}
+	})
 }

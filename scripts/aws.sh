@@ -401,7 +401,7 @@ rollback_failed_recovery() {
     --region "$REGION" --stack-name "$name")"
   log "     and wait for it: $(words aws cloudformation wait stack-delete-complete --region "$REGION" --stack-name "$name")"
   log "  $((step + 1)). deploy again: the stack is created anew."
-  die "stack $name is ROLLBACK_FAILED: stopped before changing anything (the recovery steps are above)"
+  die "stack $name is ROLLBACK_FAILED: stopped before changing anything (the recovery steps are above; docs/runbook.md, \"A failed first create of a prod stack\", says who may run each)"
 }
 
 # read_termination_protection STACK: sets termination_protected to 1 when the stack has termination protection

@@ -40,6 +40,7 @@ notify() {
 
 # parse_check_args ARGS...: the nightly checks' command line, `<script> [--notify] <target>`: sets notify_topic (1
 # with --notify) and target; -h prints usage and exits; anything else is a usage error.
+# shellcheck disable=SC2034 # notify_topic and target are the caller's (drift.sh, versions.sh)
 parse_check_args() {
   local arg
   notify_topic=0 target=""

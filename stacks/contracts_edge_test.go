@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+
 	"h2o-infra/config"
 )
 
@@ -22,7 +24,9 @@ type servedContainer struct {
 }
 
 // servedContainers are the containers the stage's ECS services put behind a load balancer (Service.LoadBalancers),
-// with the port and target group each is registered with.
+// with the port and target group each is registered with: the primary group and, for a canary or blue/green
+// service, the alternate one (AdvancedConfiguration.AlternateTargetGroupArn), which holds the live tasks after every
+// other deploy.
 func servedContainers(t *testing.T, s *H2oStage) []servedContainer {
 	t.Helper()
 	all := containers(t, s)
@@ -41,6 +45,13 @@ func servedContainers(t *testing.T, s *H2oStage) []servedContainer {
 				t.Fatalf("service %s registers container %v (target group %v), which its task definition does not have", svc.id, lb["ContainerName"], lb["TargetGroupArn"])
 			}
 			out = append(out, servedContainer{all[i], svc, number(lb["ContainerPort"]), tg})
+			if advanced, ok := lb["AdvancedConfiguration"].(map[string]interface{}); ok {
+				alternate, ok := resolveRef(t, s, svc.stack, advanced["AlternateTargetGroupArn"])
+				if !ok {
+					t.Fatalf("service %s: AdvancedConfiguration names no alternate target group of the stage: %v", svc.id, advanced)
+				}
+				out = append(out, servedContainer{all[i], svc, number(lb["ContainerPort"]), alternate})
+			}
 		}
 	}
 	if len(out) == 0 {
@@ -107,8 +118,36 @@ func TestLoadBalancerChecksWhatTheContainerServes(t *testing.T) {
 type listener struct {
 	stageResource
 	lb refTarget
-	// forwardsTo are the target groups of its forward default actions.
+	// forwardsTo are the target groups its forward actions name: default actions and its rules' (the canary's
+	// production rule forwards to both of the service's groups).
 	forwardsTo []refTarget
+}
+
+// forwardTargets are the target groups of forward actions, single (TargetGroupArn) or weighted
+// (ForwardConfig.TargetGroups).
+func forwardTargets(t *testing.T, s *H2oStage, stack awscdk.Stack, actions []map[string]interface{}) []refTarget {
+	t.Helper()
+	var out []refTarget
+	for _, action := range actions {
+		if action["Type"] != "forward" {
+			continue
+		}
+		arns := []interface{}{action["TargetGroupArn"]}
+		if cfg, ok := action["ForwardConfig"].(map[string]interface{}); ok {
+			groups, _ := cfg["TargetGroups"].([]interface{})
+			for _, g := range groups {
+				if g, ok := g.(map[string]interface{}); ok {
+					arns = append(arns, g["TargetGroupArn"])
+				}
+			}
+		}
+		for _, arn := range arns {
+			if tg, ok := resolveRef(t, s, stack, arn); ok {
+				out = append(out, tg)
+			}
+		}
+	}
+	return out
 }
 
 func listeners(t *testing.T, s *H2oStage) []listener {
@@ -117,11 +156,10 @@ func listeners(t *testing.T, s *H2oStage) []listener {
 	for _, l := range stageResources(t, s, "AWS::ElasticLoadBalancingV2::Listener") {
 		lb, _ := resolveRef(t, s, l.stack, props(l.r)["LoadBalancerArn"])
 		item := listener{stageResource: l, lb: lb}
-		for _, action := range optMaps(t, l.r, "Properties.DefaultActions") {
-			if action["Type"] == "forward" {
-				if tg, ok := resolveRef(t, s, l.stack, action["TargetGroupArn"]); ok {
-					item.forwardsTo = append(item.forwardsTo, tg)
-				}
+		item.forwardsTo = forwardTargets(t, s, l.stack, optMaps(t, l.r, "Properties.DefaultActions"))
+		for _, rule := range stageResources(t, s, "AWS::ElasticLoadBalancingV2::ListenerRule") {
+			if of, ok := resolveRef(t, s, rule.stack, props(rule.r)["ListenerArn"]); ok && of.same(l.target("")) {
+				item.forwardsTo = append(item.forwardsTo, forwardTargets(t, s, rule.stack, optMaps(t, rule.r, "Properties.Actions"))...)
 			}
 		}
 		out = append(out, item)

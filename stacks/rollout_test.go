@@ -110,6 +110,31 @@ func TestProductionRuleSurvivesInfrastructureChanges(t *testing.T) {
 	if changed < 40 {
 		t.Errorf("only %d settings changed: the variant does not stand for an infrastructure change", changed)
 	}
+	// AND nothing the rule names is replaced: a new listener or target group keeps its logical ID but not its ARN,
+	// so CloudFormation would update the rule with it and reset the weights. These properties' changes require
+	// replacement (CloudFormation resource reference, "Update requires: Replacement", of each type); a load balancer
+	// replaced would replace its listener through LoadBalancerArn.
+	lbID, _ := only(t, built["prod"].Compute.Stack, "AWS::ElasticLoadBalancingV2::LoadBalancer")
+	replacing := map[string][]string{
+		listener:  {"LoadBalancerArn"},
+		primary:   {"Name", "Port", "Protocol", "ProtocolVersion", "TargetType", "VpcId", "IpAddressType"},
+		alternate: {"Name", "Port", "Protocol", "ProtocolVersion", "TargetType", "VpcId", "IpAddressType"},
+		lbID:      {"Name", "Scheme", "Type"},
+	}
+	beforeRes, afterRes := allResources(t, built["prod"].Compute.Stack), allResources(t, changedProd.Compute.Stack)
+	for id, keys := range replacing {
+		b, a := beforeRes[id], afterRes[id]
+		if b == nil || a == nil {
+			t.Errorf("%s is not in both builds' compute templates: the production rule would name a new resource", id)
+			continue
+		}
+		for _, key := range keys {
+			if !jsonEqual(props(b)[key], props(a)[key]) {
+				t.Errorf("%s.%s changes (%s → %s): CloudFormation replaces it, and updating the production rule with the new "+
+					"ARN resets ECS's weights", id, key, mustJSON(props(b)[key]), mustJSON(props(a)[key]))
+			}
+		}
+	}
 }
 
 func TestComputeOutputsWhatECSWatchesADeployWith(t *testing.T) {

@@ -141,7 +141,9 @@ operation_of() {
 }
 
 # has_outputs STATUS: whether a stack in STATUS still has the outputs of its last good state: during an update or
-# its rollback, and after a failed rollback of an update.
+# its rollback, and after a failed rollback of an update (DescribeStacks answers a stack's outputs in any status;
+# in these an update has not replaced them, or has been rolled back; which values CloudFormation shows mid-update
+# is unverified).
 has_outputs() {
   case $1 in
     UPDATE_IN_PROGRESS | UPDATE_COMPLETE_CLEANUP_IN_PROGRESS | UPDATE_ROLLBACK_IN_PROGRESS | \
@@ -150,8 +152,9 @@ has_outputs() {
   return 1
 }
 
-# resources_in STACK STATUS: the logical IDs of the stack's resources in STATUS, space-separated (a stage's stacks
-# hold fewer than the 100 resources DescribeStackResources returns). Fails (the CLI's error on stderr) when they
+# resources_in STACK STATUS: the logical IDs of the stack's resources in STATUS, space-separated. DescribeStackResources
+# returns "only the first 100 resources" (CloudFormation API reference, DescribeStackResources); every stack of the app
+# holds fewer (TestEveryStackFitsOneDescribeStackResources). Fails (the CLI's error on stderr) when they
 # cannot be read.
 resources_in() {
   local ids

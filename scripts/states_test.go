@@ -3,6 +3,7 @@ package scripts
 import (
 	"encoding/json"
 	"maps"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -530,4 +531,43 @@ func TestDeployRecreatesAFailedCreateWithoutTerminationProtection(t *testing.T) 
 	expectStderr(t, r, "h2o-dev-compute is ROLLBACK_COMPLETE (its create failed and was rolled back: it has no outputs): cdk deploy creates it anew")
 	expectCalls(t, result{calls: filter(r.calls, "npx")}, cdkDeployStage("dev", "newsha", "newsha"), cdkDeployService("dev", "newsha"))
 	expectCalls(t, result{calls: filter(r.calls, "describe-stack-resources")}, leftovers("h2o-dev-compute"))
+}
+
+// TestEveryKeptTypeHasItsNameProperty: a failed create leaves behind what has DeletionPolicy Retain (DELETE_SKIPPED),
+// and check_leftovers tells a fixed name from a generated one through name_property (aws.sh); a type it does not
+// list stops every retry as "cannot tell". Every type the synthesized templates keep must be listed.
+func TestEveryKeptTypeHasItsNameProperty(t *testing.T) {
+	kept := map[string]bool{}
+	for _, tmpl := range appTemplates {
+		resources, _ := tmpl["Resources"].(map[string]interface{})
+		for _, r := range resources {
+			res, _ := r.(map[string]interface{})
+			if typ, _ := res["Type"].(string); res["DeletionPolicy"] == "Retain" && typ != "" {
+				kept[typ] = true
+			}
+		}
+	}
+	if len(kept) == 0 {
+		t.Fatal("no template keeps a resource (DeletionPolicy Retain): the app's templates were not read")
+	}
+	for typ := range kept {
+		out, err := exec.Command("bash", "-c", `source ./aws.sh && name_property "$1"`, "_", typ).CombinedOutput()
+		if err != nil {
+			t.Errorf("aws.sh name_property does not list %s, which the templates keep (%v: %s)", typ, err, out)
+		}
+	}
+}
+
+// TestEveryStackFitsOneDescribeStackResources: the scripts list a stack's resources with one DescribeStackResources
+// call, which returns "only the first 100 resources" (CloudFormation API reference, DescribeStackResources).
+func TestEveryStackFitsOneDescribeStackResources(t *testing.T) {
+	if len(appTemplates) == 0 {
+		t.Fatal("no synthesized templates")
+	}
+	for name, tmpl := range appTemplates {
+		resources, _ := tmpl["Resources"].(map[string]interface{})
+		if len(resources) >= 100 {
+			t.Errorf("%s has %d resources: DescribeStackResources would miss some (aws.sh resources_in)", name, len(resources))
+		}
+	}
 }

@@ -239,10 +239,14 @@ func TestContainersReachTheDatabaseAsItServes(t *testing.T) {
 	forEachContractBuild(t, func(t *testing.T, s *H2oStage, _ *config.Config) {
 		// GIVEN the stage's database instance and every container told a DB_* setting
 		db := onlyOf(t, s, "AWS::RDS::DBInstance")
-		forced := false
-		if group, ok := resolveRef(t, s, db.stack, props(db.r)["DBParameterGroupName"]); ok {
-			forced = atMap(t, group.resource(t), "Properties.Parameters")["rds.force_ssl"] == "1"
+		// The engine's default parameter group sets rds.force_ssl by major version (RDS user guide, "Using SSL with a
+		// PostgreSQL DB instance": "Requiring an SSL connection"), which no template shows: the stage's own group
+		// must state it, or the contract has nothing to read.
+		group, ok := resolveRef(t, s, db.stack, props(db.r)["DBParameterGroupName"])
+		if !ok {
+			t.Fatalf("%s: no parameter group of the stage (DBParameterGroupName %v): whether TLS is forced is not in the template", db.id, props(db.r)["DBParameterGroupName"])
 		}
+		forced := atMap(t, group.resource(t), "Properties.Parameters")["rds.force_ssl"] == "1"
 		for _, c := range consumers(t, s, "DB_") {
 			// WHEN what it is told is followed to the resources it names THEN they are the instance's
 			if host, _ := envTarget(t, s, c, "DB_HOST"); !host.same(db.target("Endpoint.Address")) {

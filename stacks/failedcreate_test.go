@@ -113,14 +113,16 @@ func TestNamedKeptResourcesAreRetainedExceptOnCreate(t *testing.T) {
 	}
 }
 
-// protection is what a failed first create does with a resource that has deletion protection, and what the
-// operator must do about it (layer.go, statefulRemoval; docs/runbook.md, "A failed first create of a prod stack").
+// protection is what a failed first create does with a resource that has deletion protection, and who does what
+// about it (layer.go, statefulRemoval; docs/runbook.md, "A failed first create of a prod stack").
 type protection struct {
 	policy   string // the DeletionPolicy it must have ("" = Delete, CloudFormation's default for the type)
 	rollback string // what the rollback of a failed first create does with it
-	// operator is, per IAM action the recovery takes, the request the stage's operator role must allow for the
-	// resource (its logical ID and properties) in a stack.
-	operator map[string]func(stack awscdk.Stack, id string, r map[string]interface{}) request
+	// operator is, per IAM action of the recovery, the request the stage's operator role must allow for the
+	// resource (its logical ID and properties) in a stack; administrator, the requests it must not: turning a
+	// protection off is an administrator's, as is the stack's termination protection, which every stack holding
+	// a protected resource has (the same setting), so the operator could not finish the recovery anyway.
+	operator, administrator map[string]func(stack awscdk.Stack, id string, r map[string]interface{}) request
 }
 
 // onStack is a request on the stack itself (DescribeStackEvents, DeleteStack).
@@ -137,22 +139,26 @@ var deletionProtected = map[string]protection{
 		rollback: "RDS refuses DeleteDBInstance on a protected instance (the provider's DeleteHandler does not turn protection off): DELETE_FAILED, stack ROLLBACK_FAILED, instance kept",
 		operator: map[string]func(awscdk.Stack, string, map[string]interface{}) request{
 			"cloudformation:DescribeStackEvents": onStack("cloudformation:DescribeStackEvents"),
+			"cloudformation:DeleteStack":         onStack("cloudformation:DeleteStack"),
+		},
+		administrator: map[string]func(awscdk.Stack, string, map[string]interface{}) request{
 			"rds:ModifyDBInstance": func(_ awscdk.Stack, _ string, r map[string]interface{}) request { // --no-deletion-protection
 				return request{action: "rds:ModifyDBInstance", resource: fmt.Sprintf("arn:aws:rds:us-east-1:%s:db:%v", testAccount, props(r)["DBInstanceIdentifier"])}
 			},
-			"cloudformation:DeleteStack": onStack("cloudformation:DeleteStack"),
 		}},
 	"AWS::ElasticLoadBalancingV2::LoadBalancer": {policy: "",
 		rollback: "ELB refuses to delete a load balancer with deletion_protection.enabled: DELETE_FAILED, stack ROLLBACK_FAILED, load balancer kept",
 		operator: map[string]func(awscdk.Stack, string, map[string]interface{}) request{
 			"cloudformation:DescribeStackEvents": onStack("cloudformation:DescribeStackEvents"),
+			"cloudformation:DeleteStack":         onStack("cloudformation:DeleteStack"),
+		},
+		administrator: map[string]func(awscdk.Stack, string, map[string]interface{}) request{
 			"elasticloadbalancing:ModifyLoadBalancerAttributes": func(stack awscdk.Stack, _ string, _ map[string]interface{}) request {
 				// deletion_protection.enabled=false; CloudFormation generates the name, and tags it with the stack's
 				return request{action: "elasticloadbalancing:ModifyLoadBalancerAttributes",
 					resource: "arn:aws:elasticloadbalancing:us-east-1:" + testAccount + ":loadbalancer/app/h2o-p-LoadB-0123ABCD/0123456789abcdef",
 					context:  map[string]string{"aws:ResourceTag/aws:cloudformation:stack-name": *stack.StackName()}}
 			},
-			"cloudformation:DeleteStack": onStack("cloudformation:DeleteStack"),
 		}},
 }
 
@@ -181,9 +187,10 @@ func deletionProtectionOn(r map[string]interface{}) bool {
 
 // TestEveryDeletionProtectedResourceHasARecovery: deletion protection outranks DeletionPolicy, so a failed first
 // create of a stack holding a protected resource ends ROLLBACK_FAILED (layer.go). For every protected resource of
-// every stage: its type is one whose rollback is described here, it has the DeletionPolicy decided for it, and the
-// stage's operator role may take every step of the recovery on it and on its stack. Termination protection on
-// the stack (every prod stack) is not the operator's to turn off: an administrator does (docs/runbook.md, "A failed first create of a prod stack").
+// every stage: its type is one whose rollback is described here, it has the DeletionPolicy decided for it, its stack
+// has termination protection, the stage's operator role may take the recovery's reads and delete, and neither turn
+// the resource's deletion protection nor the stack's termination protection off: an administrator does
+// (docs/runbook.md, "A failed first create of a prod stack").
 func TestEveryDeletionProtectedResourceHasARecovery(t *testing.T) {
 	found := map[string]int{}
 	// GIVEN every stack of each build
@@ -207,14 +214,20 @@ func TestEveryDeletionProtectedResourceHasARecovery(t *testing.T) {
 				if policy, _ := r["DeletionPolicy"].(string); policy != p.policy {
 					t.Errorf("%s: DeletionPolicy %q, want %q (%s)", where, policy, p.policy, p.rollback)
 				}
-				// ...and the stage's operator may recover a failed first create of its stack
+				// ...the stage's operator may take the recovery's own steps and no administrator's...
 				for _, action := range sortedKeys(p.operator) {
 					if req := p.operator[action](stack, id, r); !identityAllows(operator, req) {
 						t.Errorf("%s: %s; the %s operator role may not %s", where, p.rollback, cfg.Stage, req)
 					}
 				}
+				for _, action := range sortedKeys(p.administrator) {
+					if req := p.administrator[action](stack, id, r); identityAllows(operator, req) {
+						t.Errorf("%s: the %s operator role may %s, an administrator's step", where, cfg.Stage, req)
+					}
+				}
+				// ...and its stack has termination protection, which only an administrator turns off
 				if !*stack.TerminationProtection() {
-					continue
+					t.Errorf("%s has deletion protection but its stack has no termination protection", where)
 				}
 				for _, st := range operator {
 					if actionMatches(st["Action"], "cloudformation:UpdateTerminationProtection") {

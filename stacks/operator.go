@@ -108,18 +108,12 @@ func operatorPermissions(stack awscdk.Stack, n Names, repo awsecr.Repository) []
 		// DeleteStack cannot remove a stack with termination protection (every prod stack), and this role may not
 		// turn it off (CloudFormation user guide, "Protect a stack from being deleted").
 		// After a failed first create (layer.go, statefulRemoval; TestEveryDeletionProtectedResourceHasARecovery): the
-		// events say which resource failed to delete; the database's and the load balancer's deletion protection is
-		// turned off, then the stack deleted (its termination protection is not this role's to turn off).
+		// events say which resource failed to delete. Turning the database's or the load balancer's deletion
+		// protection off is an administrator's, as is the stack's termination protection (the same setting puts
+		// both on): this role never changes the live instance or the load balancer.
 		allow([]string{"cloudformation:DescribeStacks", "cloudformation:DescribeStackResources", "cloudformation:DescribeStackEvents",
 			"cloudformation:ContinueUpdateRollback", "cloudformation:DeleteStack"}, nil,
 			arn("cloudformation", "stack/"+n.Stack("*")+"/*")),
-		allow([]string{"rds:ModifyDBInstance"}, nil, live),
-		// The load balancer's name is CloudFormation's; CloudFormation tags what it creates with its stack's name
-		// (CloudFormation user guide, "Tag your CloudFormation resources": aws:cloudformation:stack-name), and ELB
-		// evaluates aws:ResourceTag on ModifyLoadBalancerAttributes (Service Authorization Reference, "AWS Elastic Load
-		// Balancing V2": loadbalancer/app).
-		allow([]string{"elasticloadbalancing:ModifyLoadBalancerAttributes"}, map[string]interface{}{"StringEquals": map[string]interface{}{
-			"aws:ResourceTag/aws:cloudformation:stack-name": n.Stack("compute")}}, arn("elasticloadbalancing", "loadbalancer/app/*")),
 		// restore.sh: the live instance read (and started by hand off hours), restored into a new instance beside it.
 		allow([]string{"rds:DescribeDBInstances"}, nil, live, restores),
 		allow([]string{"rds:StartDBInstance"}, nil, live),

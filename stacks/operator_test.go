@@ -20,7 +20,6 @@ var operatorCLIActions = map[string][]string{
 	"cloudformation delete-stack":                {"cloudformation:DeleteStack"},
 	"cloudformation describe-stack-events":       {"cloudformation:DescribeStackEvents"},
 	"cloudformation wait stack-delete-complete":  {"cloudformation:DescribeStacks"}, // the waiter polls DescribeStacks
-	"elbv2 modify-load-balancer-attributes":      {"elasticloadbalancing:ModifyLoadBalancerAttributes"},
 	"cloudformation describe-stack-resources":    {"cloudformation:DescribeStackResources"},
 	"ec2 describe-nat-gateways":                  {"ec2:DescribeNatGateways"},
 	"ec2 describe-security-groups":               {"ec2:DescribeSecurityGroups"},
@@ -66,6 +65,8 @@ var administratorCalls = map[string]struct {
 }{
 	"cloudformation update-termination-protection": {[]string{"cloudformation:UpdateTerminationProtection"},
 		"with DeleteStack it would let the operator delete a live prod stack"},
+	"elbv2 modify-load-balancer-attributes": {[]string{"elasticloadbalancing:ModifyLoadBalancerAttributes"},
+		"the live load balancer's settings (its deletion protection after a failed first create, then step 3 is an administrator's anyway)"},
 }
 
 // operatorNoResourceLevel are the operator's actions IAM cannot scope to a resource (Service Authorization
@@ -245,10 +246,10 @@ func TestOperatorRoleIsScopedBothWays(t *testing.T) {
 			{false, request{action: "rds:DeleteDBInstance", resource: rds("db", n.Database())}},
 			{false, request{action: "rds:DeleteDBInstance", resource: rds("db", o.DatabaseRestore()+"202612011405")}},
 			{true, request{action: "rds:ModifyDBInstance", resource: rds("db", restored)}},
-			// the live instance: turning deletion protection off after a failed first create (layer.go)
-			{true, request{action: "rds:ModifyDBInstance", resource: rds("db", n.Database())}},
+			// the live instance and the load balancer: never (their deletion protection is an administrator's)
+			{false, request{action: "rds:ModifyDBInstance", resource: rds("db", n.Database())}},
 			{false, request{action: "rds:ModifyDBInstance", resource: rds("db", o.Database())}},
-			{true, request{action: "elasticloadbalancing:ModifyLoadBalancerAttributes", resource: alb,
+			{false, request{action: "elasticloadbalancing:ModifyLoadBalancerAttributes", resource: alb,
 				context: map[string]string{"aws:ResourceTag/aws:cloudformation:stack-name": n.Stack("compute")}}},
 			{false, request{action: "elasticloadbalancing:ModifyLoadBalancerAttributes", resource: alb,
 				context: map[string]string{"aws:ResourceTag/aws:cloudformation:stack-name": o.Stack("compute")}}},

@@ -304,8 +304,8 @@ template_value() {
   printf '%s' "${value%$'\n'}"
 }
 
-# check_leftovers STACK: a failed create (ROLLBACK_COMPLETE, ROLLBACK_FAILED) deletes what it created, except
-# resources kept by a Retain policy (DELETE_SKIPPED) or that failed to delete (DELETE_FAILED). RetainExceptOnCreate
+# check_leftovers STACK: a failed create that rolled back (ROLLBACK_COMPLETE; ROLLBACK_FAILED goes to
+# rollback_failed_recovery) deleted what it created, except resources kept by a Retain policy (DELETE_SKIPPED). RetainExceptOnCreate
 # deletes them on a failed create ("RetainExceptOnCreate behaves like Retain ... except for the stack operation
 # that initially created the resource", DeletionPolicy attribute, CloudFormation user guide). A leftover whose
 # template sets its name makes the retry fail with "already exists": the deploy stops and names them. One with a

@@ -134,7 +134,12 @@ hotfix_poll=${HOTFIX_POLL:-30}
 
 # The jq program that turns one DescribeAlarms alarm into what the watch judges it with (one JSON line): its name,
 # its metric queries narrowed to target group $tg ("" leaves them as they are), the id and period of the query whose
-# value the alarm compares, and its comparison.
+# value the alarm compares, and its comparison. Every load balancer metric is narrowed, those of either target group
+# and the load balancer's own (HTTPCode_ELB_5XX_Count, which CloudWatch has only per load balancer and zone: ALB
+# user guide, "CloudWatch metrics for your Application Load Balancer"): narrowed, that series does not exist and
+# reads as none (FILL 0). On purpose: the ALB's own 502/503/504 cannot be told apart between the failing release and
+# the hotfix, and counting them would roll every hotfix back. A hotfix whose tasks drop connections fails its
+# health checks instead: unhealthy hosts, the new group's.
 # shellcheck disable=SC2016 # a jq program
 watch_spec_jq='
   (if ((.Metrics // []) | length) > 0 then .Metrics

@@ -122,10 +122,13 @@ func metricData(id, status string, values ...float64) string {
 	return string(raw)
 }
 
-const deploymentArn = "arn:aws:ecs:us-east-1:" + account + ":service-deployment/h2o-prod/h2o-backend-service/NCWGC2ZR-taawPAYrIaU5"
+// deploymentArn is a service deployment of prod's service, named by the app's cluster and service outputs.
+func deploymentArn() string {
+	return "arn:aws:ecs:us-east-1:" + account + ":service-deployment/" + clusterOf("prod") + "/" + serviceOf("prod") + "/NCWGC2ZR-taawPAYrIaU5"
+}
 
 func stopDeployment() []string {
-	return []string{"aws", "ecs", "stop-service-deployment", "--region", "us-east-1", "--service-deployment-arn", deploymentArn,
+	return []string{"aws", "ecs", "stop-service-deployment", "--region", "us-east-1", "--service-deployment-arn", deploymentArn(),
 		"--stop-type", "ROLLBACK", "--query", "serviceDeploymentArn", "--output", "text"}
 }
 
@@ -147,7 +150,7 @@ func hotfixed(t *testing.T, h *harness, rate, later []float64) *harness {
 	h.env["HOTFIX_POLL"] = "30"
 	h.on("aws", []string{"describe-target-health", out("prod", "compute", "TargetGroupArn")}, "healthy\thealthy\n", 0).
 		on("aws", []string{"describe-target-health", out("prod", "compute", "AlternateTargetGroupArn")}, "\n", 0)
-	h.rules = append(h.rules, fake.Rule{Cmd: "aws", Args: []string{"list-service-deployments"}, Stdout: deploymentArn + "\n",
+	h.rules = append(h.rules, fake.Rule{Cmd: "aws", Args: []string{"list-service-deployments"}, Stdout: deploymentArn() + "\n",
 		After: cdkDeployService("prod", "newsha")})
 	h.on("aws", []string{"list-service-deployments"}, "None\n", 0).
 		onTimes(1, "aws", []string{"describe-service-deployments"}, "IN_PROGRESS\tSCALE_UP\n", 0).
@@ -265,6 +268,8 @@ func TestHotfixIsWatchedUntilTheBakesEnd(t *testing.T) {
 	}
 	newGroup := afterLast(out("prod", "compute", "AlternateTargetGroupArn"), ":")
 	oldGroup := afterLast(out("prod", "compute", "TargetGroupArn"), ":")
+	// Every load balancer query is narrowed, the ALB's own 5xx too (guards.sh watch_spec_jq: it has no target group
+	// series, so it reads as none; the failing release's 502s would otherwise roll the hotfix back).
 	for _, queries := range queriesOf(t, r) {
 		elb := 0
 		for _, q := range queries {
@@ -288,7 +293,7 @@ func TestHotfixIsWatchedUntilTheBakesEnd(t *testing.T) {
 	}
 	expectStderr(t, r, "--hotfix, so this script judges the release itself",
 		"infrastructure deploy started no deployment of the service: nothing to watch",
-		"watching ECS deployment "+deploymentArn, "the new release takes traffic (IN_PROGRESS, PRODUCTION_TRAFFIC_SHIFT)",
+		"watching ECS deployment "+deploymentArn(), "the new release takes traffic (IN_PROGRESS, PRODUCTION_TRAFFIC_SHIFT)",
 		"the bakes are over: no deployment alarm breached on the new release's data", "deployed newsha to prod: healthy")
 }
 
@@ -309,7 +314,7 @@ func TestHotfixBreachingIsRolledBack(t *testing.T) {
 		t.Errorf("want the stop, then rollback.sh's deploy of oldsha\n%s", r)
 	}
 	expectStderr(t, r, "the new release breaches deployment alarm "+firing+": 5 at 2026-12-06T10:01:00Z",
-		"stopped "+deploymentArn+" with a rollback", "deploy of newsha failed; rolled back to oldsha")
+		"stopped "+deploymentArn()+" with a rollback", "deploy of newsha failed; rolled back to oldsha")
 }
 
 func TestHotfixWatchNeverTakesAFailedReadForHealthy(t *testing.T) {
@@ -336,8 +341,8 @@ func TestHotfixWatchNeverTakesAFailedReadForHealthy(t *testing.T) {
 			// THEN it stops with the CLI's message and the deploy's state, neither stopping nor rolling back
 			expectCode(t, r, 1)
 			expectStderr(t, r, c.want, "a failed read is no verdict on the release",
-				"ECS deployment "+deploymentArn+" was IN_PROGRESS (lifecycle stage SCALE_UP) at the last read",
-				"aws ecs stop-service-deployment --region us-east-1 --service-deployment-arn "+deploymentArn+" --stop-type ROLLBACK",
+				"ECS deployment "+deploymentArn()+" was IN_PROGRESS (lifecycle stage SCALE_UP) at the last read",
+				"aws ecs stop-service-deployment --region us-east-1 --service-deployment-arn "+deploymentArn()+" --stop-type ROLLBACK",
 				"after it ends: scripts/rollback.sh prod oldsha",
 				"the service deploy of newsha to prod is unwatched")
 			if w := filter(r.calls, "stop-service-deployment"); len(w) != 0 {

@@ -298,16 +298,16 @@ func TestDeployActsOnEveryStackState(t *testing.T) {
 		{name: "ROLLBACK_COMPLETE holding a resource with a fixed name", layer: "data", code: 1,
 			setup: func(t *testing.T, h *harness, stage string) {
 				stackIs(h, 0, stage, "data", "ROLLBACK_COMPLETE")
-				id, _ := fixedName(t, stage, "data", "AWS::SecretsManager::Secret", "Name")
+				id, name := fixedName(t, stage, "data", "AWS::SecretsManager::Secret", "Name")
 				h.on("aws", leftovers("h2o-" + stage + "-data")[1:],
-					id+"\tAWS::SecretsManager::Secret\tarn:aws:secretsmanager:us-east-1:"+account+":secret:h2o/prod/app-AbCdEf\tDELETE_SKIPPED\n", 0)
+					id+"\tAWS::SecretsManager::Secret\t"+leftoverSecretArn(name)+"\tDELETE_SKIPPED\n", 0)
 				templateOf(t, h, stage, "data")
 				protection(h, stage, "data")
 			},
 			check: func(t *testing.T, r result) {
 				id, name := fixedName(t, "prod", "data", "AWS::SecretsManager::Secret", "Name")
 				expectStderr(t, r, "the failed create of h2o-prod-data left these resources with fixed names",
-					id+"  AWS::SecretsManager::Secret  arn:aws:secretsmanager:us-east-1:"+account+":secret:h2o/prod/app-AbCdEf  DELETE_SKIPPED (Name "+name+")",
+					id+"  AWS::SecretsManager::Secret  "+leftoverSecretArn(name)+"  DELETE_SKIPPED (Name "+name+")",
 					"A retry would fail on them with \"already exists\"",
 					"stack h2o-prod-data is ROLLBACK_COMPLETE and holds resources with fixed names that would block its re-creation")
 			}},
@@ -570,4 +570,9 @@ func TestEveryStackFitsOneDescribeStackResources(t *testing.T) {
 			t.Errorf("%s has %d resources: DescribeStackResources would miss some (aws.sh resources_in)", name, len(resources))
 		}
 	}
+}
+
+// leftoverSecretArn is the ARN of a secret of that name (Secrets Manager adds six random characters).
+func leftoverSecretArn(name string) string {
+	return "arn:aws:secretsmanager:us-east-1:" + account + ":secret:" + name + "-AbCdEf"
 }

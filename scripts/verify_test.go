@@ -129,7 +129,7 @@ func TestVerifyPassingProd(t *testing.T) {
 		"PASS  backups   h2o-prod-postgres: retention 7 days, latest restorable time 2026-12-01T10:00:00+00:00",
 		"PASS  backups   vault h2o-prod-backups: 3 recovery point(s) of h2o-prod-postgres",
 		"PASS  origin    "+out("prod", "compute", "CloudFrontPrefixListId")+" is com.amazonaws.global.cloudfront.origin-facing (AWS-managed): the only source the load balancer admits",
-		"PASS  vault     vault h2o-prod-backups: compliance lock, min 35 days, immutable since 2026-01-04T10:00:00.000000+00:00",
+		"PASS  vault     vault "+out("prod", "data", "BackupVaultName")+": compliance lock, min "+out("prod", "data", "BackupVaultMinRetentionDays")+" days, immutable since 2026-01-04T10:00:00.000000+00:00",
 		"verify.sh prod: 22 PASS, 0 FAIL, 0 WARN",
 	)
 	expectLines(t, r, currentVersionLines("prod")...)
@@ -243,13 +243,13 @@ func TestVerifyFailures(t *testing.T) {
 		}, "FAIL  origin    AWS has no managed prefix list com.amazonaws.global.cloudfront.origin-facing in us-east-1"},
 		{"vault unlocked", "prod", func(h *harness) {
 			h.on("aws", []string{"describe-backup-vault"}, "False\tNone\tNone\n", 0)
-		}, "FAIL  vault     vault h2o-prod-backups is not locked (Locked=False)"},
+		}, "FAIL  vault     vault " + out("prod", "data", "BackupVaultName") + " is not locked (Locked=False)"},
 		{"vault keeps recovery points less long", "prod", func(h *harness) {
 			h.on("aws", []string{"describe-backup-vault"}, "True\t7\t2026-01-04T10:00:00+00:00\n", 0)
-		}, "FAIL  vault     vault h2o-prod-backups keeps recovery points at least 7 days, the template says 35"},
+		}, "FAIL  vault     vault " + out("prod", "data", "BackupVaultName") + " keeps recovery points at least 7 days, the template says " + out("prod", "data", "BackupVaultMinRetentionDays")},
 		{"vault in governance mode", "prod", func(h *harness) {
-			h.on("aws", []string{"describe-backup-vault"}, "True\t35\tNone\n", 0)
-		}, "FAIL  vault     vault h2o-prod-backups has no lock date: its lock is in governance mode"},
+			h.on("aws", []string{"describe-backup-vault"}, "True\t"+out("prod", "data", "BackupVaultMinRetentionDays")+"\tNone\n", 0)
+		}, "FAIL  vault     vault " + out("prod", "data", "BackupVaultName") + " has no lock date: its lock is in governance mode"},
 		{"no outputs", "dev", func(h *harness) {
 			h.on("aws", []string{"describe-stacks", "h2o-dev-observability", "Stacks[0].Outputs[].[OutputKey,OutputValue]"},
 				without(describeStacksAnswer("dev", "observability"), "CanaryAlarmName"), 0)
@@ -308,12 +308,13 @@ func TestVerifyACoolingOffVaultLockIsAWarning(t *testing.T) {
 	t.Parallel()
 	// GIVEN prod's vault locked in compliance mode with a lock date still ahead
 	h := verifyHarness(t, "prod", func(h *harness) {
-		h.on("aws", []string{"describe-backup-vault"}, "True\t35\t2999-01-01T00:00:00+00:00\n", 0)
+		h.on("aws", []string{"describe-backup-vault"}, "True\t"+out("prod", "data", "BackupVaultMinRetentionDays")+"\t2999-01-01T00:00:00+00:00\n", 0)
 	})
 	// WHEN verify runs THEN it warns until when the lock can be removed
 	r := runVerify(h, "prod")
 	expectCode(t, r, 0)
-	expectLines(t, r, "WARN  vault     vault h2o-prod-backups: compliance lock, min 35 days, still removable until its lock date 2999-01-01T00:00:00+00:00")
+	expectLines(t, r, "WARN  vault     vault "+out("prod", "data", "BackupVaultName")+": compliance lock, min "+out("prod", "data", "BackupVaultMinRetentionDays")+
+		" days, still removable until its lock date 2999-01-01T00:00:00+00:00")
 }
 
 // A fresh prod stage before its first backup window: no recovery point yet is a warning, not a failure.

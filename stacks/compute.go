@@ -34,7 +34,6 @@ type ComputeStack struct {
 	// to SNS. ErrorRateMinRequests is the traffic below which the error rate does not judge.
 	ErrorRateAlarm, UnhealthyHostsAlarm awscloudwatch.Alarm
 	DeploymentAlarms                    alarmSpecs
-	DeploymentAlarmNames                *[]*string
 	ErrorRateMinRequests                int
 	LogGroupName                        string
 	// ImageTag is the deploy-time parameter holding the image tag the service runs; MigrationImageTag the one
@@ -130,7 +129,7 @@ func NewComputeStack(scope constructs.Construct, cfg *config.Config, network *Ne
 	tasks.grantTaskRole()
 	allowStageSecretsDecrypt(stack, cfg, tasks.execRole, tasks.taskRole) // ECS injects the secrets; the app reads its keys
 	autoscale(svc, cfg)
-	c.ErrorRateAlarm, c.UnhealthyHostsAlarm, c.DeploymentAlarms, c.DeploymentAlarmNames = deploymentAlarms(stack, cfg, svc, c.AlternateTargetGroup)
+	c.ErrorRateAlarm, c.UnhealthyHostsAlarm, c.DeploymentAlarms = deploymentAlarms(stack, cfg, svc, c.AlternateTargetGroup)
 	redeployOnSecretChange(stack, cfg, svc.Service(), data.TaskSecretArns())
 	computeOutputs(stack, cfg, c, network, task)
 
@@ -256,7 +255,7 @@ func computeOutputs(stack awscdk.Stack, cfg *config.Config, c *ComputeStack, net
 		"MaxTasks": jsii.String(fmt.Sprint(cfg.MaxTasks)),
 		// What ECS watches a deployment with, for scripts/deploy.sh: the deployment alarms (refused while one is in
 		// ALARM, watched by the script itself with --hotfix) and the bakes after which ECS stops watching them.
-		"DeploymentAlarmNames": awscdk.Fn_Join(jsii.String(","), c.DeploymentAlarmNames),
+		"DeploymentAlarmNames": awscdk.Fn_Join(jsii.String(","), alarmNames(c.ErrorRateAlarm, c.UnhealthyHostsAlarm)),
 		"CanaryBakeMinutes":    jsii.String(fmt.Sprint(cfg.CanaryBakeMinutes)),
 		"DeployBakeMinutes":    jsii.String(fmt.Sprint(cfg.DeployBakeMinutes)),
 		// The one source the load balancer admits (origin.go); scripts/verify.sh checks it is CloudFront's list.

@@ -69,11 +69,16 @@ func newDashboards(stack awscdk.Stack, cfg *config.Config, m *stageMetrics, data
 	}, {
 		graph("4xx / 5xx responses", []awscloudwatch.IMetric{m.alb("HTTPCode_Target_4XX_Count", "Sum"),
 			m.alb("HTTPCode_Target_5XX_Count", "Sum"), m.alb("HTTPCode_ELB_5XX_Count", "Sum")}, nil),
-		graph("Error rate (%)", []awscloudwatch.IMetric{m.errorRate(fiveMinutes(), compute.ErrorRateMinRequests)},
+		// What the error-rate deployment alarm judges (each target group by itself), over 5 minutes.
+		graph("Error rate, worst target group (%)", []awscloudwatch.IMetric{canaryErrorRate(m.loadBalancer,
+			[]*string{m.targetGroup, m.alternateGroup}, fiveMinutes(), compute.ErrorRateMinRequests)},
 			map[string]float64{"alarm": compute.DeploymentAlarms.threshold("error-rate")}),
 	}, {
-		graph("Healthy / unhealthy tasks", []awscloudwatch.IMetric{m.target("HealthyHostCount", "Minimum"),
-			m.target("UnHealthyHostCount", "Maximum")}, nil),
+		graph("Healthy / unhealthy tasks (both target groups)", []awscloudwatch.IMetric{
+			labeled(m.target("HealthyHostCount", "Minimum"), "healthy (primary)", "Minimum"),
+			labeled(m.target("UnHealthyHostCount", "Maximum"), "unhealthy (primary)", "Maximum"),
+			labeled(albMetrics{m.loadBalancer, m.alternateGroup}.target("HealthyHostCount", "Minimum"), "healthy (alternate)", "Minimum"),
+			labeled(albMetrics{m.loadBalancer, m.alternateGroup}.target("UnHealthyHostCount", "Maximum"), "unhealthy (alternate)", "Maximum")}, nil),
 		graph("AI generation duration", []awscloudwatch.IMetric{labeled(ai, "p50", "p50"), labeled(ai, "p90", "p90"), labeled(ai, "p99", "p99")}, nil),
 	}, {
 		graph("CloudFront requests", []awscloudwatch.IMetric{m.cloudfront("Requests", "Sum")}, nil),

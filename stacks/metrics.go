@@ -33,24 +33,6 @@ func (a albMetrics) target(name, statistic string) awscloudwatch.Metric {
 		map[string]*string{"LoadBalancer": a.loadBalancer, "TargetGroup": a.targetGroup})
 }
 
-// errorRate is 5xx ÷ requests × 100 per period, 0 below minRequests a minute (too little traffic to judge).
-// RequestCount only counts requests the ALB could send to a target (ALB user guide, "CloudWatch metrics for your
-// Application Load Balancer"): when no target answers, the ALB's own 503s are in HTTPCode_ELB_5XX_Count alone,
-// so they are added to the denominator too, or an outage would read as "no traffic".
-func (a albMetrics) errorRate(period awscdk.Duration, minRequests int) awscloudwatch.MathExpression {
-	minimum := float64(minRequests) * *period.ToSeconds(nil) / 60
-	return awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
-		Label: jsii.String("5xx error rate (%)"), Period: period,
-		Expression: jsii.String(fmt.Sprintf("IF((FILL(requests, 0) + FILL(elb5xx, 0)) >= %g, "+
-			"100 * (FILL(target5xx, 0) + FILL(elb5xx, 0)) / (FILL(requests, 0) + FILL(elb5xx, 0)), 0)", minimum)),
-		UsingMetrics: &map[string]awscloudwatch.IMetric{
-			"requests":  a.alb("RequestCount", "Sum"),
-			"target5xx": a.alb("HTTPCode_Target_5XX_Count", "Sum"),
-			"elb5xx":    a.alb("HTTPCode_ELB_5XX_Count", "Sum"),
-		},
-	})
-}
-
 // canaryErrorRate is the error rate (%) ECS judges a deployment by: the worst of each target group's own rate
 // and the load balancer's own 5xx rate, per period, each 0 below minRequests a minute (too little traffic to judge).
 // Per target group, so a canary's errors are not diluted by the requests the old tasks answer well: during a canary
@@ -94,6 +76,9 @@ func canaryErrorRate(loadBalancer *string, groups []*string, period awscdk.Durat
 // and database's names, the cache's nodes, the load balancer's and distribution's generated ids.
 type stageMetrics struct {
 	albMetrics
+	// alternateGroup is the service's second target group, which holds the live tasks after every other canary
+	// deploy (rollout.go): what the dashboard shows of the targets follows both.
+	alternateGroup             *string
 	cluster, service, database string
 	cacheNodes                 []string
 	distributionID             *string
@@ -104,8 +89,9 @@ type stageMetrics struct {
 func newStageMetrics(cfg *config.Config, data *DataStack, compute *ComputeStack, edge *EdgeStack) *stageMetrics {
 	svc := compute.BackendService
 	return &stageMetrics{
-		albMetrics: albMetrics{svc.LoadBalancer().LoadBalancerFullName(), svc.TargetGroup().TargetGroupFullName()},
-		cluster:    compute.ClusterName, service: compute.ServiceName, database: data.DatabaseInstanceID,
+		albMetrics:     albMetrics{svc.LoadBalancer().LoadBalancerFullName(), svc.TargetGroup().TargetGroupFullName()},
+		alternateGroup: compute.AlternateTargetGroup.TargetGroupFullName(),
+		cluster:        compute.ClusterName, service: compute.ServiceName, database: data.DatabaseInstanceID,
 		cacheNodes: data.Cache.NodeIDs, distributionID: edge.Distribution.DistributionId(),
 		stage: cfg.Stage, aiNamespace: cfg.MetricsNamespace, aiMetric: cfg.AIDurationMetric,
 	}

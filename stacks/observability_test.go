@@ -173,7 +173,7 @@ func TestDashboardsCoverTheDesignMetrics(t *testing.T) {
 				`\"FreeStorageSpace\"`, `\"FreeableMemory\"`, `\"SlowQueryCount\"`, `\"EngineCPUUtilization\"`,
 				`\"DatabaseMemoryUsagePercentage\"`, `\"Evictions\"`, `\"CurrConnections\"`},
 			"application": {`\"RequestCount\"`, `\"TargetResponseTime\"`, `\"stat\":\"p50\"`, `\"stat\":\"p90\"`, `\"stat\":\"p99\"`,
-				`\"HTTPCode_Target_4XX_Count\"`, `\"HTTPCode_Target_5XX_Count\"`, `FILL(target5xx, 0)`, `\"HealthyHostCount\"`,
+				`\"HTTPCode_Target_4XX_Count\"`, `\"HTTPCode_Target_5XX_Count\"`, `FILL(target5xx0, 0)`, `FILL(target5xx1, 0)`, `\"HealthyHostCount\"`, `unhealthy (alternate)`,
 				`\"H2O/Backend\",\"AIGenerationDuration\"`, `\"AWS/CloudFront\",\"Requests\"`, `\"5xxErrorRate\"`},
 		}
 		for name, metrics := range want {

@@ -138,10 +138,9 @@ func canaryDeployments(stack awscdk.Stack, cfg *config.Config, network *NetworkS
 
 // deploymentAlarms are the alarms ECS rolls a deployment back on: the error rate of each target group by itself
 // (canaryErrorRate: the canary's requests are judged apart from the old tasks', wherever each lands) and unhealthy
-// targets in either group. It returns their names as the service lists them (scripts/deploy.sh reads them through
-// an output).
+// targets in either group.
 func deploymentAlarms(stack awscdk.Stack, cfg *config.Config, svc awsecspatterns.ApplicationLoadBalancedFargateService,
-	alternate awselasticloadbalancingv2.ApplicationTargetGroup) (awscloudwatch.Alarm, awscloudwatch.Alarm, alarmSpecs, *[]*string) {
+	alternate awselasticloadbalancingv2.ApplicationTargetGroup) (awscloudwatch.Alarm, awscloudwatch.Alarm, alarmSpecs) {
 	// Built in the stack that owns the ALB, from its full names.
 	m := albMetrics{svc.LoadBalancer().LoadBalancerFullName(), svc.TargetGroup().TargetGroupFullName()}
 	other := albMetrics{m.loadBalancer, alternate.TargetGroupFullName()}
@@ -169,8 +168,17 @@ func deploymentAlarms(stack awscdk.Stack, cfg *config.Config, svc awsecspatterns
 	}
 	errorAlarm, unhealthyAlarm := specs[0].create(stack, Names{cfg.Stage}), specs[1].create(stack, Names{cfg.Stage})
 	// Plain names plus explicit dependencies: passing the alarm objects makes CDK warn about a possible cycle.
-	names := &[]*string{errorAlarm.AlarmName(), unhealthyAlarm.AlarmName()}
-	svc.Service().EnableDeploymentAlarms(names, &awsecs.DeploymentAlarmOptions{Behavior: awsecs.AlarmBehavior_ROLLBACK_ON_ALARM})
+	svc.Service().EnableDeploymentAlarms(alarmNames(errorAlarm, unhealthyAlarm), &awsecs.DeploymentAlarmOptions{Behavior: awsecs.AlarmBehavior_ROLLBACK_ON_ALARM})
 	svc.Service().Node().AddDependency(errorAlarm, unhealthyAlarm)
-	return errorAlarm, unhealthyAlarm, specs, names
+	return errorAlarm, unhealthyAlarm, specs
+}
+
+// alarmNames are the alarms' names, in the service's order (its deployment alarms; scripts/deploy.sh reads them
+// through an output).
+func alarmNames(alarms ...awscloudwatch.Alarm) *[]*string {
+	names := make([]*string, len(alarms))
+	for i, a := range alarms {
+		names[i] = a.AlarmName()
+	}
+	return &names
 }

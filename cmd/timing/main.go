@@ -39,12 +39,12 @@ func main() {
 	doc := flag.String("doc", "", "markdown file whose timing section to rewrite")
 	readme := flag.String("readme", "", "markdown file whose timing-summary section to rewrite with prod's figures")
 	flag.Parse()
-	text, err := report(*out, *base, *baseLabel)
+	text, now, err := report(*out, *base, *baseLabel)
 	if err == nil && *doc != "" {
-		err = rewrite(*doc, begin, end, text)
+		err = rewrite(*doc, begin, end, text+"\n")
 	}
 	if err == nil && *readme != "" {
-		err = rewriteSummary(*out, *readme)
+		err = rewriteSummary(now, *out, *readme)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "timing:", err)
@@ -53,8 +53,10 @@ func main() {
 	fmt.Print(text)
 }
 
-func report(out, base, baseLabel string) (string, error) {
+// report is the markdown of every run (base first) and the reports of out, the "now" run, by stage.
+func report(out, base, baseLabel string) (string, map[string]timing.Report, error) {
 	var b strings.Builder
+	var now map[string]timing.Report
 	runs := []struct{ label, dir string }{{"now", out}}
 	if base != "" {
 		runs = append([]struct{ label, dir string }{{baseLabel, base}}, runs...)
@@ -64,7 +66,10 @@ func report(out, base, baseLabel string) (string, error) {
 	for _, run := range runs {
 		reports, err := model(run.dir)
 		if err != nil {
-			return "", err
+			return "", nil, err
+		}
+		if run.dir == out {
+			now = reports
 		}
 		for _, stage := range slices.Sorted(maps.Keys(reports)) {
 			rep := reports[stage]
@@ -94,7 +99,7 @@ func report(out, base, baseLabel string) (string, error) {
 		}
 	}
 	b.WriteString("\nTargets: done ≤ 5 min, detection ≤ 3 min and ≥ 30 s before ECS stops watching, the canary judged by itself, blast radius ≤ 1.0, crash loop ≤ 3 min. \"Caught if\": the least share of the new tasks' requests that must fail for the 5xx alarm to breach while they get the canary's share.\n")
-	return b.String() + detail.String(), nil
+	return b.String() + detail.String(), now, nil
 }
 
 // model reads, in each stage of an assembly, the one template with a service that has deployment alarms.
@@ -141,32 +146,25 @@ func signed(seconds float64) string {
 	return timing.Duration(seconds)
 }
 
-func rewrite(file, begin, end, text string) error {
+// rewrite replaces file's section between begin and end with body.
+func rewrite(file, begin, end, body string) error {
 	raw, err := os.ReadFile(file)
 	if err != nil {
 		return err
 	}
-	updated, err := docsection.Replace(string(raw), begin, end, text+"\n")
+	updated, err := docsection.Replace(string(raw), begin, end, body)
 	if err != nil {
 		return fmt.Errorf("%s: %w", file, err)
 	}
 	return os.WriteFile(file, []byte(updated), 0o644)
 }
 
-// rewriteSummary writes prod's figures into file's timing-summary section, wrapped and indented as the README list
-// item it continues.
-func rewriteSummary(out, file string) error {
-	reports, err := model(out)
-	if err != nil {
-		return err
-	}
+// rewriteSummary writes prod's figures (of out's reports) into file's timing-summary section, wrapped and indented
+// as the README list item it continues.
+func rewriteSummary(reports map[string]timing.Report, out, file string) error {
 	prod, ok := reports["prod"]
 	if !ok {
 		return fmt.Errorf("%s has no prod stage to summarize", out)
-	}
-	raw, err := os.ReadFile(file)
-	if err != nil {
-		return err
 	}
 	var body strings.Builder
 	line := " "
@@ -177,10 +175,6 @@ func rewriteSummary(out, file string) error {
 		}
 		line += " " + word
 	}
-	body.WriteString(line + "\n  ")
-	updated, err := docsection.Replace(string(raw), summaryBegin, summaryEnd, body.String())
-	if err != nil {
-		return fmt.Errorf("%s: %w", file, err)
-	}
-	return os.WriteFile(file, []byte(updated), 0o644)
+	// The end marker keeps the item's indentation.
+	return rewrite(file, summaryBegin, summaryEnd, body.String()+line+"\n  ")
 }

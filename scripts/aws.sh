@@ -267,30 +267,14 @@ no_stack_reason() {
   esac
 }
 
-# name_property TYPE: the property that gives a resource of TYPE its physical name (a template that sets it makes
-# every create of the stack claim that name); empty for a type whose resources have no name of their own (a KMS
-# key: its aliases do). Returns 1 for a type not listed: whether it has a fixed name cannot be told. The property
-# names are those of the CloudFormation resource reference of each type.
+# name_property TYPE: the property that gives a resource of TYPE its physical name, from scripts/name-properties.txt
+# (the one list, which the app's tests hold against every type the app keeps); empty for a type whose resources
+# have no name of their own. Returns 1 for a type not listed: whether it has a fixed name cannot be told.
+NAME_PROPERTIES_FILE="$(dirname "${BASH_SOURCE[0]}")/name-properties.txt"
 name_property() {
-  case $1 in
-    AWS::S3::Bucket) printf BucketName ;;
-    AWS::ECR::Repository) printf RepositoryName ;;
-    AWS::SecretsManager::Secret | AWS::ElasticLoadBalancingV2::LoadBalancer | AWS::ElasticLoadBalancingV2::TargetGroup) printf Name ;;
-    AWS::Backup::BackupVault) printf BackupVaultName ;;
-    AWS::RDS::DBInstance) printf DBInstanceIdentifier ;;
-    AWS::RDS::DBSubnetGroup) printf DBSubnetGroupName ;;
-    AWS::RDS::DBParameterGroup) printf DBParameterGroupName ;;
-    AWS::ElastiCache::ReplicationGroup) printf ReplicationGroupId ;;
-    AWS::ElastiCache::SubnetGroup) printf CacheSubnetGroupName ;;
-    AWS::ECS::Cluster) printf ClusterName ;;
-    AWS::Logs::LogGroup) printf LogGroupName ;;
-    AWS::KMS::Alias) printf AliasName ;;
-    AWS::SNS::Topic) printf TopicName ;;
-    AWS::IAM::Role) printf RoleName ;;
-    AWS::CloudWatch::Alarm) printf AlarmName ;;
-    AWS::KMS::Key) ;;
-    *) return 1 ;;
-  esac
+  local prop
+  prop=$(awk -v type="$1" '$1 == type { print $2; found = 1 } END { exit !found }' "$NAME_PROPERTIES_FILE") || return 1
+  [[ $prop == - ]] || printf '%s' "$prop"
 }
 
 # template_value STACK LOGICAL_ID PROPERTY: the property of that resource in the template the stack was created

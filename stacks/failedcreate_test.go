@@ -2,7 +2,10 @@ package stacks
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -10,21 +13,34 @@ import (
 	"h2o-infra/config"
 )
 
-// physicalNameProps are, per resource type the app keeps (DeletionPolicy other than Delete), the properties
-// that give it a fixed physical name (CloudFormation template reference, "Name type"): a resource created with
-// one of them and kept by a rolled-back create blocks the retry with "already exists". A type the app keeps
-// that is not listed fails TestAFailedCreateLeavesNoNameTaken until it is added here ("" = no name property).
-var physicalNameProps = map[string][]string{
-	"AWS::S3::Bucket":                    {"BucketName"},
-	"AWS::KMS::Key":                      {}, // named only through AWS::KMS::Alias, a resource of its own
-	"AWS::KMS::Alias":                    {"AliasName"},
-	"AWS::SecretsManager::Secret":        {"Name"},
-	"AWS::ECR::Repository":               {"RepositoryName"},
-	"AWS::Backup::BackupVault":           {"BackupVaultName"},
-	"AWS::Logs::LogGroup":                {"LogGroupName"},
-	"AWS::RDS::DBInstance":               {"DBInstanceIdentifier"},
-	"AWS::ElastiCache::ReplicationGroup": {"ReplicationGroupId"},
-	"AWS::IAM::Role":                     {"RoleName"},
+// physicalNameProps are, per resource type, the property that gives it a fixed physical name, from the one list
+// scripts/aws.sh reads too (scripts/name-properties.txt; "-": none of its own): a resource created with it and kept
+// by a rolled-back create blocks the retry with "already exists". A type the app keeps that is not listed fails
+// TestAFailedCreateLeavesNoNameTaken until it is added there.
+func physicalNameProps(t *testing.T) map[string][]string {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "scripts", "name-properties.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]string{}
+	for i, line := range strings.Split(string(raw), "\n") {
+		if line = strings.TrimSpace(line); line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		fields := strings.Fields(line)
+		if len(fields) != 2 || !strings.HasPrefix(fields[0], "AWS::") {
+			t.Fatalf("scripts/name-properties.txt line %d: %q is not \"<type> <property>\"", i+1, line)
+		}
+		out[fields[0]] = []string{}
+		if fields[1] != "-" {
+			out[fields[0]] = []string{fields[1]}
+		}
+	}
+	if len(out) == 0 {
+		t.Fatal("scripts/name-properties.txt lists no type")
+	}
+	return out
 }
 
 // snapshotTypes may use DeletionPolicy Snapshot: CloudFormation snapshots and then deletes them, on a rollback
@@ -38,6 +54,7 @@ var snapshotTypes = map[string]bool{"AWS::RDS::DBInstance": true, "AWS::ElastiCa
 func TestAFailedCreateLeavesNoNameTaken(t *testing.T) {
 	// GIVEN every stack of both stages, h2o-ci, the all-options variant and h2o-ci importing its OIDC provider
 	stacks := append(appStacks(), ciImported.Stack)
+	nameProps := physicalNameProps(t)
 	counts := map[string]int{}
 	for _, stack := range stacks {
 		// WHEN each resource's deletion policy and name properties are read
@@ -49,9 +66,9 @@ func TestAFailedCreateLeavesNoNameTaken(t *testing.T) {
 			}
 			counts[policy]++
 			where := *stack.StackName() + " " + id + " (" + typ + ")"
-			names, known := physicalNameProps[typ]
+			names, known := nameProps[typ]
 			if !known {
-				t.Errorf("%s is kept (%s) but physicalNameProps does not say which property names it: add its type", where, policy)
+				t.Errorf("%s is kept (%s) but scripts/name-properties.txt does not say which property names it: add its type", where, policy)
 				continue
 			}
 			var named []string

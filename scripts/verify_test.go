@@ -127,7 +127,7 @@ func TestVerifyPassingProd(t *testing.T) {
 		"PASS  alarms    h2o-prod-notification-canary -> topic h2o-prod-alarms: 1 delivered, 0 failed",
 		"PASS  rotation  "+afterLast(out("prod", "data", "DatabaseSecretArn"), ":secret:")+": rotation enabled",
 		"PASS  backups   h2o-prod-postgres: retention 7 days, latest restorable time 2026-12-01T10:00:00+00:00",
-		"PASS  backups   vault h2o-prod-backups: 3 recovery point(s) of h2o-prod-postgres",
+		"PASS  backups   vault "+out("prod", "data", "BackupVaultName")+": 3 recovery point(s) of h2o-prod-postgres",
 		"PASS  origin    "+out("prod", "compute", "CloudFrontPrefixListId")+" is com.amazonaws.global.cloudfront.origin-facing (AWS-managed): the only source the load balancer admits",
 		"PASS  vault     vault "+out("prod", "data", "BackupVaultName")+": compliance lock, min "+out("prod", "data", "BackupVaultMinRetentionDays")+" days, immutable since 2026-01-04T10:00:00.000000+00:00",
 		"verify.sh prod: 22 PASS, 0 FAIL, 0 WARN",

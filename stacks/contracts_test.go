@@ -246,7 +246,11 @@ func TestContainersReachTheDatabaseAsItServes(t *testing.T) {
 		if !ok {
 			t.Fatalf("%s: no parameter group of the stage (DBParameterGroupName %v): whether TLS is forced is not in the template", db.id, props(db.r)["DBParameterGroupName"])
 		}
-		forced := atMap(t, group.resource(t), "Properties.Parameters")["rds.force_ssl"] == "1"
+		force, stated := atMap(t, group.resource(t), "Properties.Parameters")["rds.force_ssl"]
+		if !stated {
+			t.Fatalf("%s: its parameter group %s does not state rds.force_ssl: whether TLS is forced is not in the template", db.id, group)
+		}
+		forced := force == "1"
 		for _, c := range consumers(t, s, "DB_") {
 			// WHEN what it is told is followed to the resources it names THEN they are the instance's
 			if host, _ := envTarget(t, s, c, "DB_HOST"); !host.same(db.target("Endpoint.Address")) {

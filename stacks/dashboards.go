@@ -69,8 +69,9 @@ func newDashboards(stack awscdk.Stack, cfg *config.Config, m *stageMetrics, data
 	}, {
 		graph("4xx / 5xx responses", []awscloudwatch.IMetric{m.alb("HTTPCode_Target_4XX_Count", "Sum"),
 			m.alb("HTTPCode_Target_5XX_Count", "Sum"), m.alb("HTTPCode_ELB_5XX_Count", "Sum")}, nil),
-		// What the error-rate deployment alarm judges (each target group by itself), over 5 minutes.
-		graph("Error rate, worst target group (%)", []awscloudwatch.IMetric{canaryErrorRate(m.loadBalancer,
+		// What the error-rate deployment alarm judges (each target group by itself, and the load balancer's own 5xx),
+		// over 5 minutes.
+		graph("Error rate, worst of each target group and the ALB's own 5xx (%)", []awscloudwatch.IMetric{canaryErrorRate(m.loadBalancer,
 			[]*string{m.targetGroup, m.alternateGroup}, fiveMinutes(), compute.ErrorRateMinRequests)},
 			map[string]float64{"alarm": compute.DeploymentAlarms.threshold("error-rate")}),
 	}, {

@@ -78,7 +78,10 @@ func TestProductionRuleSurvivesInfrastructureChanges(t *testing.T) {
 	}
 	changed := 0
 	for key, e := range settingEffects {
-		if e.base == "prod" && key != "account" {
+		// A new VPC CIDR replaces the VPC and with it the load balancer, its listener and both target groups: not
+		// an infrastructure change ECS's weights can survive (the review guard's diff shows the replacements); the
+		// VPC is checked unchanged below.
+		if e.base == "prod" && key != "account" && key != "vpcCidr" {
 			ctx["prod."+key] = e.value
 			changed++
 		}
@@ -120,6 +123,12 @@ func TestProductionRuleSurvivesInfrastructureChanges(t *testing.T) {
 		primary:   {"Name", "Port", "Protocol", "ProtocolVersion", "TargetType", "VpcId", "IpAddressType"},
 		alternate: {"Name", "Port", "Protocol", "ProtocolVersion", "TargetType", "VpcId", "IpAddressType"},
 		lbID:      {"Name", "Scheme", "Type"},
+	}
+	// The target groups' VpcId is a reference to the network stack's VPC: it must be the same VPC.
+	vpcBefore, _ := only(t, built["prod"].Network.Stack, "AWS::EC2::VPC")
+	vpcAfter, _ := only(t, changedProd.Network.Stack, "AWS::EC2::VPC")
+	if b, a := allResources(t, built["prod"].Network.Stack)[vpcBefore], allResources(t, changedProd.Network.Stack)[vpcAfter]; vpcBefore != vpcAfter || !jsonEqual(props(b)["CidrBlock"], props(a)["CidrBlock"]) {
+		t.Errorf("the VPC changes (%s %v → %s %v): every target group would be replaced", vpcBefore, props(b)["CidrBlock"], vpcAfter, props(a)["CidrBlock"])
 	}
 	beforeRes, afterRes := allResources(t, built["prod"].Compute.Stack), allResources(t, changedProd.Compute.Stack)
 	for id, keys := range replacing {

@@ -42,8 +42,9 @@ throttled() {
 
 # aws_read PLACEHOLDER ABSENT CMD ARGS...: run a read-only AWS CLI call (traced) and print its output byte for byte.
 # ABSENT is the error that means "not there" (then return 3, printing nothing), as "Code" or "Code|text": the CLI's
-# message must name "(Code)" (and contain text); empty when no error means that. A throttled call is tried again (see above). Any other failure prints the CLI's message on
-# stderr and returns 1: the caller stops. A dry run prints PLACEHOLDER instead.
+# message must name "(Code)" (and contain text); empty when no error means that. A throttled call is tried again
+# (see above). Any other failure prints the CLI's message on stderr and returns 1: the caller stops. A dry run
+# prints PLACEHOLDER instead.
 aws_read() {
   local placeholder=$1
   shift

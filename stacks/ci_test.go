@@ -309,6 +309,35 @@ var noResourceLevel = map[string]bool{"ecr:GetAuthorizationToken": true, "ecs:De
 // pipelineScripts run with a stage's deploy role (the workflows); restore.sh is an operator's (docs/runbook.md).
 var pipelineScripts = map[string]bool{"deploy.sh": true, "migrate.sh": true, "rollback.sh": true, "verify.sh": true}
 
+// recordedCall is one AWS call a script's tests recorded (scripts/testdata/aws-calls.txt, "<script> aws <call>").
+type recordedCall struct{ line, script, call string }
+
+// recordedCalls are the recorded calls of the given scripts.
+func recordedCalls(t *testing.T, scripts map[string]bool) []recordedCall {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "scripts", "testdata", "aws-calls.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []recordedCall
+	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		if script, call, _ := strings.Cut(line, " aws "); scripts[script] {
+			out = append(out, recordedCall{line, script, call})
+		}
+	}
+	return out
+}
+
+// actions are the IAM actions a recorded call needs (cliActions); a call without an entry fails the test.
+func (c recordedCall) actions(t *testing.T) []string {
+	t.Helper()
+	actions, known := cliActions[c.call]
+	if !known {
+		t.Errorf("%s: aws %s has no IAM actions in cliActions: add them", c.script, c.call)
+	}
+	return actions
+}
+
 // TestDeployRoleAllowsEveryScriptCall: every AWS call the pipeline's scripts make (recorded by their tests in
 // scripts/testdata/aws-calls.txt) is allowed by each stage's deploy role, and the role allows nothing else but
 // assuming the CDK bootstrap roles (cdk deploy) and pushing images (docker push); passing a role is limited to
@@ -316,28 +345,17 @@ var pipelineScripts = map[string]bool{"deploy.sh": true, "migrate.sh": true, "ro
 func TestDeployRoleAllowsEveryScriptCall(t *testing.T) {
 	// GIVEN the AWS calls the pipeline scripts make WHEN checked against each stage's deploy role THEN each is
 	// allowed, and nothing else is
-	raw, err := os.ReadFile(filepath.Join("..", "scripts", "testdata", "aws-calls.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	needed := map[string]bool{"sts:AssumeRole": true}
 	for _, a := range []string{"BatchCheckLayerAvailability", "GetDownloadUrlForLayer", "InitiateLayerUpload", "UploadLayerPart", "CompleteLayerUpload"} {
 		needed["ecr:"+a] = true // docker push and pull
 	}
 	var calls [][]string
-	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
-		script, call, _ := strings.Cut(line, " aws ")
-		if !pipelineScripts[script] {
-			continue
-		}
-		actions, known := cliActions[call]
-		if !known {
-			t.Errorf("%s: aws %s has no IAM actions in cliActions: add them", script, call)
-		}
+	for _, c := range recordedCalls(t, pipelineScripts) {
+		actions := c.actions(t)
 		for _, a := range actions {
 			needed[a] = true
 		}
-		calls = append(calls, append([]string{line}, actions...))
+		calls = append(calls, append([]string{c.line}, actions...))
 	}
 	if len(calls) < 20 {
 		t.Fatalf("only %d pipeline calls in aws-calls.txt", len(calls))

@@ -72,22 +72,10 @@ func TestDriftRoleReadsEveryCheckedType(t *testing.T) {
 // the role allows nothing else: only reads, detection, and publishing to the alarm topics.
 func TestDriftRoleAllowsEveryNightlyCall(t *testing.T) {
 	// GIVEN the nightly scripts' calls and the reads of the checked types
-	raw, err := os.ReadFile(filepath.Join("..", "scripts", "testdata", "aws-calls.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	needed := map[string]string{}
-	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
-		script, call, _ := strings.Cut(line, " aws ")
-		if !nightlyScripts[script] {
-			continue
-		}
-		actions, known := cliActions[call]
-		if !known {
-			t.Errorf("%s: aws %s has no IAM actions in cliActions: add them", script, call)
-		}
-		for _, a := range actions {
-			needed[a] = line
+	for _, c := range recordedCalls(t, nightlyScripts) {
+		for _, a := range c.actions(t) {
+			needed[a] = c.line
 		}
 	}
 	for _, must := range []string{"cloudformation:DetectStackDrift", "rds:DescribeDBMajorEngineVersions", "sns:Publish"} {

@@ -92,14 +92,8 @@ func manualCalls(t *testing.T) map[string]string {
 	for _, m := range awsCommandRe.FindAllStringSubmatch(text, -1) {
 		found[m[1]+" "+m[2]] = "docs/runbook.md"
 	}
-	recorded, err := os.ReadFile(filepath.Join("..", "scripts", "testdata", "aws-calls.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(recorded), "\n") {
-		if call, ok := strings.CutPrefix(strings.TrimSpace(line), "restore.sh aws "); ok {
-			found[call] = "scripts/restore.sh"
-		}
+	for _, c := range recordedCalls(t, map[string]bool{"restore.sh": true}) {
+		found[c.call] = "scripts/restore.sh"
 	}
 	return found
 }
